@@ -1,0 +1,41 @@
+/* Softmax + cross-entropy over the vocabulary, with masked (target < 0) rows. */
+#include <math.h>
+#include "scalar.h"
+
+/* flops ~5*N*V (max, sub+exp, sum, scale), bytes 8*N*V */
+void scalar_crossentropy_forward(float *loss, float *probs, const float *logits,
+                                 const int *targets, int N, int V)
+{
+    for (int n = 0; n < N; n++) {
+        const float *z = logits + (size_t)n * V;
+        float *p = probs + (size_t)n * V;
+        float maxv = z[0];
+        for (int i = 1; i < V; i++)
+            if (z[i] > maxv)
+                maxv = z[i];
+        float sum = 0.0f;
+        for (int i = 0; i < V; i++) {
+            p[i] = expf(z[i] - maxv);
+            sum += p[i];
+        }
+        float inv = 1.0f / sum;
+        for (int i = 0; i < V; i++)
+            p[i] *= inv;
+        /* -log softmax computed from the logits, not log(p): exact for tiny p */
+        loss[n] = targets[n] < 0 ? 0.0f : logf(sum) - (z[targets[n]] - maxv);
+    }
+}
+
+/* flops 2*N*V, bytes 12*N*V */
+void scalar_crossentropy_backward(float *dlogits, const float *probs, const int *targets,
+                                  float dloss, int N, int V)
+{
+    for (int n = 0; n < N; n++) {
+        if (targets[n] < 0)
+            continue;
+        const float *p = probs + (size_t)n * V;
+        float *dz = dlogits + (size_t)n * V;
+        for (int i = 0; i < V; i++)
+            dz[i] += dloss * (p[i] - (i == targets[n] ? 1.0f : 0.0f));
+    }
+}

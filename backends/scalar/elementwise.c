@@ -1,0 +1,33 @@
+/* Element-wise ops: squared ReLU, residual add and its backward. */
+#include "scalar.h"
+
+/* flops 2*n, bytes 8*n */
+void scalar_sqrelu_forward(float *out, const float *inp, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        float r = inp[i] > 0.0f ? inp[i] : 0.0f;
+        out[i] = r * r;
+    }
+}
+
+/* flops 3*n, bytes 12*n */
+void scalar_sqrelu_backward(float *dinp, const float *dout, const float *inp, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (inp[i] > 0.0f)
+            dinp[i] += 2.0f * inp[i] * dout[i];
+}
+
+/* flops n, bytes 12*n */
+void scalar_add_forward(float *out, const float *a, const float *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = a[i] + b[i];
+}
+
+/* flops n, bytes 12*n */
+void scalar_accumulate(float *dst, const float *src, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        dst[i] += src[i];
+}

@@ -1,0 +1,26 @@
+/* Gradient norm and the Adam update. */
+#include <math.h>
+#include "scalar.h"
+
+/* flops 2*n, bytes 4*n */
+double scalar_sumsq(const float *x, size_t n)
+{
+    double s = 0.0;
+    for (size_t i = 0; i < n; i++)
+        s += (double)x[i] * x[i];
+    return s;
+}
+
+/* flops 14*n, bytes 20*n (read param, grad, m, v; write param, m, v) */
+void scalar_adam_update(float *param, const float *grad, float *m, float *v, size_t n,
+                        const mgpt_adam_args *a)
+{
+    for (size_t i = 0; i < n; i++) {
+        float g = grad[i] * a->grad_scale;
+        m[i] = a->beta1 * m[i] + (1.0f - a->beta1) * g;
+        v[i] = a->beta2 * v[i] + (1.0f - a->beta2) * g * g;
+        float mhat = m[i] / a->bc1;
+        float vhat = v[i] / a->bc2;
+        param[i] -= a->lr * mhat / (sqrtf(vhat) + a->eps);
+    }
+}

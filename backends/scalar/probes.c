@@ -1,0 +1,39 @@
+/* Roofline probes in plain scalar code (compiled without vectorization). */
+#include "scalar.h"
+
+#define CHAINS 16  /* > mul+add latency x ports: keeps every scalar unit busy */
+
+/* 2 flops (one mul, one add) per chain per iteration */
+double scalar_peak_flops(uint64_t iterations, float *sink)
+{
+    float x[CHAINS];
+    for (int i = 0; i < CHAINS; i++)
+        x[i] = 1.0f + 0.001f * i;
+    const float a = 0.999999f, b = 1e-7f;
+    for (uint64_t it = 0; it < iterations; it++)
+        for (int i = 0; i < CHAINS; i++)
+            x[i] = x[i] * a + b;
+    float s = 0.0f;
+    for (int i = 0; i < CHAINS; i++)
+        s += x[i];
+    *sink = s;
+    return 2.0 * CHAINS * (double)iterations;
+}
+
+/* reads 4*n bytes per pass */
+float scalar_stream_read(const float *buf, size_t n, int passes)
+{
+    float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    for (int p = 0; p < passes; p++) {
+        size_t i = 0;
+        for (; i + 4 <= n; i += 4) {
+            s0 += buf[i];
+            s1 += buf[i + 1];
+            s2 += buf[i + 2];
+            s3 += buf[i + 3];
+        }
+        for (; i < n; i++)
+            s0 += buf[i];
+    }
+    return s0 + s1 + s2 + s3;
+}

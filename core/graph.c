@@ -1,0 +1,98 @@
+/* Forward and backward of each op node, and the two walks over the graph. */
+#include <string.h>
+#include "graph.h"
+
+static const char *const op_names[MGPT_OP_COUNT] = {
+    [MGPT_OP_EMBED] = "embed",     [MGPT_OP_RMSNORM] = "rmsnorm",
+    [MGPT_OP_MATMUL] = "matmul",   [MGPT_OP_ATTENTION] = "attention",
+    [MGPT_OP_SQRELU] = "sqrelu",   [MGPT_OP_ADD] = "add",
+    [MGPT_OP_XENT] = "crossentropy",
+};
+
+const char *mgpt_op_name(mgpt_op_kind op)
+{
+    return op < MGPT_OP_COUNT ? op_names[op] : "?";
+}
+
+void mgpt_node_forward(const mgpt_node *nd, const mgpt_graph *g, const mgpt_kernels *k)
+{
+    mgpt_tensor *o = nd->out, *a = nd->in[0], *b = nd->in[1];
+    switch (nd->op) {
+    case MGPT_OP_EMBED:
+        k->embed_forward(o->data, g->tokens, a->data, b->data, nd->N, nd->T, nd->C);
+        break;
+    case MGPT_OP_RMSNORM:
+        k->rmsnorm_forward(o->data, nd->aux->data, a->data, nd->N, nd->C);
+        break;
+    case MGPT_OP_MATMUL:
+        k->matmul_forward(o->data, a->data, b->data, nd->N, nd->C, nd->OC);
+        break;
+    case MGPT_OP_ATTENTION:
+        k->attention_forward(o->data, nd->aux->data, a->data, nd->B, nd->T, nd->C, nd->H);
+        break;
+    case MGPT_OP_SQRELU:
+        k->sqrelu_forward(o->data, a->data, o->numel);
+        break;
+    case MGPT_OP_ADD:
+        k->add_forward(o->data, a->data, b->data, o->numel);
+        break;
+    case MGPT_OP_XENT:
+        k->crossentropy_forward(o->data, nd->aux->data, a->data, g->targets, nd->N, nd->V);
+        break;
+    default:
+        break;
+    }
+}
+
+void mgpt_node_backward(const mgpt_node *nd, const mgpt_graph *g, const mgpt_kernels *k)
+{
+    mgpt_tensor *o = nd->out, *a = nd->in[0], *b = nd->in[1];
+    switch (nd->op) {
+    case MGPT_OP_EMBED:
+        k->embed_backward(a->grad, b->grad, o->grad, g->tokens, nd->N, nd->T, nd->C);
+        break;
+    case MGPT_OP_RMSNORM:
+        k->rmsnorm_backward(a->grad, o->grad, a->data, nd->aux->data, nd->N, nd->C);
+        break;
+    case MGPT_OP_MATMUL:
+        k->matmul_backward(a->grad, b->grad, o->grad, a->data, b->data, nd->N, nd->C, nd->OC);
+        break;
+    case MGPT_OP_ATTENTION:
+        k->attention_backward(a->grad, nd->scratch->data, o->grad, a->data, nd->aux->data,
+                              nd->B, nd->T, nd->C, nd->H);
+        break;
+    case MGPT_OP_SQRELU:
+        k->sqrelu_backward(a->grad, o->grad, a->data, o->numel);
+        break;
+    case MGPT_OP_ADD:
+        k->accumulate(a->grad, o->grad, o->numel);
+        k->accumulate(b->grad, o->grad, o->numel);
+        break;
+    case MGPT_OP_XENT:
+        /* d(mean loss)/d(loss_n) = 1/count for every unmasked row */
+        if (g->n_targets > 0)
+            k->crossentropy_backward(a->grad, nd->aux->data, g->targets, 1.0f / g->n_targets,
+                                     nd->N, nd->V);
+        break;
+    default:
+        break;
+    }
+}
+
+void mgpt_graph_forward(mgpt_graph *g, const mgpt_kernels *k)
+{
+    int count = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        if (g->nodes[i].op == MGPT_OP_XENT)
+            for (int n = 0; n < g->nodes[i].N; n++)
+                count += g->targets[n] >= 0;
+        mgpt_node_forward(&g->nodes[i], g, k);
+    }
+    g->n_targets = count;
+}
+
+void mgpt_graph_backward(mgpt_graph *g, const mgpt_kernels *k)
+{
+    for (int i = g->n_nodes - 1; i >= 0; i--)
+        mgpt_node_backward(&g->nodes[i], g, k);
+}

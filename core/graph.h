@@ -1,0 +1,48 @@
+/* The static graph: a list of op nodes over tensors, built once for a (B, T) shape.
+ * Forward runs the list in order; backward runs it in reverse (reverse-mode autograd),
+ * every op accumulating into its inputs' gradients. All kernels come from the backend. */
+#ifndef MGPT_GRAPH_H
+#define MGPT_GRAPH_H
+#include <stdint.h>
+#include <mgpt/backend.h>
+#include "tensor.h"
+
+typedef enum mgpt_op_kind {
+    MGPT_OP_EMBED,      /* out = wte[tok] + wpe[pos]          in: wte, wpe */
+    MGPT_OP_RMSNORM,    /* out = rmsnorm(in0), aux = rstd     in: x */
+    MGPT_OP_MATMUL,     /* out = in0 @ in1^T                  in: x, w */
+    MGPT_OP_ATTENTION,  /* out = attn(in0), aux = att probs   in: qkv */
+    MGPT_OP_SQRELU,     /* out = relu(in0)^2                  in: x */
+    MGPT_OP_ADD,        /* out = in0 + in1                    in: a, b */
+    MGPT_OP_XENT,       /* out = per-row loss, aux = probs    in: logits */
+    MGPT_OP_COUNT
+} mgpt_op_kind;
+
+typedef struct mgpt_node {
+    mgpt_op_kind op;
+    mgpt_tensor *out;
+    mgpt_tensor *in[2];
+    mgpt_tensor *aux;      /* saved for backward (rstd, attention probs, softmax probs) */
+    mgpt_tensor *scratch;  /* backward scratch (attention) */
+    int B, T, N, C, OC, H, V;
+} mgpt_node;
+
+typedef struct mgpt_graph {
+    mgpt_node *nodes;
+    int n_nodes;
+    const int *tokens;    /* [N] inputs */
+    const int *targets;   /* [N] targets, -1 = masked */
+    int n_targets;        /* unmasked targets of the last forward */
+} mgpt_graph;
+
+const char *mgpt_op_name(mgpt_op_kind op);
+void mgpt_node_forward(const mgpt_node *nd, const mgpt_graph *g, const mgpt_kernels *k);
+void mgpt_node_backward(const mgpt_node *nd, const mgpt_graph *g, const mgpt_kernels *k);
+void mgpt_graph_forward(mgpt_graph *g, const mgpt_kernels *k);
+void mgpt_graph_backward(mgpt_graph *g, const mgpt_kernels *k);
+
+/* FLOPs and bytes moved by one node (op_cost.c); the roofline and benchmark use these. */
+typedef struct mgpt_cost { double flops; double bytes; } mgpt_cost;
+mgpt_cost mgpt_node_cost(const mgpt_node *nd, int backward);
+mgpt_cost mgpt_graph_cost(const mgpt_graph *g, int backward);
+#endif

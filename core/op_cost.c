@@ -1,0 +1,72 @@
+/* FLOP and byte counts of every op, forward and backward: the numbers the roofline and the
+ * benchmark divide by time. Bytes count each operand once (ideal caching); FLOPs count a
+ * multiply-add as 2 and exp/sqrt/div as 1. The per-kernel comments in
+ * plugins/mgpt/backend.h state the same formulas. */
+#include "graph.h"
+
+/* Attention: over all (b, h, t) a row attends to t+1 keys: sum_t (t+1) = T(T+1)/2. */
+static mgpt_cost attention_cost(const mgpt_node *nd, int backward)
+{
+    double B = nd->B, T = nd->T, C = nd->C, H = nd->H, hd = C / H;
+    double pairs = B * H * T * (T + 1) / 2; /* (query, key) pairs */
+    mgpt_cost c;
+    if (!backward) {
+        /* scores 2*hd, softmax ~5 (max, sub, exp, sum, scale), weighted sum 2*hd */
+        c.flops = pairs * (4 * hd + 5);
+        c.bytes = 4 * (B * T * 3 * C + B * H * T * T + B * T * C);
+    } else {
+        /* datt 2hd, dv 2hd, dpre 4, dq 2hd, dk 2hd */
+        c.flops = pairs * (8 * hd + 4);
+        c.bytes = 4 * (2 * B * T * 3 * C + 2 * B * H * T * T + B * T * C + B * T * 3 * C);
+    }
+    return c;
+}
+
+mgpt_cost mgpt_node_cost(const mgpt_node *nd, int backward)
+{
+    double N = nd->N, C = nd->C, OC = nd->OC, V = nd->V, n = nd->out ? (double)nd->out->numel : 0;
+    mgpt_cost c = {0, 0};
+    switch (nd->op) {
+    case MGPT_OP_EMBED:
+        c.flops = backward ? 2 * N * C : N * C;
+        c.bytes = backward ? 20 * N * C : 12 * N * C;
+        break;
+    case MGPT_OP_RMSNORM:
+        c.flops = backward ? 6 * N * C : 3 * N * C;
+        c.bytes = backward ? 16 * N * C : 8 * N * C;
+        break;
+    case MGPT_OP_MATMUL:
+        c.flops = (backward ? 4 : 2) * N * C * OC;
+        c.bytes = backward ? 4 * (2 * N * C + 2 * OC * C + N * OC)
+                           : 4 * (N * C + OC * C + N * OC);
+        break;
+    case MGPT_OP_ATTENTION:
+        return attention_cost(nd, backward);
+    case MGPT_OP_SQRELU:
+        c.flops = backward ? 3 * n : 2 * n;
+        c.bytes = backward ? 12 * n : 8 * n;
+        break;
+    case MGPT_OP_ADD:
+        c.flops = backward ? 2 * n : n;
+        c.bytes = backward ? 24 * n : 12 * n;
+        break;
+    case MGPT_OP_XENT:
+        c.flops = backward ? 2 * N * V : 5 * N * V;
+        c.bytes = backward ? 12 * N * V : 8 * N * V;
+        break;
+    default:
+        break;
+    }
+    return c;
+}
+
+mgpt_cost mgpt_graph_cost(const mgpt_graph *g, int backward)
+{
+    mgpt_cost total = {0, 0};
+    for (int i = 0; i < g->n_nodes; i++) {
+        mgpt_cost c = mgpt_node_cost(&g->nodes[i], backward);
+        total.flops += c.flops;
+        total.bytes += c.bytes;
+    }
+    return total;
+}

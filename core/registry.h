@@ -1,0 +1,66 @@
+/* The backend registry: finds mgpt_<name>.so modules, checks each descriptor before any
+ * plugin code runs, and selects one (Open MPI's component selection, ggml's scoring). */
+#ifndef MGPT_REGISTRY_H
+#define MGPT_REGISTRY_H
+#include <stdio.h>
+#include <stdint.h>
+#include <mgpt/backend.h>
+
+typedef enum {
+    MGPT_BE_RUNNABLE,      /* loaded; this CPU has every required feature */
+    MGPT_BE_NOT_RUNNABLE,  /* loaded; features missing (see `missing`) */
+    MGPT_BE_REJECTED,      /* skipped: not a valid module (see `reason`), warned about */
+    MGPT_BE_SHADOWED       /* a module of the same name was found earlier in the path */
+} mgpt_be_status;
+
+typedef struct mgpt_backend_entry {
+    char path[4096];
+    char name[64];
+    void *handle;
+    const mgpt_backend_desc *desc;  /* NULL when rejected */
+    mgpt_be_status status;
+    uint32_t missing;               /* required features this CPU lacks */
+    char reason[512];               /* why rejected */
+} mgpt_backend_entry;
+
+typedef struct mgpt_registry {
+    mgpt_backend_entry *entries;
+    int n;
+    uint32_t cpu_features;          /* as detected and masked */
+    char searched[8192];            /* the directories searched, ':' separated */
+} mgpt_registry;
+
+/* Loads every module of the search path: `path` if non-NULL; else MGPT_PLUGIN_PATH, then
+ * the system path: MGPT_PLUGIN_SYSTEM_PATH if set (even to ""), else the build tree's module
+ * folders when this program runs from the build tree, else the installed plugin directory. Rejected modules
+ * are reported on `warn` (if non-NULL) with file and reason. Returns the number of
+ * entries, or -1 with err set (CPU feature mask invalid). */
+int mgpt_registry_load(mgpt_registry *r, const char *path, FILE *warn, char *err, size_t errlen);
+void mgpt_registry_free(mgpt_registry *r);
+const mgpt_backend_entry *mgpt_registry_find(const mgpt_registry *r, const char *name);
+
+/* The best runnable entry (highest priority; the name breaks ties), or NULL. */
+const mgpt_backend_entry *mgpt_registry_best(const mgpt_registry *r);
+
+/* An active backend: the entry's kernels with every NULL filled from the scalar module. */
+typedef struct mgpt_backend {
+    const mgpt_backend_entry *entry;
+    mgpt_kernels k;
+    uint32_t native;               /* bit i set: kernel i of mgpt_kernels is the module's own */
+} mgpt_backend;
+
+/* Picks `forced` (or MGPT_BACKEND if forced is NULL, else the best), refuses one the CPU
+ * cannot run, and calls its init. 0 on success; else err says why, and the return value
+ * is 2 for "cannot run here / unknown name" and 1 for other failures. */
+int mgpt_backend_open(mgpt_registry *r, const char *forced, const mgpt_backend_env *env,
+                      mgpt_backend *out, char *err, size_t errlen);
+void mgpt_backend_close(mgpt_backend *b);
+
+/* Names of the kernel slots, in mgpt_kernels order (for --verbose listings). */
+int mgpt_kernel_count(void);
+const char *mgpt_kernel_name(int i);
+/* Slot i of a kernel table as a generic function pointer (NULL = not implemented). */
+typedef void (*mgpt_any_fn)(void);
+mgpt_any_fn mgpt_kernel_get(const mgpt_kernels *k, int i);
+void mgpt_kernel_set(mgpt_kernels *k, int i, mgpt_any_fn f);
+#endif

@@ -1,0 +1,18 @@
+/* Machine topology from hwloc: packages, cores, PUs, caches; thread binding. */
+#ifndef MGPT_TOPOLOGY_H
+#define MGPT_TOPOLOGY_H
+#include <stddef.h>
+
+typedef struct mgpt_topology {
+    int packages, cores, pus;      /* physical cores, hardware threads */
+    size_t l1d, l2, l3;            /* bytes per cache instance (0 if absent) */
+    int l1d_count, l2_count, l3_count;
+    int core_pu[1024];             /* first allowed PU (OS index) of each core, for binding */
+    int n_core_pu;
+} mgpt_topology;
+
+/* 0 on success, -1 with err set. Respects the process' allowed CPU set. */
+int mgpt_topology_read(mgpt_topology *t, char *err, size_t errlen);
+/* Binds the calling thread to OS processor pu; 0 on success. */
+int mgpt_bind_thread_to_pu(int pu);
+#endif
