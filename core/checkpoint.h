@@ -10,6 +10,10 @@
 #include "model.h"
 #include "tokenizer.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct mgpt_checkpoint_meta {
     mgpt_config cfg;
     mgpt_vocab vocab;
@@ -31,4 +35,7 @@ int mgpt_checkpoint_peek(const char *path, mgpt_checkpoint_meta *meta, char *err
  * when want_adam (error if the file has none). 0, or -1 with err set; m is unchanged on
  * failure. */
 int mgpt_checkpoint_load(const char *path, mgpt_model *m, int want_adam, char *err, size_t errlen);
+#ifdef __cplusplus
+}
+#endif
 #endif

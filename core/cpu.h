@@ -5,6 +5,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct mgpt_cpu_info {
     char vendor[32];
     char brand[64];
@@ -28,4 +32,7 @@ void mgpt_cpu_feature_names(uint32_t mask, char *buf, size_t len);
 uint32_t mgpt_cpu_feature_bit(const char *name);
 /* Parses a comma/space separated list; -1 with err naming the unknown entry. */
 int mgpt_cpu_parse_features(const char *list, uint32_t *mask, char *err, size_t errlen);
+#ifdef __cplusplus
+}
+#endif
 #endif

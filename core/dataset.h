@@ -5,6 +5,10 @@
 #include <stdint.h>
 #include "tokenizer.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct mgpt_docs {
     char **text;     /* each document's bytes (not NUL-terminated beyond len) */
     size_t *len;
@@ -39,4 +43,7 @@ void mgpt_split_free(mgpt_split *s);
  * unmasked targets, or -1 with err set if a document has a byte outside the vocabulary. */
 int mgpt_batch_fill(const mgpt_docs *d, const mgpt_vocab *v, const int *doc_ids, int B, int T,
                     int *tokens, int *targets, int *scratch, char *err, size_t errlen);
+#ifdef __cplusplus
+}
+#endif
 #endif

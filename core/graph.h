@@ -7,6 +7,10 @@
 #include <mgpt/backend.h>
 #include "tensor.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum mgpt_op_kind {
     MGPT_OP_EMBED,      /* out = wte[tok] + wpe[pos]          in: wte, wpe */
     MGPT_OP_RMSNORM,    /* out = rmsnorm(in0), aux = rstd     in: x */
@@ -45,4 +49,7 @@ void mgpt_graph_backward(mgpt_graph *g, const mgpt_kernels *k);
 typedef struct mgpt_cost { double flops; double bytes; } mgpt_cost;
 mgpt_cost mgpt_node_cost(const mgpt_node *nd, int backward);
 mgpt_cost mgpt_graph_cost(const mgpt_graph *g, int backward);
+#ifdef __cplusplus
+}
+#endif
 #endif

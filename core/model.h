@@ -7,6 +7,10 @@
 #include "mgpt_config.h"
 #include "graph.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct mgpt_param {
     char name[MGPT_NAME_LEN];   /* the spec's (and the checkpoint's) tensor name */
     int rows, cols;
@@ -50,4 +54,7 @@ float mgpt_model_forward(mgpt_model *m);
 void mgpt_model_backward(mgpt_model *m);
 /* Logits of document b at position t ([V] floats), valid after a forward. */
 const float *mgpt_model_logits(const mgpt_model *m, int b, int t);
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -3,6 +3,10 @@
 #define MGPT_OPTIMIZER_H
 #include "model.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum { MGPT_LR_LINEAR, MGPT_LR_COSINE } mgpt_lr_schedule;
 
 typedef struct mgpt_optim {
@@ -19,4 +23,7 @@ float mgpt_lr_at(const mgpt_optim *o, long step);
 /* One Adam update of every parameter from its gradient; advances m->step.
  * Returns the global gradient norm before clipping. */
 float mgpt_adam_step(mgpt_model *m, const mgpt_optim *o);
+#ifdef __cplusplus
+}
+#endif
 #endif

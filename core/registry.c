@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <xmmintrin.h>
 #include "cpu.h"
 #include "registry.h"
 
@@ -301,10 +302,20 @@ static void list_names(const mgpt_registry *r, char *buf, size_t len)
                                      r->entries[i].name);
 }
 
+/* Flush denormals to zero (FTZ) and read them as zero (DAZ) in the calling thread, as
+ * deep-learning runtimes do: Adam's second moments of rarely-used rows decay geometrically
+ * into the denormal range, where each operation costs ~100 cycles (measured: 40% of a
+ * step on e64_L1_b8). Results stay deterministic; they differ only below 1.2e-38. */
+static void flush_denormals(void)
+{
+    _mm_setcsr(_mm_getcsr() | 0x8040); /* FTZ (bit 15) | DAZ (bit 6) */
+}
+
 int mgpt_backend_open(mgpt_registry *r, const char *forced, const mgpt_backend_env *env,
                       mgpt_backend *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
+    flush_denormals();
     if (!forced || !*forced)
         forced = getenv("MGPT_BACKEND");
     int any = 0;

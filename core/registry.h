@@ -6,6 +6,10 @@
 #include <stdint.h>
 #include <mgpt/backend.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum {
     MGPT_BE_RUNNABLE,      /* loaded; this CPU has every required feature */
     MGPT_BE_NOT_RUNNABLE,  /* loaded; features missing (see `missing`) */
@@ -51,7 +55,9 @@ typedef struct mgpt_backend {
 
 /* Picks `forced` (or MGPT_BACKEND if forced is NULL, else the best), refuses one the CPU
  * cannot run, and calls its init. 0 on success; else err says why, and the return value
- * is 2 for "cannot run here / unknown name" and 1 for other failures. */
+ * is 2 for "cannot run here / unknown name" and 1 for other failures. Sets the calling
+ * thread's SSE control register to flush denormals (FTZ | DAZ); threads created after
+ * inherit it. */
 int mgpt_backend_open(mgpt_registry *r, const char *forced, const mgpt_backend_env *env,
                       mgpt_backend *out, char *err, size_t errlen);
 void mgpt_backend_close(mgpt_backend *b);
@@ -63,4 +69,7 @@ const char *mgpt_kernel_name(int i);
 typedef void (*mgpt_any_fn)(void);
 mgpt_any_fn mgpt_kernel_get(const mgpt_kernels *k, int i);
 void mgpt_kernel_set(mgpt_kernels *k, int i, mgpt_any_fn f);
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -3,6 +3,10 @@
 #define MGPT_RNG_H
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct mgpt_rng { uint64_t state; } mgpt_rng;
 
 /* Independent streams of one seed: init, data shuffle and sampling never share numbers. */
@@ -13,4 +17,7 @@ uint64_t mgpt_rng_u64(mgpt_rng *r);
 double mgpt_rng_uniform(mgpt_rng *r);          /* [0, 1) with 53 random bits */
 double mgpt_rng_normal(mgpt_rng *r);           /* N(0, 1), Box-Muller */
 uint64_t mgpt_rng_below(mgpt_rng *r, uint64_t n); /* uniform in [0, n), unbiased */
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -7,6 +7,10 @@
 #include "rng.h"
 #include "tokenizer.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct mgpt_sample_opts {
     float temperature;  /* > 0; default 0.5 */
     int top_k;          /* 0 = off */
@@ -23,4 +27,7 @@ typedef void (*mgpt_sample_emit)(unsigned char byte, void *user);
  * length. Uses document row 0 of the model (any B >= 1). */
 int mgpt_sample(mgpt_model *m, const mgpt_vocab *v, mgpt_rng *rng, const mgpt_sample_opts *o,
                 char *out, size_t cap, mgpt_sample_emit emit, void *user);
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -3,6 +3,10 @@
 #define MGPT_TENSOR_H
 #include <stddef.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define MGPT_MAX_DIMS 4
 #define MGPT_NAME_LEN 48
 
@@ -15,4 +19,7 @@ typedef struct mgpt_tensor {
     float *grad;   /* into the matching gradient arena; NULL if no gradient is kept */
 } mgpt_tensor;
 
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -3,6 +3,10 @@
 #define MGPT_TOKENIZER_H
 #include <stddef.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define MGPT_BOS 0
 
 typedef struct mgpt_vocab {
@@ -17,4 +21,7 @@ void mgpt_vocab_build(mgpt_vocab *v, const struct mgpt_docs *d);
 int mgpt_vocab_from_bytes(mgpt_vocab *v, const unsigned char *bytes, int n);
 /* Writes [BOS] ids [BOS] into out (capacity len + 2); -1 if a byte is not in v. */
 int mgpt_vocab_encode(const mgpt_vocab *v, const char *s, size_t len, int *out);
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -3,6 +3,10 @@
 #define MGPT_TOPOLOGY_H
 #include <stddef.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct mgpt_topology {
     int packages, cores, pus;      /* physical cores, hardware threads */
     size_t l1d, l2, l3;            /* bytes per cache instance (0 if absent) */
@@ -15,4 +19,7 @@ typedef struct mgpt_topology {
 int mgpt_topology_read(mgpt_topology *t, char *err, size_t errlen);
 /* Binds the calling thread to OS processor pu; 0 on success. */
 int mgpt_bind_thread_to_pu(int pu);
+#ifdef __cplusplus
+}
+#endif
 #endif
