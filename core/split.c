@@ -21,9 +21,9 @@ int mgpt_split_make(mgpt_split *s, int count, uint64_t seed, double val_fraction
         s->order[i] = s->order[j];
         s->order[j] = t;
     }
-    s->n_val = (int)llround(val_fraction * count);
-    if (s->n_val > count)
-        s->n_val = count;
+    /* round half to even, as Python's round() (the seed's language) does */
+    double nv = nearbyint(val_fraction * count);
+    s->n_val = nv < 0 ? 0 : nv > count ? count : (int)nv;
     return 0;
 }
 

@@ -11,7 +11,7 @@ extern "C" {
 
 typedef struct mgpt_vocab {
     int size;                 /* V, including BOS */
-    unsigned char byte[256];  /* byte[id] for ids 1..V-1 */
+    unsigned char byte[257];  /* byte[id] for ids 1..V-1 (V <= 257) */
     int id[256];              /* id of a byte, or -1 if not in the vocabulary */
 } mgpt_vocab;
 

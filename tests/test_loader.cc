@@ -136,8 +136,9 @@ TEST_F(Loader, TemplateIsAPartialBackendFilledFromScalar)
                       name == "add_forward" || name == "accumulate";
         EXPECT_EQ((be.native >> i) & 1u, native ? 1u : 0u) << name;
         ASSERT_NE(mgpt_kernel_get(&be.k, i), nullptr) << name;
-        if (!native)
+        if (!native) {
             EXPECT_EQ(mgpt_kernel_get(&be.k, i), mgpt_kernel_get(scalar->desc->kernels, i)) << name;
+        }
     }
     // and it computes: the template's squared ReLU
     float x[3] = {-1.0f, 0.5f, 2.0f}, y[3];
@@ -266,10 +267,12 @@ TEST(Cpu, OsSupportGatesVectorFeatures)
     mgpt_cpu_info cpu;
     char err[512];
     ASSERT_EQ(mgpt_cpu_detect(&cpu, err, sizeof err), 0);
-    if (cpu.hw_features & MGPT_CPU_AVX2)
+    if (cpu.hw_features & MGPT_CPU_AVX2) {
         EXPECT_EQ(cpu.xcr0 & 0x6, 0x6u) << "AVX2 reported without the OS saving YMM state";
-    if (cpu.hw_features & MGPT_CPU_AVX512F)
+    }
+    if (cpu.hw_features & MGPT_CPU_AVX512F) {
         EXPECT_EQ(cpu.xcr0 & 0xe6, 0xe6u) << "AVX-512 reported without the OS saving ZMM state";
+    }
     EXPECT_TRUE(cpu.hw_features & MGPT_CPU_SSE2) << "every x86-64 CPU has SSE2";
     char names[256];
     mgpt_cpu_feature_names(MGPT_CPU_AVX2 | MGPT_CPU_SSE41, names, sizeof names);

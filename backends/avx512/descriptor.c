@@ -1,0 +1,45 @@
+/* The AVX-512 backend's descriptor: data only, and the only object of mgpt_avx512.so
+ * compiled WITHOUT ISA flags, so the loader can read it on any x86 CPU and check
+ * required_features before any avx512 instruction can run. The kernels are in
+ * libsimd_avx512.la (the shared sources of ../simd built with AVX-512 F/BW/VL/DQ flags). */
+#include "simd/kernels.h"
+
+static const mgpt_kernels kernels = {
+    .embed_forward = avx512_embed_forward,
+    .embed_backward = avx512_embed_backward,
+    .rmsnorm_forward = avx512_rmsnorm_forward,
+    .rmsnorm_backward = avx512_rmsnorm_backward,
+    .matmul_forward = avx512_matmul_forward,
+    .matmul_backward = avx512_matmul_backward,
+    .attention_forward = avx512_attention_forward,
+    .attention_backward = avx512_attention_backward,
+    .sqrelu_forward = avx512_sqrelu_forward,
+    .sqrelu_backward = avx512_sqrelu_backward,
+    .add_forward = avx512_add_forward,
+    .accumulate = avx512_accumulate,
+    .crossentropy_forward = avx512_crossentropy_forward,
+    .crossentropy_backward = avx512_crossentropy_backward,
+    .sumsq = avx512_sumsq,
+    .adam_update = avx512_adam_update,
+};
+
+static const mgpt_probes probes = {
+    .peak_flops = avx512_peak_flops,
+    .stream_read = avx512_stream_read,
+};
+
+const mgpt_backend_desc mgpt_backend_avx512 = {
+    .abi_version = MGPT_BACKEND_ABI_VERSION,
+    .desc_size = sizeof(mgpt_backend_desc),
+    .name = "avx512",
+    .description = "AVX-512 F/BW/VL/DQ kernels, 16 floats per vector",
+    .required_features = MGPT_CPU_SSE2 | MGPT_CPU_SSE3 | MGPT_CPU_SSSE3 | MGPT_CPU_SSE41 |
+                         MGPT_CPU_SSE42 | MGPT_CPU_AVX | MGPT_CPU_FMA | MGPT_CPU_AVX2 |
+                         MGPT_CPU_AVX512F | MGPT_CPU_AVX512BW | MGPT_CPU_AVX512VL |
+                         MGPT_CPU_AVX512DQ,
+    .priority = 30,
+    .kernels = &kernels,
+    .probes = &probes,
+    .init = NULL,
+    .shutdown = NULL,
+};

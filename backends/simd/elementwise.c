@@ -1,0 +1,63 @@
+/* Element-wise ops: squared ReLU, residual add and its backward. Same operations in the
+ * same order as the scalar reference, lane by lane. */
+#include "simd/simd.h"
+
+static inline vec sqrelu(vec x)
+{
+    vec r = v_max(x, v_zero());
+    return v_mul(r, r);
+}
+
+/* flops 2*n, bytes 8*n */
+void SIMD_FN(sqrelu_forward)(float *out, const float *inp, size_t n)
+{
+    size_t i = 0;
+    for (; i + SIMD_W <= n; i += SIMD_W)
+        v_store(out + i, sqrelu(v_load(inp + i)));
+    if (i < n)
+        v_store_part(out + i, sqrelu(v_load_part(inp + i, (int)(n - i))), (int)(n - i));
+}
+
+/* dinp += (inp > 0) ? 2*inp*dout : 0 */
+static inline vec sqrelu_grad(vec dx, vec dy, vec x)
+{
+    vec g = v_mul(v_mul(v_set1(2.0f), x), dy);
+    return v_add(dx, v_and_mask(g, v_gt(x, v_zero())));
+}
+
+/* flops 3*n, bytes 12*n */
+void SIMD_FN(sqrelu_backward)(float *dinp, const float *dout, const float *inp, size_t n)
+{
+    size_t i = 0;
+    for (; i + SIMD_W <= n; i += SIMD_W)
+        v_store(dinp + i, sqrelu_grad(v_load(dinp + i), v_load(dout + i), v_load(inp + i)));
+    if (i < n) {
+        int r = (int)(n - i);
+        v_store_part(dinp + i, sqrelu_grad(v_load_part(dinp + i, r), v_load_part(dout + i, r),
+                                           v_load_part(inp + i, r)), r);
+    }
+}
+
+/* flops n, bytes 12*n */
+void SIMD_FN(add_forward)(float *out, const float *a, const float *b, size_t n)
+{
+    size_t i = 0;
+    for (; i + SIMD_W <= n; i += SIMD_W)
+        v_store(out + i, v_add(v_load(a + i), v_load(b + i)));
+    if (i < n) {
+        int r = (int)(n - i);
+        v_store_part(out + i, v_add(v_load_part(a + i, r), v_load_part(b + i, r)), r);
+    }
+}
+
+/* flops n, bytes 12*n */
+void SIMD_FN(accumulate)(float *dst, const float *src, size_t n)
+{
+    size_t i = 0;
+    for (; i + SIMD_W <= n; i += SIMD_W)
+        v_store(dst + i, v_add(v_load(dst + i), v_load(src + i)));
+    if (i < n) {
+        int r = (int)(n - i);
+        v_store_part(dst + i, v_add(v_load_part(dst + i, r), v_load_part(src + i, r)), r);
+    }
+}

@@ -1,0 +1,43 @@
+/* The SSE4.2 backend's descriptor: data only, and the only object of mgpt_sse.so
+ * compiled WITHOUT ISA flags, so the loader can read it on any x86 CPU and check
+ * required_features before any sse instruction can run. The kernels are in
+ * libsimd_sse.la (the shared sources of ../simd built with -msse4.2). */
+#include "simd/kernels.h"
+
+static const mgpt_kernels kernels = {
+    .embed_forward = sse_embed_forward,
+    .embed_backward = sse_embed_backward,
+    .rmsnorm_forward = sse_rmsnorm_forward,
+    .rmsnorm_backward = sse_rmsnorm_backward,
+    .matmul_forward = sse_matmul_forward,
+    .matmul_backward = sse_matmul_backward,
+    .attention_forward = sse_attention_forward,
+    .attention_backward = sse_attention_backward,
+    .sqrelu_forward = sse_sqrelu_forward,
+    .sqrelu_backward = sse_sqrelu_backward,
+    .add_forward = sse_add_forward,
+    .accumulate = sse_accumulate,
+    .crossentropy_forward = sse_crossentropy_forward,
+    .crossentropy_backward = sse_crossentropy_backward,
+    .sumsq = sse_sumsq,
+    .adam_update = sse_adam_update,
+};
+
+static const mgpt_probes probes = {
+    .peak_flops = sse_peak_flops,
+    .stream_read = sse_stream_read,
+};
+
+const mgpt_backend_desc mgpt_backend_sse = {
+    .abi_version = MGPT_BACKEND_ABI_VERSION,
+    .desc_size = sizeof(mgpt_backend_desc),
+    .name = "sse",
+    .description = "SSE4.1/4.2 kernels, 4 floats per vector (no FMA)",
+    .required_features = MGPT_CPU_SSE2 | MGPT_CPU_SSE3 | MGPT_CPU_SSSE3 | MGPT_CPU_SSE41 |
+                         MGPT_CPU_SSE42,
+    .priority = 10,
+    .kernels = &kernels,
+    .probes = &probes,
+    .init = NULL,
+    .shutdown = NULL,
+};

@@ -1,0 +1,793 @@
+// Every kernel (forward and backward) and probe of every backend module the registry finds,
+// against the scalar backend's reference kernels, on random inputs whose sizes hit every
+// vector tail (1, 3, 7, ..., 257 in each dimension that varies).
+//
+// Buffers handed to the backend under test end exactly at an inaccessible page, so a tail
+// that reads or writes one float too far faults instead of passing. Accumulating kernels
+// start from nonzero gradients.
+//
+// Tolerances. eps = FLT_EPSILON = 2u (u: unit roundoff). A sum of K products computed in any
+// order, with or without FMA, is within K*u*mag of the exact value, mag being the sum of the
+// terms' magnitudes; two such implementations differ by at most K*eps*mag. So each check is
+// |got - ref| <= c * eps * mag per element, with c the length of the longest chain of
+// roundings that feeds the value (stated at each test) and mag computed here, for the
+// matmuls by running the reference kernel on absolute values. Where cancellation makes the
+// result small (dot products of random signs) the bound is still right, because it scales
+// with mag, not with the result.
+#include <gtest/gtest.h>
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cfloat>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <new>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+extern "C" {
+#include "cpu.h"
+#include "registry.h"
+}
+
+namespace {
+
+const double kEps = FLT_EPSILON;
+// Every size that a vector tail can get wrong, for widths 4, 8 and 16 and the blockings.
+const int kSizes[] = {1, 3, 7, 15, 17, 31, 33, 65, 100, 257};
+
+// ---------------------------------------------------------------------------------------
+// The registry, loaded once per process (tests find the build tree's modules through
+// MGPT_PLUGIN_PATH, set by tests/Makefile.am).
+class Registry {
+public:
+    static Registry &get()
+    {
+        static Registry g;
+        return g;
+    }
+    const mgpt_registry &reg() const { return r_; }
+    const std::string &error() const { return error_; }
+    // Names of the modules with a valid descriptor, first of each name, in search order.
+    std::vector<std::string> names() const
+    {
+        std::vector<std::string> out;
+        for (int i = 0; i < r_.n; i++) {
+            const mgpt_backend_entry &e = r_.entries[i];
+            if (e.desc && std::find(out.begin(), out.end(), e.name) == out.end())
+                out.push_back(e.name);
+        }
+        return out;
+    }
+
+private:
+    Registry()
+    {
+        char err[512] = "";
+        if (mgpt_registry_load(&r_, NULL, stderr, err, sizeof err) < 0)
+            error_ = err;
+    }
+    ~Registry() { mgpt_registry_free(&r_); }
+    mgpt_registry r_{};
+    std::string error_;
+};
+
+std::vector<std::string> BackendNames()
+{
+    std::vector<std::string> v = Registry::get().names();
+    return v.empty() ? std::vector<std::string>{"(none found)"} : v;
+}
+
+// ---------------------------------------------------------------------------------------
+// n elements whose end touches a PROT_NONE page: any access past the end faults. With
+// `align`, the start is moved down to a multiple of `align` bytes (stream_read wants 64).
+template <typename T>
+class Guarded {
+public:
+    explicit Guarded(size_t n, size_t align = 0) : n_(n)
+    {
+        size_t page = (size_t)sysconf(_SC_PAGESIZE);
+        size_t data_pages = (n * sizeof(T) + align + page - 1) / page;
+        len_ = (data_pages + 1) * page;
+        void *m = mmap(nullptr, len_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (m == MAP_FAILED)
+            throw std::bad_alloc();
+        base_ = static_cast<char *>(m);
+        if (mprotect(base_ + data_pages * page, page, PROT_NONE) != 0)
+            throw std::bad_alloc();
+        uintptr_t start = (uintptr_t)(base_ + data_pages * page) - n * sizeof(T);
+        if (align)
+            start &= ~(uintptr_t)(align - 1);
+        p_ = reinterpret_cast<T *>(start);
+    }
+    explicit Guarded(const std::vector<T> &v, size_t align = 0) : Guarded(v.size(), align)
+    {
+        std::copy(v.begin(), v.end(), p_);
+    }
+    ~Guarded() { munmap(base_, len_); }
+    Guarded(const Guarded &) = delete;
+    Guarded &operator=(const Guarded &) = delete;
+    T *data() { return p_; }
+    size_t size() const { return n_; }
+
+private:
+    char *base_ = nullptr;
+    size_t len_ = 0;
+    T *p_ = nullptr;
+    size_t n_ = 0;
+};
+
+std::vector<float> Random(std::mt19937 &rng, size_t n, float lo = -1.0f, float hi = 1.0f)
+{
+    std::uniform_real_distribution<float> d(lo, hi);
+    std::vector<float> v(n);
+    for (float &x : v)
+        x = d(rng);
+    return v;
+}
+
+std::vector<float> Abs(const std::vector<float> &v)
+{
+    std::vector<float> a(v.size());
+    for (size_t i = 0; i < v.size(); i++)
+        a[i] = std::fabs(v[i]);
+    return a;
+}
+
+// |got[i] - ref[i]| <= tol[i] for every i (NaN fails); names the first failures.
+::testing::AssertionResult Near(const char *what, const float *got, const std::vector<float> &ref,
+                                const std::vector<double> &tol)
+{
+    size_t bad = 0;
+    std::ostringstream os;
+    for (size_t i = 0; i < ref.size(); i++) {
+        double d = std::fabs((double)got[i] - (double)ref[i]);
+        if (!(d <= tol[i])) {
+            if (bad < 4)
+                os << "\n  " << what << "[" << i << "] = " << got[i] << ", reference " << ref[i]
+                   << ", |diff| " << d << " > tolerance " << tol[i];
+            bad++;
+        }
+    }
+    if (!bad)
+        return ::testing::AssertionSuccess();
+    return ::testing::AssertionFailure() << bad << " of " << ref.size() << " elements of "
+                                         << what << " out of tolerance:" << os.str();
+}
+
+// tol[i] = c * eps * mag[i] + floor
+std::vector<double> Tol(const std::vector<float> &mag, double c, double floor = 0.0)
+{
+    std::vector<double> t(mag.size());
+    for (size_t i = 0; i < mag.size(); i++)
+        t[i] = c * kEps * mag[i] + floor;
+    return t;
+}
+
+// ---------------------------------------------------------------------------------------
+class BackendOps : public ::testing::TestWithParam<std::string> {
+protected:
+    void SetUp() override
+    {
+        const Registry &g = Registry::get();
+        ASSERT_TRUE(g.error().empty()) << "loading the backend registry: " << g.error();
+        const mgpt_backend_entry *s = mgpt_registry_find(&g.reg(), "scalar");
+        ASSERT_NE(s, nullptr) << "the scalar backend (the reference) was not found in "
+                              << g.reg().searched;
+        ref_ = s->desc->kernels;
+        const mgpt_backend_entry *e = mgpt_registry_find(&g.reg(), GetParam().c_str());
+        ASSERT_NE(e, nullptr) << "no backend modules found in " << g.reg().searched;
+        if (e->status == MGPT_BE_NOT_RUNNABLE) {
+            char need[256];
+            mgpt_cpu_feature_names(e->missing, need, sizeof need);
+            GTEST_SKIP() << "backend '" << e->name << "' needs CPU features this machine "
+                         << "lacks: " << need;
+        }
+        k_ = e->desc->kernels;
+        probes_ = e->desc->probes;
+        rng_.seed(20240601u);
+    }
+    const mgpt_kernels *k_ = nullptr, *ref_ = nullptr;
+    const mgpt_probes *probes_ = nullptr;
+    std::mt19937 rng_;
+};
+
+// A backend may leave a kernel NULL (the engine then runs the scalar one): nothing to test.
+#define REQUIRE_KERNEL(name)                                                                \
+    do {                                                                                    \
+        if (!k_->name)                                                                      \
+            GTEST_SKIP() << GetParam() << " has no " #name " of its own";                   \
+    } while (0)
+
+// ---- embed ---------------------------------------------------------------------------
+TEST_P(BackendOps, EmbedForward)
+{
+    REQUIRE_KERNEL(embed_forward);
+    // out = wte[tok] + wpe[n % T]: one rounding each, |diff| <= eps * (|wte| + |wpe|).
+    const int V = 13;
+    for (int N : kSizes)
+        for (int C : kSizes)
+            for (int T : {1, 7}) {
+                std::vector<float> wte = Random(rng_, (size_t)V * C), wpe = Random(rng_, (size_t)T * C);
+                std::vector<int> tok(N);
+                for (int &t : tok)
+                    t = (int)(rng_() % V);
+                std::vector<float> ref((size_t)N * C), mag((size_t)N * C);
+                ref_->embed_forward(ref.data(), tok.data(), wte.data(), wpe.data(), N, T, C);
+                ref_->embed_forward(mag.data(), tok.data(), Abs(wte).data(), Abs(wpe).data(), N, T, C);
+                Guarded<float> out((size_t)N * C), gte(wte), gpe(wpe);
+                Guarded<int> gtok(tok);
+                k_->embed_forward(out.data(), gtok.data(), gte.data(), gpe.data(), N, T, C);
+                ASSERT_TRUE(Near("out", out.data(), ref, Tol(mag, 1)))
+                    << "N=" << N << " T=" << T << " C=" << C;
+            }
+}
+
+TEST_P(BackendOps, EmbedBackward)
+{
+    REQUIRE_KERNEL(embed_backward);
+    // Each gradient row sums at most N rows of dout onto its initial value: (N + 1) roundings.
+    const int V = 13;
+    for (int N : kSizes)
+        for (int C : kSizes)
+            for (int T : {1, 7}) {
+                std::vector<float> dwte0 = Random(rng_, (size_t)V * C), dwpe0 = Random(rng_, (size_t)T * C);
+                std::vector<float> dout = Random(rng_, (size_t)N * C);
+                std::vector<int> tok(N);
+                for (int &t : tok)
+                    t = (int)(rng_() % V);
+                std::vector<float> rte = dwte0, rpe = dwpe0, mte = Abs(dwte0), mpe = Abs(dwpe0);
+                ref_->embed_backward(rte.data(), rpe.data(), dout.data(), tok.data(), N, T, C);
+                ref_->embed_backward(mte.data(), mpe.data(), Abs(dout).data(), tok.data(), N, T, C);
+                Guarded<float> gte(dwte0), gpe(dwpe0), gdout(dout);
+                Guarded<int> gtok(tok);
+                k_->embed_backward(gte.data(), gpe.data(), gdout.data(), gtok.data(), N, T, C);
+                ASSERT_TRUE(Near("dwte", gte.data(), rte, Tol(mte, N + 1)))
+                    << "N=" << N << " T=" << T << " C=" << C;
+                ASSERT_TRUE(Near("dwpe", gpe.data(), rpe, Tol(mpe, N + 1)))
+                    << "N=" << N << " T=" << T << " C=" << C;
+            }
+}
+
+// ---- rmsnorm -------------------------------------------------------------------------
+TEST_P(BackendOps, RmsnormForward)
+{
+    REQUIRE_KERNEL(rmsnorm_forward);
+    // rstd from a sum of C positive squares (relative error <= C*u in each implementation),
+    // then divide, sqrt, reciprocal and the scaling: relative tolerance (C + 8) * eps.
+    for (int N : {1, 3, 17})
+        for (int C : kSizes) {
+            std::vector<float> inp = Random(rng_, (size_t)N * C);
+            std::vector<float> ref((size_t)N * C), rref(N);
+            ref_->rmsnorm_forward(ref.data(), rref.data(), inp.data(), N, C);
+            Guarded<float> out((size_t)N * C), rstd(N), ginp(inp);
+            k_->rmsnorm_forward(out.data(), rstd.data(), ginp.data(), N, C);
+            ASSERT_TRUE(Near("rstd", rstd.data(), rref, Tol(Abs(rref), C + 8)))
+                << "N=" << N << " C=" << C;
+            ASSERT_TRUE(Near("out", out.data(), ref, Tol(Abs(ref), C + 8)))
+                << "N=" << N << " C=" << C;
+        }
+}
+
+TEST_P(BackendOps, RmsnormBackward)
+{
+    REQUIRE_KERNEL(rmsnorm_backward);
+    // dx = dx0 + r*dy - x * r^3 * dot(dy, x) / C with the same rstd given to both: the dot
+    // is a C-term sum, so |diff| <= (C + 8) * eps * mag with
+    // mag = |dx0| + r|dy| + r^3 |x| sum|dy x| / C.
+    for (int N : {1, 3, 17})
+        for (int C : kSizes) {
+            std::vector<float> inp = Random(rng_, (size_t)N * C), dout = Random(rng_, (size_t)N * C);
+            std::vector<float> dinp0 = Random(rng_, (size_t)N * C), y((size_t)N * C), rstd(N);
+            ref_->rmsnorm_forward(y.data(), rstd.data(), inp.data(), N, C);
+            std::vector<float> ref = dinp0, mag((size_t)N * C);
+            ref_->rmsnorm_backward(ref.data(), dout.data(), inp.data(), rstd.data(), N, C);
+            for (int n = 0; n < N; n++) {
+                double r = rstd[n], dot = 0;
+                for (int c = 0; c < C; c++)
+                    dot += std::fabs(dout[(size_t)n * C + c] * inp[(size_t)n * C + c]);
+                for (int c = 0; c < C; c++) {
+                    size_t i = (size_t)n * C + c;
+                    mag[i] = (float)(std::fabs(dinp0[i]) + r * std::fabs(dout[i]) +
+                                     r * r * r * std::fabs(inp[i]) * dot / C);
+                }
+            }
+            Guarded<float> g(dinp0), gdout(dout), ginp(inp), grstd(rstd);
+            k_->rmsnorm_backward(g.data(), gdout.data(), ginp.data(), grstd.data(), N, C);
+            ASSERT_TRUE(Near("dinp", g.data(), ref, Tol(mag, C + 8))) << "N=" << N << " C=" << C;
+        }
+}
+
+// ---- matmul --------------------------------------------------------------------------
+struct MatShape {
+    int N, C, OC;
+};
+
+// The full grid of kSizes^3, plus reductions longer than two cache blocks in each product.
+std::vector<MatShape> MatmulShapes()
+{
+    std::vector<MatShape> s;
+    for (int N : kSizes)
+        for (int C : kSizes)
+            for (int OC : kSizes)
+                s.push_back({N, C, OC});
+    s.push_back({9, 600, 40});   // forward: K = C
+    s.push_back({40, 9, 600});   // dinp:    K = OC
+    s.push_back({600, 40, 9});   // dw:      K = N
+    return s;
+}
+
+TEST_P(BackendOps, MatmulForward)
+{
+    REQUIRE_KERNEL(matmul_forward);
+    // out[n,o] = sum over C products: |diff| <= (C + 2) * eps * sum_c |inp[n,c] w[o,c]|.
+    for (MatShape s : MatmulShapes()) {
+        int N = s.N, C = s.C, OC = s.OC;
+        std::vector<float> inp = Random(rng_, (size_t)N * C), w = Random(rng_, (size_t)OC * C);
+        std::vector<float> ref((size_t)N * OC), mag((size_t)N * OC);
+        ref_->matmul_forward(ref.data(), inp.data(), w.data(), N, C, OC);
+        ref_->matmul_forward(mag.data(), Abs(inp).data(), Abs(w).data(), N, C, OC);
+        Guarded<float> out((size_t)N * OC), ginp(inp), gw(w);
+        k_->matmul_forward(out.data(), ginp.data(), gw.data(), N, C, OC);
+        ASSERT_TRUE(Near("out", out.data(), ref, Tol(mag, C + 2)))
+            << "N=" << N << " C=" << C << " OC=" << OC;
+    }
+}
+
+TEST_P(BackendOps, MatmulBackward)
+{
+    REQUIRE_KERNEL(matmul_backward);
+    // dinp[n,c] = dinp0 + sum over OC products, dw[o,c] = dw0 + sum over N products:
+    // |diff| <= (K + 2) * eps * (|initial| + sum |products|), K = OC resp. N.
+    for (MatShape s : MatmulShapes()) {
+        int N = s.N, C = s.C, OC = s.OC;
+        std::vector<float> inp = Random(rng_, (size_t)N * C), w = Random(rng_, (size_t)OC * C);
+        std::vector<float> dout = Random(rng_, (size_t)N * OC);
+        std::vector<float> dinp0 = Random(rng_, (size_t)N * C), dw0 = Random(rng_, (size_t)OC * C);
+        std::vector<float> rdinp = dinp0, rdw = dw0, mdinp = Abs(dinp0), mdw = Abs(dw0);
+        ref_->matmul_backward(rdinp.data(), rdw.data(), dout.data(), inp.data(), w.data(), N, C, OC);
+        ref_->matmul_backward(mdinp.data(), mdw.data(), Abs(dout).data(), Abs(inp).data(),
+                              Abs(w).data(), N, C, OC);
+        Guarded<float> gdinp(dinp0), gdw(dw0), gdout(dout), ginp(inp), gw(w);
+        k_->matmul_backward(gdinp.data(), gdw.data(), gdout.data(), ginp.data(), gw.data(), N, C, OC);
+        ASSERT_TRUE(Near("dinp", gdinp.data(), rdinp, Tol(mdinp, OC + 2)))
+            << "N=" << N << " C=" << C << " OC=" << OC;
+        ASSERT_TRUE(Near("dw", gdw.data(), rdw, Tol(mdw, N + 2)))
+            << "N=" << N << " C=" << C << " OC=" << OC;
+    }
+}
+
+// ---- attention -----------------------------------------------------------------------
+struct AttShape {
+    int B, T, H, hd;
+};
+
+std::vector<AttShape> AttentionShapes()
+{
+    std::vector<AttShape> s;
+    for (int T : kSizes)
+        for (int hd : kSizes) {
+            // several documents and heads where that stays cheap for the scalar reference
+            bool small = (double)T * T * hd < 2e6;
+            s.push_back({small ? 2 : 1, T, small ? 3 : 1, hd});
+        }
+    return s;
+}
+
+TEST_P(BackendOps, AttentionForward)
+{
+    REQUIRE_KERNEL(attention_forward);
+    // Per row t: scores are hd-term dot products, scaled; with S = max_j scale*sum|q k_j| their
+    // error is <= hd*u*S each, so the shifted scores s_j - max are off by <= 2*hd*u*S
+    // (absolute, i.e. relative in exp), exp adds a few ulps and the sum of t+1 positive terms
+    // (t+1)*u: att relative tolerance rel = eps * (2*(hd+1)*S + T + 8). out = sum_j att_j v_j
+    // then adds (T + 2) * eps relative to mag = sum_j att_j |v_j|. Entries above the
+    // diagonal must be exactly 0. The floor 1e-30 admits exp flushing e^x < 1.2e-38 to 0.
+    for (AttShape s : AttentionShapes()) {
+        int B = s.B, T = s.T, H = s.H, hd = s.hd, C = H * hd;
+        size_t C3 = 3 * (size_t)C;
+        std::vector<float> qkv = Random(rng_, (size_t)B * T * C3);
+        std::vector<float> out((size_t)B * T * C), att((size_t)B * H * T * T);
+        ref_->attention_forward(out.data(), att.data(), qkv.data(), B, T, C, H);
+        std::vector<double> tol_att(att.size(), 0.0), tol_out(out.size());
+        double scale = 1.0 / std::sqrt((double)hd);
+        for (int b = 0; b < B; b++)
+            for (int h = 0; h < H; h++)
+                for (int t = 0; t < T; t++) {
+                    const float *q = &qkv[(size_t)(b * T + t) * C3 + h * hd];
+                    double S = 0;
+                    for (int j = 0; j <= t; j++) {
+                        const float *k = &qkv[(size_t)(b * T + j) * C3 + C + h * hd];
+                        double m = 0;
+                        for (int i = 0; i < hd; i++)
+                            m += std::fabs(q[i] * k[i]);
+                        S = std::max(S, m * scale);
+                    }
+                    double rel = kEps * (2.0 * (hd + 1) * S + T + 8);
+                    size_t arow = (((size_t)b * H + h) * T + t) * T;
+                    for (int j = 0; j <= t; j++)
+                        tol_att[arow + j] = rel * att[arow + j] + 1e-30;
+                    for (int i = 0; i < hd; i++) {
+                        double m = 0;
+                        for (int j = 0; j <= t; j++)
+                            m += att[arow + j] *
+                                 std::fabs(qkv[(size_t)(b * T + j) * C3 + 2 * C + h * hd + i]);
+                        tol_out[(size_t)(b * T + t) * C + h * hd + i] =
+                            (rel + (T + 2) * kEps) * m + 1e-30;
+                    }
+                }
+        Guarded<float> gout(out.size()), gatt(att.size()), gqkv(qkv);
+        k_->attention_forward(gout.data(), gatt.data(), gqkv.data(), B, T, C, H);
+        ASSERT_TRUE(Near("att", gatt.data(), att, tol_att))
+            << "B=" << B << " T=" << T << " H=" << H << " hd=" << hd;
+        ASSERT_TRUE(Near("out", gout.data(), out, tol_out))
+            << "B=" << B << " T=" << T << " H=" << H << " hd=" << hd;
+    }
+}
+
+TEST_P(BackendOps, AttentionBackward)
+{
+    REQUIRE_KERNEL(attention_backward);
+    // With the reference's att as input, per row t: datt_j = dy . v_j (hd terms, magnitude
+    // D_j = sum|dy v_j|), dsum = sum_j att_j datt_j (t+1 more terms), dpre_j = att_j (datt_j -
+    // dsum) scale has magnitude P_j = att_j scale (D_j + sum_k att_k D_k); dq and dk sum
+    // dpre_j times k_j resp. q over at most T terms, dv sums att_j dy over at most T. So
+    // |diff| <= eps * (hd + 2T + 8) * mag, mag = |initial| + sum |P_j k_j| (dq),
+    // sum |P_j q| (dk), sum att_j |dy| (dv). datt is scratch and not compared.
+    for (AttShape s : AttentionShapes()) {
+        int B = s.B, T = s.T, H = s.H, hd = s.hd, C = H * hd;
+        size_t C3 = 3 * (size_t)C;
+        std::vector<float> qkv = Random(rng_, (size_t)B * T * C3);
+        std::vector<float> out((size_t)B * T * C), att((size_t)B * H * T * T);
+        ref_->attention_forward(out.data(), att.data(), qkv.data(), B, T, C, H);
+        std::vector<float> dout = Random(rng_, out.size()), dqkv0 = Random(rng_, qkv.size());
+        std::vector<float> ref = dqkv0, datt(att.size());
+        ref_->attention_backward(ref.data(), datt.data(), dout.data(), qkv.data(), att.data(),
+                                 B, T, C, H);
+        std::vector<double> mag(qkv.size());
+        for (size_t i = 0; i < mag.size(); i++)
+            mag[i] = std::fabs(dqkv0[i]);
+        double scale = 1.0 / std::sqrt((double)hd);
+        std::vector<double> D(T);
+        for (int b = 0; b < B; b++)
+            for (int h = 0; h < H; h++)
+                for (int t = 0; t < T; t++) {
+                    const float *a = &att[(((size_t)b * H + h) * T + t) * T];
+                    const float *dy = &dout[(size_t)(b * T + t) * C + h * hd];
+                    const float *q = &qkv[(size_t)(b * T + t) * C3 + h * hd];
+                    double Dsum = 0;
+                    for (int j = 0; j <= t; j++) {
+                        const float *v = &qkv[(size_t)(b * T + j) * C3 + 2 * C + h * hd];
+                        D[j] = 0;
+                        for (int i = 0; i < hd; i++)
+                            D[j] += std::fabs(dy[i] * v[i]);
+                        Dsum += a[j] * D[j];
+                    }
+                    size_t rq = (size_t)(b * T + t) * C3 + h * hd;
+                    for (int j = 0; j <= t; j++) {
+                        double P = a[j] * scale * (D[j] + Dsum);
+                        size_t rj = (size_t)(b * T + j) * C3 + h * hd;
+                        for (int i = 0; i < hd; i++) {
+                            mag[rq + i] += P * std::fabs(qkv[rj + C + i]);
+                            mag[rj + C + i] += P * std::fabs(q[i]);
+                            mag[rj + 2 * C + i] += a[j] * std::fabs(dy[i]);
+                        }
+                    }
+                }
+        std::vector<double> tol(mag.size());
+        for (size_t i = 0; i < tol.size(); i++)
+            tol[i] = kEps * (hd + 2.0 * T + 8) * mag[i] + 1e-30;
+        Guarded<float> gdqkv(dqkv0), gdatt(att.size()), gdout(dout), gqkv(qkv), gatt(att);
+        k_->attention_backward(gdqkv.data(), gdatt.data(), gdout.data(), gqkv.data(), gatt.data(),
+                               B, T, C, H);
+        ASSERT_TRUE(Near("dqkv", gdqkv.data(), ref, tol))
+            << "B=" << B << " T=" << T << " H=" << H << " hd=" << hd;
+    }
+}
+
+// ---- element-wise --------------------------------------------------------------------
+std::vector<size_t> ElementCounts()
+{
+    std::vector<size_t> n = {0};
+    for (int s : kSizes)
+        n.push_back((size_t)s);
+    n.push_back(1000);
+    n.push_back(4099);
+    return n;
+}
+
+TEST_P(BackendOps, SqreluForward)
+{
+    REQUIRE_KERNEL(sqrelu_forward);
+    // one multiplication: |diff| <= eps * out
+    for (size_t n : ElementCounts()) {
+        std::vector<float> inp = Random(rng_, n), ref(n);
+        ref_->sqrelu_forward(ref.data(), inp.data(), n);
+        Guarded<float> out(n), ginp(inp);
+        k_->sqrelu_forward(out.data(), ginp.data(), n);
+        ASSERT_TRUE(Near("out", out.data(), ref, Tol(ref, 1))) << "n=" << n;
+    }
+}
+
+TEST_P(BackendOps, SqreluBackward)
+{
+    REQUIRE_KERNEL(sqrelu_backward);
+    // dinp0 + 2*inp*dout where inp > 0: three roundings, |diff| <= 3 eps (|dinp0| + |2 inp dout|)
+    for (size_t n : ElementCounts()) {
+        std::vector<float> inp = Random(rng_, n), dout = Random(rng_, n), d0 = Random(rng_, n);
+        std::vector<float> ref = d0, mag(n);
+        ref_->sqrelu_backward(ref.data(), dout.data(), inp.data(), n);
+        for (size_t i = 0; i < n; i++)
+            mag[i] = std::fabs(d0[i]) + 2 * std::fabs(inp[i] * dout[i]);
+        Guarded<float> g(d0), gdout(dout), ginp(inp);
+        k_->sqrelu_backward(g.data(), gdout.data(), ginp.data(), n);
+        ASSERT_TRUE(Near("dinp", g.data(), ref, Tol(mag, 3))) << "n=" << n;
+    }
+}
+
+TEST_P(BackendOps, AddForward)
+{
+    REQUIRE_KERNEL(add_forward);
+    // one addition: |diff| <= eps * (|a| + |b|)
+    for (size_t n : ElementCounts()) {
+        std::vector<float> a = Random(rng_, n), b = Random(rng_, n), ref(n), mag(n);
+        ref_->add_forward(ref.data(), a.data(), b.data(), n);
+        for (size_t i = 0; i < n; i++)
+            mag[i] = std::fabs(a[i]) + std::fabs(b[i]);
+        Guarded<float> out(n), ga(a), gb(b);
+        k_->add_forward(out.data(), ga.data(), gb.data(), n);
+        ASSERT_TRUE(Near("out", out.data(), ref, Tol(mag, 1))) << "n=" << n;
+    }
+}
+
+TEST_P(BackendOps, Accumulate)
+{
+    REQUIRE_KERNEL(accumulate);
+    // one addition onto a nonzero destination: |diff| <= eps * (|dst| + |src|)
+    for (size_t n : ElementCounts()) {
+        std::vector<float> dst = Random(rng_, n), src = Random(rng_, n), ref = dst, mag(n);
+        ref_->accumulate(ref.data(), src.data(), n);
+        for (size_t i = 0; i < n; i++)
+            mag[i] = std::fabs(dst[i]) + std::fabs(src[i]);
+        Guarded<float> g(dst), gsrc(src);
+        k_->accumulate(g.data(), gsrc.data(), n);
+        ASSERT_TRUE(Near("dst", g.data(), ref, Tol(mag, 1))) << "n=" << n;
+    }
+}
+
+// ---- cross-entropy -------------------------------------------------------------------
+// Logits in [-8, 8]; about one target in four masked (-1); one row in three gets a logit
+// 120 below the rest, so that its exp underflows (a probability of 0 or a denormal).
+void CrossentropyInputs(std::mt19937 &rng, int N, int V, std::vector<float> &logits,
+                        std::vector<int> &targets)
+{
+    logits = Random(rng, (size_t)N * V, -8.0f, 8.0f);
+    targets.resize(N);
+    for (int n = 0; n < N; n++) {
+        targets[n] = rng() % 4 == 0 ? -1 : (int)(rng() % V);
+        if (n % 3 == 1 && V > 1)
+            logits[(size_t)n * V + rng() % V] = -120.0f;
+    }
+}
+
+TEST_P(BackendOps, CrossentropyForward)
+{
+    REQUIRE_KERNEL(crossentropy_forward);
+    // probs: the sum of V exponentials (relative error (V+1)u each), exp itself a few ulps,
+    // and the rounding of z - max (relative u*Z in exp, Z = the row's logit range): relative
+    // tolerance rel = eps * (V + 8 + Z), plus a 1e-30 floor for exps below FLT_MIN flushed
+    // to 0. loss = log(sum) - (z_t - max): rel + eps * 2|loss| absolute. Masked rows: loss 0.
+    for (int N : {1, 3, 17})
+        for (int V : kSizes) {
+            std::vector<float> logits;
+            std::vector<int> targets;
+            CrossentropyInputs(rng_, N, V, logits, targets);
+            std::vector<float> loss(N), probs((size_t)N * V);
+            ref_->crossentropy_forward(loss.data(), probs.data(), logits.data(), targets.data(), N, V);
+            std::vector<double> tol_p(probs.size()), tol_l(N);
+            for (int n = 0; n < N; n++) {
+                const float *z = &logits[(size_t)n * V];
+                double Z = *std::max_element(z, z + V) - *std::min_element(z, z + V);
+                double rel = kEps * (V + 8 + Z);
+                for (int i = 0; i < V; i++)
+                    tol_p[(size_t)n * V + i] = rel * probs[(size_t)n * V + i] + 1e-30;
+                tol_l[n] = targets[n] < 0 ? 0.0 : rel + 2 * kEps * std::fabs(loss[n]);
+            }
+            Guarded<float> gl(N), gp(probs.size()), gz(logits);
+            Guarded<int> gt(targets);
+            k_->crossentropy_forward(gl.data(), gp.data(), gz.data(), gt.data(), N, V);
+            ASSERT_TRUE(Near("probs", gp.data(), probs, tol_p)) << "N=" << N << " V=" << V;
+            ASSERT_TRUE(Near("loss", gl.data(), loss, tol_l)) << "N=" << N << " V=" << V;
+        }
+}
+
+TEST_P(BackendOps, SoftmaxExpAccuracy)
+{
+    REQUIRE_KERNEL(crossentropy_forward);
+    // The bounds above are dominated by the V-term sums; this pins the exponential itself.
+    // Rows of two logits (0, x), x in [-16, 0]: p1 = e^x / (1 + e^x) against double
+    // precision. A correctly rounded exp and 3 more roundings give ~4 eps; allow 8 eps, plus
+    // eps*|x| for implementations whose exponent goes through a multiplication (exp2 with
+    // log2(e)). A few ulps, that is ~1e-6 relative.
+    const int N = 4096, V = 2;
+    std::vector<float> logits((size_t)N * V);
+    std::vector<int> targets(N, 1);
+    for (int n = 0; n < N; n++) {
+        logits[(size_t)n * V] = 0.0f;
+        logits[(size_t)n * V + 1] = -16.0f * n / (N - 1);
+    }
+    Guarded<float> gl(N), gp((size_t)N * V), gz(logits);
+    Guarded<int> gt(targets);
+    k_->crossentropy_forward(gl.data(), gp.data(), gz.data(), gt.data(), N, V);
+    for (int n = 0; n < N; n++) {
+        double x = logits[(size_t)n * V + 1], e = std::exp(x), p1 = e / (1.0 + e);
+        ASSERT_LE(std::fabs(gp.data()[(size_t)n * V + 1] - p1), (8 + std::fabs(x)) * kEps * p1)
+            << "softmax(0, " << x << ")";
+        ASSERT_LE(std::fabs(gl.data()[n] - (std::log1p(e) - x)), 8 * kEps * (1 - x))
+            << "loss of softmax(0, " << x << ")";
+    }
+}
+
+TEST_P(BackendOps, CrossentropyBackward)
+{
+    REQUIRE_KERNEL(crossentropy_backward);
+    // dlogits0 + dloss * (p - onehot): three roundings, |diff| <= 3 eps (|dlogits0| +
+    // |dloss| (p + 1)); masked rows must stay exactly as they were.
+    for (int N : {1, 3, 17})
+        for (int V : kSizes) {
+            std::vector<float> logits;
+            std::vector<int> targets;
+            CrossentropyInputs(rng_, N, V, logits, targets);
+            std::vector<float> loss(N), probs((size_t)N * V);
+            ref_->crossentropy_forward(loss.data(), probs.data(), logits.data(), targets.data(), N, V);
+            std::vector<float> d0 = Random(rng_, probs.size()), ref = d0;
+            const float dloss = 0.37f;
+            ref_->crossentropy_backward(ref.data(), probs.data(), targets.data(), dloss, N, V);
+            std::vector<double> tol(probs.size());
+            for (size_t i = 0; i < tol.size(); i++)
+                tol[i] = targets[i / V] < 0 ? 0.0
+                         : 3 * kEps * (std::fabs(d0[i]) + dloss * (probs[i] + 1.0));
+            Guarded<float> g(d0), gp(probs);
+            Guarded<int> gt(targets);
+            k_->crossentropy_backward(g.data(), gp.data(), gt.data(), dloss, N, V);
+            ASSERT_TRUE(Near("dlogits", g.data(), ref, tol)) << "N=" << N << " V=" << V;
+        }
+}
+
+// ---- optimizer -----------------------------------------------------------------------
+TEST_P(BackendOps, Sumsq)
+{
+    REQUIRE_KERNEL(sumsq);
+    // n positive terms summed in double (squares of floats are exact in double):
+    // |diff| <= n * 2^-52 * sum.
+    std::vector<size_t> counts = ElementCounts();
+    counts.push_back(100003);
+    for (size_t n : counts) {
+        std::vector<float> x = Random(rng_, n);
+        double ref = ref_->sumsq(x.data(), n);
+        Guarded<float> gx(x);
+        double got = k_->sumsq(gx.data(), n);
+        EXPECT_LE(std::fabs(got - ref), (double)n * DBL_EPSILON * ref) << "n=" << n;
+    }
+}
+
+TEST_P(BackendOps, AdamUpdate)
+{
+    REQUIRE_KERNEL(adam_update);
+    // m and v: two products and a sum, |diff| <= 4 eps (|b1 m| + |(1-b1) g|) and likewise;
+    // param: the step lr*mhat/(sqrt(vhat)+eps) goes through about 6 roundings after m and v,
+    // |diff| <= eps (2 |param| + 12 |step|).
+    mgpt_adam_args args;
+    args.lr = 1e-2f;
+    args.beta1 = 0.9f;
+    args.beta2 = 0.95f;
+    args.eps = 1e-8f;
+    args.bc1 = 1.0f - std::pow(0.9f, 3.0f);
+    args.bc2 = 1.0f - std::pow(0.95f, 3.0f);
+    args.grad_scale = 0.7f;
+    for (size_t n : ElementCounts()) {
+        std::vector<float> p = Random(rng_, n), g = Random(rng_, n), m = Random(rng_, n, -0.1f, 0.1f);
+        std::vector<float> v = Random(rng_, n, 0.0f, 0.01f);
+        std::vector<float> rp = p, rm = m, rv = v;
+        ref_->adam_update(rp.data(), g.data(), rm.data(), rv.data(), n, &args);
+        std::vector<double> tp(n), tm(n), tv(n);
+        for (size_t i = 0; i < n; i++) {
+            double gs = (double)g[i] * args.grad_scale;
+            tm[i] = 4 * kEps * (args.beta1 * std::fabs(m[i]) + (1 - args.beta1) * std::fabs(gs));
+            tv[i] = 4 * kEps * (args.beta2 * v[i] + (1 - args.beta2) * gs * gs);
+            double step = args.lr * std::fabs(rm[i] / args.bc1) /
+                          (std::sqrt(rv[i] / args.bc2) + args.eps);
+            tp[i] = kEps * (2 * std::fabs(p[i]) + 12 * step);
+        }
+        Guarded<float> gp(p), gg(g), gm(m), gv(v);
+        k_->adam_update(gp.data(), gg.data(), gm.data(), gv.data(), n, &args);
+        ASSERT_TRUE(Near("m", gm.data(), rm, tm)) << "n=" << n;
+        ASSERT_TRUE(Near("v", gv.data(), rv, tv)) << "n=" << n;
+        ASSERT_TRUE(Near("param", gp.data(), rp, tp)) << "n=" << n;
+    }
+}
+
+// ---- determinism and probes ----------------------------------------------------------
+TEST_P(BackendOps, Deterministic)
+{
+    REQUIRE_KERNEL(matmul_forward);
+    REQUIRE_KERNEL(matmul_backward);
+    // Same inputs, same bits: twice in a row, for shapes with several cache blocks.
+    for (MatShape s : {MatShape{257, 300, 100}, MatShape{33, 65, 257}}) {
+        int N = s.N, C = s.C, OC = s.OC;
+        std::vector<float> inp = Random(rng_, (size_t)N * C), w = Random(rng_, (size_t)OC * C);
+        std::vector<float> dout = Random(rng_, (size_t)N * OC);
+        std::vector<float> out[2], dinp[2], dw[2];
+        for (int r = 0; r < 2; r++) {
+            out[r].assign((size_t)N * OC, 0.0f);
+            dinp[r].assign((size_t)N * C, 0.5f);
+            dw[r].assign((size_t)OC * C, -0.5f);
+            k_->matmul_forward(out[r].data(), inp.data(), w.data(), N, C, OC);
+            k_->matmul_backward(dinp[r].data(), dw[r].data(), dout.data(), inp.data(), w.data(),
+                                N, C, OC);
+        }
+        EXPECT_EQ(0, std::memcmp(out[0].data(), out[1].data(), out[0].size() * sizeof(float)));
+        EXPECT_EQ(0, std::memcmp(dinp[0].data(), dinp[1].data(), dinp[0].size() * sizeof(float)));
+        EXPECT_EQ(0, std::memcmp(dw[0].data(), dw[1].data(), dw[0].size() * sizeof(float)));
+    }
+}
+
+TEST_P(BackendOps, ProbePeakFlops)
+{
+    if (!probes_ || !probes_->peak_flops)
+        GTEST_SKIP() << GetParam() << " has no peak_flops probe";
+    // The flop count is exactly proportional to the iterations, and the chains stay finite.
+    float sink1 = 0, sink2 = 0;
+    double f1 = probes_->peak_flops(1000, &sink1);
+    double f2 = probes_->peak_flops(3000, &sink2);
+    EXPECT_GT(f1, 0.0);
+    EXPECT_EQ(f2, 3 * f1);
+    EXPECT_TRUE(std::isfinite(sink1) && std::isfinite(sink2));
+}
+
+TEST_P(BackendOps, ProbeStreamRead)
+{
+    if (!probes_ || !probes_->stream_read)
+        GTEST_SKIP() << GetParam() << " has no stream_read probe";
+    // passes*n terms summed in float, of total magnitude passes * sum|x|: |diff| <=
+    // passes*(n+2) * eps * passes*sum|x| (64-byte aligned buffers, as the probe requires).
+    std::vector<size_t> counts = ElementCounts();
+    counts.push_back(65536 + 7);
+    for (size_t n : counts) {
+        std::vector<float> x = Random(rng_, n);
+        double sum = 0, mag = 0;
+        for (float f : x) {
+            sum += f;
+            mag += std::fabs(f);
+        }
+        const int passes = 3;
+        Guarded<float> gx(x, 64);
+        double got = probes_->stream_read(gx.data(), n, passes);
+        EXPECT_LE(std::fabs(got - passes * sum), (double)passes * (n + 2) * kEps * passes * mag)
+            << "n=" << n;
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllBackends, BackendOps, ::testing::ValuesIn(BackendNames()),
+                         [](const ::testing::TestParamInfo<std::string> &info) {
+                             std::string s;
+                             for (char c : info.param)
+                                 s += std::isalnum((unsigned char)c) ? c : '_';
+                             return s;
+                         });
+
+// The suite above is empty (and would pass) if the modules were not found at all.
+TEST(BackendRegistry, FindsTheScalarReference)
+{
+    const Registry &g = Registry::get();
+    ASSERT_TRUE(g.error().empty()) << g.error();
+    EXPECT_NE(mgpt_registry_find(&g.reg(), "scalar"), nullptr)
+        << "no scalar backend in " << g.reg().searched;
+}
+
+}  // namespace

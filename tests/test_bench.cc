@@ -1,0 +1,329 @@
+// mgpt-bench, through the built program (MGPT_BENCH_EXE): the JSON and markdown of `run`,
+// the verdicts of `compare` (same file, a doctored slower or faster file, the threshold),
+// and exit status 2 with a message for every kind of bad command line or input file.
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include <jansson.h>
+
+namespace {
+
+std::string exe()
+{
+    const char *e = getenv("MGPT_BENCH_EXE");
+    return e && *e ? e : "../tools/mgpt-bench/mgpt-bench";
+}
+
+std::string tmp_path(const std::string &name)
+{
+    const char *d = getenv("MGPT_TEST_TMPDIR");
+    return std::string(d && *d ? d : "/tmp") + "/test_bench_" + std::to_string(getpid()) + "_" +
+           name;
+}
+
+std::string quote(const std::string &s)
+{
+    std::string q = "'";
+    for (char c : s)
+        q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return q + "'";
+}
+
+struct Outcome {
+    int status;
+    std::string out;  // stdout and stderr
+};
+
+// Runs the tool with args (and env, "VAR=value ..." for this command only).
+Outcome bench(const std::string &args, const std::string &env = "")
+{
+    Outcome r{-1, ""};
+    std::string cmd = env + (env.empty() ? "" : " ") + quote(exe()) + " " + args + " 2>&1";
+    FILE *p = popen(cmd.c_str(), "r");
+    if (!p)
+        return r;
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, p)) > 0)
+        r.out.append(buf, n);
+    int st = pclose(p);
+    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return r;
+}
+
+void write_text(const std::string &path, const std::string &text)
+{
+    FILE *f = fopen(path.c_str(), "w");
+    ASSERT_NE(f, nullptr) << path;
+    fputs(text.c_str(), f);
+    fclose(f);
+}
+
+std::string read_text(const std::string &path)
+{
+    std::string s;
+    FILE *f = fopen(path.c_str(), "r");
+    if (!f)
+        return s;
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+        s.append(buf, n);
+    fclose(f);
+    return s;
+}
+
+// Copies `from` with every result's ms_per_step multiplied by factor (and, if given, the
+// first result's config renamed).
+void doctor(const std::string &from, const std::string &to, double factor,
+            const char *rename = nullptr)
+{
+    json_error_t je;
+    json_t *root = json_load_file(from.c_str(), 0, &je);
+    ASSERT_NE(root, nullptr) << je.text;
+    json_t *results = json_object_get(root, "results");
+    for (size_t i = 0; i < json_array_size(results); i++) {
+        json_t *r = json_array_get(results, i);
+        double ms = json_number_value(json_object_get(r, "ms_per_step"));
+        json_object_set_new(r, "ms_per_step", json_real(ms * factor));
+        if (rename && i == 0)
+            json_object_set_new(r, "config", json_string(rename));
+    }
+    ASSERT_EQ(json_dump_file(root, to.c_str(), JSON_INDENT(2)), 0);
+    json_decref(root);
+}
+
+// One small run shared by the tests: e16_L1_b8 on scalar, 2 repeats of 5 steps.
+class Bench : public ::testing::Test {
+protected:
+    static std::string base, md;
+    static Outcome first;
+
+    static void SetUpTestSuite()
+    {
+        base = tmp_path("base.json");
+        md = tmp_path("base.md");
+        first = bench("run --config e16_L1_b8 --steps 5 --repeats 2 --warmup 1 --threads 1 "
+                      "--backend scalar --json " + quote(base) + " --markdown " + quote(md));
+    }
+    static void TearDownTestSuite()
+    {
+        remove(base.c_str());
+        remove(md.c_str());
+    }
+};
+std::string Bench::base, Bench::md;
+Outcome Bench::first;
+
+double num(json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+    EXPECT_TRUE(json_is_number(v)) << key;
+    return json_number_value(v);
+}
+
+TEST_F(Bench, RunWritesJsonWithMachineSettingsAndResults)
+{
+    ASSERT_EQ(first.status, 0) << first.out;
+    EXPECT_NE(first.out.find("e16_L1_b8"), std::string::npos) << first.out;
+
+    json_error_t je;
+    json_t *root = json_load_file(base.c_str(), 0, &je);
+    ASSERT_NE(root, nullptr) << "line " << je.line << ": " << je.text;
+    EXPECT_STREQ(json_string_value(json_object_get(root, "schema")), "mgpt-bench/1");
+    EXPECT_TRUE(json_is_string(json_object_get(root, "mgpt_version")));
+    EXPECT_TRUE(json_is_string(json_object_get(root, "timestamp")));
+    json_t *machine = json_object_get(root, "machine");
+    json_t *cpu = json_object_get(machine, "cpu");
+    EXPECT_TRUE(json_is_string(json_object_get(cpu, "brand")));
+    EXPECT_TRUE(json_is_array(json_object_get(cpu, "features")));
+    EXPECT_GE(num(json_object_get(machine, "topology"), "cores"), 1);
+    json_t *settings = json_object_get(root, "settings");
+    EXPECT_EQ(num(settings, "steps"), 5);
+    EXPECT_EQ(num(settings, "repeats"), 2);
+    EXPECT_EQ(num(settings, "threads"), 1);
+
+    json_t *results = json_object_get(root, "results");
+    ASSERT_EQ(json_array_size(results), 1u);
+    json_t *r = json_array_get(results, 0);
+    EXPECT_STREQ(json_string_value(json_object_get(r, "backend")), "scalar");
+    EXPECT_STREQ(json_string_value(json_object_get(r, "config")), "e16_L1_b8");
+    EXPECT_STREQ(json_string_value(json_object_get(r, "data")), "names");
+    EXPECT_EQ(num(r, "n_embd"), 16);
+    EXPECT_EQ(num(r, "n_head"), 4);
+    EXPECT_EQ(num(r, "n_layer"), 1);
+    EXPECT_EQ(num(r, "block_size"), 8);
+    EXPECT_EQ(num(r, "vocab_size"), 27);
+    EXPECT_EQ(num(r, "batch"), 1);
+    // wte + lm_head (2 V C) + wpe (T C) + per layer 4 C^2 (attention) + 8 C^2 (MLP)
+    EXPECT_EQ(num(r, "params"), 2 * 27 * 16 + 8 * 16 + 12 * 16 * 16);
+    EXPECT_EQ(num(r, "steps"), 5);
+    EXPECT_EQ(json_array_size(json_object_get(r, "repeat_ms")), 2u);
+    double med = num(r, "ms_per_step"), lo = num(r, "ms_per_step_min"),
+           hi = num(r, "ms_per_step_max");
+    EXPECT_GT(lo, 0);
+    EXPECT_LE(lo, med);
+    EXPECT_LE(med, hi);
+    // names are short: some of the 8 targets of a row are padding, none is beyond 8
+    EXPECT_GT(num(r, "tokens_per_step"), 1);
+    EXPECT_LE(num(r, "tokens_per_step"), 8);
+    EXPECT_NEAR(num(r, "tokens_per_s"), num(r, "tokens_per_step") / (med * 1e-3),
+                1e-6 * num(r, "tokens_per_s"));
+    double flops = num(r, "flops_per_step");
+    EXPECT_DOUBLE_EQ(flops, num(r, "flops_forward") + num(r, "flops_backward") +
+                                num(r, "flops_optimizer"));
+    EXPECT_DOUBLE_EQ(num(r, "flops_optimizer"), 16.0 * num(r, "params"));
+    EXPECT_NEAR(num(r, "gflops"), flops / (med * 1e-3) * 1e-9, 1e-6 * num(r, "gflops"));
+    EXPECT_TRUE(std::isfinite(num(r, "final_loss")));
+    EXPECT_TRUE(json_is_array(json_object_get(root, "skipped")));
+    json_decref(root);
+
+    std::string report = read_text(md);
+    EXPECT_NE(report.find("| scalar | `e16_L1_b8` |"), std::string::npos) << report;
+}
+
+TEST_F(Bench, BatchedConfigsMakeEveryPositionRealWork)
+{
+    std::string f = tmp_path("batched.json");
+    Outcome r = bench("run -q --config e16_L1_b8_B4 --steps 2 --repeats 1 --warmup 0 --threads 1 "
+                  "--backend scalar --json " + quote(f));
+    ASSERT_EQ(r.status, 0) << r.out;
+    json_t *root = json_load_file(f.c_str(), 0, nullptr);
+    ASSERT_NE(root, nullptr);
+    json_t *res = json_array_get(json_object_get(root, "results"), 0);
+    EXPECT_STREQ(json_string_value(json_object_get(res, "data")), "synthetic");
+    EXPECT_EQ(num(res, "batch"), 4);
+    EXPECT_EQ(num(res, "tokens_per_step"), 4 * 8);
+    json_decref(root);
+    remove(f.c_str());
+}
+
+TEST_F(Bench, BackendsThisCpuCannotRunAreSkippedSayingWhy)
+{
+    std::string f = tmp_path("skip.json");
+    Outcome r = bench("run -q --backend avx2,scalar --config e16_L1_b8 --steps 2 --repeats 1 "
+                      "--warmup 0 --json " + quote(f), "MGPT_CPU_DISABLE=avx2");
+    if (r.out.find("unknown backend 'avx2'") != std::string::npos)
+        GTEST_SKIP() << "the avx2 backend is not built";
+    ASSERT_EQ(r.status, 0) << r.out;
+    EXPECT_NE(r.out.find("skipping backend avx2: MGPT_CPU_DISABLE masks avx2"), std::string::npos)
+        << r.out;
+    json_t *root = json_load_file(f.c_str(), 0, nullptr);
+    ASSERT_NE(root, nullptr);
+    json_t *skipped = json_object_get(root, "skipped"), *results = json_object_get(root, "results");
+    ASSERT_EQ(json_array_size(skipped), 1u);
+    EXPECT_STREQ(json_string_value(json_object_get(json_array_get(skipped, 0), "backend")), "avx2");
+    ASSERT_EQ(json_array_size(results), 1u);
+    EXPECT_STREQ(json_string_value(json_object_get(json_array_get(results, 0), "backend")),
+                 "scalar");
+    json_decref(root);
+    remove(f.c_str());
+
+    // with nothing left to measure, the run fails
+    r = bench("run -q --backend avx2 --config e16_L1_b8 --steps 1 --repeats 1", "MGPT_CPU_DISABLE=avx2");
+    EXPECT_EQ(r.status, 1) << r.out;
+    EXPECT_NE(r.out.find("nothing was measured"), std::string::npos) << r.out;
+}
+
+TEST_F(Bench, CompareWithItselfPasses)
+{
+    ASSERT_EQ(first.status, 0) << first.out;
+    Outcome r = bench("compare " + quote(base) + " " + quote(base));
+    EXPECT_EQ(r.status, 0) << r.out;
+    EXPECT_NE(r.out.find("0 regressions"), std::string::npos) << r.out;
+    EXPECT_EQ(r.out.find("REGRESSION"), std::string::npos) << r.out;
+}
+
+TEST_F(Bench, CompareFlagsASlowerCurrentAndExits1)
+{
+    ASSERT_EQ(first.status, 0) << first.out;
+    std::string slow = tmp_path("slow.json"), report = tmp_path("cmp.md");
+    doctor(base, slow, 3.0);
+    Outcome r = bench("compare " + quote(base) + " " + quote(slow) + " --markdown " + quote(report));
+    EXPECT_EQ(r.status, 1) << r.out;
+    EXPECT_NE(r.out.find("REGRESSION"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("+200.0%"), std::string::npos) << r.out;
+    EXPECT_NE(read_text(report).find("**REGRESSION**"), std::string::npos);
+
+    // a threshold above the change lets it pass
+    r = bench("compare --threshold 5 " + quote(base) + " " + quote(slow));
+    EXPECT_EQ(r.status, 0) << r.out;
+
+    // the doctored file changed only the medians: its fastest repeats are the base's
+    r = bench("compare --metric min " + quote(base) + " " + quote(slow));
+    EXPECT_EQ(r.status, 0) << r.out;
+
+    // the other way round it is an improvement, not a failure
+    r = bench("compare " + quote(slow) + " " + quote(base));
+    EXPECT_EQ(r.status, 0) << r.out;
+    EXPECT_NE(r.out.find("improved"), std::string::npos) << r.out;
+    remove(slow.c_str());
+    remove(report.c_str());
+}
+
+TEST_F(Bench, BadCommandLinesAndInputsExit2WithAMessage)
+{
+    ASSERT_EQ(first.status, 0) << first.out;
+    std::string bad = tmp_path("bad.json"), other = tmp_path("other.json"),
+                unrelated = tmp_path("unrelated.json"), missing = tmp_path("missing.json");
+    write_text(bad, "{ \"schema\": \"mgpt-bench/1\", \"results\": [ \n");
+    write_text(other, "{ \"results\": [] }\n");
+    doctor(base, unrelated, 1.0, "e32_L1_b8");
+    const std::string b = quote(base);
+    const struct {
+        std::string args, message;
+    } cases[] = {
+        {"", "missing command"},
+        {"frobnicate", "unknown command 'frobnicate'"},
+        {"run --steps 0", "--steps '0'"},
+        {"run --repeats x", "--repeats 'x'"},
+        {"run --bogus", "unknown option '--bogus'"},
+        {"run --steps", "needs a value"},
+        {"run extra", "unexpected argument 'extra'"},
+        {"run --config e16_L1_bx", "e16_L1_bx"},
+        {"run --config e18_L1_b8", "e18_L1_b8"},
+        {"run --config e16_L1_b8,", "empty entry"},
+        {"run --backend nosuch", "unknown backend 'nosuch'"},
+        {"run --backend scalar --all-backends", "exclude each other"},
+        {"compare " + b, "expected two files"},
+        {"compare " + b + " " + quote(missing), "cannot read"},
+        {"compare " + b + " " + quote(bad), "not valid JSON"},
+        {"compare " + b + " " + quote(other), "schema"},
+        {"compare " + b + " " + quote(unrelated), "nothing to compare"},
+        {"compare --threshold -1 " + b + " " + b, "--threshold '-1'"},
+        {"compare --metric mean " + b + " " + b, "--metric 'mean'"},
+    };
+    for (const auto &c : cases) {
+        Outcome r = bench(c.args);
+        EXPECT_EQ(r.status, 2) << c.args << "\n" << r.out;
+        EXPECT_NE(r.out.find(c.message), std::string::npos) << c.args << "\n" << r.out;
+    }
+    remove(bad.c_str());
+    remove(other.c_str());
+    remove(unrelated.c_str());
+}
+
+TEST(BenchCli, HelpAndVersion)
+{
+    Outcome r = bench("--help");
+    EXPECT_EQ(r.status, 0);
+    EXPECT_NE(r.out.find("compare"), std::string::npos);
+    r = bench("run --help");
+    EXPECT_EQ(r.status, 0);
+    EXPECT_NE(r.out.find("--all-backends"), std::string::npos);
+    r = bench("compare --help");
+    EXPECT_EQ(r.status, 0);
+    EXPECT_NE(r.out.find("--threshold"), std::string::npos);
+    r = bench("--version");
+    EXPECT_EQ(r.status, 0);
+    EXPECT_NE(r.out.find("mgpt-bench"), std::string::npos);
+}
+
+}  // namespace

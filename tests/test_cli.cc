@@ -1,0 +1,615 @@
+// The mgpt program as a user meets it: every bad input gets a clear message on stderr and a
+// non-zero exit status, nothing is overwritten by a failing run, and a small train, sample
+// and eval round trip works and is reproducible.
+//
+// Runs the built binary named by MGPT_EXE (tests/Makefile.am sets it, with
+// MGPT_PLUGIN_PATH pointing at the build tree's backend modules).
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <ftw.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+extern char **environ;
+
+namespace {
+
+struct Result {
+    int status = -1;  // exit status, or 128 + signal
+    std::string out, err;
+};
+
+std::string read_file(const std::string &path)
+{
+    std::ifstream f(path, std::ios::binary);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
+}
+
+void write_file(const std::string &path, const std::string &text)
+{
+    std::ofstream f(path, std::ios::binary | std::ios::trunc);
+    f << text;
+}
+
+int remove_entry(const char *path, const struct stat *, int, struct FTW *)
+{
+    return remove(path);
+}
+
+// A scratch folder per test, removed afterwards.
+class Cli : public ::testing::Test {
+protected:
+    std::string exe, dir;
+
+    void SetUp() override
+    {
+        const char *e = getenv("MGPT_EXE");
+        if (!e || !*e)
+            GTEST_SKIP() << "MGPT_EXE is not set (run through make check)";
+        exe = e;
+        const char *base = getenv("MGPT_TEST_TMPDIR");
+        std::string tmpl = std::string(base && *base ? base : "/tmp") + "/cli-XXXXXX";
+        std::vector<char> buf(tmpl.begin(), tmpl.end());
+        buf.push_back('\0');
+        ASSERT_NE(mkdtemp(buf.data()), nullptr) << "mkdtemp " << tmpl << ": " << strerror(errno);
+        dir = buf.data();
+    }
+
+    void TearDown() override
+    {
+        if (!dir.empty())
+            nftw(dir.c_str(), remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    }
+
+    std::string path(const std::string &name) const { return dir + "/" + name; }
+
+    // Runs mgpt with args; env entries "NAME=value" set a variable, "NAME" alone unsets it.
+    Result run(const std::vector<std::string> &args, const std::vector<std::string> &env = {})
+    {
+        std::string out_path = path(".stdout"), err_path = path(".stderr");
+        pid_t pid = fork();
+        if (pid == 0) {
+            int o = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+            int e = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+            int in = open("/dev/null", O_RDONLY);
+            if (o < 0 || e < 0 || in < 0)
+                _exit(127);
+            dup2(in, 0);
+            dup2(o, 1);
+            dup2(e, 2);
+            if (chdir(dir.c_str()) != 0)
+                _exit(127);
+            for (const std::string &kv : env) {
+                size_t eq = kv.find('=');
+                if (eq == std::string::npos)
+                    unsetenv(kv.c_str());
+                else
+                    setenv(kv.substr(0, eq).c_str(), kv.substr(eq + 1).c_str(), 1);
+            }
+            std::vector<char *> argv;
+            argv.push_back(const_cast<char *>(exe.c_str()));
+            for (const std::string &a : args)
+                argv.push_back(const_cast<char *>(a.c_str()));
+            argv.push_back(nullptr);
+            execv(exe.c_str(), argv.data());
+            _exit(127);
+        }
+        Result r;
+        int st = 0;
+        if (pid > 0 && waitpid(pid, &st, 0) == pid)
+            r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        r.out = read_file(out_path);
+        r.err = read_file(err_path);
+        return r;
+    }
+
+    // A small trained checkpoint at `name`.
+    void train_checkpoint(const std::string &name, int steps = 30)
+    {
+        Result r = run({"train", "--num-steps", std::to_string(steps), "--num-samples", "0",
+                        "--save", name});
+        ASSERT_EQ(r.status, 0) << r.err;
+    }
+};
+
+// Asserts a usage failure: the status, and every key word on stderr.
+#define EXPECT_FAILS(r, code, ...)                                                  \
+    do {                                                                            \
+        EXPECT_EQ((r).status, (code)) << "stderr: " << (r).err;                     \
+        for (const char *w : {__VA_ARGS__})                                         \
+            EXPECT_NE((r).err.find(w), std::string::npos)                           \
+                << "stderr lacks \"" << w << "\": " << (r).err;                     \
+    } while (0)
+
+// Lines that hold the deterministic part of training output: loss lines cut before the
+// timing columns, and the samples.
+std::string deterministic_part(const std::string &out)
+{
+    std::istringstream in(out);
+    std::string line, kept;
+    while (std::getline(in, line)) {
+        if (line.rfind("step ", 0) == 0) {
+            size_t ms = line.find(" ms/step");
+            size_t bar = line.rfind(" | ", ms);
+            kept += line.substr(0, bar) + "\n";
+        } else if (line.rfind("sample ", 0) == 0) {
+            kept += line + "\n";
+        }
+    }
+    return kept;
+}
+
+int count_lines(const std::string &s)
+{
+    int n = 0;
+    for (char c : s)
+        n += c == '\n';
+    return n;
+}
+
+// --- help and version ---------------------------------------------------------------
+
+TEST_F(Cli, HelpAndVersionForEveryCommandExitZero)
+{
+    for (const char *cmd : {"train", "sample", "eval", "backends", "info"}) {
+        Result r = run({cmd, "--help"});
+        EXPECT_EQ(r.status, 0) << cmd << ": " << r.err;
+        EXPECT_NE(r.out.find("Usage: mgpt"), std::string::npos) << cmd;
+        EXPECT_TRUE(r.err.empty()) << cmd << ": " << r.err;
+        r = run({cmd, "--version"});
+        EXPECT_EQ(r.status, 0) << cmd;
+        EXPECT_NE(r.out.find("mgpt "), std::string::npos) << cmd;
+        r = run({"help", cmd});
+        EXPECT_EQ(r.status, 0) << cmd;
+        EXPECT_NE(r.out.find("Usage: mgpt"), std::string::npos) << cmd;
+    }
+    Result r = run({"--help"});
+    EXPECT_EQ(r.status, 0);
+    for (const char *cmd : {"train", "sample", "eval", "backends", "info"})
+        EXPECT_NE(r.out.find(cmd), std::string::npos) << cmd;
+    EXPECT_EQ(run({"--version"}).status, 0);
+    // fits an 80-column terminal
+    for (const char *cmd : {"", "train", "sample", "eval", "backends", "info"}) {
+        r = *cmd ? run({cmd, "--help"}) : run({"--help"});
+        std::istringstream in(r.out);
+        for (std::string line; std::getline(in, line);)
+            EXPECT_LT(line.size(), 80u) << "mgpt " << cmd << " --help: " << line;
+    }
+}
+
+TEST_F(Cli, TrainHelpListsEveryOptionWithItsDefault)
+{
+    Result r = run({"train", "--help"});
+    ASSERT_EQ(r.status, 0);
+    const std::map<std::string, std::string> defaults = {
+        {"--n-embd", "(default 16)"},      {"--n-layer", "(default 1)"},
+        {"--n-head", "(default 4)"},       {"--block-size", "(default 8)"},
+        {"--batch-size", "(default 1)"},   {"--num-steps", "(default 500)"},
+        {"--learning-rate", "(default 0.01)"}, {"--lr-schedule", "(default linear)"},
+        {"--warmup-steps", "(default 0)"}, {"--grad-clip", "(default 0)"},
+        {"--seed", "(default 42"},         {"--val-split", "(default 0)"},
+        {"--val-every", "(default 100)"},  {"--early-stop-patience", "(default 0)"},
+        {"--num-samples", "(default 20)"}, {"--temperature", "(default 0.5)"},
+    };
+    for (const auto &kv : defaults) {
+        size_t at = r.out.find(kv.first + "=");
+        ASSERT_NE(at, std::string::npos) << kv.first;
+        size_t next = r.out.find("\n      --", at + 1);
+        std::string entry = r.out.substr(at, next == std::string::npos ? std::string::npos : next - at);
+        EXPECT_NE(entry.find(kv.second), std::string::npos) << kv.first << " entry: " << entry;
+    }
+}
+
+// The man page documents every option that --help lists.
+TEST_F(Cli, ManPageAgreesWithHelp)
+{
+    const char *src = getenv("MGPT_TOP_SRCDIR");
+    if (!src || !*src)
+        GTEST_SKIP() << "MGPT_TOP_SRCDIR is not set";
+    std::string man = read_file(std::string(src) + "/docs/mgpt.1");
+    ASSERT_FALSE(man.empty()) << "cannot read docs/mgpt.1";
+    // groff spells '-' as '\-'
+    std::string plain;
+    for (size_t i = 0; i < man.size(); i++) {
+        if (man[i] == '\\' && i + 1 < man.size() && man[i + 1] == '-') {
+            plain += '-';
+            i++;
+        } else
+            plain += man[i];
+    }
+    std::regex opt("--[a-z][a-z-]*");
+    for (const char *cmd : {"", "train", "sample", "eval", "backends", "info"}) {
+        Result r = *cmd ? run({cmd, "--help"}) : run({"--help"});
+        ASSERT_EQ(r.status, 0) << cmd;
+        std::set<std::string> seen;
+        for (auto it = std::sregex_iterator(r.out.begin(), r.out.end(), opt);
+             it != std::sregex_iterator(); ++it)
+            seen.insert(it->str());
+        EXPECT_FALSE(seen.empty()) << cmd;
+        for (const std::string &o : seen)
+            EXPECT_NE(plain.find(o), std::string::npos)
+                << "mgpt " << cmd << " --help lists " << o << ", docs/mgpt.1 does not";
+    }
+    size_t env = plain.find(".SH ENVIRONMENT");
+    ASSERT_NE(env, std::string::npos);
+    for (const char *v : {"MGPT_BACKEND", "MGPT_PLUGIN_PATH", "MGPT_CPU_DISABLE"})
+        EXPECT_NE(plain.find(v, env), std::string::npos) << v;
+}
+
+// --- the command line -----------------------------------------------------------------
+
+TEST_F(Cli, UnknownOptionAndCommand)
+{
+    Result r = run({"train", "--bogus"});
+    EXPECT_FAILS(r, 2, "unknown option '--bogus'", "mgpt train --help");
+    r = run({"--bogus", "train"});
+    EXPECT_FAILS(r, 2, "unknown option '--bogus'");
+    r = run({"frobnicate"});
+    EXPECT_FAILS(r, 2, "unknown command 'frobnicate'", "train", "sample");
+    r = run({});
+    EXPECT_FAILS(r, 2, "no command");
+    r = run({"train", "--num-steps"});
+    EXPECT_FAILS(r, 2, "--num-steps", "needs a value");
+    r = run({"train", "stray"});
+    EXPECT_FAILS(r, 2, "stray");
+    r = run({"train", "--backend=scalar"});
+    EXPECT_FAILS(r, 2, "global option", "before the command");
+}
+
+TEST_F(Cli, EmbdNotDivisibleByHead)
+{
+    Result r = run({"train", "--n-embd", "30", "--n-head", "4"});
+    EXPECT_FAILS(r, 2, "--n-embd 30 is not divisible by --n-head 4");
+    EXPECT_TRUE(r.out.empty()) << r.out;
+}
+
+TEST_F(Cli, ZeroNegativeAndNonNumericSizes)
+{
+    const std::vector<std::vector<std::string>> bad = {
+        {"--n-embd", "0"},      {"--n-layer", "0"},   {"--n-head", "-2"},
+        {"--block-size", "0"},  {"--batch-size", "0"}, {"--num-steps", "-5"},
+        {"--n-embd", "abc"},    {"--num-steps", "1e3"}, {"--n-layer", "99999"},
+        {"--learning-rate", "0"}, {"--learning-rate", "-1"}, {"--temperature", "0"},
+        {"--val-split", "1"},   {"--val-split", "-0.1"}, {"--grad-clip", "-1"},
+        {"--val-every", "0"},   {"--seed", "-1"},     {"--learning-rate", "nan"},
+    };
+    for (const auto &b : bad) {
+        Result r = run({"train", b[0], b[1]});
+        EXPECT_FAILS(r, 2, b[0].c_str(), b[1].c_str(), "expected");
+    }
+    Result r = run({"--threads", "0", "info"});
+    EXPECT_FAILS(r, 2, "--threads 0", "1..");
+}
+
+TEST_F(Cli, CrossChecks)
+{
+    Result r = run({"train", "--num-steps", "10", "--warmup-steps", "10"});
+    EXPECT_FAILS(r, 2, "--warmup-steps 10", "--num-steps 10");
+    r = run({"train", "--lr-schedule", "step"});
+    EXPECT_FAILS(r, 2, "'step'", "linear", "cosine");
+    r = run({"train", "--early-stop-patience", "3"});
+    EXPECT_FAILS(r, 2, "--early-stop-patience", "--val-split");
+    r = run({"train", "--save", path("no/such/folder/x.st")});
+    EXPECT_FAILS(r, 2, "does not exist");
+    r = run({"train", "--save", dir});
+    EXPECT_FAILS(r, 2, "is a folder");
+}
+
+// --- data -----------------------------------------------------------------------------
+
+TEST_F(Cli, BadDataFiles)
+{
+    Result r = run({"train", "--data", "missing.txt"});
+    EXPECT_FAILS(r, 2, "missing.txt", "No such file");
+    write_file(path("empty.txt"), "\n \n\r\n");
+    r = run({"train", "--data", "empty.txt"});
+    EXPECT_FAILS(r, 2, "empty.txt", "no documents");
+    write_file(path("binary.dat"), std::string("ab\0cd\nef\n", 9));
+    r = run({"train", "--data", "binary.dat"});
+    EXPECT_FAILS(r, 2, "binary.dat", "binary");
+    r = run({"train", "--data", "nomatch-*.txt"});
+    EXPECT_FAILS(r, 2, "nomatch-*.txt", "matches no file");
+    r = run({"train", "--data-dir", "no-such-dir"});
+    EXPECT_FAILS(r, 2, "no-such-dir");
+    mkdir(path("hollow").c_str(), 0755);
+    r = run({"train", "--data-dir", "hollow"});
+    EXPECT_FAILS(r, 2, "hollow", "no regular files");
+    r = run({"eval", "--checkpoint", "x.st", "--data", "missing.txt"});
+    EXPECT_EQ(r.status, 2) << r.err;
+}
+
+TEST_F(Cli, DataFromGlobAndFolder)
+{
+    mkdir(path("d").c_str(), 0755);
+    write_file(path("d/a.txt"), "anna\nbob\n");
+    write_file(path("d/b.txt"), "carl\r\n\ndora  \n");
+    write_file(path("d/.hidden"), std::string("\0", 1));  // skipped, or it would be refused
+    Result r = run({"train", "--data-dir", "d", "--num-steps", "3", "--num-samples", "1"});
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.out.find("4 documents"), std::string::npos) << r.out;
+    r = run({"train", "--data", "d/*.txt", "--num-steps", "3", "--num-samples", "0"});
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.out.find("4 documents"), std::string::npos) << r.out;
+}
+
+// --- backends ---------------------------------------------------------------------------
+
+TEST_F(Cli, UnknownBackend)
+{
+    Result r = run({"--backend=nope", "train", "--num-steps", "1"});
+    EXPECT_FAILS(r, 2, "unknown backend 'nope'", "scalar");
+    r = run({"train", "--num-steps", "1"}, {"MGPT_BACKEND=nope"});
+    EXPECT_FAILS(r, 2, "unknown backend 'nope'");
+    r = run({"--backend=nope", "backends"});
+    EXPECT_FAILS(r, 2, "unknown backend 'nope'");
+}
+
+TEST_F(Cli, MaskedCpuCannotRunForcedBackend)
+{
+    Result list = run({"backends"});
+    ASSERT_EQ(list.status, 0) << list.err;
+    if (list.out.find("  avx512\n") == std::string::npos)
+        GTEST_SKIP() << "the avx512 module was not built";
+    Result r = run({"--backend=avx512", "train", "--num-steps", "1"}, {"MGPT_CPU_DISABLE=avx512f"});
+    EXPECT_FAILS(r, 2, "avx512", "avx512f", "cannot run");
+    r = run({"--backend=avx512", "backends"}, {"MGPT_CPU_DISABLE=avx512f"});
+    EXPECT_FAILS(r, 2, "avx512f");
+    EXPECT_NE(r.out.find("masked by MGPT_CPU_DISABLE: avx512f"), std::string::npos) << r.out;
+    r = run({"info"}, {"MGPT_CPU_DISABLE=avx9000"});
+    EXPECT_FAILS(r, 2, "avx9000");
+}
+
+TEST_F(Cli, EmptyPluginDirectory)
+{
+    const std::string plugins = path("plugins");
+    mkdir(plugins.c_str(), 0755);
+    const std::vector<std::string> env = {"MGPT_PLUGIN_PATH=" + plugins,
+                                          "MGPT_PLUGIN_SYSTEM_PATH="};
+    Result r = run({"train", "--num-steps", "1"}, env);
+    EXPECT_FAILS(r, 1, "no usable backend", plugins.c_str(), "MGPT_PLUGIN_PATH");
+    r = run({"backends"}, env);
+    EXPECT_FAILS(r, 1, "no usable backend");
+}
+
+TEST_F(Cli, BackendsAndInfo)
+{
+    Result r = run({"backends", "--verbose"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    for (const char *w : {"CPU features:", "search path:", "scalar", "selected:", "kernels:"})
+        EXPECT_NE(r.out.find(w), std::string::npos) << w << "\n" << r.out;
+    r = run({"--backend=scalar", "backends"});
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.out.find("selected: scalar (forced by --backend)"), std::string::npos) << r.out;
+    r = run({"info"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    for (const char *w : {"vendor", "features", "cores", "PUs", "L1d", "search path"})
+        EXPECT_NE(r.out.find(w), std::string::npos) << w << "\n" << r.out;
+}
+
+// --- checkpoints ----------------------------------------------------------------------
+
+TEST_F(Cli, TruncatedAndCorruptCheckpoints)
+{
+    train_checkpoint("good.st");
+    std::string good = read_file(path("good.st"));
+    ASSERT_GT(good.size(), 100u);
+    write_file(path("head.st"), good.substr(0, 50));
+    write_file(path("tail.st"), good.substr(0, good.size() - 100));
+    write_file(path("junk.st"), "this is not a safetensors file\n");
+    write_file(path("zero.st"), "");
+    std::string flipped = good;
+    size_t at = flipped.find("\"n_embd\"");
+    ASSERT_NE(at, std::string::npos);
+    flipped[at + 1] = 'x';  // the metadata loses its n_embd
+    write_file(path("meta.st"), flipped);
+    for (const char *bad : {"head.st", "tail.st", "junk.st", "zero.st", "meta.st", "none.st"}) {
+        Result r = run({"sample", "--checkpoint", bad});
+        EXPECT_FAILS(r, 2, bad);
+        EXPECT_TRUE(r.out.empty()) << bad << ": " << r.out;
+        r = run({"eval", "--checkpoint", bad});
+        EXPECT_FAILS(r, 2, bad);
+        r = run({"train", "--resume", bad, "--num-steps", "40"});
+        EXPECT_FAILS(r, 2, bad);
+    }
+    Result r = run({"sample"});
+    EXPECT_FAILS(r, 2, "--checkpoint");
+    r = run({"sample", "--checkpoint", "good.st", "--max-length", "9"});
+    EXPECT_FAILS(r, 2, "--max-length 9", "1..8");
+    r = run({"sample", "--checkpoint", "good.st", "--top-p", "0"});
+    EXPECT_FAILS(r, 2, "--top-p 0", "(0, 1]");
+}
+
+TEST_F(Cli, FailingRunLeavesSaveTargetIntact)
+{
+    const std::string precious = "precious bytes, not a checkpoint\n";
+    write_file(path("keep.st"), precious);
+    const std::vector<std::vector<std::string>> failing = {
+        {"train", "--save", "keep.st", "--n-embd", "30"},
+        {"train", "--save", "keep.st", "--data", "missing.txt"},
+        {"train", "--save", "keep.st", "--warmup-steps", "600"},
+        {"--backend=nope", "train", "--save", "keep.st", "--num-steps", "5"},
+        {"train", "--save", "keep.st", "--resume", "keep.st", "--num-steps", "5"},
+    };
+    for (const auto &args : failing) {
+        Result r = run(args);
+        EXPECT_NE(r.status, 0) << args.back();
+        EXPECT_EQ(read_file(path("keep.st")), precious) << "overwritten by a failing run";
+    }
+    // a good checkpoint survives a failing resume too
+    train_checkpoint("model.st", 10);
+    std::string before = read_file(path("model.st"));
+    write_file(path("upper.txt"), "ZED\n");
+    Result r = run({"train", "--resume", "model.st", "--save", "model.st", "--data", "upper.txt",
+                    "--num-steps", "20"});
+    EXPECT_FAILS(r, 2, "upper.txt", "vocabulary");
+    EXPECT_EQ(read_file(path("model.st")), before);
+}
+
+// --- a real round trip ------------------------------------------------------------------
+
+TEST_F(Cli, TrainSampleEvalRoundTrip)
+{
+    Result r = run({"train", "--num-steps", "30", "--num-samples", "4", "--save", "ck.st"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.out.find("step  1/30 | loss "), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("step 30/30 | loss "), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("sample  4: "), std::string::npos) << r.out;
+    struct stat st;
+    ASSERT_EQ(stat(path("ck.st").c_str(), &st), 0);
+
+    // train's samples come from the saved model, with the same seed and temperature
+    std::string trained;
+    std::istringstream tin(r.out);
+    for (std::string line; std::getline(tin, line);)
+        if (line.rfind("sample ", 0) == 0)
+            trained += line.substr(line.find(": ") + 2) + "\n";
+    r = run({"sample", "--checkpoint", "ck.st", "--num-samples", "4"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.out, trained);
+
+    r = run({"sample", "--checkpoint", "ck.st", "--num-samples", "5"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(count_lines(r.out), 5) << r.out;
+    for (char c : r.out)
+        EXPECT_TRUE(c == '\n' || (c >= 'a' && c <= 'z')) << r.out;
+    Result streamed = run({"sample", "--checkpoint", "ck.st", "--num-samples", "5", "--stream"});
+    EXPECT_EQ(streamed.status, 0);
+    EXPECT_EQ(streamed.out, r.out);
+    r = run({"sample", "--checkpoint", "ck.st", "--num-samples", "5", "--max-length", "3",
+             "--top-k", "3", "--top-p", "0.9", "--temperature", "1.5"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    std::istringstream lines(r.out);
+    for (std::string line; std::getline(lines, line);)
+        EXPECT_LE(line.size(), 3u) << line;
+
+    r = run({"eval", "--checkpoint", "ck.st"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.out.find("documents: 32033"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("positions: "), std::string::npos) << r.out;
+    size_t at = r.out.find("loss: ");
+    ASSERT_NE(at, std::string::npos) << r.out;
+    double loss = atof(r.out.c_str() + at + 6);
+    EXPECT_TRUE(std::isfinite(loss) && loss > 0.5 && loss < 3.3) << loss;  // ln 27 = 3.30
+    Result again = run({"eval", "--checkpoint", "ck.st", "--batch-size", "5"});
+    EXPECT_EQ(again.out, r.out);
+
+    write_file(path("few.txt"), "abba\ncab\n");
+    r = run({"eval", "--checkpoint", "ck.st", "--data", "few.txt"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.out.find("documents: 2"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("positions: 9"), std::string::npos) << r.out;  // 5 + 4
+    write_file(path("digits.txt"), "abc\nab7\n");
+    r = run({"eval", "--checkpoint", "ck.st", "--data", "digits.txt"});
+    EXPECT_FAILS(r, 2, "digits.txt", "document 2", "0x37", "vocabulary");
+
+    r = run({"train", "--resume", "ck.st", "--num-steps", "40", "--num-samples", "0",
+             "--save", "ck2.st"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.out.find("step 31/40"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("step 40/40"), std::string::npos) << r.out;
+    r = run({"train", "--resume", "ck2.st", "--num-steps", "40"});
+    EXPECT_FAILS(r, 2, "already taken 40 steps");
+    r = run({"train", "--resume", "ck2.st", "--num-steps", "50", "--n-embd", "32"});
+    EXPECT_FAILS(r, 2, "--n-embd 32", "n_embd 16");
+}
+
+TEST_F(Cli, SameSeedSameOutput)
+{
+    const std::vector<std::string> args = {"train", "--num-steps", "40", "--num-samples", "8",
+                                           "--batch-size", "2", "--val-split", "0.05",
+                                           "--val-every", "20", "--seed", "7"};
+    Result a = run(args), b = run(args);
+    ASSERT_EQ(a.status, 0) << a.err;
+    ASSERT_EQ(b.status, 0) << b.err;
+    std::string da = deterministic_part(a.out), db = deterministic_part(b.out);
+    EXPECT_EQ(da, db);
+    EXPECT_NE(da.find("val "), std::string::npos) << da;
+    EXPECT_EQ(count_lines(da), 40 + 8) << da;  // every step (log-every 1 for 40 steps), samples
+
+    // nor on the thread count (backends must be deterministic)
+    std::vector<std::string> one = {"--threads=1"};
+    one.insert(one.end(), args.begin(), args.end());
+    Result t1 = run(one);
+    ASSERT_EQ(t1.status, 0) << t1.err;
+    EXPECT_EQ(deterministic_part(t1.out), da);
+
+    std::vector<std::string> other = args;
+    other.back() = "8";
+    Result c = run(other);
+    ASSERT_EQ(c.status, 0) << c.err;
+    EXPECT_NE(deterministic_part(c.out), da);
+}
+
+TEST_F(Cli, PlainProgressLinesAreFew)
+{
+    Result r = run({"train", "--num-steps", "1000", "--num-samples", "0", "--n-embd", "8",
+                    "--n-head", "2"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    int steps = 0;
+    std::istringstream in(r.out);
+    for (std::string line; std::getline(in, line);) {
+        EXPECT_EQ(line.find('\r'), std::string::npos);
+        steps += line.rfind("step ", 0) == 0;
+    }
+    EXPECT_GE(steps, 20);
+    EXPECT_LE(steps, 52);
+    EXPECT_NE(r.out.find("step    1/1000"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("step 1000/1000"), std::string::npos) << r.out;
+}
+
+TEST_F(Cli, EarlyStopSavesTheBestModel)
+{
+    // random strings: the model soon fits the training documents and the validation loss
+    // rises, so early stopping triggers on every backend
+    std::string text;
+    uint32_t x = 12345;
+    for (int d = 0; d < 60; d++) {
+        for (int i = 0; i < 8; i++) {
+            x = x * 1664525u + 1013904223u;
+            text += static_cast<char>('a' + (x >> 24) % 10);
+        }
+        text += '\n';
+    }
+    write_file(path("random.txt"), text);
+    Result r = run({"train", "--data", "random.txt", "--n-embd", "32", "--num-steps", "3000",
+                    "--val-split", "0.2", "--val-every", "50", "--early-stop-patience", "3",
+                    "--num-samples", "0", "--save", "best.st"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    std::smatch m;
+    ASSERT_TRUE(std::regex_search(r.out, m, std::regex("early stop at step ([0-9]+): .*best "
+                                                       "([0-9.]+) at step ([0-9]+)")))
+        << r.out;
+    long stop = std::stol(m[1]), best_step = std::stol(m[3]);
+    double best = std::stod(m[2]);
+    EXPECT_LT(stop, 3000);
+    EXPECT_EQ(stop - best_step, 3 * 50);
+    EXPECT_NE(r.out.find("saved best.st (step " + std::to_string(best_step)), std::string::npos)
+        << r.out;
+
+    // eval --val-split picks the same validation documents: same loss as training reported
+    Result e = run({"eval", "--checkpoint", "best.st", "--data", "random.txt", "--val-split",
+                    "0.2"});
+    ASSERT_EQ(e.status, 0) << e.err;
+    EXPECT_NE(e.out.find("documents: 12"), std::string::npos) << e.out;
+    EXPECT_NE(e.out.find("step " + std::to_string(best_step) + ")"), std::string::npos) << e.out;
+    size_t at = e.out.find("loss: ");
+    ASSERT_NE(at, std::string::npos);
+    EXPECT_NEAR(atof(e.out.c_str() + at + 6), best, 1e-4);
+}
+
+}  // namespace

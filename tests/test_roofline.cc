@@ -1,0 +1,1145 @@
+// mgpt-roofline: the FLOP and byte counts it places kernels with (core/op_cost.c and the
+// optimizer formulas) against brute-force counts on small shapes; the placement and the
+// working-set plan; and, through the built program (MGPT_ROOFLINE_EXE), --help, --version,
+// exit status 2 with a message for bad options, a JSON report with every field, and an SVG
+// that a real XML parser (libxml2) reads, with one marker per kernel and backend.
+//
+// Brute force: each scalar reference kernel is transcribed here over a counting float type
+// and counting arrays, checked to compute what the real kernel computes (so the count is of
+// the real algorithm), and counted: every +, -, *, /, comparison, exp, log and sqrt is one
+// flop (a multiply-add two); bytes are compulsory traffic: 4 bytes per distinct element
+// whose first access is a read, plus 4 per distinct element written (so an accumulated
+// buffer counts twice, and a value the kernel wrote and reads back costs nothing more).
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <jansson.h>
+#include "config.h"
+#ifdef HAVE_LIBXML
+#include <libxml/parser.h>
+#include <libxml/xpath.h>
+#include <libxml/xpathInternals.h>
+#endif
+
+#include "test_util.h"
+extern "C" {
+#include "graph.h"
+#include "roofline.h"
+}
+
+namespace {
+
+// --- counting ---------------------------------------------------------------------------
+
+struct Tally {
+    double flops = 0;
+    std::set<const void *> read, written;
+    double bytes() const { return 4.0 * (double)(read.size() + written.size()); }
+};
+Tally *tally = nullptr;
+
+struct CF {
+    float v;
+};
+CF operator+(CF a, CF b) { tally->flops++; return {a.v + b.v}; }
+CF operator-(CF a, CF b) { tally->flops++; return {a.v - b.v}; }
+CF operator*(CF a, CF b) { tally->flops++; return {a.v * b.v}; }
+CF operator/(CF a, CF b) { tally->flops++; return {a.v / b.v}; }
+bool gt(CF a, CF b) { tally->flops++; return a.v > b.v; }
+CF cexp(CF a) { tally->flops++; return {expf(a.v)}; }
+CF clog(CF a) { tally->flops++; return {logf(a.v)}; }
+CF csqrt(CF a) { tally->flops++; return {sqrtf(a.v)}; }
+CF k(float v) { return {v}; }  // a constant: no flop
+
+// An array whose accesses are recorded.
+template <class E>
+struct Arr {
+    E *p;
+    CF get(size_t i) const
+    {
+        if (!tally->written.count(p + i))
+            tally->read.insert(p + i);
+        return {p[i]};
+    }
+    void set(size_t i, CF v) const
+    {
+        tally->written.insert(p + i);
+        p[i] = v.v;
+    }
+};
+struct IArr {
+    const int *p;
+    int get(size_t i) const
+    {
+        tally->read.insert(p + i);
+        return p[i];
+    }
+};
+
+// --- the scalar reference kernels, transcribed over counted types ------------------------
+
+void c_embed_forward(Arr<float> out, IArr tok, Arr<float> wte, Arr<float> wpe, int N, int T, int C)
+{
+    for (int n = 0; n < N; n++) {
+        int t = tok.get(n);
+        for (int c = 0; c < C; c++)
+            out.set((size_t)n * C + c, wte.get((size_t)t * C + c) + wpe.get((size_t)(n % T) * C + c));
+    }
+}
+
+void c_embed_backward(Arr<float> dwte, Arr<float> dwpe, Arr<float> dout, IArr tok, int N, int T, int C)
+{
+    for (int n = 0; n < N; n++) {
+        int t = tok.get(n);
+        for (int c = 0; c < C; c++) {
+            CF d = dout.get((size_t)n * C + c);
+            size_t a = (size_t)t * C + c, b = (size_t)(n % T) * C + c;
+            dwte.set(a, dwte.get(a) + d);
+            dwpe.set(b, dwpe.get(b) + d);
+        }
+    }
+}
+
+void c_rmsnorm_forward(Arr<float> out, Arr<float> rstd, Arr<float> inp, int N, int C)
+{
+    for (int n = 0; n < N; n++) {
+        CF ss = k(0);
+        for (int c = 0; c < C; c++) {
+            CF x = inp.get((size_t)n * C + c);
+            ss = ss + x * x;
+        }
+        CF r = k(1) / csqrt(ss / k((float)C) + k(1e-5f));
+        for (int c = 0; c < C; c++)
+            out.set((size_t)n * C + c, inp.get((size_t)n * C + c) * r);
+        rstd.set(n, r);
+    }
+}
+
+void c_rmsnorm_backward(Arr<float> dinp, Arr<float> dout, Arr<float> inp, Arr<float> rstd, int N, int C)
+{
+    for (int n = 0; n < N; n++) {
+        CF r = rstd.get(n), dot = k(0);
+        for (int c = 0; c < C; c++)
+            dot = dot + dout.get((size_t)n * C + c) * inp.get((size_t)n * C + c);
+        CF kk = r * r * r * dot / k((float)C);
+        for (int c = 0; c < C; c++) {
+            size_t i = (size_t)n * C + c;
+            dinp.set(i, dinp.get(i) + (r * dout.get(i) - kk * inp.get(i)));
+        }
+    }
+}
+
+void c_matmul_forward(Arr<float> out, Arr<float> inp, Arr<float> w, int N, int C, int OC)
+{
+    for (int n = 0; n < N; n++)
+        for (int o = 0; o < OC; o++) {
+            CF s = k(0);
+            for (int c = 0; c < C; c++)
+                s = s + inp.get((size_t)n * C + c) * w.get((size_t)o * C + c);
+            out.set((size_t)n * OC + o, s);
+        }
+}
+
+void c_matmul_backward(Arr<float> dinp, Arr<float> dw, Arr<float> dout, Arr<float> inp, Arr<float> w,
+                       int N, int C, int OC)
+{
+    for (int n = 0; n < N; n++)
+        for (int o = 0; o < OC; o++) {
+            CF d = dout.get((size_t)n * OC + o);
+            for (int c = 0; c < C; c++) {
+                size_t i = (size_t)n * C + c;
+                dinp.set(i, dinp.get(i) + d * w.get((size_t)o * C + c));
+            }
+        }
+    for (int o = 0; o < OC; o++)
+        for (int n = 0; n < N; n++) {
+            CF d = dout.get((size_t)n * OC + o);
+            for (int c = 0; c < C; c++) {
+                size_t i = (size_t)o * C + c;
+                dw.set(i, dw.get(i) + d * inp.get((size_t)n * C + c));
+            }
+        }
+}
+
+void c_attention_forward(Arr<float> out, Arr<float> att, Arr<float> qkv, int B, int T, int C, int H)
+{
+    int hd = C / H;
+    size_t C3 = 3 * (size_t)C;
+    CF scale = k(1) / csqrt(k((float)hd));
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < H; h++)
+            for (int t = 0; t < T; t++) {
+                size_t q = (size_t)(b * T + t) * C3 + h * hd;
+                size_t a = (((size_t)b * H + h) * T + t) * T;
+                CF maxv = k(-INFINITY);
+                for (int j = 0; j <= t; j++) {
+                    size_t kk = (size_t)(b * T + j) * C3 + C + h * hd;
+                    CF s = k(0);
+                    for (int i = 0; i < hd; i++)
+                        s = s + qkv.get(q + i) * qkv.get(kk + i);
+                    s = s * scale;
+                    att.set(a + j, s);
+                    if (gt(s, maxv))
+                        maxv = s;
+                }
+                CF sum = k(0);
+                for (int j = 0; j <= t; j++) {
+                    att.set(a + j, cexp(att.get(a + j) - maxv));
+                    sum = sum + att.get(a + j);
+                }
+                CF inv = k(1) / sum;
+                for (int j = 0; j <= t; j++)
+                    att.set(a + j, att.get(a + j) * inv);
+                for (int j = t + 1; j < T; j++)
+                    att.set(a + j, k(0));
+                size_t o = (size_t)(b * T + t) * C + h * hd;
+                for (int i = 0; i < hd; i++)
+                    out.set(o + i, k(0));
+                for (int j = 0; j <= t; j++) {
+                    size_t v = (size_t)(b * T + j) * C3 + 2 * C + h * hd;
+                    for (int i = 0; i < hd; i++)
+                        out.set(o + i, out.get(o + i) + att.get(a + j) * qkv.get(v + i));
+                }
+            }
+}
+
+void c_attention_backward(Arr<float> dqkv, Arr<float> datt, Arr<float> dout, Arr<float> qkv,
+                          Arr<float> att, int B, int T, int C, int H)
+{
+    int hd = C / H;
+    size_t C3 = 3 * (size_t)C;
+    CF scale = k(1) / csqrt(k((float)hd));
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < H; h++)
+            for (int t = 0; t < T; t++) {
+                size_t a = (((size_t)b * H + h) * T + t) * T;
+                size_t dy = (size_t)(b * T + t) * C + h * hd;
+                size_t q = (size_t)(b * T + t) * C3 + h * hd;
+                CF dsum = k(0);
+                for (int j = 0; j <= t; j++) {
+                    size_t v = (size_t)(b * T + j) * C3 + 2 * C + h * hd;
+                    CF s = k(0);
+                    for (int i = 0; i < hd; i++) {
+                        s = s + dout.get(dy + i) * qkv.get(v + i);
+                        dqkv.set(v + i, dqkv.get(v + i) + att.get(a + j) * dout.get(dy + i));
+                    }
+                    datt.set(a + j, s);
+                    dsum = dsum + att.get(a + j) * s;
+                }
+                for (int j = 0; j <= t; j++) {
+                    size_t kk = (size_t)(b * T + j) * C3 + C + h * hd;
+                    CF dpre = att.get(a + j) * (datt.get(a + j) - dsum) * scale;
+                    for (int i = 0; i < hd; i++) {
+                        dqkv.set(q + i, dqkv.get(q + i) + dpre * qkv.get(kk + i));
+                        dqkv.set(kk + i, dqkv.get(kk + i) + dpre * qkv.get(q + i));
+                    }
+                }
+            }
+}
+
+void c_sqrelu_forward(Arr<float> out, Arr<float> inp, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        CF x = inp.get(i);
+        CF r = gt(x, k(0)) ? x : k(0);
+        out.set(i, r * r);
+    }
+}
+
+void c_sqrelu_backward(Arr<float> dinp, Arr<float> dout, Arr<float> inp, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        CF x = inp.get(i);
+        if (gt(x, k(0)))
+            dinp.set(i, dinp.get(i) + k(2) * x * dout.get(i));
+    }
+}
+
+void c_add_forward(Arr<float> out, Arr<float> a, Arr<float> b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        out.set(i, a.get(i) + b.get(i));
+}
+
+void c_accumulate(Arr<float> dst, Arr<float> src, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        dst.set(i, dst.get(i) + src.get(i));
+}
+
+void c_crossentropy_forward(Arr<float> loss, Arr<float> probs, Arr<float> logits, IArr targets,
+                            int N, int V)
+{
+    for (int n = 0; n < N; n++) {
+        size_t z = (size_t)n * V;
+        CF maxv = logits.get(z);
+        for (int i = 1; i < V; i++)
+            if (gt(logits.get(z + i), maxv))
+                maxv = logits.get(z + i);
+        CF sum = k(0);
+        for (int i = 0; i < V; i++) {
+            probs.set(z + i, cexp(logits.get(z + i) - maxv));
+            sum = sum + probs.get(z + i);
+        }
+        CF inv = k(1) / sum;
+        for (int i = 0; i < V; i++)
+            probs.set(z + i, probs.get(z + i) * inv);
+        int t = targets.get(n);
+        loss.set(n, t < 0 ? k(0) : clog(sum) - (logits.get(z + t) - maxv));
+    }
+}
+
+void c_crossentropy_backward(Arr<float> dlogits, Arr<float> probs, IArr targets, float dloss, int N, int V)
+{
+    for (int n = 0; n < N; n++) {
+        int t = targets.get(n);
+        if (t < 0)
+            continue;
+        for (int i = 0; i < V; i++) {
+            size_t j = (size_t)n * V + i;
+            dlogits.set(j, dlogits.get(j) + k(dloss) * (probs.get(j) - k(i == t ? 1.0f : 0.0f)));
+        }
+    }
+}
+
+double c_sumsq(Arr<float> x, size_t n)
+{
+    CF s = k(0);  // the reference sums in double; the count is the same
+    for (size_t i = 0; i < n; i++) {
+        CF v = x.get(i);
+        s = s + v * v;
+    }
+    return s.v;
+}
+
+void c_adam_update(Arr<float> param, Arr<float> grad, Arr<float> m, Arr<float> v, size_t n,
+                   const mgpt_adam_args *a)
+{
+    // 1 - beta1 and 1 - beta2 are loop constants: not counted
+    CF b1 = k(a->beta1), b2 = k(a->beta2), c1 = k(1.0f - a->beta1), c2 = k(1.0f - a->beta2);
+    for (size_t i = 0; i < n; i++) {
+        CF g = grad.get(i) * k(a->grad_scale);
+        m.set(i, b1 * m.get(i) + c1 * g);
+        v.set(i, b2 * v.get(i) + c2 * g * g);
+        CF mhat = m.get(i) / k(a->bc1);
+        CF vhat = v.get(i) / k(a->bc2);
+        param.set(i, param.get(i) - k(a->lr) * mhat / (csqrt(vhat) + k(a->eps)));
+    }
+}
+
+// --- the shapes and buffers --------------------------------------------------------------
+
+std::vector<float> randv(size_t n, uint64_t seed, float lo = -1, float hi = 1)
+{
+    std::mt19937_64 g(seed);
+    std::uniform_real_distribution<float> d(lo, hi);
+    std::vector<float> v(n);
+    for (auto &x : v)
+        x = d(g);
+    return v;
+}
+
+void expect_close(const std::vector<float> &a, const std::vector<float> &b, const char *what)
+{
+    ASSERT_EQ(a.size(), b.size()) << what;
+    for (size_t i = 0; i < a.size(); i++)
+        ASSERT_NEAR(a[i], b[i], 1e-4f * (1 + fabsf(b[i]))) << what << " [" << i << "]";
+}
+
+struct Count {
+    double flops, bytes;
+};
+
+// A node of the given op with the given shape, for mgpt_node_cost.
+struct Node {
+    mgpt_node nd{};
+    mgpt_tensor out{};
+    Node(mgpt_op_kind op, int B, int T, int C, int OC, int H, int V, size_t numel)
+    {
+        nd.op = op;
+        nd.B = B;
+        nd.T = T;
+        nd.N = B * T;
+        nd.C = C;
+        nd.OC = OC;
+        nd.H = H;
+        nd.V = V;
+        out.numel = numel;
+        nd.out = &out;
+    }
+    Count cost(int backward) const
+    {
+        mgpt_cost c = mgpt_node_cost(&nd, backward);
+        return {c.flops, c.bytes};
+    }
+};
+
+// Agreement of the engine's count with the brute-force one: within `rel`.
+void expect_agree(const char *what, Count formula, Count brute, double rel)
+{
+    EXPECT_NEAR(formula.flops / brute.flops, 1.0, rel)
+        << what << " flops: formula " << formula.flops << ", brute force " << brute.flops;
+    EXPECT_NEAR(formula.bytes / brute.bytes, 1.0, rel)
+        << what << " bytes: formula " << formula.bytes << ", brute force " << brute.bytes;
+}
+
+// Shapes: per-row terms (rstd, loss, tokens, the softmax's divide) stay under 3% at C = 64,
+// V = 27. One document (B = 1) with distinct tokens: the embedding gathers touch N
+// distinct rows, as the formula assumes.
+const int B1 = 1, T1 = 16, C1 = 64, H1 = 4, V1 = 27, OC1 = 96;
+const double EXACT = 0.03;   // formulas stated exactly in backend.h (per-row terms aside)
+const double APPROX = 0.10;  // formulas stated as approximate ("~")
+
+const mgpt_kernels *scalar()
+{
+    const mgpt_kernels *k = mgpt_test::ScalarBackend::get().kernels();
+    EXPECT_NE(k, nullptr) << mgpt_test::ScalarBackend::get().why();
+    return k;
+}
+
+TEST(RooflineCounts, Embed)
+{
+    const mgpt_kernels *K = scalar();
+    if (!K)
+        return;
+    int N = B1 * T1, T = T1, C = C1, V = 40;
+    std::vector<int> tok(N);
+    for (int n = 0; n < N; n++)
+        tok[n] = (n * 7 + 3) % V;  // distinct: 7 and 40 are coprime, N < V
+    auto wte = randv((size_t)V * C, 1), wpe = randv((size_t)T * C, 2);
+    std::vector<float> out((size_t)N * C), ref((size_t)N * C);
+    Tally t;
+    tally = &t;
+    c_embed_forward({out.data()}, {tok.data()}, {wte.data()}, {wpe.data()}, N, T, C);
+    K->embed_forward(ref.data(), tok.data(), wte.data(), wpe.data(), N, T, C);
+    expect_close(out, ref, "embed_forward");
+    Node node(MGPT_OP_EMBED, B1, T, C, 0, H1, V, (size_t)N * C);
+    expect_agree("embed_forward", node.cost(0), {t.flops, t.bytes()}, EXACT);
+
+    auto dout = randv((size_t)N * C, 3);
+    std::vector<float> dwte((size_t)V * C, 0), dwpe((size_t)T * C, 0), rwte = dwte, rwpe = dwpe;
+    Tally tb;
+    tally = &tb;
+    c_embed_backward({dwte.data()}, {dwpe.data()}, {dout.data()}, {tok.data()}, N, T, C);
+    K->embed_backward(rwte.data(), rwpe.data(), dout.data(), tok.data(), N, T, C);
+    expect_close(dwte, rwte, "embed_backward dwte");
+    expect_close(dwpe, rwpe, "embed_backward dwpe");
+    expect_agree("embed_backward", node.cost(1), {tb.flops, tb.bytes()}, EXACT);
+}
+
+TEST(RooflineCounts, RmsNorm)
+{
+    const mgpt_kernels *K = scalar();
+    if (!K)
+        return;
+    int N = B1 * T1, C = C1;
+    auto inp = randv((size_t)N * C, 4);
+    std::vector<float> out((size_t)N * C), ref(out), rstd(N), rrstd(N);
+    Tally t;
+    tally = &t;
+    c_rmsnorm_forward({out.data()}, {rstd.data()}, {inp.data()}, N, C);
+    K->rmsnorm_forward(ref.data(), rrstd.data(), inp.data(), N, C);
+    expect_close(out, ref, "rmsnorm_forward");
+    Node node(MGPT_OP_RMSNORM, B1, T1, C, 0, H1, V1, (size_t)N * C);
+    expect_agree("rmsnorm_forward", node.cost(0), {t.flops, t.bytes()}, EXACT);
+
+    auto dout = randv((size_t)N * C, 5);
+    std::vector<float> dinp = randv((size_t)N * C, 6), rdinp = dinp;
+    Tally tb;
+    tally = &tb;
+    c_rmsnorm_backward({dinp.data()}, {dout.data()}, {inp.data()}, {rstd.data()}, N, C);
+    K->rmsnorm_backward(rdinp.data(), dout.data(), inp.data(), rstd.data(), N, C);
+    expect_close(dinp, rdinp, "rmsnorm_backward");
+    expect_agree("rmsnorm_backward", node.cost(1), {tb.flops, tb.bytes()}, EXACT);
+}
+
+TEST(RooflineCounts, Matmul)
+{
+    const mgpt_kernels *K = scalar();
+    if (!K)
+        return;
+    int N = B1 * T1, C = C1, OC = OC1;
+    auto inp = randv((size_t)N * C, 7), w = randv((size_t)OC * C, 8);
+    std::vector<float> out((size_t)N * OC), ref(out);
+    Tally t;
+    tally = &t;
+    c_matmul_forward({out.data()}, {inp.data()}, {w.data()}, N, C, OC);
+    K->matmul_forward(ref.data(), inp.data(), w.data(), N, C, OC);
+    expect_close(out, ref, "matmul_forward");
+    Node node(MGPT_OP_MATMUL, B1, T1, C, OC, H1, V1, (size_t)N * OC);
+    expect_agree("matmul_forward", node.cost(0), {t.flops, t.bytes()}, 1e-9);
+
+    auto dout = randv((size_t)N * OC, 9);
+    std::vector<float> dinp = randv((size_t)N * C, 10), dw = randv((size_t)OC * C, 11);
+    std::vector<float> rdinp = dinp, rdw = dw;
+    Tally tb;
+    tally = &tb;
+    c_matmul_backward({dinp.data()}, {dw.data()}, {dout.data()}, {inp.data()}, {w.data()}, N, C, OC);
+    K->matmul_backward(rdinp.data(), rdw.data(), dout.data(), inp.data(), w.data(), N, C, OC);
+    expect_close(dinp, rdinp, "matmul_backward dinp");
+    expect_close(dw, rdw, "matmul_backward dw");
+    Count f = node.cost(1);
+    EXPECT_DOUBLE_EQ(f.flops, tb.flops);
+    // Known gap: op_cost.c counts the accumulated dinp and dw once; they are read and
+    // written, 4*(3NC + 3*OC*C + N*OC) of compulsory traffic. Pinned here so that a fix of
+    // either side shows up.
+    double n = N, c = C, oc = OC;
+    EXPECT_DOUBLE_EQ(f.bytes, 4 * (2 * n * c + 2 * oc * c + n * oc));
+    EXPECT_DOUBLE_EQ(tb.bytes(), 4 * (3 * n * c + 3 * oc * c + n * oc));
+}
+
+TEST(RooflineCounts, Attention)
+{
+    const mgpt_kernels *K = scalar();
+    if (!K)
+        return;
+    int B = 2, T = 8, C = C1, H = H1, N = B * T;
+    auto qkv = randv((size_t)N * 3 * C, 12);
+    std::vector<float> out((size_t)N * C), ref(out), att((size_t)B * H * T * T), ratt(att);
+    Tally t;
+    tally = &t;
+    c_attention_forward({out.data()}, {att.data()}, {qkv.data()}, B, T, C, H);
+    K->attention_forward(ref.data(), ratt.data(), qkv.data(), B, T, C, H);
+    expect_close(out, ref, "attention_forward out");
+    expect_close(att, ratt, "attention_forward att");
+    Node node(MGPT_OP_ATTENTION, B, T, C, 0, H, V1, (size_t)N * C);
+    expect_agree("attention_forward", node.cost(0), {t.flops, t.bytes()}, APPROX);
+
+    auto dout = randv((size_t)N * C, 13);
+    std::vector<float> dqkv = randv((size_t)N * 3 * C, 14), rdqkv = dqkv;
+    std::vector<float> datt((size_t)B * H * T * T), rdatt(datt);
+    Tally tb;
+    tally = &tb;
+    c_attention_backward({dqkv.data()}, {datt.data()}, {dout.data()}, {qkv.data()}, {att.data()},
+                         B, T, C, H);
+    K->attention_backward(rdqkv.data(), rdatt.data(), dout.data(), qkv.data(), att.data(), B, T,
+                          C, H);
+    expect_close(dqkv, rdqkv, "attention_backward");
+    expect_agree("attention_backward", node.cost(1), {tb.flops, tb.bytes()}, APPROX);
+}
+
+TEST(RooflineCounts, SqreluAddAccumulate)
+{
+    const mgpt_kernels *K = scalar();
+    if (!K)
+        return;
+    size_t n = (size_t)B1 * T1 * 4 * C1;
+    // all inputs positive: every element does the counted work (the formula's case)
+    auto inp = randv(n, 15, 0.1f, 1.0f);
+    std::vector<float> out(n), ref(n);
+    Tally t;
+    tally = &t;
+    c_sqrelu_forward({out.data()}, {inp.data()}, n);
+    K->sqrelu_forward(ref.data(), inp.data(), n);
+    expect_close(out, ref, "sqrelu_forward");
+    Node sq(MGPT_OP_SQRELU, B1, T1, C1, 0, H1, V1, n);
+    expect_agree("sqrelu_forward", sq.cost(0), {t.flops, t.bytes()}, 1e-9);
+
+    auto dout = randv(n, 16);
+    std::vector<float> dinp = randv(n, 17), rdinp = dinp;
+    Tally tb;
+    tally = &tb;
+    c_sqrelu_backward({dinp.data()}, {dout.data()}, {inp.data()}, n);
+    K->sqrelu_backward(rdinp.data(), dout.data(), inp.data(), n);
+    expect_close(dinp, rdinp, "sqrelu_backward");
+    // Known gap: the formula (3n flops, 12n bytes) leaves out the comparison that the
+    // forward's 2n counts, and the read of the accumulated dinp.
+    Count f = sq.cost(1);
+    EXPECT_DOUBLE_EQ(f.flops, 3.0 * n);
+    EXPECT_DOUBLE_EQ(tb.flops, 4.0 * n);
+    EXPECT_DOUBLE_EQ(f.bytes, 12.0 * n);
+    EXPECT_DOUBLE_EQ(tb.bytes(), 16.0 * n);
+
+    size_t m = (size_t)B1 * T1 * C1;
+    auto a = randv(m, 18), b = randv(m, 19);
+    std::vector<float> o(m), ro(m);
+    Tally ta;
+    tally = &ta;
+    c_add_forward({o.data()}, {a.data()}, {b.data()}, m);
+    K->add_forward(ro.data(), a.data(), b.data(), m);
+    expect_close(o, ro, "add_forward");
+    Node add(MGPT_OP_ADD, B1, T1, C1, 0, H1, V1, m);
+    expect_agree("add_forward", add.cost(0), {ta.flops, ta.bytes()}, 1e-9);
+
+    // the add node's backward is two accumulate calls, counted call by call
+    std::vector<float> da = randv(m, 20), db = randv(m, 21), rda = da, rdb = db;
+    auto dsum = randv(m, 22);
+    Tally t1, t2;
+    tally = &t1;
+    c_accumulate({da.data()}, {dsum.data()}, m);
+    tally = &t2;
+    c_accumulate({db.data()}, {dsum.data()}, m);
+    K->accumulate(rda.data(), dsum.data(), m);
+    K->accumulate(rdb.data(), dsum.data(), m);
+    expect_close(da, rda, "accumulate a");
+    expect_close(db, rdb, "accumulate b");
+    expect_agree("accumulate x2", add.cost(1),
+                 {t1.flops + t2.flops, t1.bytes() + t2.bytes()}, 1e-9);
+}
+
+TEST(RooflineCounts, CrossEntropy)
+{
+    const mgpt_kernels *K = scalar();
+    if (!K)
+        return;
+    int N = B1 * T1, V = V1;
+    auto logits = randv((size_t)N * V, 23, -3, 3);
+    std::vector<int> targets(N);
+    for (int n = 0; n < N; n++)
+        targets[n] = (n * 5) % V;
+    std::vector<float> probs((size_t)N * V), rprobs(probs), loss(N), rloss(N);
+    Tally t;
+    tally = &t;
+    c_crossentropy_forward({loss.data()}, {probs.data()}, {logits.data()}, {targets.data()}, N, V);
+    K->crossentropy_forward(rloss.data(), rprobs.data(), logits.data(), targets.data(), N, V);
+    expect_close(probs, rprobs, "crossentropy_forward probs");
+    expect_close(loss, rloss, "crossentropy_forward loss");
+    Node node(MGPT_OP_XENT, B1, T1, C1, 0, H1, V, (size_t)N);
+    expect_agree("crossentropy_forward", node.cost(0), {t.flops, t.bytes()}, APPROX);
+
+    std::vector<float> dl = randv((size_t)N * V, 24), rdl = dl;
+    Tally tb;
+    tally = &tb;
+    c_crossentropy_backward({dl.data()}, {probs.data()}, {targets.data()}, 1.0f / N, N, V);
+    K->crossentropy_backward(rdl.data(), probs.data(), targets.data(), 1.0f / N, N, V);
+    expect_close(dl, rdl, "crossentropy_backward");
+    Count f = node.cost(1);
+    // Known gap: dloss * (p - onehot) + dlogits is 3 flops per element in the reference
+    // kernel; the formula counts 2 (as if the one-hot were subtracted once per row).
+    EXPECT_DOUBLE_EQ(f.flops, 2.0 * N * V);
+    EXPECT_DOUBLE_EQ(tb.flops, 3.0 * N * V);
+    EXPECT_NEAR(f.bytes / tb.bytes(), 1.0, EXACT);
+}
+
+TEST(RooflineCounts, Optimizer)
+{
+    const mgpt_kernels *K = scalar();
+    if (!K)
+        return;
+    size_t n = 4096;
+    auto x = randv(n, 25);
+    Tally t;
+    tally = &t;
+    double s = c_sumsq({x.data()}, n);
+    EXPECT_NEAR(s, K->sumsq(x.data(), n), 1e-3 * s);
+    mgpt_cost f = roof_optimizer_cost(roof_slot_sumsq(), n);
+    expect_agree("sumsq", {f.flops, f.bytes}, {t.flops, t.bytes()}, 1e-9);
+
+    mgpt_adam_args a = {1e-2f, 0.9f, 0.95f, 1e-8f, 0.1f, 0.05f, 1.0f};
+    auto p = randv(n, 26), g = randv(n, 27), m = randv(n, 28, 0, 0.1f), v = randv(n, 29, 0, 0.1f);
+    auto rp = p, rm = m, rv = v;
+    Tally ta;
+    tally = &ta;
+    c_adam_update({p.data()}, {g.data()}, {m.data()}, {v.data()}, n, &a);
+    K->adam_update(rp.data(), g.data(), rm.data(), rv.data(), n, &a);
+    expect_close(p, rp, "adam_update param");
+    expect_close(m, rm, "adam_update m");
+    expect_close(v, rv, "adam_update v");
+    mgpt_cost fa = roof_optimizer_cost(roof_slot_adam(), n);
+    // Known gap: backend.h's 14n flops, 20n bytes; the reference kernel does 15 flops per
+    // element and moves 28 bytes (param, m, v read and written, grad read).
+    EXPECT_DOUBLE_EQ(fa.flops, 14.0 * n);
+    EXPECT_DOUBLE_EQ(ta.flops, 15.0 * n);
+    EXPECT_DOUBLE_EQ(fa.bytes, 20.0 * n);
+    EXPECT_DOUBLE_EQ(ta.bytes(), 28.0 * n);
+}
+
+// Every node of a real model maps to one kernel slot, and every slot but the optimizer's
+// is used by some node: the roofline's table covers the whole step.
+TEST(RooflineCounts, EveryKernelOfAStep)
+{
+    mgpt_config cfg = mgpt_test::make_config(27, 64, 4, 2, 16);
+    auto m = mgpt_test::make_model(cfg, 1);
+    if (!m)
+        return;
+    std::set<int> used;
+    for (int i = 0; i < m->graph.n_nodes; i++)
+        for (int bw = 0; bw < 2; bw++) {
+            int s = roof_kernel_slot(m->graph.nodes[i].op, bw);
+            ASSERT_GE(s, 0) << mgpt_op_name(m->graph.nodes[i].op);
+            used.insert(s);
+        }
+    used.insert(roof_slot_sumsq());
+    used.insert(roof_slot_adam());
+    EXPECT_EQ((int)used.size(), mgpt_kernel_count());
+}
+
+// --- placement and working sets -----------------------------------------------------------
+
+TEST(RooflinePlacement, BoundAndPercent)
+{
+    mgpt_topology t{};
+    t.l1d = 48 << 10;
+    t.l2 = 2 << 20;
+    t.l3 = 32 << 20;
+    EXPECT_EQ(roof_level_for(&t, 1000), ROOF_L1);
+    EXPECT_EQ(roof_level_for(&t, 1 << 20), ROOF_L2);
+    EXPECT_EQ(roof_level_for(&t, 8 << 20), ROOF_L3);
+    EXPECT_EQ(roof_level_for(&t, 64 << 20), ROOF_DRAM);
+
+    const double bw[ROOF_LEVELS] = {400, 150, 60, 15};
+    roof_kernel k{};
+    k.flops = 1e6;          // AI 0.1 in L1: roof 40 GFLOP/s < peak 200: memory-bound
+    k.bytes = 1e7;
+    k.max_call_bytes = 1e4;
+    k.seconds = 1e6 / 20e9; // 20 GFLOP/s
+    roof_place(&k, &t, 200, bw);
+    EXPECT_EQ(k.level, ROOF_L1);
+    EXPECT_FALSE(k.compute_bound);
+    EXPECT_NEAR(k.ai, 0.1, 1e-12);
+    EXPECT_NEAR(k.ceiling_gflops, 40, 1e-9);
+    EXPECT_NEAR(k.percent, 50, 1e-9);
+
+    k.bytes = 1e5;          // AI 10 in DRAM: roof min(200, 150) = 150: memory-bound
+    k.max_call_bytes = 1e9;
+    roof_place(&k, &t, 200, bw);
+    EXPECT_EQ(k.level, ROOF_DRAM);
+    EXPECT_FALSE(k.compute_bound);
+    EXPECT_NEAR(k.ceiling_gflops, 150, 1e-9);
+
+    k.max_call_bytes = 1e3; // AI 10 in L1: 4000 > 200: compute-bound at the peak
+    roof_place(&k, &t, 200, bw);
+    EXPECT_TRUE(k.compute_bound);
+    EXPECT_NEAR(k.ceiling_gflops, 200, 1e-9);
+    EXPECT_NEAR(k.percent, 10, 1e-9);
+
+    const double no_l1[ROOF_LEVELS] = {0, 150, 60, 15};  // not measured: the next level out
+    k.bytes = 1e7;
+    roof_place(&k, &t, 200, no_l1);
+    EXPECT_EQ(k.level, ROOF_L2);
+}
+
+TEST(RooflineWorksets, SizedFromCaches)
+{
+    roof_machine m{};
+    m.topo_ok = 1;
+    m.cores = 2;
+    m.topo.l1d = 48 << 10;
+    m.topo.l1d_count = 2;
+    m.topo.l2 = 2 << 20;
+    m.topo.l2_count = 2;
+    m.topo.l3 = (size_t)300 << 20;
+    m.topo.l3_count = 1;
+    m.mem_available = (size_t)20 << 30;
+    roof_worksets w;
+    roof_worksets_plan(&m, 1, 0, nullptr, &w);
+    EXPECT_EQ(w.total[ROOF_L1], (size_t)24 << 10);
+    EXPECT_EQ(w.total[ROOF_L2], (size_t)1 << 20);
+    EXPECT_GT(w.total[ROOF_L3], (size_t)8 << 20);     // beyond 4 x L2
+    EXPECT_LT(w.total[ROOF_L3], (size_t)150 << 20);   // inside half the L3
+    EXPECT_EQ(w.total[ROOF_DRAM], (size_t)1 << 30);   // 1 GiB < 4 x 300 MiB
+    EXPECT_NE(std::string(w.dram_note).find("1 GiB"), std::string::npos) << w.dram_note;
+
+    roof_worksets w2;
+    roof_worksets_plan(&m, 2, 0, nullptr, &w2);
+    EXPECT_EQ(w2.total[ROOF_L1], (size_t)48 << 10);   // one L1 each
+    EXPECT_LE(w2.total[ROOF_L3], (size_t)150 << 20);  // the shared L3, split
+    EXPECT_EQ(w2.total[ROOF_DRAM], (size_t)1 << 30);
+
+    m.topo.l3 = 16 << 20;                             // small L3: 4 x L3
+    roof_worksets_plan(&m, 1, 0, nullptr, &w);
+    EXPECT_EQ(w.total[ROOF_DRAM], (size_t)64 << 20);
+    m.mem_available = 64 << 20;                       // little memory: half of it
+    roof_worksets_plan(&m, 1, 0, nullptr, &w);
+    EXPECT_EQ(w.total[ROOF_DRAM], (size_t)32 << 20);
+}
+
+TEST(RooflineIsa, PortsAndLanes)
+{
+    roof_isa a = roof_isa_of(MGPT_CPU_SSE2 | MGPT_CPU_AVX | MGPT_CPU_AVX2 | MGPT_CPU_FMA |
+                             MGPT_CPU_AVX512F);
+    EXPECT_EQ(a.lanes, 16);
+    EXPECT_TRUE(a.fma);
+    roof_isa s = roof_isa_of(MGPT_CPU_SSE42);
+    EXPECT_EQ(s.lanes, 4);
+    EXPECT_FALSE(s.fma);
+    EXPECT_EQ(roof_isa_of(0).lanes, 1);
+    // Sapphire Rapids: two 512-bit FMA ports -> 64 flops per cycle per core
+    roof_uarch u = roof_uarch_lookup("GenuineIntel", 6, 0x8F, &a);
+    ASSERT_NE(u.name, nullptr);
+    EXPECT_EQ(u.pipes, 2);
+    EXPECT_EQ(roof_flops_per_cycle(&a, u.pipes), 64);
+    // Tiger Lake: one
+    EXPECT_EQ(roof_uarch_lookup("GenuineIntel", 6, 0x8C, &a).pipes, 1);
+    EXPECT_EQ(roof_uarch_lookup("GenuineIntel", 6, 0x01, &a).name, nullptr);
+}
+
+// --- the program ---------------------------------------------------------------------------
+
+std::string exe()
+{
+    const char *e = getenv("MGPT_ROOFLINE_EXE");
+    return e && *e ? e : "../tools/mgpt-roofline/mgpt-roofline";
+}
+
+std::string tmp_path(const std::string &name)
+{
+    const char *d = getenv("MGPT_TEST_TMPDIR");
+    return std::string(d && *d ? d : "/tmp") + "/test_roofline_" + std::to_string(getpid()) +
+           "_" + name;
+}
+
+struct Outcome {
+    int status;
+    std::string out, err;
+};
+
+Outcome run(const std::string &args)
+{
+    Outcome r{-1, "", ""};
+    std::string errf = tmp_path("stderr");
+    std::string cmd = "'" + exe() + "' " + args + " 2>'" + errf + "'";
+    FILE *p = popen(cmd.c_str(), "r");
+    if (!p)
+        return r;
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, p)) > 0)
+        r.out.append(buf, n);
+    int st = pclose(p);
+    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    FILE *f = fopen(errf.c_str(), "r");
+    if (f) {
+        while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+            r.err.append(buf, n);
+        fclose(f);
+    }
+    unlink(errf.c_str());
+    return r;
+}
+
+TEST(RooflineCli, Help)
+{
+    Outcome r = run("--help");
+    EXPECT_EQ(r.status, 0);
+    for (const char *opt : {"Usage: mgpt-roofline", "--all-backends", "--backend=NAME",
+                            "--config=NAME", "--threads=N", "--json=FILE", "--svg=FILE",
+                            "--repeats", "--min-time", "--dram-size", "--quick", "--no-kernels",
+                            "--version", "Exit status"})
+        EXPECT_NE(r.out.find(opt), std::string::npos) << opt;
+    EXPECT_EQ(r.err, "");
+}
+
+TEST(RooflineCli, Version)
+{
+    Outcome r = run("--version");
+    EXPECT_EQ(r.status, 0);
+    EXPECT_NE(r.out.find(PACKAGE_VERSION), std::string::npos) << r.out;
+}
+
+TEST(RooflineCli, BadOptionsExit2WithAMessage)
+{
+    struct Case {
+        const char *args, *says;
+    } cases[] = {
+        {"--bogus", "unknown option '--bogus'"},
+        {"-x", "unknown option '-x'"},
+        {"--threads 0", "--threads '0': expected an integer from 1"},
+        {"--threads two", "--threads 'two'"},
+        {"--threads 1000", "physical core"},
+        {"--config e64_L2", "is not of the form e{n_embd}_L{n_layer}_b{block}"},
+        {"--config e65_L2_b16", "config 'e65_L2_b16'"},
+        {"--config e64_L2_b16,,e32_L1_b8", "an empty name in the list"},
+        {"--backend nosuch", "unknown backend 'nosuch' (available:"},
+        {"--all-backends --backend scalar", "exclude each other"},
+        {"--repeats 0", "--repeats '0'"},
+        {"--min-time -1", "--min-time '-1'"},
+        {"--dram-size 12", "--dram-size '12'"},
+        {"--dram-size 2X", "--dram-size '2X'"},
+        {"--json", "needs a value"},
+        {"extra", "unexpected argument 'extra'"},
+        {"--json same.out --svg same.out", "the same file"},
+    };
+    for (const Case &c : cases) {
+        Outcome r = run(std::string("--quick --no-kernels -q ") + c.args);
+        EXPECT_EQ(r.status, 2) << c.args << "\n" << r.err;
+        EXPECT_NE(r.err.find(c.says), std::string::npos) << c.args << " said:\n" << r.err;
+        EXPECT_EQ(r.out, "") << c.args;
+    }
+    // a backend the CPU cannot run: masked by MGPT_CPU_DISABLE
+    Outcome r = run("--backend sse --quick --no-kernels -q");
+    if (r.status == 0) {  // the sse module was built: mask it away
+        std::string cmd = "--backend sse --quick --no-kernels -q";
+        setenv("MGPT_CPU_DISABLE", "sse4.2", 1);
+        Outcome m = run(cmd);
+        unsetenv("MGPT_CPU_DISABLE");
+        EXPECT_EQ(m.status, 2) << m.err;
+        EXPECT_NE(m.err.find("cannot run on this CPU"), std::string::npos) << m.err;
+    }
+}
+
+// One run of every backend, shared by the report tests below.
+class RooflineRun : public ::testing::Test {
+protected:
+    static void SetUpTestSuite()
+    {
+        json_path = new std::string(tmp_path("report.json"));
+        svg_path = new std::string(tmp_path("chart.svg"));
+        result = new Outcome(run("--all-backends --quick --config e32_L1_b8,e64_L2_b16_B2 "
+                                 "--json '" + *json_path + "' --svg '" + *svg_path + "'"));
+        json_error_t e;
+        root = json_load_file(json_path->c_str(), 0, &e);
+    }
+    static void TearDownTestSuite()
+    {
+        json_decref(root);
+        unlink(json_path->c_str());
+        unlink(svg_path->c_str());
+        delete json_path;
+        delete svg_path;
+        delete result;
+    }
+    static std::string *json_path, *svg_path;
+    static Outcome *result;
+    static json_t *root;
+};
+std::string *RooflineRun::json_path, *RooflineRun::svg_path;
+Outcome *RooflineRun::result;
+json_t *RooflineRun::root;
+
+void expect_number(json_t *o, const char *key, const std::string &where, bool positive = true)
+{
+    json_t *v = json_object_get(o, key);
+    ASSERT_TRUE(v && json_is_number(v)) << where << ": no number '" << key << "'";
+    if (positive)
+        EXPECT_GT(json_number_value(v), 0) << where << "." << key;
+}
+
+void expect_string(json_t *o, const char *key, const std::string &where)
+{
+    json_t *v = json_object_get(o, key);
+    EXPECT_TRUE(v && json_is_string(v)) << where << ": no string '" << key << "'";
+}
+
+TEST_F(RooflineRun, PrintsTheTable)
+{
+    ASSERT_EQ(result->status, 0) << result->err;
+    for (const char *s : {"CPU ", "features ", "clock ", "topology ", "Compute ceilings",
+                          "Bandwidth ceilings", "Kernels", "scalar", "matmul_forward",
+                          "adam_update", "e32_L1_b8", "e64_L2_b16_B2"})
+        EXPECT_NE(result->out.find(s), std::string::npos) << s;
+}
+
+TEST_F(RooflineRun, JsonHasEveryField)
+{
+    ASSERT_NE(root, nullptr) << "JSON did not parse; stderr:\n" << result->err;
+    EXPECT_STREQ(json_string_value(json_object_get(root, "schema")), "mgpt-roofline/1");
+    expect_string(root, "timestamp", "root");
+    json_t *settings = json_object_get(root, "settings");
+    expect_number(settings, "threads", "settings");
+    expect_number(settings, "repeats", "settings");
+    EXPECT_EQ(json_array_size(json_object_get(settings, "configs")), 2u);
+    json_t *ws = json_object_get(settings, "working_sets");
+    ASSERT_GE(json_array_size(ws), 1u);
+    for (const char *l : {"L1", "L2", "DRAM"})
+        expect_number(json_object_get(json_array_get(ws, 0), "bytes_per_thread"), l, "ws");
+
+    json_t *machine = json_object_get(root, "machine");
+    json_t *cpu = json_object_get(machine, "cpu");
+    expect_string(cpu, "brand", "cpu");
+    expect_string(cpu, "vendor", "cpu");
+    EXPECT_TRUE(json_is_array(json_object_get(cpu, "features")));
+    json_t *clock = json_object_get(cpu, "clock");
+    expect_number(clock, "measured_ghz", "clock");
+    for (const char *k : {"libcpuid_os_mhz", "libcpuid_tsc_mhz", "libcpuid_instruction_count_mhz"})
+        expect_number(clock, k, "clock", false);
+    json_t *topo = json_object_get(machine, "topology");
+    expect_number(topo, "cores", "topology");
+    for (const char *c : {"l1d", "l2", "l3"})
+        expect_number(json_object_get(json_object_get(topo, "caches"), c), "bytes", c, false);
+
+    json_t *bes = json_object_get(root, "backends");
+    ASSERT_GE(json_array_size(bes), 1u);
+    bool saw_scalar = false;
+    size_t i;
+    json_t *b;
+    json_array_foreach(bes, i, b) {
+        std::string name = json_string_value(json_object_get(b, "name"));
+        saw_scalar |= name == "scalar";
+        if (!json_is_true(json_object_get(b, "measured"))) {
+            expect_string(b, "reason", name);
+            continue;
+        }
+        json_t *isa = json_object_get(b, "isa");
+        expect_number(isa, "lanes", name);
+        expect_string(isa, "op", name);
+        ASSERT_TRUE(json_is_true(json_object_get(b, "has_probes"))) << name;
+        json_t *ports = json_object_get(b, "ports");
+        expect_number(ports, "used", name);
+        expect_number(ports, "measured_ratio", name);
+        expect_string(ports, "source", name);
+        json_t *compute = json_object_get(b, "compute");
+        ASSERT_GE(json_array_size(compute), 1u) << name;
+        size_t j;
+        json_t *c;
+        json_array_foreach(compute, j, c) {
+            std::string w = name + ".compute[" + std::to_string(j) + "]";
+            for (const char *k : {"threads", "measured_gflops", "flops_per_cycle",
+                                  "theoretical_gflops_measured_clock"})
+                expect_number(c, k, w);
+            expect_number(c, "theoretical_gflops_nominal_clock", w, false);
+            expect_number(json_object_get(c, "clock"), "before_ghz", w);
+            expect_number(json_object_get(c, "clock"), "after_ghz", w);
+        }
+        EXPECT_EQ(json_integer_value(json_object_get(json_array_get(compute, 0), "threads")), 1);
+        std::set<std::string> levels;
+        json_array_foreach(json_object_get(b, "bandwidth"), j, c) {
+            levels.insert(json_string_value(json_object_get(c, "level")));
+            expect_number(c, "gbs", name);
+            expect_number(c, "bytes_per_thread", name);
+        }
+        for (const char *l : {"L1", "L2", "DRAM"})
+            EXPECT_TRUE(levels.count(l)) << name << " has no " << l << " bandwidth";
+
+        json_t *ks = json_object_get(b, "kernels");
+        EXPECT_EQ(json_array_size(ks), 2u * mgpt_kernel_count()) << name;
+        json_array_foreach(ks, j, c) {
+            std::string w = name + "." + json_string_value(json_object_get(c, "kernel"));
+            for (const char *k : {"calls", "flops", "bytes", "seconds", "arithmetic_intensity",
+                                  "gflops", "gbs", "ceiling_gflops", "percent_of_ceiling"})
+                expect_number(c, k, w);
+            expect_string(c, "config", w);
+            expect_string(c, "level", w);
+            const char *bound = json_string_value(json_object_get(c, "bound"));
+            ASSERT_NE(bound, nullptr) << w;
+            EXPECT_TRUE(!strcmp(bound, "compute") || !strcmp(bound, "memory")) << w;
+            EXPECT_TRUE(json_is_boolean(json_object_get(c, "native"))) << w;
+        }
+    }
+    EXPECT_TRUE(saw_scalar);
+}
+
+// The JSON's counts are the engine's: the sum of mgpt_node_cost over the graph.
+TEST_F(RooflineRun, CountsAreTheEnginesCounts)
+{
+    ASSERT_NE(root, nullptr);
+    mgpt_config cfg = mgpt_test::make_config(27, 32, 4, 1, 8);
+    auto m = mgpt_test::make_model(cfg, 1);
+    if (!m)
+        return;
+    std::map<std::string, double> flops, bytes;
+    for (int i = 0; i < m->graph.n_nodes; i++)
+        for (int bw = 0; bw < 2; bw++) {
+            const mgpt_node *nd = &m->graph.nodes[i];
+            std::string k = mgpt_kernel_name(roof_kernel_slot(nd->op, bw));
+            mgpt_cost c = mgpt_node_cost(nd, bw);
+            flops[k] += c.flops;
+            bytes[k] += c.bytes;
+        }
+    size_t i, j;
+    json_t *b, *k;
+    json_array_foreach(json_object_get(root, "backends"), i, b)
+        json_array_foreach(json_object_get(b, "kernels"), j, k) {
+            if (strcmp(json_string_value(json_object_get(k, "config")), "e32_L1_b8") != 0)
+                continue;
+            std::string name = json_string_value(json_object_get(k, "kernel"));
+            if (!flops.count(name))
+                continue;  // sumsq, adam_update
+            EXPECT_DOUBLE_EQ(json_number_value(json_object_get(k, "flops")), flops[name]) << name;
+            EXPECT_DOUBLE_EQ(json_number_value(json_object_get(k, "bytes")), bytes[name]) << name;
+        }
+}
+
+TEST_F(RooflineRun, JsonToStandardOutput)
+{
+    Outcome r = run("--backend scalar --quick --no-kernels -q --json -");
+    ASSERT_EQ(r.status, 0) << r.err;
+    json_error_t e;
+    json_t *j = json_loads(r.out.c_str(), 0, &e);
+    ASSERT_NE(j, nullptr) << e.text << "\n" << r.out;
+    EXPECT_EQ(json_array_size(json_object_get(j, "backends")), 1u);
+    json_decref(j);
+}
+
+#ifdef HAVE_LIBXML
+int xpath_count(xmlXPathContextPtr ctx, const char *expr)
+{
+    xmlXPathObjectPtr o = xmlXPathEvalExpression((const xmlChar *)expr, ctx);
+    if (!o)
+        return -1;
+    int n = o->nodesetval ? o->nodesetval->nodeNr : 0;
+    xmlXPathFreeObject(o);
+    return n;
+}
+#endif
+
+TEST_F(RooflineRun, SvgIsWellFormedWithOneMarkerPerKernel)
+{
+#ifndef HAVE_LIBXML
+    GTEST_SKIP() << "built without libxml2 (install libxml2-dev and re-run configure)";
+#else
+    ASSERT_NE(root, nullptr);
+    xmlDocPtr doc = xmlReadFile(svg_path->c_str(), NULL, XML_PARSE_NONET);
+    ASSERT_NE(doc, nullptr) << "libxml2 could not parse " << *svg_path;
+    xmlNodePtr top = xmlDocGetRootElement(doc);
+    ASSERT_NE(top, nullptr);
+    EXPECT_STREQ((const char *)top->name, "svg");
+    ASSERT_NE(top->ns, nullptr);
+    EXPECT_STREQ((const char *)top->ns->href, "http://www.w3.org/2000/svg");
+    xmlXPathContextPtr ctx = xmlXPathNewContext(doc);
+    xmlXPathRegisterNs(ctx, (const xmlChar *)"s", (const xmlChar *)"http://www.w3.org/2000/svg");
+
+    // the kernels of the JSON, each as backend/kernel/config
+    std::multiset<std::string> want;
+    int drawn_backends = 0;
+    size_t i, j;
+    json_t *b, *k;
+    json_array_foreach(json_object_get(root, "backends"), i, b) {
+        if (json_is_true(json_object_get(b, "measured")))
+            drawn_backends++;
+        json_array_foreach(json_object_get(b, "kernels"), j, k)
+            want.insert(std::string(json_string_value(json_object_get(b, "name"))) + "/" +
+                        json_string_value(json_object_get(k, "kernel")) + "/" +
+                        json_string_value(json_object_get(k, "config")));
+    }
+    std::multiset<std::string> got;
+    xmlXPathObjectPtr o =
+        xmlXPathEvalExpression((const xmlChar *)"//s:g[@class='kernel']", ctx);
+    ASSERT_NE(o, nullptr);
+    for (int n = 0; o->nodesetval && n < o->nodesetval->nodeNr; n++) {
+        xmlNodePtr g = o->nodesetval->nodeTab[n];
+        auto attr = [&](const char *a) {
+            xmlChar *v = xmlGetProp(g, (const xmlChar *)a);
+            std::string s = v ? (const char *)v : "";
+            xmlFree(v);
+            return s;
+        };
+        got.insert(attr("data-backend") + "/" + attr("data-kernel") + "/" + attr("data-config"));
+        // a tooltip and a drawn shape in each marker
+        int kids = 0, titles = 0;
+        for (xmlNodePtr c = g->children; c; c = c->next)
+            if (c->type == XML_ELEMENT_NODE) {
+                kids++;
+                titles += !xmlStrcmp(c->name, (const xmlChar *)"title");
+            }
+        EXPECT_EQ(titles, 1);
+        EXPECT_EQ(kids, 2);
+    }
+    xmlXPathFreeObject(o);
+    EXPECT_EQ(got.size(), want.size());
+    EXPECT_TRUE(got == want) << "markers differ from the JSON's kernels";
+
+    // a compute ceiling per measured backend, sloped ones per level, axis labels, a legend
+    EXPECT_EQ(xpath_count(ctx, "//s:path[@class='ceiling compute']"), drawn_backends);
+    EXPECT_GE(xpath_count(ctx, "//s:path[@class='ceiling memory']"), drawn_backends);
+    EXPECT_EQ(xpath_count(ctx, "//s:text[contains(., 'arithmetic intensity')]"), 1);
+    EXPECT_EQ(xpath_count(ctx, "//s:text[contains(., 'GFLOP/s')]") > 0, true);
+    EXPECT_EQ(xpath_count(ctx, "//s:g[@id='legend']"), 1);
+    xmlXPathFreeContext(ctx);
+    xmlFreeDoc(doc);
+#endif
+}
+
+}  // namespace

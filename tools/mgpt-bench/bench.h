@@ -1,0 +1,161 @@
+/* mgpt-bench: what its files share. Two commands: `run` times training steps of the
+ * benchmark configs on each backend; `compare` flags regressions between two JSON files. */
+#ifndef MGPT_BENCH_H
+#define MGPT_BENCH_H
+#include <getopt.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <jansson.h>
+#include "mgpt_config.h"
+#include "registry.h"
+
+/* Exit statuses, as the man page states them. */
+enum {
+    BENCH_OK = 0,
+    BENCH_FAIL = 1,   /* run: nothing could be measured, a write failed; compare: a regression */
+    BENCH_USAGE = 2   /* the command line or an input file is wrong */
+};
+
+/* The version of the JSON layout written by `run` and read by `compare`. */
+#define BENCH_SCHEMA "mgpt-bench/1"
+
+int cmd_run(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
+
+/* --- args.c: messages and option values --------------------------------------------- */
+
+/* "mgpt-bench CMD: message\n" on stderr (cmd NULL: "mgpt-bench: message"). */
+void bench_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void bench_warn(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void bench_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "Try 'mgpt-bench CMD --help' for more information." */
+void bench_try_help(const char *cmd);
+void bench_print_version(void);
+/* Reports what getopt_long rejected (opterr = 0) and returns BENCH_USAGE. */
+int bench_bad_option(const char *cmd, char **argv, const struct option *longopts, int c);
+/* An integer in min..max, or -1 after printing what was wrong. */
+int bench_parse_int(const char *cmd, const char *opt, const char *arg, long min, long max,
+                    int *out);
+/* A finite number >= min, or -1 after printing what was wrong. */
+int bench_parse_double(const char *cmd, const char *opt, const char *arg, double min,
+                       int min_open, double *out);
+/* A list of names (backends, configs), each owned (copied) by the list, without repeats. */
+typedef struct bench_names {
+    char **v;
+    int n, cap;
+} bench_names;
+/* Appends the comma-separated entries of arg, skipping repeats. -1 after printing what is
+ * wrong (an empty entry, out of memory). */
+int bench_names_add_list(bench_names *l, const char *cmd, const char *opt, const char *arg);
+/* Appends one name unless already present; -1 if out of memory. */
+int bench_names_add(bench_names *l, const char *name);
+void bench_names_free(bench_names *l);
+
+/* --- measure.c: one (backend, config) measurement ------------------------------------ */
+
+typedef struct bench_settings {
+    int steps;          /* timed steps per repeat; 0 = calibrate to min_time */
+    int warmup;         /* untimed steps before the first repeat */
+    int repeats;
+    double min_time;    /* seconds per repeat when steps are calibrated */
+    int threads;
+    int quiet;          /* no progress on stderr */
+} bench_settings;
+
+typedef struct bench_result {
+    char backend[64];
+    char config[64];
+    mgpt_config cfg;
+    int batch;                  /* documents per step (B) */
+    size_t params;
+    const char *data;           /* "names" (embedded, B = 1) or "synthetic" */
+    int steps, warmup, repeats, threads;
+    double *repeat_ms;          /* [repeats] ms per step of each repeat */
+    double ms_median, ms_min, ms_max;
+    double tokens_per_step;     /* unmasked targets per timed step (mean) */
+    double tokens_per_s;        /* tokens_per_step / median step time */
+    double flops_forward, flops_backward, flops_optimizer;  /* per step, engine's counts */
+    double bytes_per_step;
+    double gflops;              /* all flops of a step / median step time */
+    double final_loss;
+} bench_result;
+
+/* Builds the model of `config` on kernels k, trains warmup + repeats x steps steps and
+ * fills r. 0, or -1 after printing why (out of memory, a bad config). */
+int bench_measure(const char *backend, const mgpt_kernels *k, const char *config,
+                  const bench_settings *s, const char *progress, bench_result *r);
+void bench_result_free(bench_result *r);
+
+/* --- machine.c: what the numbers were measured on ------------------------------------ */
+
+/* The machine as JSON: cpu (vendor, brand, features), topology (cores, caches), os. */
+json_t *bench_machine_json(void);
+/* "Intel(R) Xeon(R) ... (2 cores, 2 threads)" for reports. */
+void bench_machine_describe(char *buf, size_t len);
+/* The default --threads: physical cores we may run on (1 if unknown), and the binding of
+ * thread i to core i's first PU (n = 0 when there are more threads than cores). */
+int bench_default_threads(void);
+int bench_thread_binding(int threads, int *pu, int max);
+
+/* --- report_json.c -------------------------------------------------------------------- */
+
+typedef struct bench_skip {
+    char backend[64];
+    char reason[512];
+} bench_skip;
+
+typedef struct bench_run {
+    bench_result *results;
+    int n, cap;
+    bench_skip *skipped;
+    int n_skipped, cap_skipped;
+    bench_settings settings;
+    char timestamp[32];         /* UTC, ISO 8601 */
+} bench_run;
+
+/* Writes the run as JSON to f. 0, or -1 on a write error. */
+int bench_write_json(const bench_run *run, FILE *f);
+
+/* One entry of a JSON file, as `compare` reads it. */
+typedef struct bench_entry {
+    const char *backend, *config;  /* into the json_t that was read */
+    double ms;                     /* the compared time: ms_per_step (median) or its min */
+    double tokens_per_s, gflops;   /* 0 if absent */
+    int matched;
+} bench_entry;
+
+typedef struct bench_file {
+    json_t *root;
+    bench_entry *e;
+    int n;
+    const char *cpu_brand;         /* "" if absent */
+    int threads;                   /* 0 if absent */
+} bench_file;
+
+/* Reads and checks a file written by `run`, taking each result's time from `key`
+ * ("ms_per_step" or "ms_per_step_min"). 0, or -1 after printing what is wrong. */
+int bench_read_json(const char *cmd, const char *path, const char *key, bench_file *out);
+void bench_file_free(bench_file *f);
+
+/* --- report_markdown.c ---------------------------------------------------------------- */
+
+/* "3.14" style times: enough digits for 4 significant figures without exponents. */
+void bench_fmt_ms(char *buf, size_t len, double ms);
+/* 1234567 -> "1,234,567" */
+void bench_fmt_count(char *buf, size_t len, double v);
+/* The speed-up of r over the scalar backend's result for the same config, 0 if none. */
+double bench_vs_scalar(const bench_run *run, const bench_result *r);
+int bench_write_run_markdown(const bench_run *run, FILE *f);
+
+typedef enum { CMP_SAME, CMP_REGRESSION, CMP_IMPROVED, CMP_ONLY_BASE, CMP_ONLY_CURRENT } cmp_status;
+typedef struct cmp_row {
+    const char *backend, *config;
+    double base_ms, cur_ms;     /* 0 where the entry is missing */
+    double ratio;               /* cur_ms / base_ms */
+    cmp_status status;
+} cmp_row;
+const char *cmp_status_name(cmp_status s);
+int bench_write_compare_markdown(const cmp_row *rows, int n, double threshold,
+                                 const char *metric, const char *base, const char *cur,
+                                 FILE *f);
+#endif

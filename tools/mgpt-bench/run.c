@@ -1,0 +1,468 @@
+/* `mgpt-bench run`: for each selected backend that this CPU can run, and each selected
+ * config, one measurement (measure.c); then the table on stdout and the JSON and markdown
+ * files. Progress goes to stderr. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "bench.h"
+#include "cpu.h"
+
+static const char *const CMD = "run";
+
+static void usage(void)
+{
+    printf("Usage: mgpt-bench run [OPTION]...\n"
+           "Time training steps (batch fill, forward, backward, Adam, as 'mgpt train' does)\n"
+           "of benchmark configs on one or more backends, and report ms/step, tokens/s and\n"
+           "GFLOP/s. Backends this CPU cannot run are skipped, saying why.\n"
+           "\n"
+           "What to measure:\n"
+           "  -b, --backend=NAME[,NAME...]  these backends (default: $MGPT_BACKEND, else the\n"
+           "                                best runnable one)\n"
+           "  -a, --all-backends            every backend module found\n"
+           "  -c, --config=NAME[,NAME...]   configs e{n_embd}_L{n_layer}_b{block}[_B{docs}],\n"
+           "                                n_head 4, e.g. e64_L2_b16 or e128_L4_b16_B32\n"
+           "      --seed-configs            the seed's six configs (the default when no\n"
+           "                                config is named): ");
+    for (int i = 0; mgpt_seed_configs[i]; i++)
+        printf("%s%s", i ? " " : "", mgpt_seed_configs[i]);
+    printf("\n      --batched-configs         the batched throughput configs: ");
+    for (int i = 0; mgpt_batched_configs[i]; i++)
+        printf("%s%s", i ? " " : "", mgpt_batched_configs[i]);
+    printf("\n"
+           "\n"
+           "How long:\n"
+           "      --warmup=N       untimed steps before timing (default 3)\n"
+           "      --repeats=N      timed runs; ms/step is their median (default 5)\n"
+           "      --steps=N        steps per timed run (default: auto, calibrated so that a\n"
+           "                       run takes about --min-time)\n"
+           "      --min-time=SEC   seconds per timed run with automatic steps (default 0.25)\n"
+           "  -t, --threads=N      threads for the backend (default: one per physical core)\n"
+           "\n"
+           "Output:\n"
+           "      --json=FILE      write machine, settings and results as JSON (for compare)\n"
+           "      --markdown=FILE  write a markdown report\n"
+           "  -q, --quiet          no progress on stderr\n"
+           "  -h, --help           display this help and exit\n"
+           "\n"
+           "Configs without _B train one names document per step, as the seed's benchmarks\n"
+           "did; _B configs train on synthetic documents longer than the block, so every\n"
+           "position is real work. tokens/s counts unmasked targets.\n");
+}
+
+/* --- choosing the backends ------------------------------------------------------------ */
+
+static void list_names(const mgpt_registry *r, char *buf, size_t len)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < r->n && used < len; i++)
+        if (r->entries[i].desc)
+            used += (size_t)snprintf(buf + used, len - used, "%s%s", used ? ", " : "",
+                                     r->entries[i].name);
+    if (!used)
+        snprintf(buf, len, "none");
+}
+
+static int by_priority(const void *a, const void *b)
+{
+    const mgpt_backend_entry *x = *(const mgpt_backend_entry *const *)a;
+    const mgpt_backend_entry *y = *(const mgpt_backend_entry *const *)b;
+    if (x->desc->priority != y->desc->priority)
+        return x->desc->priority < y->desc->priority ? -1 : 1;
+    return strcmp(x->name, y->name);
+}
+
+/* Fills names with the backends to measure: named ones (each must exist), every module
+ * (slowest first, by priority), or the default one. BENCH_OK or the exit status. */
+static int choose_backends(const mgpt_registry *reg, int all, bench_names *named,
+                           bench_names *out)
+{
+    char avail[512];
+    list_names(reg, avail, sizeof avail);
+    if (all) {
+        const mgpt_backend_entry *v[256];
+        int n = 0;
+        for (int i = 0; i < reg->n && n < 256; i++)
+            if (reg->entries[i].desc)
+                v[n++] = &reg->entries[i];
+        if (n == 0) {
+            bench_error(CMD, "no usable backend modules (mgpt_NAME.so) found in %s; set "
+                        "MGPT_PLUGIN_PATH to the folder that holds them",
+                        reg->searched[0] ? reg->searched : "(empty search path)");
+            return BENCH_FAIL;
+        }
+        qsort(v, (size_t)n, sizeof v[0], by_priority);
+        for (int i = 0; i < n; i++)
+            if (bench_names_add(out, v[i]->name) != 0)
+                return BENCH_FAIL;
+        return BENCH_OK;
+    }
+    if (named->n == 0) {
+        const char *env = getenv("MGPT_BACKEND");
+        if (env && *env) {
+            if (bench_names_add(named, env) != 0)
+                return BENCH_FAIL;
+        } else {
+            const mgpt_backend_entry *best = mgpt_registry_best(reg);
+            if (!best) {
+                bench_error(CMD, "no backend in %s can run on this CPU (modules found: %s)",
+                            reg->searched[0] ? reg->searched : "(empty search path)", avail);
+                return BENCH_FAIL;
+            }
+            return bench_names_add(out, best->name) != 0 ? BENCH_FAIL : BENCH_OK;
+        }
+    }
+    for (int i = 0; i < named->n; i++) {
+        if (!mgpt_registry_find(reg, named->v[i])) {
+            bench_error(CMD, "unknown backend '%s' (available: %s)", named->v[i], avail);
+            return BENCH_USAGE;
+        }
+        if (bench_names_add(out, named->v[i]) != 0)
+            return BENCH_FAIL;
+    }
+    return BENCH_OK;
+}
+
+/* "this CPU lacks avx512f", "MGPT_CPU_DISABLE masks avx2", or both. */
+static void not_runnable_reason(uint32_t missing, char *buf, size_t len)
+{
+    mgpt_cpu_info cpu;
+    char err[256], lacks[160], masked[160];
+    uint32_t hw = mgpt_cpu_detect(&cpu, err, sizeof err) == 0 ? cpu.hw_features : 0;
+    mgpt_cpu_feature_names(missing & ~hw, lacks, sizeof lacks);
+    mgpt_cpu_feature_names(missing & hw, masked, sizeof masked);
+    if ((missing & ~hw) && (missing & hw))
+        snprintf(buf, len, "this CPU lacks %s, and MGPT_CPU_DISABLE masks %s", lacks, masked);
+    else if (missing & hw)
+        snprintf(buf, len, "MGPT_CPU_DISABLE masks %s, which it needs", masked);
+    else
+        snprintf(buf, len, "this CPU lacks %s", lacks);
+}
+
+/* --- the run's bookkeeping ------------------------------------------------------------ */
+
+static int add_result(bench_run *run, const bench_result *r)
+{
+    if (run->n == run->cap) {
+        int cap = run->cap ? 2 * run->cap : 16;
+        bench_result *v = realloc(run->results, (size_t)cap * sizeof *v);
+        if (!v)
+            return -1;
+        run->results = v;
+        run->cap = cap;
+    }
+    run->results[run->n++] = *r;
+    return 0;
+}
+
+static void add_skip(bench_run *run, const char *backend, const char *reason)
+{
+    bench_warn(CMD, "skipping backend %s: %s", backend, reason);
+    if (run->n_skipped == run->cap_skipped) {
+        int cap = run->cap_skipped ? 2 * run->cap_skipped : 8;
+        bench_skip *v = realloc(run->skipped, (size_t)cap * sizeof *v);
+        if (!v)
+            return;
+        run->skipped = v;
+        run->cap_skipped = cap;
+    }
+    bench_skip *s = &run->skipped[run->n_skipped++];
+    snprintf(s->backend, sizeof s->backend, "%s", backend);
+    snprintf(s->reason, sizeof s->reason, "%s", reason);
+}
+
+static void run_free(bench_run *run)
+{
+    for (int i = 0; i < run->n; i++)
+        bench_result_free(&run->results[i]);
+    free(run->results);
+    free(run->skipped);
+    memset(run, 0, sizeof *run);
+}
+
+/* --- the table ------------------------------------------------------------------------ */
+
+static void print_table(const bench_run *run, FILE *f)
+{
+    int wb = (int)strlen("backend"), wc = (int)strlen("config");
+    for (int i = 0; i < run->n; i++) {
+        int b = (int)strlen(run->results[i].backend), c = (int)strlen(run->results[i].config);
+        wb = b > wb ? b : wb;
+        wc = c > wc ? c : wc;
+    }
+    fprintf(f, "%-*s  %-*s  %11s  %3s  %3s  %8s  %9s  %9s  %9s  %12s  %8s  %9s\n", wb,
+            "backend", wc, "config", "params", "B", "T", "steps", "ms/step", "min", "max",
+            "tokens/s", "GFLOP/s", "vs scalar");
+    for (int i = 0; i < run->n; i++) {
+        const bench_result *r = &run->results[i];
+        char p[32], med[32], lo[32], hi[32], tok[32], vs[32] = "-";
+        bench_fmt_count(p, sizeof p, (double)r->params);
+        bench_fmt_ms(med, sizeof med, r->ms_median);
+        bench_fmt_ms(lo, sizeof lo, r->ms_min);
+        bench_fmt_ms(hi, sizeof hi, r->ms_max);
+        bench_fmt_count(tok, sizeof tok, r->tokens_per_s);
+        double x = bench_vs_scalar(run, r);
+        if (x > 0)
+            snprintf(vs, sizeof vs, "%.2fx", x);
+        fprintf(f, "%-*s  %-*s  %11s  %3d  %3d  %8d  %9s  %9s  %9s  %12s  %8.2f  %9s\n", wb,
+                r->backend, wc, r->config, p, r->batch, r->cfg.block_size, r->steps, med, lo,
+                hi, tok, r->gflops, vs);
+    }
+    fflush(f);
+}
+
+/* Opens an output file before the (long) run, so that a bad path fails at once. */
+static FILE *open_output(const char *path)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        bench_error(CMD, "cannot write '%s': %s", path, strerror(errno));
+    return f;
+}
+
+static int close_output(FILE *f, const char *path, int write_rc)
+{
+    int rc = write_rc;
+    if (fclose(f) != 0)
+        rc = -1;
+    if (rc != 0)
+        bench_error(CMD, "writing '%s' failed: %s", path, strerror(errno));
+    return rc;
+}
+
+int cmd_run(int argc, char **argv)
+{
+    enum { OPT_SEED = 256, OPT_BATCHED, OPT_STEPS, OPT_WARMUP, OPT_REPEATS, OPT_MIN_TIME,
+           OPT_JSON, OPT_MARKDOWN };
+    static const struct option longopts[] = {
+        {"backend", required_argument, NULL, 'b'},
+        {"all-backends", no_argument, NULL, 'a'},
+        {"config", required_argument, NULL, 'c'},
+        {"seed-configs", no_argument, NULL, OPT_SEED},
+        {"batched-configs", no_argument, NULL, OPT_BATCHED},
+        {"steps", required_argument, NULL, OPT_STEPS},
+        {"warmup", required_argument, NULL, OPT_WARMUP},
+        {"repeats", required_argument, NULL, OPT_REPEATS},
+        {"min-time", required_argument, NULL, OPT_MIN_TIME},
+        {"threads", required_argument, NULL, 't'},
+        {"json", required_argument, NULL, OPT_JSON},
+        {"markdown", required_argument, NULL, OPT_MARKDOWN},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    bench_settings s = {.steps = 0, .warmup = 3, .repeats = 5, .min_time = 0.25, .threads = 0};
+    bench_names named = {0}, configs = {0}, backends = {0};
+    const char *json_path = NULL, *md_path = NULL;
+    int all = 0, rc = BENCH_USAGE, c;
+    FILE *json_f = NULL, *md_f = NULL;
+    mgpt_registry reg;
+    int reg_loaded = 0;
+    bench_run run = {0};
+
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":b:ac:t:qh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'b':
+            if (bench_names_add_list(&named, CMD, "backend", optarg) != 0)
+                goto out;
+            break;
+        case 'a':
+            all = 1;
+            break;
+        case 'c':
+            if (bench_names_add_list(&configs, CMD, "config", optarg) != 0)
+                goto out;
+            break;
+        case OPT_SEED:
+        case OPT_BATCHED:
+            for (const char *const *p = c == OPT_SEED ? mgpt_seed_configs : mgpt_batched_configs;
+                 *p; p++)
+                if (bench_names_add(&configs, *p) != 0)
+                    goto oom;
+            break;
+        case OPT_STEPS:
+            if (strcmp(optarg, "auto") == 0)
+                s.steps = 0;
+            else if (bench_parse_int(CMD, "steps", optarg, 1, 10000000, &s.steps) != 0)
+                goto out;
+            break;
+        case OPT_WARMUP:
+            if (bench_parse_int(CMD, "warmup", optarg, 0, 1000000, &s.warmup) != 0)
+                goto out;
+            break;
+        case OPT_REPEATS:
+            if (bench_parse_int(CMD, "repeats", optarg, 1, 1000, &s.repeats) != 0)
+                goto out;
+            break;
+        case OPT_MIN_TIME:
+            if (bench_parse_double(CMD, "min-time", optarg, 0, 1, &s.min_time) != 0)
+                goto out;
+            break;
+        case 't':
+            if (bench_parse_int(CMD, "threads", optarg, 1, 1024, &s.threads) != 0)
+                goto out;
+            break;
+        case OPT_JSON:
+            json_path = optarg;
+            break;
+        case OPT_MARKDOWN:
+            md_path = optarg;
+            break;
+        case 'q':
+            s.quiet = 1;
+            break;
+        case 'h':
+            usage();
+            rc = BENCH_OK;
+            goto out;
+        default:
+            rc = bench_bad_option(CMD, argv, longopts, c);
+            goto out;
+        }
+    }
+    if (optind < argc) {
+        bench_error(CMD, "unexpected argument '%s' (this command takes only options)",
+                    argv[optind]);
+        bench_try_help(CMD);
+        goto out;
+    }
+    if (all && named.n) {
+        bench_error(CMD, "--all-backends and --backend exclude each other (give one)");
+        bench_try_help(CMD);
+        goto out;
+    }
+    if (configs.n == 0)
+        for (const char *const *p = mgpt_seed_configs; *p; p++)
+            if (bench_names_add(&configs, *p) != 0)
+                goto oom;
+    for (int i = 0; i < configs.n; i++) {
+        mgpt_config cfg = {.vocab_size = 27};
+        int B;
+        char err[512];
+        if (mgpt_config_parse_name(configs.v[i], &cfg, &B, err, sizeof err) != 0) {
+            bench_error(CMD, "%s", err);
+            goto out;
+        }
+    }
+    if (s.threads == 0)
+        s.threads = bench_default_threads();
+
+    char err[1200];
+    if (mgpt_registry_load(&reg, NULL, stderr, err, sizeof err) < 0) {
+        bench_error(CMD, "%s", err); /* MGPT_CPU_DISABLE names an unknown feature */
+        goto out;
+    }
+    reg_loaded = 1;
+    rc = choose_backends(&reg, all, &named, &backends);
+    if (rc != BENCH_OK)
+        goto out;
+    rc = BENCH_USAGE;
+    if ((json_path && !(json_f = open_output(json_path))) ||
+        (md_path && !(md_f = open_output(md_path))))
+        goto out;
+
+    run.settings = s;
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(run.timestamp, sizeof run.timestamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (!s.quiet) {
+        char machine[256];
+        bench_machine_describe(machine, sizeof machine);
+        bench_note("mgpt-bench: %s; %d thread%s; %d backend%s x %d config%s", machine,
+                   s.threads, s.threads == 1 ? "" : "s", backends.n, backends.n == 1 ? "" : "s",
+                   configs.n, configs.n == 1 ? "" : "s");
+    }
+
+    int binding[1024];
+    int n_binding = bench_thread_binding(s.threads, binding, 1024);
+    mgpt_backend_env env = {
+        .abi_version = MGPT_BACKEND_ABI_VERSION,
+        .num_threads = s.threads,
+        .pu_binding = n_binding ? binding : NULL,
+        .n_binding = n_binding,
+        .cpu_features = reg.cpu_features,
+    };
+    int failures = 0, done = 0, total = backends.n * configs.n;
+    for (int b = 0; b < backends.n; b++) {
+        const char *name = backends.v[b];
+        const mgpt_backend_entry *e = mgpt_registry_find(&reg, name);
+        if (e && e->status == MGPT_BE_NOT_RUNNABLE) {
+            char why[512];
+            not_runnable_reason(e->missing, why, sizeof why);
+            add_skip(&run, name, why);
+            done += configs.n;
+            continue;
+        }
+        mgpt_backend be;
+        if (mgpt_backend_open(&reg, name, &env, &be, err, sizeof err) != 0) {
+            add_skip(&run, name, err);
+            done += configs.n;
+            continue;
+        }
+        for (int i = 0; i < configs.n; i++) {
+            char label[200];
+            snprintf(label, sizeof label, "[%d/%d] %s %s", ++done, total, name, configs.v[i]);
+            bench_result r;
+            if (bench_measure(name, &be.k, configs.v[i], &s, label, &r) != 0) {
+                failures++;
+                continue;
+            }
+            if (add_result(&run, &r) != 0) {
+                bench_result_free(&r);
+                mgpt_backend_close(&be);
+                goto oom;
+            }
+            if (!s.quiet) {
+                char med[32];
+                bench_fmt_ms(med, sizeof med, r.ms_median);
+                bench_note("mgpt-bench: %s: %s ms/step, %.3g GFLOP/s", label, med, r.gflops);
+            }
+        }
+        mgpt_backend_close(&be);
+    }
+
+    if (run.n > 0)
+        print_table(&run, stdout);
+    rc = BENCH_OK;
+    if (json_f) {
+        int w = close_output(json_f, json_path, bench_write_json(&run, json_f));
+        json_f = NULL;
+        if (w != 0)
+            rc = BENCH_FAIL;
+    }
+    if (md_f) {
+        int w = close_output(md_f, md_path, bench_write_run_markdown(&run, md_f));
+        md_f = NULL;
+        if (w != 0)
+            rc = BENCH_FAIL;
+    }
+    if (run.n == 0) {
+        bench_error(CMD, "nothing was measured (%d backend%s skipped)", run.n_skipped,
+                    run.n_skipped == 1 ? "" : "s");
+        rc = BENCH_FAIL;
+    } else if (failures) {
+        bench_error(CMD, "%d of %d measurements failed (see above)", failures, total);
+        rc = BENCH_FAIL;
+    }
+    goto out;
+
+oom:
+    bench_error(CMD, "out of memory");
+    rc = BENCH_FAIL;
+out:
+    if (json_f)
+        fclose(json_f);
+    if (md_f)
+        fclose(md_f);
+    run_free(&run);
+    if (reg_loaded)
+        mgpt_registry_free(&reg);
+    bench_names_free(&named);
+    bench_names_free(&configs);
+    bench_names_free(&backends);
+    return rc;
+}

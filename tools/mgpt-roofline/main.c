@@ -1,0 +1,297 @@
+/* mgpt-roofline: the machine, then for each backend its ceilings (measured with its own
+ * probes, datasheet peaks beside them) and its kernels placed against them; a table on
+ * standard output, JSON and SVG on request. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "roofline.h"
+
+/* Datasheet peaks and the port count, from the table or from the measured ratio. */
+static void fill_theory(roof_backend_result *b, const roof_machine *m, uint32_t required)
+{
+    b->isa = roof_isa_of(required);
+    b->uarch = roof_uarch_lookup(m->cpu.vendor, m->family, m->model, &b->isa);
+    double per_pipe = b->isa.lanes * (b->isa.fma ? 2.0 : 1.0);
+    if (b->c.has_probes && b->c.peak[0].flops_per_cycle > 0)
+        b->pipes_measured = b->c.peak[0].flops_per_cycle / per_pipe;
+    if (!b->uarch.name && b->pipes_measured > 0) {
+        double p = (double)(long)(b->pipes_measured + 0.5);
+        b->uarch.pipes = p < 1 ? 1 : p;
+        b->uarch.source = "measured ratio";
+    }
+    double fpc = roof_flops_per_cycle(&b->isa, b->uarch.pipes);
+    for (int s = 0; s < 2; s++) {
+        int cores = s == 0 ? 1 : (b->c.n_thread_sets > 1 ? b->c.peak[1].threads : 1);
+        const roof_peak *pk = &b->c.peak[s < b->c.n_thread_sets ? s : 0];
+        double ghz = 0.5 * (pk->clock.before_ghz + pk->clock.after_ghz);
+        b->theory_nominal[s] = m->libcpuid_os_mhz > 0 ? cores * m->libcpuid_os_mhz * 1e-3 * fpc : 0;
+        b->theory_measured[s] = cores * ghz * fpc;
+    }
+}
+
+typedef struct pick {
+    const mgpt_backend_entry *e;  /* NULL: skipped (see reason) */
+    char name[64];
+    char reason[512];
+} pick;
+
+/* The backends to measure, checked before anything is measured. */
+static int choose_backends(mgpt_registry *r, const roof_options *o, pick **out, int *n_out)
+{
+    pick *p = calloc((size_t)r->n + (size_t)o->n_backends + 1, sizeof *p);
+    int n = 0;
+    if (!p)
+        return ROOF_FAIL;
+    if (o->all_backends) {
+        for (int i = 0; i < r->n; i++) {
+            const mgpt_backend_entry *e = &r->entries[i];
+            if (!e->desc || e->status == MGPT_BE_SHADOWED || e->status == MGPT_BE_REJECTED)
+                continue;
+            snprintf(p[n].name, sizeof p[n].name, "%s", e->name);
+            if (e->status == MGPT_BE_RUNNABLE) {
+                p[n].e = e;
+            } else {
+                char need[256];
+                mgpt_cpu_feature_names(e->missing, need, sizeof need);
+                snprintf(p[n].reason, sizeof p[n].reason, "this CPU lacks %s", need);
+            }
+            n++;
+        }
+        /* a stable, readable order: scalar first, then by priority */
+        for (int i = 1; i < n; i++)
+            for (int j = i; j > 0; j--) {
+                const mgpt_backend_entry *a = mgpt_registry_find(r, p[j - 1].name),
+                                         *b = mgpt_registry_find(r, p[j].name);
+                if (a && b && a->desc && b->desc && a->desc->priority > b->desc->priority) {
+                    pick t = p[j - 1];
+                    p[j - 1] = p[j];
+                    p[j] = t;
+                }
+            }
+    } else if (o->n_backends) {
+        for (int i = 0; i < o->n_backends; i++) {
+            const mgpt_backend_entry *e = mgpt_registry_find(r, o->backends[i]);
+            if (!e || !e->desc) {
+                char names[512] = "";
+                size_t used = 0;
+                for (int k = 0; k < r->n; k++)
+                    if (r->entries[k].desc && r->entries[k].status != MGPT_BE_SHADOWED) {
+                        int w = snprintf(names + used, sizeof names - used, "%s%s",
+                                         used ? ", " : "", r->entries[k].name);
+                        if (w < 0 || (size_t)w >= sizeof names - used)
+                            break;
+                        used += (size_t)w;
+                    }
+                roof_error("--backend: unknown backend '%s' (available: %s)", o->backends[i],
+                           used ? names : "none found");
+                free(p);
+                return ROOF_USAGE;
+            }
+            if (e->status != MGPT_BE_RUNNABLE) {
+                char need[256];
+                mgpt_cpu_feature_names(e->missing, need, sizeof need);
+                roof_error("--backend: backend '%s' cannot run on this CPU: needs %s%s",
+                           o->backends[i], need,
+                           getenv("MGPT_CPU_DISABLE") ? " (MGPT_CPU_DISABLE masks some)" : "");
+                free(p);
+                return ROOF_USAGE;
+            }
+            p[n].e = e;
+            snprintf(p[n].name, sizeof p[n].name, "%s", e->name);
+            n++;
+        }
+    } else {
+        /* mgpt's own choice: MGPT_BACKEND, else the best runnable */
+        const char *env = getenv("MGPT_BACKEND");
+        const mgpt_backend_entry *e = env && *env ? mgpt_registry_find(r, env)
+                                                  : mgpt_registry_best(r);
+        if (env && *env && (!e || !e->desc || e->status != MGPT_BE_RUNNABLE)) {
+            roof_error("MGPT_BACKEND=%s: %s", env,
+                       !e || !e->desc ? "no such backend" : "this CPU cannot run it");
+            free(p);
+            return ROOF_USAGE;
+        }
+        if (!e) {
+            roof_error("no runnable backend found (searched %s)", r->searched);
+            free(p);
+            return ROOF_FAIL;
+        }
+        p[n].e = e;
+        snprintf(p[n].name, sizeof p[n].name, "%s", e->name);
+        n++;
+    }
+    *out = p;
+    *n_out = n;
+    return 0;
+}
+
+static int measure_backend(roof_run *run, mgpt_registry *r, const pick *pk,
+                           roof_backend_result *b)
+{
+    snprintf(b->name, sizeof b->name, "%s", pk->name);
+    if (!pk->e) {
+        snprintf(b->reason, sizeof b->reason, "%s", pk->reason);
+        const mgpt_backend_entry *e = mgpt_registry_find(r, pk->name);
+        if (e && e->desc) {
+            snprintf(b->description, sizeof b->description, "%s",
+                     e->desc->description ? e->desc->description : "");
+            b->isa = roof_isa_of(e->desc->required_features);
+        }
+        return 0;
+    }
+    const mgpt_backend_desc *d = pk->e->desc;
+    snprintf(b->description, sizeof b->description, "%s", d->description ? d->description : "");
+    int openmp = (d->required_features & MGPT_CPU_OPENMP) != 0;
+    b->kernel_threads = openmp ? run->threads : 1;
+    int pu[ROOF_MAX_THREADS];
+    for (int i = 0; i < run->machine.cores; i++)
+        pu[i] = run->machine.core_pu[i];
+    mgpt_backend_env env = {MGPT_BACKEND_ABI_VERSION, b->kernel_threads, pu,
+                            run->machine.cores, run->machine.cpu.features};
+    mgpt_backend be;
+    char err[512];
+    if (mgpt_backend_open(r, pk->name, &env, &be, err, sizeof err) != 0) {
+        snprintf(b->reason, sizeof b->reason, "%s", err);
+        roof_error("backend %s: %s", pk->name, err);
+        return -1;
+    }
+    int rc = roof_measure_ceilings(d->probes, &run->machine, run->threads, run->ws, &run->timing,
+                                   pk->name, &b->c);
+    if (rc == 0) {
+        if (!b->c.has_probes)
+            roof_warn("backend %s has no roofline probes: its ceilings are not measured",
+                      pk->name);
+        fill_theory(b, &run->machine, d->required_features);
+        int set = b->kernel_threads > 1 && b->c.n_thread_sets > 1 ? 1 : 0;
+        double bw[ROOF_LEVELS];
+        for (int l = 0; l < ROOF_LEVELS; l++)
+            bw[l] = b->c.bw[set][l].gbs;
+        for (int ci = 0; ci < run->opt.n_configs && !run->opt.no_kernels && rc == 0; ci++) {
+            roof_kernel *ks;
+            int nk;
+            rc = roof_measure_kernels(&be, run->opt.configs[ci], &run->timing, pk->name, &ks, &nk);
+            if (rc != 0)
+                break;
+            roof_kernel *all = realloc(b->kernels, (size_t)(b->n_kernels + nk) * sizeof *all);
+            if (!all) {
+                free(ks);
+                rc = -1;
+                break;
+            }
+            b->kernels = all;
+            for (int i = 0; i < nk; i++) {
+                roof_place(&ks[i], &run->machine.topo, b->c.peak[set].gflops, bw);
+                b->kernels[b->n_kernels++] = ks[i];
+            }
+            free(ks);
+        }
+    }
+    mgpt_backend_close(&be);
+    if (rc == 0)
+        b->measured = 1;
+    else if (!b->reason[0])
+        snprintf(b->reason, sizeof b->reason, "measurement failed");
+    return rc;
+}
+
+static int write_outputs(const roof_run *run)
+{
+    int rc = ROOF_OK;
+    int stdout_taken = (run->opt.json_path && strcmp(run->opt.json_path, "-") == 0) ||
+                       (run->opt.svg_path && strcmp(run->opt.svg_path, "-") == 0);
+    FILE *table = stdout_taken ? (run->opt.quiet ? NULL : stderr) : stdout;
+    if (table && roof_write_table(run, table) != 0) {
+        roof_error("could not write the table: %s", "write error");
+        rc = ROOF_FAIL;
+    }
+    if (run->opt.json_path && roof_write_json(run, run->opt.json_path) != 0)
+        rc = ROOF_FAIL;
+    if (run->opt.svg_path && roof_write_svg_file(run, run->opt.svg_path) != 0)
+        rc = ROOF_FAIL;
+    if (fflush(stdout) != 0) {
+        roof_error("could not write to standard output");
+        rc = ROOF_FAIL;
+    }
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    roof_run run;
+    memset(&run, 0, sizeof run);
+    int rc = roof_parse_options(argc, argv, &run.opt);
+    if (rc == ROOF_EXIT_EARLY)
+        return ROOF_OK;
+    if (rc != 0) {
+        roof_options_free(&run.opt);
+        return rc;
+    }
+    double t0 = roof_now();
+    time_t now = time(NULL);
+    strftime(run.timestamp, sizeof run.timestamp, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+
+    mgpt_registry reg;
+    char err[512];
+    if (mgpt_registry_load(&reg, NULL, stderr, err, sizeof err) < 0) {
+        roof_error("%s", err);
+        roof_options_free(&run.opt);
+        return ROOF_USAGE;
+    }
+    pick *picks = NULL;
+    int n_picks = 0;
+    rc = choose_backends(&reg, &run.opt, &picks, &n_picks);
+    if (rc != 0) {
+        mgpt_registry_free(&reg);
+        roof_options_free(&run.opt);
+        return rc;
+    }
+
+    roof_progress("reading the machine (CPU, topology, clocks)");
+    roof_machine_read(&run.machine);
+    if (run.opt.threads > run.machine.cores) {
+        roof_error("--threads %d: this machine has %d physical core%s we may run on; accepted: "
+                   "1 to %d", run.opt.threads, run.machine.cores,
+                   run.machine.cores == 1 ? "" : "s", run.machine.cores);
+        free(picks);
+        mgpt_registry_free(&reg);
+        roof_options_free(&run.opt);
+        return ROOF_USAGE;
+    }
+    run.threads = run.opt.threads ? run.opt.threads : run.machine.cores;
+    if (run.machine.busy_tasks > 0)
+        roof_warn("%d other task%s %s runnable when this run started: the ceilings will be low "
+                  "and noisy", run.machine.busy_tasks, run.machine.busy_tasks == 1 ? "" : "s",
+                  run.machine.busy_tasks == 1 ? "was" : "were");
+    const char *dram_source = run.opt.dram_size_given ? "--dram-size" : "--quick";
+    roof_worksets_plan(&run.machine, 1, run.opt.dram_bytes, dram_source, &run.ws[0]);
+    roof_worksets_plan(&run.machine, run.threads, run.opt.dram_bytes, dram_source, &run.ws[1]);
+    run.timing.repeats = run.opt.repeats;
+    run.timing.min_time = run.opt.min_time;
+    /* the main thread (calibration, kernels) runs on the first core */
+    if (run.machine.core_pu[0] >= 0)
+        mgpt_bind_thread_to_pu(run.machine.core_pu[0]);
+
+    run.be = calloc((size_t)n_picks, sizeof *run.be);
+    run.n_be = n_picks;
+    int failed = 0, measured = 0;
+    for (int i = 0; i < n_picks && run.be; i++) {
+        if (measure_backend(&run, &reg, &picks[i], &run.be[i]) != 0)
+            failed++;
+        else if (run.be[i].measured)
+            measured++;
+    }
+    roof_buffers_free();
+    run.seconds = roof_now() - t0;
+    roof_progress("measured in %.1f s", run.seconds);
+
+    rc = run.be ? write_outputs(&run) : ROOF_FAIL;
+    if (rc == ROOF_OK && (failed || !measured))
+        rc = ROOF_FAIL;
+    for (int i = 0; i < run.n_be && run.be; i++)
+        free(run.be[i].kernels);
+    free(run.be);
+    free(picks);
+    mgpt_registry_free(&reg);
+    roof_options_free(&run.opt);
+    return rc;
+}

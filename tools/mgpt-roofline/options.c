@@ -1,0 +1,346 @@
+/* The command line: getopt_long, --help, --version, and what is wrong with a bad option. */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include "config.h"
+#include "roofline.h"
+
+int roof_quiet;
+
+void roof_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("mgpt-roofline: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+void roof_warn(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("mgpt-roofline: warning: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+void roof_progress(const char *fmt, ...)
+{
+    if (roof_quiet)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("mgpt-roofline: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+static void usage(FILE *f)
+{
+    fputs(
+"Usage: mgpt-roofline [OPTION]...\n"
+"Measure this machine's compute and bandwidth ceilings with each backend's own probes\n"
+"(peak FLOP chains, streaming reads inside L1, L2, L3 and DRAM), show the datasheet\n"
+"peaks beside them, and place every kernel of a model config against them.\n"
+"\n"
+"Backends (default: the one mgpt would choose, or MGPT_BACKEND):\n"
+"  -a, --all-backends     every backend this CPU can run\n"
+"  -b, --backend=NAME     this backend (repeat or separate with commas)\n"
+"\n"
+"What to measure:\n"
+"  -c, --config=NAME      model config whose kernels are placed, e{C}_L{layers}_b{T}[_B{docs}]\n"
+"                         (default e64_L2_b16; repeat or separate with commas; 'seed' and\n"
+"                         'batched' stand for the benchmark's config lists)\n"
+"  -t, --threads=N        threads for the all-cores ceilings, one bound per physical core\n"
+"                         (default: every physical core)\n"
+"      --no-kernels       ceilings only\n"
+"      --repeats=N        timed repeats per measurement, median reported (default 7)\n"
+"      --min-time=SECONDS length of one timed repeat (default 0.02)\n"
+"      --dram-size=SIZE   DRAM working set in all, e.g. 512M or 2G (default: 4 x L3 or\n"
+"                         1 GiB, whichever is smaller, at most half the free memory)\n"
+"      --quick            rough numbers fast (3 repeats of 2 ms, 64 MiB DRAM set): for\n"
+"                         tests and smoke runs, not for conclusions\n"
+"\n"
+"Output (a table on standard output; progress on standard error):\n"
+"  -j, --json=FILE        also write everything as JSON ('-' for standard output)\n"
+"  -s, --svg=FILE         also draw the roofline chart as SVG\n"
+"  -q, --quiet            no progress messages\n"
+"  -h, --help             show this help and exit\n"
+"  -V, --version          show the version and exit\n"
+"\n"
+"Exit status: 0 success, 1 a measurement or a write failed, 2 bad usage (including a\n"
+"backend this CPU cannot run).\n"
+"Environment: MGPT_PLUGIN_PATH, MGPT_BACKEND, MGPT_CPU_DISABLE (see mgpt(1)).\n",
+        f);
+}
+
+static void try_help(void)
+{
+    fputs("Try 'mgpt-roofline --help' for more information.\n", stderr);
+}
+
+static int parse_int(const char *opt, const char *arg, long lo, long hi, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(arg, &end, 10);
+    if (errno || end == arg || *end || v < lo || v > hi) {
+        roof_error("%s '%s': expected an integer from %ld to %ld", opt, arg, lo, hi);
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+static int parse_seconds(const char *opt, const char *arg, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(arg, &end);
+    if (errno || end == arg || *end || !isfinite(v) || v <= 0 || v > 60) {
+        roof_error("%s '%s': expected a number of seconds above 0 and at most 60", opt, arg);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* "512M", "2G", "1048576", "64k": bytes, at least 1 MiB. */
+static int parse_size(const char *opt, const char *arg, size_t *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(arg, &end);
+    double mult = 1;
+    if (end != arg && *end) {
+        switch (*end) {
+        case 'k': case 'K': mult = 1024.0; break;
+        case 'm': case 'M': mult = 1024.0 * 1024; break;
+        case 'g': case 'G': mult = 1024.0 * 1024 * 1024; break;
+        default: mult = 0;
+        }
+        end++;
+        if (*end == 'i' && end[1] == 'B')
+            end += 2;
+        else if (*end == 'B')
+            end++;
+    }
+    double bytes = v * mult;
+    if (errno || end == arg || *end || mult == 0 || !isfinite(bytes) || bytes < 1048576.0 ||
+        bytes > 1024.0 * 1024 * 1024 * 1024) {
+        roof_error("%s '%s': expected a size from 1M to 1024G, like 512M or 2G", opt, arg);
+        return -1;
+    }
+    *out = (size_t)bytes;
+    return 0;
+}
+
+static int add_name(char ***v, int *n, const char *name)
+{
+    for (int i = 0; i < *n; i++)
+        if (strcmp((*v)[i], name) == 0)
+            return 0;
+    char **nv = realloc(*v, (size_t)(*n + 1) * sizeof *nv);
+    if (!nv)
+        return -1;
+    *v = nv;
+    if (!(nv[*n] = strdup(name)))
+        return -1;
+    (*n)++;
+    return 0;
+}
+
+/* Comma-separated entries; each config name is checked here so that a typo costs nothing. */
+static int add_list(char ***v, int *n, const char *opt, const char *arg, int configs)
+{
+    char *copy = strdup(arg);
+    if (!copy)
+        return -1;
+    int rc = 0;
+    const char *p = copy;
+    for (;;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        char name[128];
+        if (len == 0 || len >= sizeof name) {
+            roof_error("%s '%s': %s", opt, arg,
+                       len == 0 ? "an empty name in the list" : "a name is too long");
+            rc = -1;
+            break;
+        }
+        memcpy(name, p, len);
+        name[len] = '\0';
+        if (configs && (strcmp(name, "seed") == 0 || strcmp(name, "batched") == 0)) {
+            const char *const *list = name[0] == 's' ? mgpt_seed_configs : mgpt_batched_configs;
+            for (int i = 0; list[i] && rc == 0; i++)
+                rc = add_name(v, n, list[i]);
+        } else {
+            if (configs) {
+                mgpt_config cfg = {0};
+                int batch;
+                char err[300];
+                if (mgpt_config_parse_name(name, &cfg, &batch, err, sizeof err) != 0) {
+                    roof_error("%s: %s", opt, err);
+                    rc = -1;
+                    break;
+                }
+            }
+            rc = add_name(v, n, name);
+        }
+        if (rc != 0 || !comma)
+            break;
+        p = comma + 1;
+    }
+    free(copy);
+    return rc;
+}
+
+enum { OPT_REPEATS = 256, OPT_MIN_TIME, OPT_DRAM_SIZE, OPT_NO_KERNELS, OPT_QUICK };
+
+int roof_parse_options(int argc, char **argv, roof_options *o)
+{
+    static const struct option longopts[] = {
+        {"all-backends", no_argument, NULL, 'a'},
+        {"backend", required_argument, NULL, 'b'},
+        {"config", required_argument, NULL, 'c'},
+        {"threads", required_argument, NULL, 't'},
+        {"json", required_argument, NULL, 'j'},
+        {"svg", required_argument, NULL, 's'},
+        {"repeats", required_argument, NULL, OPT_REPEATS},
+        {"min-time", required_argument, NULL, OPT_MIN_TIME},
+        {"dram-size", required_argument, NULL, OPT_DRAM_SIZE},
+        {"no-kernels", no_argument, NULL, OPT_NO_KERNELS},
+        {"quick", no_argument, NULL, OPT_QUICK},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    memset(o, 0, sizeof *o);
+    o->repeats = 7;
+    o->min_time = 0.02;
+    int repeats_set = 0, min_time_set = 0;
+    opterr = 0;
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, ":ab:c:t:j:s:qhV", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'a':
+            o->all_backends = 1;
+            break;
+        case 'b':
+            if (add_list(&o->backends, &o->n_backends, "--backend", optarg, 0) != 0)
+                return ROOF_USAGE;
+            break;
+        case 'c':
+            if (add_list(&o->configs, &o->n_configs, "--config", optarg, 1) != 0)
+                return ROOF_USAGE;
+            break;
+        case 't':
+            if (parse_int("--threads", optarg, 1, ROOF_MAX_THREADS, &o->threads) != 0)
+                return ROOF_USAGE;
+            break;
+        case 'j':
+            o->json_path = optarg;
+            break;
+        case 's':
+            o->svg_path = optarg;
+            break;
+        case OPT_REPEATS:
+            if (parse_int("--repeats", optarg, 1, 1000, &o->repeats) != 0)
+                return ROOF_USAGE;
+            repeats_set = 1;
+            break;
+        case OPT_MIN_TIME:
+            if (parse_seconds("--min-time", optarg, &o->min_time) != 0)
+                return ROOF_USAGE;
+            min_time_set = 1;
+            break;
+        case OPT_DRAM_SIZE:
+            if (parse_size("--dram-size", optarg, &o->dram_bytes) != 0)
+                return ROOF_USAGE;
+            o->dram_size_given = 1;
+            break;
+        case OPT_NO_KERNELS:
+            o->no_kernels = 1;
+            break;
+        case OPT_QUICK:
+            o->quick = 1;
+            break;
+        case 'q':
+            o->quiet = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            return ROOF_EXIT_EARLY;
+        case 'V':
+            printf("mgpt-roofline (%s) %s\n", PACKAGE_NAME, PACKAGE_VERSION);
+            return ROOF_EXIT_EARLY;
+        case ':':
+            if (strncmp(argv[optind - 1], "--", 2) == 0)
+                roof_error("option '%s' needs a value", argv[optind - 1]);
+            else
+                roof_error("option '-%c' needs a value", optopt);
+            try_help();
+            return ROOF_USAGE;
+        default:
+            if (optopt && optopt < 256)
+                roof_error("unknown option '-%c'", optopt);
+            else
+                roof_error("unknown option '%s'", argv[optind - 1]);
+            try_help();
+            return ROOF_USAGE;
+        }
+    }
+    if (optind < argc) {
+        roof_error("unexpected argument '%s' (this program takes options only)", argv[optind]);
+        try_help();
+        return ROOF_USAGE;
+    }
+    if (o->all_backends && o->n_backends) {
+        roof_error("--all-backends and --backend exclude each other: give one of them");
+        try_help();
+        return ROOF_USAGE;
+    }
+    if (o->json_path && o->svg_path && strcmp(o->json_path, o->svg_path) == 0 &&
+        strcmp(o->json_path, "-") != 0) {
+        roof_error("--json and --svg name the same file '%s'", o->json_path);
+        return ROOF_USAGE;
+    }
+    if (o->svg_path && strcmp(o->svg_path, "-") == 0 && o->json_path &&
+        strcmp(o->json_path, "-") == 0) {
+        roof_error("--json and --svg cannot both write to standard output");
+        return ROOF_USAGE;
+    }
+    if (o->quick) {
+        if (!repeats_set)
+            o->repeats = 3;
+        if (!min_time_set)
+            o->min_time = 0.002;
+        if (!o->dram_bytes)
+            o->dram_bytes = (size_t)64 << 20;
+    }
+    if (o->n_configs == 0 && add_name(&o->configs, &o->n_configs, "e64_L2_b16") != 0)
+        return ROOF_FAIL;
+    roof_quiet = o->quiet;
+    return 0;
+}
+
+void roof_options_free(roof_options *o)
+{
+    for (int i = 0; i < o->n_backends; i++)
+        free(o->backends[i]);
+    for (int i = 0; i < o->n_configs; i++)
+        free(o->configs[i]);
+    free(o->backends);
+    free(o->configs);
+    o->backends = o->configs = NULL;
+    o->n_backends = o->n_configs = 0;
+}

@@ -1,0 +1,257 @@
+/* mgpt-roofline: what its files share. Measured compute and bandwidth ceilings per backend
+ * (the backends' own probes, timed here), datasheet peaks beside them, and every kernel of a
+ * model config placed against them (likwid-bench and the Empirical Roofline Toolkit). */
+#ifndef MGPT_ROOFLINE_H
+#define MGPT_ROOFLINE_H
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <jansson.h>
+#include "cpu.h"
+#include "graph.h"
+#include "mgpt_config.h"
+#include "registry.h"
+#include "topology.h"
+
+/* Exit statuses, as the man page states them. */
+enum {
+    ROOF_OK = 0,
+    ROOF_FAIL = 1,   /* nothing could be measured, a backend failed, a write failed */
+    ROOF_USAGE = 2   /* the command line is wrong, or a named backend cannot run here */
+};
+
+#define ROOF_SCHEMA "mgpt-roofline/1"
+#define ROOF_MAX_THREADS 1024
+
+/* --- options.c ------------------------------------------------------------------------ */
+
+typedef struct roof_options {
+    int all_backends;
+    char **backends;        /* --backend names, in the order given */
+    int n_backends;
+    char **configs;         /* --config names (default: e64_L2_b16) */
+    int n_configs;
+    int threads;            /* "all cores" thread count; 0 = every physical core */
+    const char *json_path;  /* NULL: no JSON */
+    const char *svg_path;   /* NULL: no SVG */
+    int repeats;            /* timed repeats per measurement (median reported) */
+    double min_time;        /* seconds per timed repeat */
+    size_t dram_bytes;      /* 0: min(4 x L3, 1 GiB), limited by available memory */
+    int dram_size_given;    /* dram_bytes came from --dram-size (else from --quick) */
+    int no_kernels;         /* ceilings only */
+    int quick;              /* short timings for tests and smoke runs */
+    int quiet;              /* no progress on stderr */
+} roof_options;
+
+/* 0 to run, ROOF_OK + 100 after --help/--version (exit 0), ROOF_USAGE after an error. */
+int roof_parse_options(int argc, char **argv, roof_options *o);
+void roof_options_free(roof_options *o);
+#define ROOF_EXIT_EARLY 100
+
+void roof_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void roof_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Progress on stderr unless --quiet. */
+void roof_progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+extern int roof_quiet;
+
+/* --- timer.c: wall time and medians ---------------------------------------------------- */
+
+double roof_now(void);                          /* CLOCK_MONOTONIC seconds */
+double roof_median(double *v, int n);           /* sorts v */
+void roof_min_max(const double *v, int n, double *lo, double *hi);
+
+/* --- clock.c: the core clock, measured ------------------------------------------------- */
+
+/* Core clock in GHz from a chain of dependent integer adds (one per cycle) run for about
+ * `seconds`. The add is register + register: recent Intel cores execute chains of
+ * add-immediate at rename, several per cycle, which would read as a 4x clock. */
+double roof_measure_clock_ghz(double seconds);
+
+/* --- machine.c: what the numbers are measured on --------------------------------------- */
+
+typedef struct roof_machine {
+    mgpt_cpu_info cpu;
+    int cpu_ok;
+    int family, model;         /* display family and model from CPUID leaf 1 (extended
+                                  fields folded in; libcpuid's `model` is 4 bits only) */
+    char codename[64];         /* libcpuid's guess, shown as it is */
+    mgpt_topology topo;
+    int topo_ok;
+    int libcpuid_os_mhz;       /* cpu_clock_by_os(): the nominal clock here */
+    int libcpuid_tsc_mhz;      /* cpu_clock_measure(): TSC rate over a busy wait */
+    int libcpuid_ic_mhz;       /* cpu_clock_by_ic(): instruction counting, assumes 1 IPC */
+    double measured_ghz;       /* roof_measure_clock_ghz at start */
+    int cores;                 /* physical cores we may run on (>= 1) */
+    int core_pu[ROOF_MAX_THREADS];  /* first PU of each core, for binding */
+    int busy_tasks;            /* other runnable tasks at start (/proc/stat), -1 unknown */
+    size_t mem_available;      /* bytes, 0 unknown */
+} roof_machine;
+
+int roof_machine_read(roof_machine *m);
+/* "Intel(R) Xeon(R) ... (2 cores)" */
+void roof_machine_describe(const roof_machine *m, char *buf, size_t len);
+
+/* --- isa.c: lanes and FMA ports (the datasheet side) ------------------------------------ */
+
+typedef struct roof_isa {
+    const char *name;       /* "avx512", "avx2+fma", "sse", "scalar" */
+    int lanes;              /* fp32 lanes per vector */
+    int fma;                /* 1: the probe uses FMA; 0: separate mul and add */
+} roof_isa;
+
+/* The widest float ISA a backend requires (from its descriptor's required features). */
+roof_isa roof_isa_of(uint32_t required_features);
+
+typedef struct roof_uarch {
+    const char *name;       /* "Sapphire/Emerald Rapids (Golden/Raptor Cove)" or NULL */
+    double pipes;           /* FMA ports at this width, or mul/add pipes (mul+add code) */
+    const char *source;     /* "table" or "measured ratio" */
+} roof_uarch;
+
+/* The table entry for this CPU and ISA; name NULL when the CPU is not in the table. */
+roof_uarch roof_uarch_lookup(const char *vendor, int family, int model, const roof_isa *isa);
+/* Flops per cycle per core: lanes x FMA ports x 2, or lanes x mul/add pipes. */
+double roof_flops_per_cycle(const roof_isa *isa, double pipes);
+
+/* --- worksets.c: working-set sizes per memory level ------------------------------------- */
+
+enum { ROOF_L1, ROOF_L2, ROOF_L3, ROOF_DRAM, ROOF_LEVELS };
+extern const char *const roof_level_names[ROOF_LEVELS];
+
+typedef struct roof_worksets {
+    size_t total[ROOF_LEVELS];   /* bytes over all threads of a run */
+    int present[ROOF_LEVELS];    /* 0: the level does not exist (no L3) */
+    char dram_note[256];         /* how the DRAM size was chosen */
+} roof_worksets;
+
+/* Working sets for `threads` threads. L1: half of L1d per thread; L2: half of L2 per
+ * thread; L3: the geometric mean of L2 and L3, at least 4x L2, at most half of L3 in all;
+ * DRAM: dram_bytes if given (dram_source says by what), else min(4 x L3, 1 GiB), at most half the available memory. */
+void roof_worksets_plan(const roof_machine *m, int threads, size_t dram_bytes,
+                        const char *dram_source, roof_worksets *w);
+
+/* --- ceilings.c: the backends' probes, timed ------------------------------------------- */
+
+typedef struct roof_clock {
+    double before_ghz, after_ghz;   /* medians over repeats, threads averaged */
+} roof_clock;
+
+typedef struct roof_peak {
+    int threads;
+    double gflops;               /* median */
+    double gflops_min, gflops_max;
+    roof_clock clock;
+    double flops_per_cycle;      /* per core: gflops / threads / mean clock */
+} roof_peak;
+
+typedef struct roof_bw {
+    int threads;
+    size_t bytes_per_thread;
+    double gbs, gbs_min, gbs_max;
+    roof_clock clock;
+} roof_bw;
+
+typedef struct roof_ceilings {
+    int has_probes;
+    roof_peak peak[2];             /* [0] 1 thread, [1] all cores */
+    roof_bw bw[2][ROOF_LEVELS];    /* [threads index][level]; threads 0 = not measured */
+    int n_thread_sets;             /* 1 when all cores is 1 core */
+} roof_ceilings;
+
+typedef struct roof_timing {
+    int repeats;
+    double min_time;
+} roof_timing;
+
+int roof_measure_ceilings(const mgpt_probes *p, const roof_machine *m, int threads,
+                          const roof_worksets ws[2], const roof_timing *t, const char *label,
+                          roof_ceilings *out);
+void roof_buffers_free(void);
+
+/* --- kernel_cost.c: per-kernel FLOPs and bytes (the engine's counts) -------------------- */
+
+/* The kernel slots of mgpt_kernels that belong to an op node; the optimizer's two kernels
+ * (sumsq, adam_update) have no node. */
+int roof_kernel_slot(mgpt_op_kind op, int backward);
+/* sumsq and adam_update over n floats, by the formulas of plugins/mgpt/backend.h (the
+ * engine has no op node for them). */
+mgpt_cost roof_optimizer_cost(int slot, size_t n);
+int roof_slot_sumsq(void);
+int roof_slot_adam(void);
+
+/* --- kernels.c: each kernel alone, on a model config ------------------------------------ */
+
+typedef struct roof_kernel {
+    char config[64];
+    int slot;                    /* index into mgpt_kernels (mgpt_kernel_name) */
+    const char *name;
+    int native;                  /* the backend's own kernel, not the scalar fallback */
+    int calls;                   /* calls per step (nodes using it) */
+    double flops, bytes;         /* per step, engine's counts */
+    double max_call_bytes;       /* the largest call's bytes: its working set */
+    double seconds;              /* median time per step */
+    double seconds_min, seconds_max;
+    int repeats;
+    /* placement (placement.c) */
+    double ai, gflops, gbs;
+    int level;                   /* ROOF_L1 .. ROOF_DRAM */
+    int compute_bound;
+    double ceiling_gflops;       /* min(peak, ai * bw[level]) */
+    double percent;              /* gflops / ceiling_gflops * 100 */
+} roof_kernel;
+
+int roof_measure_kernels(const mgpt_backend *be, const char *config, const roof_timing *t,
+                         const char *label, roof_kernel **out, int *n_out);
+
+/* --- placement.c ------------------------------------------------------------------------ */
+
+/* The memory level a working set of `bytes` streams from, with caches warm. */
+int roof_level_for(const mgpt_topology *t, double bytes);
+/* Fills ai, gflops, gbs, level, bound, ceiling and percent from the kernel's counts and
+ * time and the backend's 1-thread ceilings (compute peak, bandwidth per level). */
+void roof_place(roof_kernel *k, const mgpt_topology *t, double peak_gflops,
+                const double bw_gbs[ROOF_LEVELS]);
+
+/* --- the whole run, for the reports ----------------------------------------------------- */
+
+typedef struct roof_backend_result {
+    char name[64];
+    char description[128];
+    int measured;                /* 0: skipped, see reason */
+    char reason[512];
+    roof_isa isa;
+    roof_uarch uarch;            /* from the table, or pipes from the measured ratio */
+    double pipes_measured;       /* FMA ports (or mul/add pipes) from the 1-thread ratio */
+    double theory_nominal[2];    /* GFLOP/s at libcpuid's OS clock, 1 thread / all cores */
+    double theory_measured[2];   /* the same at the measured clock */
+    roof_ceilings c;
+    roof_kernel *kernels;
+    int n_kernels;
+    int kernel_threads;
+} roof_backend_result;
+
+typedef struct roof_run {
+    roof_options opt;
+    roof_machine machine;
+    int threads;                 /* the "all cores" thread count */
+    roof_worksets ws[2];         /* 1 thread, all cores */
+    roof_timing timing;
+    roof_backend_result *be;
+    int n_be;
+    char timestamp[32];
+    double seconds;              /* wall time of the run */
+} roof_run;
+
+/* --- report_table.c, report_json.c, report_svg.c ---------------------------------------- */
+
+int roof_write_table(const roof_run *run, FILE *f);
+json_t *roof_run_json(const roof_run *run);
+int roof_write_json(const roof_run *run, const char *path);
+int roof_write_svg(const roof_run *run, FILE *f);
+int roof_write_svg_file(const roof_run *run, const char *path);
+
+/* "1.23 G", "456 M": numbers for tables */
+void roof_fmt_si(char *buf, size_t len, double v);
+/* "48 KiB", "2 MiB", "1 GiB" */
+void roof_fmt_bytes(char *buf, size_t len, double bytes);
+#endif

@@ -1,0 +1,161 @@
+/* The mgpt program: what its files share. Every command is a function that takes its own
+ * argv (argv[0] is the command's name) and returns the process exit status. */
+#ifndef MGPT_CLI_H
+#define MGPT_CLI_H
+#include <getopt.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "checkpoint.h"
+#include "model.h"
+#include "registry.h"
+
+/* Exit statuses, as the man page states them. */
+enum {
+    CLI_OK = 0,
+    CLI_FAIL = 1,   /* a failure while working: no plugins, out of memory, write error */
+    CLI_USAGE = 2,  /* the command line or its inputs are wrong: fix them and run again */
+    CLI_INTERRUPTED = 130
+};
+
+/* Global options (before the command). */
+typedef struct cli_global {
+    const char *backend;  /* --backend=NAME, or NULL (then MGPT_BACKEND, then the best) */
+    int threads;          /* --threads=N; 0 = default (one per physical core) */
+    int verbose;          /* --verbose */
+} cli_global;
+
+int cmd_train(int argc, char **argv, const cli_global *g);
+int cmd_sample(int argc, char **argv, const cli_global *g);
+int cmd_eval(int argc, char **argv, const cli_global *g);
+int cmd_backends(int argc, char **argv, const cli_global *g);
+int cmd_info(int argc, char **argv, const cli_global *g);
+
+/* --- options.c: parsing and messages ------------------------------------------------ */
+
+/* "mgpt CMD: message\n" on stderr (cmd NULL: "mgpt: message"). */
+void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void cli_warn(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The GNU hint after a usage error: "Try 'mgpt CMD --help' for more information." */
+void cli_try_help(const char *cmd);
+void cli_print_version(void);
+
+/* Reports what getopt_long rejected (it returned '?' or ':', opterr = 0) and returns
+ * CLI_USAGE. */
+int cli_bad_option(const char *cmd, char **argv, const struct option *longopts, int c);
+/* Refuses operands after the options; CLI_OK or CLI_USAGE. */
+int cli_no_operands(const char *cmd, int argc, char **argv, int optind_);
+
+/* Value parsers: 0, or -1 after printing "mgpt CMD: --OPT 'ARG' ... (expected ...)". */
+int cli_parse_int(const char *cmd, const char *opt, const char *arg, long min, long max,
+                  int *out);
+int cli_parse_u64(const char *cmd, const char *opt, const char *arg, uint64_t *out);
+/* A finite number in the interval lo..hi; lo_open/hi_open make that end exclusive.
+ * `accepted` describes the interval for the message ("a number > 0"). */
+int cli_parse_float(const char *cmd, const char *opt, const char *arg, double lo, double hi,
+                    int lo_open, int hi_open, const char *accepted, double *out);
+
+/* --- data.c: the documents named by --data and --data-dir --------------------------- */
+
+typedef struct cli_data_arg {
+    int is_dir;       /* --data-dir DIR, else --data FILE|GLOB */
+    const char *arg;
+} cli_data_arg;
+
+typedef struct cli_data_args {
+    cli_data_arg *v;
+    int n, cap;
+} cli_data_args;
+
+struct mgpt_docs;
+struct mgpt_vocab;
+
+typedef struct cli_source {
+    char *name;       /* the file's path, or "the embedded names data" */
+    int first, count; /* its documents in the docs */
+} cli_source;
+
+typedef struct cli_data {
+    struct mgpt_docs *docs;
+    cli_source *src;
+    int n_src;
+    size_t bytes;
+} cli_data;
+
+int cli_data_args_add(cli_data_args *a, int is_dir, const char *arg);
+void cli_data_args_free(cli_data_args *a);
+/* Loads every source in command-line order, or the embedded names data when there is
+ * none. CLI_OK, or the exit status after printing what is wrong. */
+int cli_data_load(const char *cmd, const cli_data_args *a, cli_data *d);
+void cli_data_free(cli_data *d);
+/* "the embedded names data", "data.txt", or "3 files" */
+void cli_data_describe(const cli_data *d, char *buf, size_t len);
+/* CLI_OK if every byte of the data is in v; else CLI_USAGE after naming the file, the
+ * document and the byte. `vocab_what` names where v came from ("the checkpoint's"). */
+int cli_data_check_vocab(const char *cmd, const cli_data *d, const struct mgpt_vocab *v,
+                         const char *vocab_what);
+
+/* --- engine.c: registry, backend and threads ---------------------------------------- */
+
+typedef struct cli_engine {
+    mgpt_registry reg;
+    mgpt_backend be;
+    int reg_loaded, be_open;
+    int threads;
+    int binding[1024];
+    int n_binding;
+} cli_engine;
+
+/* Loads the registry and opens the forced (--backend, MGPT_BACKEND) or best backend.
+ * CLI_OK, or the exit status after printing why not. */
+int cli_engine_open(cli_engine *e, const char *cmd, const cli_global *g);
+void cli_engine_close(cli_engine *e);
+/* "avx512 (4 threads)" */
+void cli_engine_describe(const cli_engine *e, char *buf, size_t len);
+
+/* --- model_file.c: a model from a checkpoint ----------------------------------------- */
+
+/* Peeks at path (meta filled), creates a model with B documents per batch and loads the
+ * parameters (and Adam state when want_adam). CLI_OK, or the exit status after printing
+ * what is wrong. */
+int cli_model_from_checkpoint(const char *cmd, const char *path, int B, int want_adam,
+                              const mgpt_kernels *k, mgpt_checkpoint_meta *meta,
+                              mgpt_model **out);
+/* "n_embd 16, n_head 4, n_layer 1, block_size 8, vocab 27" */
+void cli_config_describe(const mgpt_config *c, char *buf, size_t len);
+/* Positions a document of len bytes trains on with block size T: min(T, len + 1). */
+long cli_doc_positions(size_t len, int T);
+
+/* --- progress.c: the training display ------------------------------------------------ */
+
+typedef struct cli_progress {
+    FILE *out;
+    int tty;               /* redraw a bar with \r, else print plain lines */
+    long first, last;      /* steps of this run, 1-based: first..last */
+    int log_every;         /* plain line every this many steps */
+    int step_width;
+    int has_val;
+    /* since the last printed line */
+    double loss_sum;
+    int loss_n;
+    double tokens, seconds;
+    /* the whole run */
+    double run_seconds, run_tokens;
+    double last_draw;      /* monotonic seconds of the last bar redraw */
+    int bar_shown;
+} cli_progress;
+
+double cli_now(void); /* monotonic seconds */
+/* log_every 0 = about 20 to 40 lines per run. */
+void cli_progress_init(cli_progress *p, FILE *out, long first, long last, int log_every,
+                       int has_val);
+/* One step done (step is 1-based: the number of steps taken). val < 0: no validation at
+ * this step. */
+void cli_progress_step(cli_progress *p, long step, double loss, double val, double lr,
+                       double tokens, double seconds);
+/* A message line that must not be mixed into the bar. */
+void cli_progress_note(cli_progress *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A line for the steps not shown yet (when training stops between lines). */
+void cli_progress_flush(cli_progress *p, long step, double lr);
+void cli_progress_end(cli_progress *p);
+#endif

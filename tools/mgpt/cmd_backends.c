@@ -1,0 +1,185 @@
+/* mgpt backends: every module the registry found, what each needs, whether this CPU can
+ * run it, and which one a command would use and why. Nothing of a module runs here: the
+ * listing reads only descriptors (data). */
+#include <stdlib.h>
+#include <string.h>
+#include "cli.h"
+#include "cpu.h"
+
+enum { O_VERSION = 256 };
+
+static const struct option longopts[] = {
+    {"verbose", no_argument, NULL, 'v'},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, O_VERSION},
+    {NULL, 0, NULL, 0},
+};
+
+static void help(void)
+{
+    printf("Usage: mgpt [GLOBAL OPTIONS] backends [OPTIONS]\n"
+           "List the backend modules found on the plugin search path: name, file, priority,\n"
+           "required CPU features and whether this CPU can run them, then the one that\n"
+           "train, sample and eval would use, and why. Also shows the CPU features detected\n"
+           "and those masked by MGPT_CPU_DISABLE.\n"
+           "\n"
+           "  -v, --verbose             also list the kernels each backend implements\n"
+           "                            itself (the others come from the scalar backend)\n"
+           "  -h, --help                show this help and exit\n"
+           "      --version             show the version and exit\n"
+           "\n"
+           "Exit status: 0 when a backend can be used; 1 when none is found or none\n"
+           "can run; 2 when the forced backend (--backend, MGPT_BACKEND) is unknown or\n"
+           "cannot run here.\n");
+}
+
+static const char *C = "backends";
+
+static const char *status_name(const mgpt_backend_entry *e)
+{
+    switch (e->status) {
+    case MGPT_BE_RUNNABLE: return "runnable";
+    case MGPT_BE_NOT_RUNNABLE: return "not runnable";
+    case MGPT_BE_REJECTED: return "rejected";
+    case MGPT_BE_SHADOWED: return "shadowed";
+    }
+    return "?";
+}
+
+/* The kernel slots a module fills (native 1) or leaves to the scalar backend (0), wrapped. */
+static void print_kernels(const char *label, const mgpt_kernels *k, int native)
+{
+    int count = 0;
+    for (int i = 0; i < mgpt_kernel_count(); i++)
+        count += (mgpt_kernel_get(k, i) != NULL) == native;
+    if (count == 0 && !native)
+        return; /* nothing comes from scalar */
+    int col = printf("    %-10s", label), any = 0;
+    for (int i = 0; i < mgpt_kernel_count(); i++) {
+        if ((mgpt_kernel_get(k, i) != NULL) != native)
+            continue;
+        const char *name = mgpt_kernel_name(i);
+        if (any && col + 1 + (int)strlen(name) > 88)
+            col = printf("\n    %-10s", "") - 1;
+        col += printf(" %s", name);
+        any = 1;
+    }
+    printf("%s\n", any ? "" : " none");
+}
+
+static void print_entry(const mgpt_backend_entry *e, int verbose)
+{
+    char need[256];
+    printf("  %s\n", e->name);
+    printf("    file:      %s\n", e->path);
+    if (e->desc) {
+        printf("    about:     %s\n", e->desc->description ? e->desc->description : "");
+        printf("    priority:  %d\n", e->desc->priority);
+        mgpt_cpu_feature_names(e->desc->required_features & ~(uint32_t)MGPT_CPU_OPENMP, need,
+                               sizeof need);
+        printf("    requires:  %s%s\n", need[0] ? need : "nothing",
+               e->desc->required_features & MGPT_CPU_OPENMP ? " (and an OpenMP runtime)" : "");
+    }
+    printf("    status:    %s", status_name(e));
+    if (e->status == MGPT_BE_NOT_RUNNABLE) {
+        mgpt_cpu_feature_names(e->missing, need, sizeof need);
+        printf(": needs %s", need);
+    } else if (e->status == MGPT_BE_REJECTED || e->status == MGPT_BE_SHADOWED)
+        printf(": %s", e->reason);
+    putchar('\n');
+    if (verbose && e->desc) {
+        print_kernels("kernels:", e->desc->kernels, 1);
+        print_kernels("from scalar:", e->desc->kernels, 0);
+    }
+}
+
+int cmd_backends(int argc, char **argv, const cli_global *g)
+{
+    int verbose = g->verbose, c;
+    optind = 0;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":hv", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'v':
+            verbose = 1;
+            break;
+        case 'h':
+            help();
+            return CLI_OK;
+        case O_VERSION:
+            cli_print_version();
+            return CLI_OK;
+        default:
+            return cli_bad_option(C, argv, longopts, c);
+        }
+    }
+    int status = cli_no_operands(C, argc, argv, optind);
+    if (status != CLI_OK)
+        return status;
+
+    char err[1200], names[256];
+    mgpt_cpu_info cpu;
+    if (mgpt_cpu_detect(&cpu, err, sizeof err) != 0) {
+        cli_error(C, "%s", err);
+        return CLI_USAGE;
+    }
+    mgpt_registry reg;
+    if (mgpt_registry_load(&reg, NULL, NULL, err, sizeof err) < 0) {
+        cli_error(C, "%s", err);
+        return CLI_USAGE;
+    }
+
+    mgpt_cpu_feature_names(cpu.hw_features, names, sizeof names);
+    printf("CPU features: %s\n", names[0] ? names : "none");
+    mgpt_cpu_feature_names(cpu.masked, names, sizeof names);
+    printf("masked by MGPT_CPU_DISABLE: %s\n", names[0] ? names : "none");
+    printf("search path: %s\n", reg.searched[0] ? reg.searched : "(empty)");
+    printf("modules:%s\n", reg.n ? "" : " none");
+    for (int i = 0; i < reg.n; i++)
+        print_entry(&reg.entries[i], verbose);
+
+    const char *env = getenv("MGPT_BACKEND");
+    const char *forced = g->backend && *g->backend ? g->backend : env && *env ? env : NULL;
+    const char *by = g->backend && *g->backend ? "--backend" : "MGPT_BACKEND";
+    int usable = 0;
+    for (int i = 0; i < reg.n; i++)
+        usable |= reg.entries[i].desc != NULL;
+    if (!usable) {
+        printf("selected: none\n");
+        cli_error(C, "no usable backend modules (mgpt_NAME.so) found in %s; set MGPT_PLUGIN_PATH "
+                  "to the folder that holds them", reg.searched[0] ? reg.searched : "(empty path)");
+        status = CLI_FAIL;
+    } else if (forced) {
+        const mgpt_backend_entry *e = mgpt_registry_find(&reg, forced);
+        if (!e) {
+            printf("selected: none\n");
+            names[0] = '\0';
+            size_t used = 0;
+            for (int i = 0; i < reg.n; i++)
+                if (reg.entries[i].desc && used < sizeof names)
+                    used += (size_t)snprintf(names + used, sizeof names - used, "%s%s",
+                                             used ? ", " : "", reg.entries[i].name);
+            cli_error(C, "unknown backend '%s' given by %s (available: %s)", forced, by, names);
+            status = CLI_USAGE;
+        } else if (e->status != MGPT_BE_RUNNABLE) {
+            mgpt_cpu_feature_names(e->missing, names, sizeof names);
+            printf("selected: none\n");
+            cli_error(C, "backend '%s' given by %s cannot run on this CPU: needs %s%s", forced, by,
+                      names, cpu.masked ? " (some features are masked by MGPT_CPU_DISABLE)" : "");
+            status = CLI_USAGE;
+        } else
+            printf("selected: %s (forced by %s)\n", e->name, by);
+    } else {
+        const mgpt_backend_entry *best = mgpt_registry_best(&reg);
+        if (best)
+            printf("selected: %s (the highest-priority runnable backend, priority %d)\n",
+                   best->name, best->desc->priority);
+        else {
+            printf("selected: none\n");
+            cli_error(C, "no backend in %s can run on this CPU", reg.searched);
+            status = CLI_FAIL;
+        }
+    }
+    mgpt_registry_free(&reg);
+    return status;
+}

@@ -1,0 +1,144 @@
+/* mgpt info: the machine as mgpt sees it: CPU (libcpuid and CPUID), topology (hwloc) and
+ * where backend modules are looked for. */
+#include <stdlib.h>
+#include <string.h>
+#include "cli.h"
+#include "cpu.h"
+#include "topology.h"
+
+enum { O_VERSION = 256 };
+
+static const struct option longopts[] = {
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, O_VERSION},
+    {NULL, 0, NULL, 0},
+};
+
+static void help(void)
+{
+    printf("Usage: mgpt [GLOBAL OPTIONS] info [OPTIONS]\n"
+           "Show the CPU (vendor, brand, family and model, features, clock), the topology\n"
+           "(packages, cores, hardware threads, cache sizes and counts) and the backend\n"
+           "plugin search path.\n"
+           "\n"
+           "  -h, --help                show this help and exit\n"
+           "      --version             show the version and exit\n"
+           "\n"
+           "Exit status: 0 on success, 1 when the CPU or topology cannot be read, 2 for a\n"
+           "wrong option or MGPT_CPU_DISABLE value.\n");
+}
+
+static const char *C = "info";
+
+static void size_text(size_t bytes, char *buf, size_t len)
+{
+    if (bytes == 0)
+        snprintf(buf, len, "none");
+    else if (bytes % (1024 * 1024) == 0)
+        snprintf(buf, len, "%zu MiB", bytes / (1024 * 1024));
+    else if (bytes >= 1024 * 1024)
+        snprintf(buf, len, "%.1f MiB", (double)bytes / (1024.0 * 1024.0));
+    else if (bytes % 1024 == 0)
+        snprintf(buf, len, "%zu KiB", bytes / 1024);
+    else
+        snprintf(buf, len, "%zu bytes", bytes);
+}
+
+static void cache_line(const char *name, size_t size, int count)
+{
+    char s[64];
+    size_text(size, s, sizeof s);
+    if (size)
+        printf("  %-17s %s x %d\n", name, s, count);
+    else
+        printf("  %-17s none\n", name);
+}
+
+int cmd_info(int argc, char **argv, const cli_global *g)
+{
+    int c;
+    optind = 0;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'h':
+            help();
+            return CLI_OK;
+        case O_VERSION:
+            cli_print_version();
+            return CLI_OK;
+        default:
+            return cli_bad_option(C, argv, longopts, c);
+        }
+    }
+    int status = cli_no_operands(C, argc, argv, optind);
+    if (status != CLI_OK)
+        return status;
+
+    char err[1200], names[256];
+    mgpt_cpu_info cpu;
+    if (mgpt_cpu_detect(&cpu, err, sizeof err) != 0) {
+        cli_error(C, "%s", err);
+        return CLI_USAGE;
+    }
+    printf("CPU\n");
+    printf("  %-17s %s\n", "vendor", cpu.vendor[0] ? cpu.vendor : "unknown");
+    printf("  %-17s %s\n", "brand", cpu.brand[0] ? cpu.brand : "unknown");
+    printf("  %-17s family %d, model %d, stepping %d\n", "model", cpu.family, cpu.model,
+           cpu.stepping);
+    if (cpu.libcpuid_ok)
+        printf("  %-17s %d cores, %d logical CPUs (per package, as libcpuid reports)\n", "cores",
+               cpu.cores, cpu.logical_cpus);
+    else
+        printf("  %-17s unknown (libcpuid failed; features come from CPUID alone)\n", "cores");
+    if (cpu.clock_mhz > 0)
+        printf("  %-17s %d MHz (nominal, as the OS reports it)\n", "clock", cpu.clock_mhz);
+    else
+        printf("  %-17s unknown\n", "clock");
+    mgpt_cpu_feature_names(cpu.hw_features, names, sizeof names);
+    printf("  %-17s %s\n", "features", names[0] ? names : "none");
+    mgpt_cpu_feature_names(cpu.masked, names, sizeof names);
+    printf("  %-17s %s\n", "masked", names[0] ? names : "none (MGPT_CPU_DISABLE is not set)");
+    mgpt_cpu_feature_names(cpu.features, names, sizeof names);
+    printf("  %-17s %s\n", "usable", names[0] ? names : "none");
+    printf("  %-17s 0x%llx (register state the OS saves)\n", "xcr0",
+           (unsigned long long)cpu.xcr0);
+
+    mgpt_topology t;
+    printf("Topology (hwloc, CPUs this process may use)\n");
+    if (mgpt_topology_read(&t, err, sizeof err) != 0) {
+        printf("  unknown: %s\n", err);
+        status = CLI_FAIL;
+    } else {
+        printf("  %-17s %d\n", "packages", t.packages);
+        printf("  %-17s %d\n", "cores", t.cores);
+        printf("  %-17s %d\n", "PUs", t.pus);
+        cache_line("L1d", t.l1d, t.l1d_count);
+        cache_line("L2", t.l2, t.l2_count);
+        cache_line("L3", t.l3, t.l3_count);
+        int threads = g->threads > 0 ? g->threads : (t.cores > 0 ? t.cores : (t.pus > 0 ? t.pus : 1));
+        printf("  %-17s %d%s\n", "threads", threads,
+               g->threads > 0 ? " (--threads)" : " (default: one per physical core)");
+    }
+
+    mgpt_registry reg;
+    printf("Plugins\n");
+    if (mgpt_registry_load(&reg, NULL, NULL, err, sizeof err) < 0) {
+        cli_error(C, "%s", err);
+        return CLI_USAGE;
+    }
+    printf("  %-17s %s\n", "search path", reg.searched[0] ? reg.searched : "(empty)");
+    const char *env = getenv("MGPT_PLUGIN_PATH");
+    printf("  %-17s %s\n", "MGPT_PLUGIN_PATH", env ? env : "(not set)");
+    printf("  %-17s", "modules");
+    int any = 0;
+    for (int i = 0; i < reg.n; i++)
+        if (reg.entries[i].desc) {
+            printf(" %s%s", reg.entries[i].name,
+                   reg.entries[i].status == MGPT_BE_RUNNABLE ? "" : " (not runnable)");
+            any = 1;
+        }
+    printf("%s\n", any ? "  (details: mgpt backends)" : " none");
+    mgpt_registry_free(&reg);
+    return status;
+}

@@ -1,0 +1,73 @@
+/* The engine a command computes with: the backend registry, the chosen backend, and the
+ * worker threads (one per physical core by default, bound to the cores' first PUs). */
+#include <stdlib.h>
+#include <string.h>
+#include "cli.h"
+#include "cpu.h"
+#include "topology.h"
+
+int cli_engine_open(cli_engine *e, const char *cmd, const cli_global *g)
+{
+    memset(e, 0, sizeof *e);
+    char err[1200];
+
+    mgpt_topology t;
+    int have_topo = mgpt_topology_read(&t, err, sizeof err) == 0;
+    int cores = have_topo ? (t.cores > 0 ? t.cores : t.pus) : 1;
+    e->threads = g->threads > 0 ? g->threads : (cores > 0 ? cores : 1);
+    /* one thread per core: bind thread i to core i's first PU; more threads than cores
+     * are left to the OS scheduler */
+    if (have_topo && e->threads <= t.n_core_pu) {
+        for (int i = 0; i < e->threads; i++)
+            e->binding[i] = t.core_pu[i];
+        e->n_binding = e->threads;
+    }
+
+    if (mgpt_registry_load(&e->reg, NULL, stderr, err, sizeof err) < 0) {
+        cli_error(cmd, "%s", err);
+        return CLI_USAGE; /* MGPT_CPU_DISABLE names an unknown feature */
+    }
+    e->reg_loaded = 1;
+
+    mgpt_backend_env env = {
+        .abi_version = MGPT_BACKEND_ABI_VERSION,
+        .num_threads = e->threads,
+        .pu_binding = e->n_binding ? e->binding : NULL,
+        .n_binding = e->n_binding,
+        .cpu_features = e->reg.cpu_features,
+    };
+    int rc = mgpt_backend_open(&e->reg, g->backend, &env, &e->be, err, sizeof err);
+    if (rc != 0) {
+        cli_error(cmd, "%s", err);
+        if (rc == 2 && !strstr(err, "unknown"))
+            fprintf(stderr, "Run 'mgpt backends' to see which backends this CPU can run.\n");
+        return rc == 2 ? CLI_USAGE : CLI_FAIL;
+    }
+    e->be_open = 1;
+    if (g->verbose) {
+        const mgpt_backend_entry *en = e->be.entry;
+        const char *envb = getenv("MGPT_BACKEND");
+        const char *why = g->backend && *g->backend ? "forced by --backend"
+                        : envb && *envb ? "forced by MGPT_BACKEND"
+                        : "the highest-priority runnable backend";
+        fprintf(stderr, "mgpt %s: backend %s (%s, priority %d): %s; %d thread%s%s\n", cmd,
+                en->name, en->path, en->desc->priority, why, e->threads,
+                e->threads == 1 ? "" : "s", e->n_binding ? ", bound one per core" : "");
+    }
+    return CLI_OK;
+}
+
+void cli_engine_close(cli_engine *e)
+{
+    if (e->be_open)
+        mgpt_backend_close(&e->be);
+    if (e->reg_loaded)
+        mgpt_registry_free(&e->reg);
+    e->be_open = e->reg_loaded = 0;
+}
+
+void cli_engine_describe(const cli_engine *e, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s (%d thread%s)", e->be_open ? e->be.entry->name : "none", e->threads,
+             e->threads == 1 ? "" : "s");
+}

@@ -1,0 +1,44 @@
+/* A model made from a checkpoint: its header gives the shape and the vocabulary, then the
+ * tensors are loaded into a model built for the command's batch size. */
+#include <stdlib.h>
+#include "cli.h"
+
+int cli_model_from_checkpoint(const char *cmd, const char *path, int B, int want_adam,
+                              const mgpt_kernels *k, mgpt_checkpoint_meta *meta,
+                              mgpt_model **out)
+{
+    char err[1200];
+    *out = NULL;
+    if (mgpt_checkpoint_peek(path, meta, err, sizeof err) != 0) {
+        cli_error(cmd, "%s", err);
+        return CLI_USAGE;
+    }
+    if (want_adam && !meta->has_adam) {
+        cli_error(cmd, "checkpoint '%s' has no optimizer state (adam.m.*, adam.v.*), so training "
+                  "cannot resume from it; mgpt train --save writes it", path);
+        return CLI_USAGE;
+    }
+    mgpt_model *m = mgpt_model_create(&meta->cfg, B, k, err, sizeof err);
+    if (!m) {
+        cli_error(cmd, "cannot create the model of checkpoint '%s': %s", path, err);
+        return CLI_FAIL;
+    }
+    if (mgpt_checkpoint_load(path, m, want_adam, err, sizeof err) != 0) {
+        cli_error(cmd, "%s", err);
+        mgpt_model_free(m);
+        return CLI_USAGE;
+    }
+    *out = m;
+    return CLI_OK;
+}
+
+void cli_config_describe(const mgpt_config *c, char *buf, size_t len)
+{
+    snprintf(buf, len, "n_embd %d, n_head %d, n_layer %d, block_size %d, vocab %d", c->n_embd,
+             c->n_head, c->n_layer, c->block_size, c->vocab_size);
+}
+
+long cli_doc_positions(size_t len, int T)
+{
+    return len + 1 < (size_t)T ? (long)len + 1 : T;
+}
