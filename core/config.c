@@ -2,10 +2,9 @@
 #include <stdio.h>
 #include "mgpt_config.h"
 
-/* Limits keep every size product inside int range for the kernels' int dimensions. */
-#define MAX_EMBD 8192
-#define MAX_LAYER 256
-#define MAX_BLOCK 4096
+#define MAX_EMBD MGPT_MAX_EMBD
+#define MAX_LAYER MGPT_MAX_LAYER
+#define MAX_BLOCK MGPT_MAX_BLOCK
 
 int mgpt_config_validate(const mgpt_config *c, char *err, size_t errlen)
 {

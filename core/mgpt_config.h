@@ -7,6 +7,11 @@
 extern "C" {
 #endif
 
+/* Largest accepted shapes: every size product stays inside the kernels' int range. */
+#define MGPT_MAX_EMBD 8192
+#define MGPT_MAX_LAYER 256
+#define MGPT_MAX_BLOCK 4096
+
 typedef struct mgpt_config {
     int vocab_size;  /* V: BOS + distinct bytes of the corpus */
     int n_embd;      /* C */

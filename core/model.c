@@ -341,6 +341,11 @@ mgpt_param *mgpt_model_param(mgpt_model *m, const char *name)
     return NULL;
 }
 
+void mgpt_model_copy_params(mgpt_model *dst, const mgpt_model *src)
+{
+    memcpy(dst->param_mem, src->param_mem, src->num_floats * sizeof(float));
+}
+
 float mgpt_model_forward(mgpt_model *m)
 {
     mgpt_graph_forward(&m->graph, m->k);

@@ -46,6 +46,8 @@ void mgpt_model_free(mgpt_model *m);
 /* The spec's initialisation from seed (stream MGPT_STREAM_INIT); zeroes Adam state. */
 void mgpt_model_init(mgpt_model *m, uint64_t seed);
 mgpt_param *mgpt_model_param(mgpt_model *m, const char *name);
+/* Copies parameters (not Adam state) between two models of one config, any batch sizes. */
+void mgpt_model_copy_params(mgpt_model *dst, const mgpt_model *src);
 
 /* Forward over m->tokens/m->targets; returns the mean loss over unmasked targets
  * (0 if there are none). */

@@ -193,6 +193,7 @@ int mgpt_registry_load(mgpt_registry *r, const char *path, FILE *warn, char *err
     if (mgpt_cpu_detect(&cpu, err, errlen) != 0)
         return -1;
     r->cpu_features = cpu.features;
+    r->cpu_masked = cpu.masked & cpu.hw_features;
     search_path(r->searched, sizeof r->searched, path);
 
     char dirs[sizeof r->searched];
@@ -311,11 +312,10 @@ static void flush_denormals(void)
     _mm_setcsr(_mm_getcsr() | 0x8040); /* FTZ (bit 15) | DAZ (bit 6) */
 }
 
-int mgpt_backend_open(mgpt_registry *r, const char *forced, const mgpt_backend_env *env,
-                      mgpt_backend *out, char *err, size_t errlen)
+int mgpt_registry_select(const mgpt_registry *r, const char *forced,
+                         const mgpt_backend_entry **out, char *err, size_t errlen)
 {
-    memset(out, 0, sizeof *out);
-    flush_denormals();
+    *out = NULL;
     if (!forced || !*forced)
         forced = getenv("MGPT_BACKEND");
     int any = 0;
@@ -339,28 +339,50 @@ int mgpt_backend_open(mgpt_registry *r, const char *forced, const mgpt_backend_e
             char need[256];
             mgpt_cpu_feature_names(e->missing, need, sizeof need);
             snprintf(err, errlen, "backend '%s' cannot run on this CPU: needs %s%s", forced, need,
-                     getenv("MGPT_CPU_DISABLE") ? " (some features are masked by MGPT_CPU_DISABLE)" : "");
+                     (e->missing & r->cpu_masked) ? " (masked by MGPT_CPU_DISABLE)" : "");
             return 2;
         }
-        return try_open(r, e, env, out, err, errlen) == 0 ? 0 : 1;
+        *out = e;
+        return 0;
     }
+    *out = mgpt_registry_best(r);
+    if (!*out) {
+        snprintf(err, errlen, "no backend in %s can run on this CPU", r->searched);
+        return 1;
+    }
+    return 0;
+}
+
+int mgpt_backend_open(mgpt_registry *r, const char *forced, const mgpt_backend_env *env,
+                      mgpt_backend *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    flush_denormals();
+    if (!forced || !*forced)
+        forced = getenv("MGPT_BACKEND");
+    const mgpt_backend_entry *e;
+    int rc = mgpt_registry_select(r, forced, &e, err, errlen);
+    if (rc != 0)
+        return rc;
+    if (forced && *forced)
+        return try_open(r, e, env, out, err, errlen) == 0 ? 0 : 1;
     /* automatic: best runnable first; one whose init fails is skipped with a warning */
     int tried[256] = {0};
     for (;;) {
-        const mgpt_backend_entry *best = NULL;
+        if (try_open(r, e, env, out, err, errlen) == 0)
+            return 0;
+        fprintf(stderr, "mgpt: warning: skipping %s\n", err);
+        tried[e - r->entries] = 1;
+        e = NULL;
         for (int i = 0; i < r->n && i < 256; i++) {
-            const mgpt_backend_entry *e = &r->entries[i];
-            if (!tried[i] && e->status == MGPT_BE_RUNNABLE && (!best || better(e, best)))
-                best = e;
+            const mgpt_backend_entry *c = &r->entries[i];
+            if (!tried[i] && c->status == MGPT_BE_RUNNABLE && (!e || better(c, e)))
+                e = c;
         }
-        if (!best) {
+        if (!e) {
             snprintf(err, errlen, "no backend in %s can run on this CPU", r->searched);
             return 1;
         }
-        tried[best - r->entries] = 1;
-        if (try_open(r, best, env, out, err, errlen) == 0)
-            return 0;
-        fprintf(stderr, "mgpt: warning: skipping %s\n", err);
     }
 }
 

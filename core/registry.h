@@ -31,6 +31,7 @@ typedef struct mgpt_registry {
     mgpt_backend_entry *entries;
     int n;
     uint32_t cpu_features;          /* as detected and masked */
+    uint32_t cpu_masked;            /* bits removed by MGPT_CPU_DISABLE */
     char searched[8192];            /* the directories searched, ':' separated */
 } mgpt_registry;
 
@@ -45,6 +46,12 @@ const mgpt_backend_entry *mgpt_registry_find(const mgpt_registry *r, const char 
 
 /* The best runnable entry (highest priority; the name breaks ties), or NULL. */
 const mgpt_backend_entry *mgpt_registry_best(const mgpt_registry *r);
+
+/* Chooses without running plugin code: `forced` (or MGPT_BACKEND if forced is NULL), else
+ * the best runnable entry. 0 with *out set; else err says why and the return value is 2
+ * for "unknown name / cannot run here" and 1 for "no usable module at all". */
+int mgpt_registry_select(const mgpt_registry *r, const char *forced,
+                         const mgpt_backend_entry **out, char *err, size_t errlen);
 
 /* An active backend: the entry's kernels with every NULL filled from the scalar module. */
 typedef struct mgpt_backend {

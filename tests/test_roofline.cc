@@ -913,8 +913,9 @@ void expect_number(json_t *o, const char *key, const std::string &where, bool po
 {
     json_t *v = json_object_get(o, key);
     ASSERT_TRUE(v && json_is_number(v)) << where << ": no number '" << key << "'";
-    if (positive)
+    if (positive) {
         EXPECT_GT(json_number_value(v), 0) << where << "." << key;
+    }
 }
 
 void expect_string(json_t *o, const char *key, const std::string &where)
@@ -1040,7 +1041,7 @@ TEST_F(RooflineRun, CountsAreTheEnginesCounts)
         }
     size_t i, j;
     json_t *b, *k;
-    json_array_foreach(json_object_get(root, "backends"), i, b)
+    json_array_foreach(json_object_get(root, "backends"), i, b) {
         json_array_foreach(json_object_get(b, "kernels"), j, k) {
             if (strcmp(json_string_value(json_object_get(k, "config")), "e32_L1_b8") != 0)
                 continue;
@@ -1050,6 +1051,7 @@ TEST_F(RooflineRun, CountsAreTheEnginesCounts)
             EXPECT_DOUBLE_EQ(json_number_value(json_object_get(k, "flops")), flops[name]) << name;
             EXPECT_DOUBLE_EQ(json_number_value(json_object_get(k, "bytes")), bytes[name]) << name;
         }
+    }
 }
 
 TEST_F(RooflineRun, JsonToStandardOutput)

@@ -118,7 +118,7 @@ SIMD_ALWAYS_INLINE void gemm_tile(const int nv, const int col, int kc, const flo
     }
     for (int k = 0; k < kc; k++) {
         vec bv[GEMM_NV];
-        if (!col && (k & 15) == 0)  /* the next tile's rows, a cache line each 16 steps */
+        if (!col && pf && (k & 15) == 0)    /* the next tile's rows, a line per 16 steps */
 #pragma GCC unroll 16
             for (int i = 0; i < GEMM_MR; i++)
                 __builtin_prefetch(pf + i * lda + k);
@@ -220,8 +220,9 @@ void SIMD_FN(gemm)(int M, int N, int K, const float *a, ptrdiff_t rsa, ptrdiff_t
                         int m = mc - ir < GEMM_MR ? mc - ir : GEMM_MR;
                         float *ct = c + (ic + ir) * ldc + jc + jr;
                         if (csa == 1) {     /* row-major A, read in place */
-                            /* prefetch: the next tile's rows (or this block's first) */
-                            const float *next = ab + (ir + GEMM_MR < mc ? ir + GEMM_MR : 0) * rsa;
+                            /* to prefetch: the next tile's rows, when it has GEMM_MR */
+                            const float *next =
+                                ir + 2 * GEMM_MR <= mc ? ab + (ir + GEMM_MR) * rsa : NULL;
                             gemm_tiles[nv - 1][0](kc, ab + ir * rsa, rsa, bpp, ct, ldc, m,
                                                   nlast, beta, next);
                         } else {

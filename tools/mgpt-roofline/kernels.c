@@ -12,7 +12,7 @@
 #include "rng.h"
 #include "roofline.h"
 
-/* Longest a single kernel may take in all before repeats are cut (never below 3). */
+/* Longest a kernel's timed repeats may take in all before they are cut. */
 #define KERNEL_BUDGET_SECONDS 4.0
 
 typedef struct call {
@@ -62,12 +62,16 @@ static void time_group(const group *g, const roof_timing *t, roof_kernel *out)
     if (once < 1e-7)
         once = 1e-7;
     long inner = (long)(t->min_time / once) + 1;
+    /* a kernel that takes seconds per step (large configs on the scalar backend) gets
+     * fewer repeats, at least one after the warm-up; the JSON says how many */
     int repeats = t->repeats;
-    double total = once * (double)inner * repeats;
-    if (total > KERNEL_BUDGET_SECONDS) {
-        repeats = (int)(KERNEL_BUDGET_SECONDS / (once * (double)inner));
+    double per_repeat = once * (double)inner;
+    if (per_repeat * repeats > KERNEL_BUDGET_SECONDS) {
+        repeats = (int)(KERNEL_BUDGET_SECONDS / per_repeat);
         if (repeats < 3)
-            repeats = t->repeats < 3 ? t->repeats : 3;
+            repeats = per_repeat * 3 <= 2 * KERNEL_BUDGET_SECONDS ? 3 : 1;
+        if (repeats > t->repeats)
+            repeats = t->repeats;
     }
     double *v = malloc((size_t)repeats * sizeof *v);
     if (!v) {

@@ -141,44 +141,18 @@ int cmd_backends(int argc, char **argv, const cli_global *g)
     const char *env = getenv("MGPT_BACKEND");
     const char *forced = g->backend && *g->backend ? g->backend : env && *env ? env : NULL;
     const char *by = g->backend && *g->backend ? "--backend" : "MGPT_BACKEND";
-    int usable = 0;
-    for (int i = 0; i < reg.n; i++)
-        usable |= reg.entries[i].desc != NULL;
-    if (!usable) {
+    const mgpt_backend_entry *e;
+    char why[1200];
+    int rc = mgpt_registry_select(&reg, forced, &e, why, sizeof why);
+    if (rc != 0) {
         printf("selected: none\n");
-        cli_error(C, "no usable backend modules (mgpt_NAME.so) found in %s; set MGPT_PLUGIN_PATH "
-                  "to the folder that holds them", reg.searched[0] ? reg.searched : "(empty path)");
-        status = CLI_FAIL;
+        cli_error(C, "%s%s%s", why, rc == 2 && forced ? " given by " : "", rc == 2 && forced ? by : "");
+        status = rc == 2 ? CLI_USAGE : CLI_FAIL;
     } else if (forced) {
-        const mgpt_backend_entry *e = mgpt_registry_find(&reg, forced);
-        if (!e) {
-            printf("selected: none\n");
-            names[0] = '\0';
-            size_t used = 0;
-            for (int i = 0; i < reg.n; i++)
-                if (reg.entries[i].desc && used < sizeof names)
-                    used += (size_t)snprintf(names + used, sizeof names - used, "%s%s",
-                                             used ? ", " : "", reg.entries[i].name);
-            cli_error(C, "unknown backend '%s' given by %s (available: %s)", forced, by, names);
-            status = CLI_USAGE;
-        } else if (e->status != MGPT_BE_RUNNABLE) {
-            mgpt_cpu_feature_names(e->missing, names, sizeof names);
-            printf("selected: none\n");
-            cli_error(C, "backend '%s' given by %s cannot run on this CPU: needs %s%s", forced, by,
-                      names, cpu.masked ? " (some features are masked by MGPT_CPU_DISABLE)" : "");
-            status = CLI_USAGE;
-        } else
-            printf("selected: %s (forced by %s)\n", e->name, by);
+        printf("selected: %s (forced by %s)\n", e->name, by);
     } else {
-        const mgpt_backend_entry *best = mgpt_registry_best(&reg);
-        if (best)
-            printf("selected: %s (the highest-priority runnable backend, priority %d)\n",
-                   best->name, best->desc->priority);
-        else {
-            printf("selected: none\n");
-            cli_error(C, "no backend in %s can run on this CPU", reg.searched);
-            status = CLI_FAIL;
-        }
+        printf("selected: %s (the highest-priority runnable backend, priority %d)\n",
+               e->name, e->desc->priority);
     }
     mgpt_registry_free(&reg);
     return status;

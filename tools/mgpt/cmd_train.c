@@ -29,10 +29,9 @@
 #define D_SAMPLES 20
 #define D_TEMP 0.5
 
-/* Limits (core/config.c accepts the same shapes). */
-#define MAX_EMBD 8192
-#define MAX_LAYER 256
-#define MAX_BLOCK 4096
+#define MAX_EMBD MGPT_MAX_EMBD
+#define MAX_LAYER MGPT_MAX_LAYER
+#define MAX_BLOCK MGPT_MAX_BLOCK
 #define MAX_BATCH 65536
 #define MAX_STEPS 1000000000L
 
@@ -351,7 +350,7 @@ static void print_samples(trainer *t)
         char err[512];
         one = mgpt_model_create(&m->cfg, 1, &t->eng.be.k, err, sizeof err);
         if (one) {
-            memcpy(one->param_mem, m->param_mem, m->num_floats * sizeof(float));
+            mgpt_model_copy_params(one, m);
             m = one;
         }
     }
