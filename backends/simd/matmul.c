@@ -97,7 +97,7 @@ static void pack_a(float *ap, const float *a, ptrdiff_t rsa, ptrdiff_t csa, int 
  * bounds; never stored). */
 SIMD_ALWAYS_INLINE void gemm_tile(const int nv, const int col, int kc, const float *a,
                                   ptrdiff_t lda, const float *bp, float *c, ptrdiff_t ldc,
-                                  int m, int nlast, int beta, const float *pf)
+                                  int m, int nlast, int beta)
 {
     vec acc[GEMM_MR][GEMM_NV];
     const float *ar[GEMM_MR];
@@ -118,10 +118,6 @@ SIMD_ALWAYS_INLINE void gemm_tile(const int nv, const int col, int kc, const flo
     }
     for (int k = 0; k < kc; k++) {
         vec bv[GEMM_NV];
-        if (!col && pf && (k & 15) == 0)    /* the next tile's rows, a line per 16 steps */
-#pragma GCC unroll 16
-            for (int i = 0; i < GEMM_MR; i++)
-                __builtin_prefetch(pf + i * lda + k);
 #pragma GCC unroll 16
         for (int j = 0; j < nv; j++)
             bv[j] = v_load_aligned(bp + j * SIMD_W);
@@ -152,14 +148,14 @@ SIMD_ALWAYS_INLINE void gemm_tile(const int nv, const int col, int kc, const flo
 }
 
 typedef void (*gemm_tile_fn)(int kc, const float *a, ptrdiff_t lda, const float *bp, float *c,
-                             ptrdiff_t ldc, int m, int nlast, int beta, const float *pf);
+                             ptrdiff_t ldc, int m, int nlast, int beta);
 
 #define GEMM_TILE_INSTANCE(NV, COL)                                                         \
     static void gemm_tile_##NV##_##COL(int kc, const float *a, ptrdiff_t lda,             \
                                        const float *bp, float *c, ptrdiff_t ldc, int m,    \
-                                       int nlast, int beta, const float *pf)               \
+                                       int nlast, int beta)               \
     {                                                                                      \
-        gemm_tile(NV, COL, kc, a, lda, bp, c, ldc, m, nlast, beta, pf);                    \
+        gemm_tile(NV, COL, kc, a, lda, bp, c, ldc, m, nlast, beta);                        \
     }
 GEMM_TILE_INSTANCE(1, 0)
 GEMM_TILE_INSTANCE(1, 1)
@@ -186,6 +182,29 @@ static const gemm_tile_fn gemm_tiles[GEMM_NV][2] = {
 #endif
 };
 
+/* All register tiles of C[0:mc, 0:nc] += (or =, beta 0) A[0:mc, 0:kc] Bpacked[0:kc, 0:nc]:
+ * each micro-panel of B stays in L1 while the tiles walk down A. A is row-major in place
+ * (ap NULL: a, lda) or packed (ap). */
+static void gemm_block(int mc, int nc, int kc, const float *a, ptrdiff_t lda, const float *ap,
+                       const float *bp, float *c, ptrdiff_t ldc, int beta)
+{
+    for (int jr = 0; jr < nc; jr += GEMM_NR) {
+        int nr = nc - jr < GEMM_NR ? nc - jr : GEMM_NR;
+        int nv = (nr + SIMD_W - 1) / SIMD_W;
+        int nlast = nr - (nv - 1) * SIMD_W;
+        const float *bpp = bp + (size_t)jr * kc;
+        for (int ir = 0; ir < mc; ir += GEMM_MR) {
+            int m = mc - ir < GEMM_MR ? mc - ir : GEMM_MR;
+            float *ct = c + ir * ldc + jr;
+            if (ap)
+                gemm_tiles[nv - 1][1](kc, ap + (size_t)ir * kc, GEMM_MR, bpp, ct, ldc, m, nlast,
+                                      beta);
+            else
+                gemm_tiles[nv - 1][0](kc, a + ir * lda, lda, bpp, ct, ldc, m, nlast, beta);
+        }
+    }
+}
+
 void SIMD_FN(gemm)(int M, int N, int K, const float *a, ptrdiff_t rsa, ptrdiff_t csa,
                    const float *b, ptrdiff_t rsb, ptrdiff_t csb, float *c, ptrdiff_t ldc,
                    int accumulate)
@@ -200,36 +219,33 @@ void SIMD_FN(gemm)(int M, int N, int K, const float *a, ptrdiff_t rsa, ptrdiff_t
                 memset(c + i * ldc, 0, (size_t)N * sizeof(float));
         return;
     }
-    for (int jc = 0; jc < N; jc += GEMM_NC) {
-        int nc = N - jc < GEMM_NC ? N - jc : GEMM_NC;
+    if (csa == 1) {
+        /* Row-major A is read in place; each block of B is packed once. */
+        for (int jc = 0; jc < N; jc += GEMM_NC) {
+            int nc = N - jc < GEMM_NC ? N - jc : GEMM_NC;
+            for (int pc = 0; pc < K; pc += GEMM_KC) {
+                int kc = K - pc < GEMM_KC ? K - pc : GEMM_KC;
+                pack_b(bp, b + pc * rsb + jc * csb, rsb, csb, kc, nc);
+                for (int ic = 0; ic < M; ic += GEMM_MC) {
+                    int mc = M - ic < GEMM_MC ? M - ic : GEMM_MC;
+                    gemm_block(mc, nc, kc, a + ic * rsa + pc, rsa, NULL, bp,
+                               c + ic * ldc + jc, ldc, accumulate || pc > 0);
+                }
+            }
+        }
+    } else {
+        /* A (dout^T: strided rows far apart) is packed once per block and reused across all
+         * of N; the B blocks (row-major, cheap to copy, L2-resident) are packed per A block. */
         for (int pc = 0; pc < K; pc += GEMM_KC) {
             int kc = K - pc < GEMM_KC ? K - pc : GEMM_KC;
-            int beta = accumulate || pc > 0;
-            pack_b(bp, b + pc * rsb + jc * csb, rsb, csb, kc, nc);
             for (int ic = 0; ic < M; ic += GEMM_MC) {
                 int mc = M - ic < GEMM_MC ? M - ic : GEMM_MC;
-                const float *ab = a + ic * rsa + pc * csa;
-                if (csa != 1)
-                    pack_a(ap, ab, rsa, csa, mc, kc);
-                for (int jr = 0; jr < nc; jr += GEMM_NR) {
-                    int nr = nc - jr < GEMM_NR ? nc - jr : GEMM_NR;
-                    int nv = (nr + SIMD_W - 1) / SIMD_W;
-                    int nlast = nr - (nv - 1) * SIMD_W;
-                    const float *bpp = bp + (size_t)jr * kc;
-                    for (int ir = 0; ir < mc; ir += GEMM_MR) {
-                        int m = mc - ir < GEMM_MR ? mc - ir : GEMM_MR;
-                        float *ct = c + (ic + ir) * ldc + jc + jr;
-                        if (csa == 1) {     /* row-major A, read in place */
-                            /* to prefetch: the next tile's rows, when it has GEMM_MR */
-                            const float *next =
-                                ir + 2 * GEMM_MR <= mc ? ab + (ir + GEMM_MR) * rsa : NULL;
-                            gemm_tiles[nv - 1][0](kc, ab + ir * rsa, rsa, bpp, ct, ldc, m,
-                                                  nlast, beta, next);
-                        } else {
-                            gemm_tiles[nv - 1][1](kc, ap + (size_t)ir * kc, GEMM_MR, bpp, ct,
-                                                  ldc, m, nlast, beta, NULL);
-                        }
-                    }
+                pack_a(ap, a + ic * rsa + pc * csa, rsa, csa, mc, kc);
+                for (int jc = 0; jc < N; jc += GEMM_NC) {
+                    int nc = N - jc < GEMM_NC ? N - jc : GEMM_NC;
+                    pack_b(bp, b + pc * rsb + jc * csb, rsb, csb, kc, nc);
+                    gemm_block(mc, nc, kc, NULL, 0, ap, bp, c + ic * ldc + jc, ldc,
+                               accumulate || pc > 0);
                 }
             }
         }

@@ -48,8 +48,12 @@ enum {
     MGPT_CPU_AVX512F  = 1u << 8,
     MGPT_CPU_AVX512BW = 1u << 9,
     MGPT_CPU_AVX512VL = 1u << 10,
-    MGPT_CPU_AVX512DQ = 1u << 11,
-    MGPT_CPU_OPENMP   = 1u << 12  /* not a CPU bit: "needs an OpenMP runtime" */
+    MGPT_CPU_AVX512DQ = 1u << 11
+};
+
+/* Descriptor flags. */
+enum {
+    MGPT_BACKEND_THREADED = 1u << 0  /* runs kernels on env->num_threads threads */
 };
 
 /* Adam hyper-parameters for one update; bias corrections precomputed by the engine. */
@@ -142,6 +146,7 @@ typedef struct mgpt_backend_desc {
     const char *description;       /* one line for `mgpt backends` */
     uint32_t required_features;    /* MGPT_CPU_* bits that must all be present */
     int priority;                  /* higher wins among runnable backends */
+    uint32_t flags;                /* MGPT_BACKEND_* bits */
     const mgpt_kernels *kernels;
     const mgpt_probes *probes;     /* may be NULL */
     int (*init)(const mgpt_backend_env *env, char *err, size_t errlen); /* may be NULL; 0 = ok */

@@ -141,7 +141,7 @@ static int measure_backend(roof_run *run, mgpt_registry *r, const pick *pk,
     }
     const mgpt_backend_desc *d = pk->e->desc;
     snprintf(b->description, sizeof b->description, "%s", d->description ? d->description : "");
-    int openmp = (d->required_features & MGPT_CPU_OPENMP) != 0;
+    int openmp = (d->flags & MGPT_BACKEND_THREADED) != 0;
     b->kernel_threads = openmp ? run->threads : 1;
     int pu[ROOF_MAX_THREADS];
     for (int i = 0; i < run->machine.cores; i++)

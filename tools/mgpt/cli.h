@@ -111,6 +111,7 @@ typedef struct cli_engine {
 int cli_engine_open(cli_engine *e, const char *cmd, const cli_global *g);
 void cli_engine_close(cli_engine *e);
 /* "avx512 (4 threads)" */
+int cli_engine_threads(const cli_engine *e);
 void cli_engine_describe(const cli_engine *e, char *buf, size_t len);
 
 /* --- model_file.c: a model from a checkpoint ----------------------------------------- */

@@ -75,10 +75,9 @@ static void print_entry(const mgpt_backend_entry *e, int verbose)
     if (e->desc) {
         printf("    about:     %s\n", e->desc->description ? e->desc->description : "");
         printf("    priority:  %d\n", e->desc->priority);
-        mgpt_cpu_feature_names(e->desc->required_features & ~(uint32_t)MGPT_CPU_OPENMP, need,
-                               sizeof need);
-        printf("    requires:  %s%s\n", need[0] ? need : "nothing",
-               e->desc->required_features & MGPT_CPU_OPENMP ? " (and an OpenMP runtime)" : "");
+        mgpt_cpu_feature_names(e->desc->required_features, need, sizeof need);
+        printf("    requires:  %s\n", need[0] ? need : "nothing");
+        printf("    threads:   %s\n", e->desc->flags & MGPT_BACKEND_THREADED ? "yes (--threads)" : "no");
     }
     printf("    status:    %s", status_name(e));
     if (e->status == MGPT_BE_NOT_RUNNABLE) {

@@ -50,9 +50,10 @@ int cli_engine_open(cli_engine *e, const char *cmd, const cli_global *g)
         const char *why = g->backend && *g->backend ? "forced by --backend"
                         : envb && *envb ? "forced by MGPT_BACKEND"
                         : "the highest-priority runnable backend";
+        int n = cli_engine_threads(e);
         fprintf(stderr, "mgpt %s: backend %s (%s, priority %d): %s; %d thread%s%s\n", cmd,
-                en->name, en->path, en->desc->priority, why, e->threads,
-                e->threads == 1 ? "" : "s", e->n_binding ? ", bound one per core" : "");
+                en->name, en->path, en->desc->priority, why, n, n == 1 ? "" : "s",
+                n > 1 && e->n_binding ? ", bound one per core" : "");
     }
     return CLI_OK;
 }
@@ -66,8 +67,15 @@ void cli_engine_close(cli_engine *e)
     e->be_open = e->reg_loaded = 0;
 }
 
+/* The threads are the backend's: a single-threaded backend runs on one, whatever --threads. */
+int cli_engine_threads(const cli_engine *e)
+{
+    return e->be_open && (e->be.entry->desc->flags & MGPT_BACKEND_THREADED) ? e->threads : 1;
+}
+
 void cli_engine_describe(const cli_engine *e, char *buf, size_t len)
 {
-    snprintf(buf, len, "%s (%d thread%s)", e->be_open ? e->be.entry->name : "none", e->threads,
-             e->threads == 1 ? "" : "s");
+    int n = cli_engine_threads(e);
+    snprintf(buf, len, "%s (%d thread%s)", e->be_open ? e->be.entry->name : "none", n,
+             n == 1 ? "" : "s");
 }
