@@ -69,7 +69,8 @@ typedef struct bench_result {
     int batch;                  /* documents per step (B) */
     size_t params;
     const char *data;           /* "names" (embedded, B = 1) or "synthetic" */
-    int steps, warmup, repeats, threads;
+    int steps, warmup, repeats;
+    int threads;                /* the backend really uses (1 unless it is threaded) */
     double *repeat_ms;          /* [repeats] ms per step of each repeat */
     double ms_median, ms_min, ms_max;
     double tokens_per_step;     /* unmasked targets per timed step (mean) */
@@ -129,7 +130,7 @@ typedef struct bench_file {
     bench_entry *e;
     int n;
     const char *cpu_brand;         /* "" if absent */
-    int threads;                   /* 0 if absent */
+    int threads;                   /* requested (settings), 0 if absent */
 } bench_file;
 
 /* Reads and checks a file written by `run`, taking each result's time from `key`

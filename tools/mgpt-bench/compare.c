@@ -159,7 +159,7 @@ int cmd_compare(int argc, char **argv)
         bench_warn(CMD, "the files come from different CPUs ('%s' and '%s'): the ratios compare "
                    "machines as well as code", base.cpu_brand, cur.cpu_brand);
     if (base.threads && cur.threads && base.threads != cur.threads)
-        bench_warn(CMD, "the files ran with different thread counts (%d and %d)", base.threads,
+        bench_warn(CMD, "the files ran with different --threads (%d and %d)", base.threads,
                    cur.threads);
 
     print_table(rows, n, stdout);

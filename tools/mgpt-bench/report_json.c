@@ -3,7 +3,7 @@
  *   { "schema", "mgpt_version", "backend_abi", "timestamp",
  *     "machine": { "cpu": {...}, "topology": {...}, "os": {...}, "compiler" },
  *     "settings": { "steps" (null = calibrated), "warmup", "repeats", "min_time_s",
- *                   "threads", "seed" },
+ *                   "threads" (requested), "seed" },
  *     "results": [ { "backend", "config", shape, "ms_per_step" (median), ... } ],
  *     "skipped": [ { "backend", "reason" } ] }
  * `compare` needs only "schema" and, per result, "backend", "config" and "ms_per_step"

@@ -60,18 +60,18 @@ int bench_write_run_markdown(const bench_run *run, FILE *f)
     const bench_settings *s = &run->settings;
     fprintf(f, "## mgpt-bench: training step times\n\n");
     fprintf(f, "- Machine: %s\n", machine);
-    fprintf(f, "- mgpt %s, %s, %d thread%s; %d warmup step%s, then %d repeat%s of ",
-            PACKAGE_VERSION, run->timestamp, s->threads, s->threads == 1 ? "" : "s", s->warmup,
-            s->warmup == 1 ? "" : "s", s->repeats, s->repeats == 1 ? "" : "s");
+    fprintf(f, "- mgpt %s, %s, --threads %d; %d warmup step%s, then %d repeat%s of ",
+            PACKAGE_VERSION, run->timestamp, s->threads, s->warmup, s->warmup == 1 ? "" : "s",
+            s->repeats, s->repeats == 1 ? "" : "s");
     if (s->steps)
         fprintf(f, "%d steps\n", s->steps);
     else
         fprintf(f, "about %g s (steps calibrated per config)\n", s->min_time);
     fprintf(f, "- A step is batch fill, forward, backward and Adam; ms/step is the median "
                "over the repeats; GFLOP/s counts the engine's FLOPs of a step\n\n");
-    fprintf(f, "| backend | config | params | ms/step | min | max | tokens/s | GFLOP/s | "
-               "vs scalar |\n");
-    fprintf(f, "|---|---|--:|--:|--:|--:|--:|--:|--:|\n");
+    fprintf(f, "| backend | config | params | threads | ms/step | min | max | tokens/s | "
+               "GFLOP/s | vs scalar |\n");
+    fprintf(f, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|\n");
     for (int i = 0; i < run->n; i++) {
         const bench_result *r = &run->results[i];
         char p[32], med[32], lo[32], hi[32], tok[32], vs[32];
@@ -85,8 +85,8 @@ int bench_write_run_markdown(const bench_run *run, FILE *f)
             snprintf(vs, sizeof vs, "%.2fx", x);
         else
             snprintf(vs, sizeof vs, "-");
-        fprintf(f, "| %s | `%s` | %s | %s | %s | %s | %s | %.2f | %s |\n", r->backend,
-                r->config, p, med, lo, hi, tok, r->gflops, vs);
+        fprintf(f, "| %s | `%s` | %s | %d | %s | %s | %s | %s | %.2f | %s |\n", r->backend,
+                r->config, p, r->threads, med, lo, hi, tok, r->gflops, vs);
     }
     for (int i = 0; i < run->n_skipped; i++)
         fprintf(f, "%s- Skipped %s: %s\n", i == 0 ? "\n" : "", run->skipped[i].backend,

@@ -38,7 +38,8 @@ static void usage(void)
            "      --steps=N        steps per timed run (default: auto, calibrated so that a\n"
            "                       run takes about --min-time)\n"
            "      --min-time=SEC   seconds per timed run with automatic steps (default 0.25)\n"
-           "  -t, --threads=N      threads for the backend (default: one per physical core)\n"
+           "  -t, --threads=N      threads for backends that use them (default: one per\n"
+           "                       physical core); a single-threaded backend runs on one\n"
            "\n"
            "Output:\n"
            "      --json=FILE      write machine, settings and results as JSON (for compare)\n"
@@ -126,16 +127,16 @@ static int choose_backends(const mgpt_registry *reg, int all, bench_names *named
 }
 
 /* "this CPU lacks avx512f", "MGPT_CPU_DISABLE masks avx2", or both. */
-static void not_runnable_reason(uint32_t missing, char *buf, size_t len)
+static void not_runnable_reason(const mgpt_registry *reg, uint32_t missing, char *buf,
+                                size_t len)
 {
-    mgpt_cpu_info cpu;
-    char err[256], lacks[160], masked[160];
-    uint32_t hw = mgpt_cpu_detect(&cpu, err, sizeof err) == 0 ? cpu.hw_features : 0;
-    mgpt_cpu_feature_names(missing & ~hw, lacks, sizeof lacks);
-    mgpt_cpu_feature_names(missing & hw, masked, sizeof masked);
-    if ((missing & ~hw) && (missing & hw))
+    char lacks[160], masked[160];
+    uint32_t by_user = missing & reg->cpu_masked, by_cpu = missing & ~reg->cpu_masked;
+    mgpt_cpu_feature_names(by_cpu, lacks, sizeof lacks);
+    mgpt_cpu_feature_names(by_user, masked, sizeof masked);
+    if (by_cpu && by_user)
         snprintf(buf, len, "this CPU lacks %s, and MGPT_CPU_DISABLE masks %s", lacks, masked);
-    else if (missing & hw)
+    else if (by_user)
         snprintf(buf, len, "MGPT_CPU_DISABLE masks %s, which it needs", masked);
     else
         snprintf(buf, len, "this CPU lacks %s", lacks);
@@ -192,9 +193,9 @@ static void print_table(const bench_run *run, FILE *f)
         wb = b > wb ? b : wb;
         wc = c > wc ? c : wc;
     }
-    fprintf(f, "%-*s  %-*s  %11s  %3s  %3s  %8s  %9s  %9s  %9s  %12s  %8s  %9s\n", wb,
-            "backend", wc, "config", "params", "B", "T", "steps", "ms/step", "min", "max",
-            "tokens/s", "GFLOP/s", "vs scalar");
+    fprintf(f, "%-*s  %-*s  %11s  %3s  %3s  %7s  %8s  %9s  %9s  %9s  %12s  %8s  %9s\n", wb,
+            "backend", wc, "config", "params", "B", "T", "threads", "steps", "ms/step", "min",
+            "max", "tokens/s", "GFLOP/s", "vs scalar");
     for (int i = 0; i < run->n; i++) {
         const bench_result *r = &run->results[i];
         char p[32], med[32], lo[32], hi[32], tok[32], vs[32] = "-";
@@ -206,9 +207,9 @@ static void print_table(const bench_run *run, FILE *f)
         double x = bench_vs_scalar(run, r);
         if (x > 0)
             snprintf(vs, sizeof vs, "%.2fx", x);
-        fprintf(f, "%-*s  %-*s  %11s  %3d  %3d  %8d  %9s  %9s  %9s  %12s  %8.2f  %9s\n", wb,
-                r->backend, wc, r->config, p, r->batch, r->cfg.block_size, r->steps, med, lo,
-                hi, tok, r->gflops, vs);
+        fprintf(f, "%-*s  %-*s  %11s  %3d  %3d  %7d  %8d  %9s  %9s  %9s  %12s  %8.2f  %9s\n",
+                wb, r->backend, wc, r->config, p, r->batch, r->cfg.block_size, r->threads,
+                r->steps, med, lo, hi, tok, r->gflops, vs);
     }
     fflush(f);
 }
@@ -392,7 +393,7 @@ int cmd_run(int argc, char **argv)
         const mgpt_backend_entry *e = mgpt_registry_find(&reg, name);
         if (e && e->status == MGPT_BE_NOT_RUNNABLE) {
             char why[512];
-            not_runnable_reason(e->missing, why, sizeof why);
+            not_runnable_reason(&reg, e->missing, why, sizeof why);
             add_skip(&run, name, why);
             done += configs.n;
             continue;
@@ -403,11 +404,14 @@ int cmd_run(int argc, char **argv)
             done += configs.n;
             continue;
         }
+        /* the threads are the backend's: a single-threaded one runs on one */
+        bench_settings bs = s;
+        bs.threads = be.entry->desc->flags & MGPT_BACKEND_THREADED ? s.threads : 1;
         for (int i = 0; i < configs.n; i++) {
             char label[200];
             snprintf(label, sizeof label, "[%d/%d] %s %s", ++done, total, name, configs.v[i]);
             bench_result r;
-            if (bench_measure(name, &be.k, configs.v[i], &s, label, &r) != 0) {
+            if (bench_measure(name, &be.k, configs.v[i], &bs, label, &r) != 0) {
                 failures++;
                 continue;
             }
