@@ -88,8 +88,8 @@ static void detect_hardware(void)
         hw.libcpuid_ok = 1;
         snprintf(hw.vendor, sizeof hw.vendor, "%s", id.vendor_str);
         snprintf(hw.brand, sizeof hw.brand, "%s", id.brand_str);
-        hw.family = id.family;
-        hw.model = id.model;
+        hw.family = id.ext_family; /* the displayed family and model (Intel SDM) */
+        hw.model = id.ext_model;
         hw.stepping = id.stepping;
         hw.cores = id.num_cores;
         hw.logical_cpus = id.num_logical_cpus;

@@ -3,6 +3,7 @@
  * every op accumulating into its inputs' gradients. All kernels come from the backend. */
 #ifndef MGPT_GRAPH_H
 #define MGPT_GRAPH_H
+#include <stddef.h>
 #include <stdint.h>
 #include <mgpt/backend.h>
 #include "tensor.h"
@@ -49,6 +50,10 @@ void mgpt_graph_backward(mgpt_graph *g, const mgpt_kernels *k);
 typedef struct mgpt_cost { double flops; double bytes; } mgpt_cost;
 mgpt_cost mgpt_node_cost(const mgpt_node *nd, int backward);
 mgpt_cost mgpt_graph_cost(const mgpt_graph *g, int backward);
+/* The optimizer step over n parameters: the global-norm sum of squares, then Adam. */
+mgpt_cost mgpt_sumsq_cost(size_t n);
+mgpt_cost mgpt_adam_cost(size_t n);
+mgpt_cost mgpt_optimizer_cost(size_t n);
 #ifdef __cplusplus
 }
 #endif

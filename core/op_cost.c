@@ -37,26 +37,49 @@ mgpt_cost mgpt_node_cost(const mgpt_node *nd, int backward)
         break;
     case MGPT_OP_MATMUL:
         c.flops = (backward ? 4 : 2) * N * C * OC;
-        c.bytes = backward ? 4 * (2 * N * C + 2 * OC * C + N * OC)
+        /* backward: dinp and dw are read and written (accumulated), dout read once */
+        c.bytes = backward ? 4 * (3 * N * C + 3 * OC * C + N * OC)
                            : 4 * (N * C + OC * C + N * OC);
         break;
     case MGPT_OP_ATTENTION:
         return attention_cost(nd, backward);
     case MGPT_OP_SQRELU:
-        c.flops = backward ? 3 * n : 2 * n;
-        c.bytes = backward ? 12 * n : 8 * n;
+        /* compare and square; backward: compare, 2*x*dy, accumulate into dinp */
+        c.flops = backward ? 4 * n : 2 * n;
+        c.bytes = backward ? 16 * n : 8 * n;
         break;
     case MGPT_OP_ADD:
         c.flops = backward ? 2 * n : n;
         c.bytes = backward ? 24 * n : 12 * n;
         break;
     case MGPT_OP_XENT:
-        c.flops = backward ? 2 * N * V : 5 * N * V;
+        c.flops = backward ? 3 * N * V : 5 * N * V;
         c.bytes = backward ? 12 * N * V : 8 * N * V;
         break;
     default:
         break;
     }
+    return c;
+}
+
+mgpt_cost mgpt_sumsq_cost(size_t n)
+{
+    mgpt_cost c = {2.0 * (double)n, 4.0 * (double)n};
+    return c;
+}
+
+/* scale, 3 for m, 4 for v, 2 bias corrections, sqrt, +eps, lr*, /, -=: 15 flops;
+ * param, m, v read and written, grad read: 28 bytes */
+mgpt_cost mgpt_adam_cost(size_t n)
+{
+    mgpt_cost c = {15.0 * (double)n, 28.0 * (double)n};
+    return c;
+}
+
+mgpt_cost mgpt_optimizer_cost(size_t n)
+{
+    mgpt_cost s = mgpt_sumsq_cost(n), a = mgpt_adam_cost(n);
+    mgpt_cost c = {s.flops + a.flops, s.bytes + a.bytes};
     return c;
 }
 

@@ -213,13 +213,15 @@ TEST_P(BackendOps, EmbedForward)
     for (int N : kSizes)
         for (int C : kSizes)
             for (int T : {1, 7}) {
-                std::vector<float> wte = Random(rng_, (size_t)V * C), wpe = Random(rng_, (size_t)T * C);
+                std::vector<float> wte = Random(rng_, (size_t)V * C);
+                std::vector<float> wpe = Random(rng_, (size_t)T * C);
                 std::vector<int> tok(N);
                 for (int &t : tok)
                     t = (int)(rng_() % V);
                 std::vector<float> ref((size_t)N * C), mag((size_t)N * C);
                 ref_->embed_forward(ref.data(), tok.data(), wte.data(), wpe.data(), N, T, C);
-                ref_->embed_forward(mag.data(), tok.data(), Abs(wte).data(), Abs(wpe).data(), N, T, C);
+                ref_->embed_forward(mag.data(), tok.data(), Abs(wte).data(), Abs(wpe).data(), N,
+                                    T, C);
                 Guarded<float> out((size_t)N * C), gte(wte), gpe(wpe);
                 Guarded<int> gtok(tok);
                 k_->embed_forward(out.data(), gtok.data(), gte.data(), gpe.data(), N, T, C);
@@ -236,7 +238,8 @@ TEST_P(BackendOps, EmbedBackward)
     for (int N : kSizes)
         for (int C : kSizes)
             for (int T : {1, 7}) {
-                std::vector<float> dwte0 = Random(rng_, (size_t)V * C), dwpe0 = Random(rng_, (size_t)T * C);
+                std::vector<float> dwte0 = Random(rng_, (size_t)V * C);
+                std::vector<float> dwpe0 = Random(rng_, (size_t)T * C);
                 std::vector<float> dout = Random(rng_, (size_t)N * C);
                 std::vector<int> tok(N);
                 for (int &t : tok)
@@ -282,7 +285,8 @@ TEST_P(BackendOps, RmsnormBackward)
     // mag = |dx0| + r|dy| + r^3 |x| sum|dy x| / C.
     for (int N : {1, 3, 17})
         for (int C : kSizes) {
-            std::vector<float> inp = Random(rng_, (size_t)N * C), dout = Random(rng_, (size_t)N * C);
+            std::vector<float> inp = Random(rng_, (size_t)N * C);
+            std::vector<float> dout = Random(rng_, (size_t)N * C);
             std::vector<float> dinp0 = Random(rng_, (size_t)N * C), y((size_t)N * C), rstd(N);
             ref_->rmsnorm_forward(y.data(), rstd.data(), inp.data(), N, C);
             std::vector<float> ref = dinp0, mag((size_t)N * C);
@@ -308,14 +312,22 @@ struct MatShape {
     int N, C, OC;
 };
 
-// The full grid of kSizes^3, plus reductions longer than two cache blocks in each product.
+// Every combination of the sizes up to 65 (all corners of the tails), the large sizes (100,
+// 257: several cache blocks) in one dimension at a time, a few shapes with several block
+// edges at once, and reductions longer than two cache blocks in each product. (The full
+// 10^3 grid costs three times as much, mostly in the scalar reference, for no other case.)
 std::vector<MatShape> MatmulShapes()
 {
     std::vector<MatShape> s;
     for (int N : kSizes)
         for (int C : kSizes)
-            for (int OC : kSizes)
-                s.push_back({N, C, OC});
+            for (int OC : kSizes) {
+                int large = (N >= 100) + (C >= 100) + (OC >= 100);
+                if (large <= 1)
+                    s.push_back({N, C, OC});
+            }
+    s.push_back({257, 100, 257});
+    s.push_back({100, 257, 100});
     s.push_back({9, 600, 40});   // forward: K = C
     s.push_back({40, 9, 600});   // dinp:    K = OC
     s.push_back({600, 40, 9});   // dw:      K = N
@@ -350,11 +362,13 @@ TEST_P(BackendOps, MatmulBackward)
         std::vector<float> dout = Random(rng_, (size_t)N * OC);
         std::vector<float> dinp0 = Random(rng_, (size_t)N * C), dw0 = Random(rng_, (size_t)OC * C);
         std::vector<float> rdinp = dinp0, rdw = dw0, mdinp = Abs(dinp0), mdw = Abs(dw0);
-        ref_->matmul_backward(rdinp.data(), rdw.data(), dout.data(), inp.data(), w.data(), N, C, OC);
+        ref_->matmul_backward(rdinp.data(), rdw.data(), dout.data(), inp.data(), w.data(), N, C,
+                              OC);
         ref_->matmul_backward(mdinp.data(), mdw.data(), Abs(dout).data(), Abs(inp).data(),
                               Abs(w).data(), N, C, OC);
         Guarded<float> gdinp(dinp0), gdw(dw0), gdout(dout), ginp(inp), gw(w);
-        k_->matmul_backward(gdinp.data(), gdw.data(), gdout.data(), ginp.data(), gw.data(), N, C, OC);
+        k_->matmul_backward(gdinp.data(), gdw.data(), gdout.data(), ginp.data(), gw.data(), N, C,
+                            OC);
         ASSERT_TRUE(Near("dinp", gdinp.data(), rdinp, Tol(mdinp, OC + 2)))
             << "N=" << N << " C=" << C << " OC=" << OC;
         ASSERT_TRUE(Near("dw", gdw.data(), rdw, Tol(mdw, N + 2)))
@@ -367,13 +381,21 @@ struct AttShape {
     int B, T, H, hd;
 };
 
+// T and hd over kSizes and the vector widths 4, 8, 16 (short heads are kept in registers
+// up to T, hd <= width), where T^2 * hd <= 2.2e6 (T = 257, whose rows have every length
+// 1..257, with hd up to 31; hd = 257 with T up to 65), several documents and heads where
+// T^2 * hd < 2e5. The scalar reference's cost grows as T^2 * hd.
 std::vector<AttShape> AttentionShapes()
 {
+    std::vector<int> sizes(std::begin(kSizes), std::end(kSizes));
+    sizes.insert(sizes.end(), {4, 8, 16});
     std::vector<AttShape> s;
-    for (int T : kSizes)
-        for (int hd : kSizes) {
-            // several documents and heads where that stays cheap for the scalar reference
-            bool small = (double)T * T * hd < 2e6;
+    for (int T : sizes)
+        for (int hd : sizes) {
+            double cost = (double)T * T * hd;
+            if (cost > 2.2e6)
+                continue;
+            bool small = cost < 2e5;
             s.push_back({small ? 2 : 1, T, small ? 3 : 1, hd});
         }
     return s;
@@ -388,10 +410,24 @@ TEST_P(BackendOps, AttentionForward)
     // (t+1)*u: att relative tolerance rel = eps * (2*(hd+1)*S + T + 8). out = sum_j att_j v_j
     // then adds (T + 2) * eps relative to mag = sum_j att_j |v_j|. Entries above the
     // diagonal must be exactly 0. The floor 1e-30 admits exp flushing e^x < 1.2e-38 to 0.
-    for (AttShape s : AttentionShapes()) {
+    // Also rows whose scores all lie far below 0 (q near +8, k near -8: e^score underflows
+    // unless the row's own maximum is subtracted).
+    std::vector<AttShape> shapes = AttentionShapes();
+    size_t n_plain = shapes.size();
+    for (int T : {1, 3, 8, 17})
+        for (int hd : {4, 16, 33})
+            shapes.push_back({1, T, 2, hd});
+    for (size_t si = 0; si < shapes.size(); si++) {
+        AttShape s = shapes[si];
         int B = s.B, T = s.T, H = s.H, hd = s.hd, C = H * hd;
         size_t C3 = 3 * (size_t)C;
         std::vector<float> qkv = Random(rng_, (size_t)B * T * C3);
+        if (si >= n_plain)
+            for (size_t r = 0; r < (size_t)B * T; r++)
+                for (int c = 0; c < C; c++) {
+                    qkv[r * C3 + c] += 8.0f;
+                    qkv[r * C3 + C + c] -= 8.0f;
+                }
         std::vector<float> out((size_t)B * T * C), att((size_t)B * H * T * T);
         ref_->attention_forward(out.data(), att.data(), qkv.data(), B, T, C, H);
         std::vector<double> tol_att(att.size(), 0.0), tol_out(out.size());
@@ -588,7 +624,8 @@ TEST_P(BackendOps, CrossentropyForward)
             std::vector<int> targets;
             CrossentropyInputs(rng_, N, V, logits, targets);
             std::vector<float> loss(N), probs((size_t)N * V);
-            ref_->crossentropy_forward(loss.data(), probs.data(), logits.data(), targets.data(), N, V);
+            ref_->crossentropy_forward(loss.data(), probs.data(), logits.data(), targets.data(),
+                                       N, V);
             std::vector<double> tol_p(probs.size()), tol_l(N);
             for (int n = 0; n < N; n++) {
                 const float *z = &logits[(size_t)n * V];
@@ -644,7 +681,8 @@ TEST_P(BackendOps, CrossentropyBackward)
             std::vector<int> targets;
             CrossentropyInputs(rng_, N, V, logits, targets);
             std::vector<float> loss(N), probs((size_t)N * V);
-            ref_->crossentropy_forward(loss.data(), probs.data(), logits.data(), targets.data(), N, V);
+            ref_->crossentropy_forward(loss.data(), probs.data(), logits.data(), targets.data(),
+                                       N, V);
             std::vector<float> d0 = Random(rng_, probs.size()), ref = d0;
             const float dloss = 0.37f;
             ref_->crossentropy_backward(ref.data(), probs.data(), targets.data(), dloss, N, V);
@@ -691,7 +729,8 @@ TEST_P(BackendOps, AdamUpdate)
     args.bc2 = 1.0f - std::pow(0.95f, 3.0f);
     args.grad_scale = 0.7f;
     for (size_t n : ElementCounts()) {
-        std::vector<float> p = Random(rng_, n), g = Random(rng_, n), m = Random(rng_, n, -0.1f, 0.1f);
+        std::vector<float> p = Random(rng_, n), g = Random(rng_, n);
+        std::vector<float> m = Random(rng_, n, -0.1f, 0.1f);
         std::vector<float> v = Random(rng_, n, 0.0f, 0.01f);
         std::vector<float> rp = p, rm = m, rv = v;
         ref_->adam_update(rp.data(), g.data(), rm.data(), rv.data(), n, &args);

@@ -26,7 +26,7 @@ void scalar_crossentropy_forward(float *loss, float *probs, const float *logits,
     }
 }
 
-/* flops 2*N*V, bytes 12*N*V */
+/* flops 3*N*V, bytes 12*N*V */
 void scalar_crossentropy_backward(float *dlogits, const float *probs, const int *targets,
                                   float dloss, int N, int V)
 {

@@ -10,7 +10,7 @@ void scalar_sqrelu_forward(float *out, const float *inp, size_t n)
     }
 }
 
-/* flops 3*n, bytes 12*n */
+/* flops 4*n, bytes 16*n */
 void scalar_sqrelu_backward(float *dinp, const float *dout, const float *inp, size_t n)
 {
     for (size_t i = 0; i < n; i++)

@@ -35,7 +35,7 @@ void scalar_matmul_forward(float *out, const float *inp, const float *w, int N, 
 }
 
 /* dinp += dout @ w; dw += dout^T @ inp.
- * flops 4*N*C*OC, bytes 4*(2*N*C + 2*OC*C + N*OC) at best */
+ * flops 4*N*C*OC, bytes 4*(3*N*C + 3*OC*C + N*OC) at best (dinp, dw read and written) */
 void scalar_matmul_backward(float *dinp, float *dw, const float *dout, const float *inp,
                             const float *w, int N, int C, int OC)
 {

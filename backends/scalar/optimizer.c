@@ -11,7 +11,7 @@ double scalar_sumsq(const float *x, size_t n)
     return s;
 }
 
-/* flops 14*n, bytes 20*n (read param, grad, m, v; write param, m, v) */
+/* flops 15*n, bytes 28*n (read param, grad, m, v; write param, m, v) */
 void scalar_adam_update(float *param, const float *grad, float *m, float *v, size_t n,
                         const mgpt_adam_args *a)
 {

@@ -7,13 +7,19 @@
 double scalar_peak_flops(uint64_t iterations, float *sink)
 {
     float x[CHAINS];
+#pragma GCC unroll 16
     for (int i = 0; i < CHAINS; i++)
         x[i] = 1.0f + 0.001f * i;
     const float a = 0.999999f, b = 1e-7f;
-    for (uint64_t it = 0; it < iterations; it++)
+    /* unrolled so that x[] lives in registers: otherwise every step is a store-to-load
+     * round trip and the probe measures memory latency, not the multiply and add units */
+    for (uint64_t it = 0; it < iterations; it++) {
+#pragma GCC unroll 16
         for (int i = 0; i < CHAINS; i++)
             x[i] = x[i] * a + b;
+    }
     float s = 0.0f;
+#pragma GCC unroll 16
     for (int i = 0; i < CHAINS; i++)
         s += x[i];
     *sink = s;

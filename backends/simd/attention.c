@@ -1,93 +1,167 @@
-/* Causal multi-head self-attention over qkv[N, 3C] (q | k | v in each row), vectorized
- * over the head dimension hd (dot products, axpys) and over positions (softmax). */
+/* Causal multi-head self-attention over qkv[N, 3C] (q | k | v in each row): per document
+ * and head, GEMMs (matmul.c) for the products and a vectorized softmax over positions. */
 #include <math.h>
 #include "simd/simd.h"
 
-/* In place: a[0..n) = softmax(a[0..n)) */
-static void softmax_inplace(float *a, int n)
+/* Short heads (T <= SIMD_W and hd <= SIMD_W: the small configs) stay in registers: one
+ * transpose gives kt[i] = (k_0[i], ..., k_{T-1}[i]), so a row of scores is one vector,
+ * sum_i q_t[i] kt[i], softmaxed in place and stored once; no masked store is reloaded
+ * (see simd_softmax). The FMA chains and their order are those of the GEMM path. */
+
+/* r[i] = column i of the T x hd block with rows p, p + ld, ...; zero past T and hd */
+static inline void load_transposed(vec r[SIMD_W], const float *p, ptrdiff_t ld, int T, int hd)
 {
-    vec vmax = v_set1(simd_max(a, n)), sum = v_zero();
-    int j = 0;
-    for (; j + SIMD_W <= n; j += SIMD_W) {
-        vec e = v_exp(v_sub(v_load(a + j), vmax));
-        v_store(a + j, e);
-        sum = v_add(sum, e);
-    }
-    if (j < n) {
-        v_store_part(a + j, v_exp(v_sub(v_load_part(a + j, n - j), vmax)), n - j);
-        sum = v_add(sum, v_load_part(a + j, n - j));  /* only the n - j real lanes */
-    }
-    vec inv = v_set1(1.0f / v_hsum(sum));
-    for (j = 0; j + SIMD_W <= n; j += SIMD_W)
-        v_store(a + j, v_mul(v_load(a + j), inv));
-    if (j < n)
-        v_store_part(a + j, v_mul(v_load_part(a + j, n - j), inv), n - j);
+#pragma GCC unroll 16
+    for (int j = 0; j < SIMD_W; j++)
+        r[j] = j >= T ? v_zero() : hd == SIMD_W ? v_load(p + j * ld) : v_load_part(p + j * ld, hd);
+    v_transpose(r);
 }
 
-/* One (document b, head h): att[t, j] = softmax_j<=t(q_t . k_j / sqrt(hd)); out_t = sum_j att[t,j] v_j.
- * flops per t: 2*hd*(t+1) scores, ~10*(t+1) softmax, 2*hd*(t+1) weighted sum */
+static inline vec load_row(const float *p, int n)   /* 0 < n <= SIMD_W */
+{
+    return n == SIMD_W ? v_load(p) : v_load_part(p, n);
+}
+
+static inline void store_row(float *p, vec v, int n)
+{
+    if (n == SIMD_W)
+        v_store(p, v);
+    else
+        v_store_part(p, v, n);
+}
+
+/* sum_i x[i] cols[i], i < hd, as one FMA chain in order */
+static inline vec combine(const float *x, const vec cols[SIMD_W], int hd)
+{
+    vec s = v_zero();
+#pragma GCC unroll 16
+    for (int i = 0; i < SIMD_W; i++)
+        if (i < hd)
+            s = v_fma(v_set1(x[i]), cols[i], s);
+    return s;
+}
+
+static void attention_forward_small(float *out, float *a, const float *q, const float *k,
+                                    const float *v, ptrdiff_t C3, ptrdiff_t C, int T, int hd,
+                                    float scale)
+{
+    vec kt[SIMD_W];
+    _Alignas(64) float arow[SIMD_W];
+    load_transposed(kt, k, C3, T, hd);
+    for (int t = 0; t < T; t++) {
+        vec s = v_mul(combine(q + t * C3, kt, hd), v_set1(scale));
+        vec e = v_keep_first(v_exp(v_sub(s, v_set1(v_hmax_first(s, t + 1)))), t + 1);
+        e = v_mul(e, v_set1(1.0f / v_hsum(e)));     /* zero above the diagonal */
+        store_row(a + t * T, e, T);
+        v_store(arow, e);
+        vec o = v_zero();
+        for (int j = 0; j <= t; j++)
+            o = v_fma(v_set1(arow[j]), load_row(v + j * C3, hd), o);
+        store_row(out + t * C, o, hd);
+    }
+}
+
+static void attention_backward_small(float *dq, float *dk, float *dv, const float *q,
+                                     const float *k, const float *v, const float *dy,
+                                     const float *a, ptrdiff_t C3, ptrdiff_t C, int T, int hd,
+                                     float scale)
+{
+    vec vt[SIMD_W];
+    _Alignas(64) float dpre[SIMD_W][SIMD_W];
+    load_transposed(vt, v, C3, T, hd);
+    for (int t = 0; t < T; t++) {
+        vec da = combine(dy + t * C, vt, hd);      /* datt row t */
+        vec at = load_row(a + t * T, T);
+        float dsum = v_hsum(v_keep_first(v_mul(at, da), t + 1));
+        v_store(dpre[t], v_keep_first(v_mul(v_mul(at, v_sub(da, v_set1(dsum))), v_set1(scale)),
+                                      t + 1));
+    }
+    for (int t = 0; t < T; t++) {                   /* dq_t += sum_j dpre[t,j] k_j */
+        vec acc = load_row(dq + t * C3, hd);
+        for (int j = 0; j <= t; j++)
+            acc = v_fma(v_set1(dpre[t][j]), load_row(k + j * C3, hd), acc);
+        store_row(dq + t * C3, acc, hd);
+    }
+    for (int j = 0; j < T; j++) {   /* dk_j += sum_t dpre[t,j] q_t; dv_j += sum_t att[t,j] dy_t */
+        vec acck = load_row(dk + j * C3, hd), accv = load_row(dv + j * C3, hd);
+        for (int t = j; t < T; t++) {
+            acck = v_fma(v_set1(dpre[t][j]), load_row(q + t * C3, hd), acck);
+            accv = v_fma(v_set1(a[t * T + j]), load_row(dy + t * C, hd), accv);
+        }
+        store_row(dk + j * C3, acck, hd);
+        store_row(dv + j * C3, accv, hd);
+    }
+}
+
+/* One (document b, head h), as two GEMMs over the head's T x hd slices of q, k, v (rows
+ * 3C apart) and a causal softmax of each row of scores in between:
+ *   att = Q K^T (all T x T; the upper triangle is then overwritten with 0)
+ *   att[t, 0..t] = softmax(att[t, 0..t] / sqrt(hd))
+ *   out = att V (the zeros above the diagonal add exact zeros)
+ * Every element is the same FMA chain, in the same order, as a loop over j <= t would give.
+ * flops 4*T*T*hd + ~10*T*T/2 (the triangle costs what the square does, at GEMM speed) */
 static void attention_forward_bh(float *out, float *att, const float *qkv, int b, int h,
                                  int T, int C, int H)
 {
     int hd = C / H;
-    size_t C3 = 3 * (size_t)C;
+    ptrdiff_t C3 = 3 * (ptrdiff_t)C;
     float scale = 1.0f / sqrtf((float)hd);
-    const float *qkv_b = qkv + (size_t)b * T * C3;
-    for (int t = 0; t < T; t++) {
-        const float *q = qkv_b + t * C3 + h * hd;
-        float *a = att + (((size_t)b * H + h) * T + t) * T;
-        for (int j = 0; j <= t; j++)
-            a[j] = simd_dot(q, qkv_b + j * C3 + C + h * hd, hd) * scale;
-        softmax_inplace(a, t + 1);
-        for (int j = t + 1; j < T; j++)
-            a[j] = 0.0f;
-        /* out_t = sum_j a[j] v_j, one vector of the head dimension at a time */
-        float *o = out + ((size_t)b * T + t) * C + h * hd;
-        const float *v = qkv_b + 2 * C + h * hd;
-        int i = 0;
-        for (; i + SIMD_W <= hd; i += SIMD_W) {
-            vec acc = v_zero();
-            for (int j = 0; j <= t; j++)
-                acc = v_fma(v_set1(a[j]), v_load(v + j * C3 + i), acc);
-            v_store(o + i, acc);
-        }
-        if (i < hd) {
-            vec acc = v_zero();
-            for (int j = 0; j <= t; j++)
-                acc = v_fma(v_set1(a[j]), v_load_part(v + j * C3 + i, hd - i), acc);
-            v_store_part(o + i, acc, hd - i);
-        }
+    const float *q = qkv + (size_t)b * T * C3 + h * hd, *k = q + C, *v = q + 2 * C;
+    float *a = att + ((size_t)b * H + h) * T * T;
+    if (T <= SIMD_W && hd <= SIMD_W) {
+        attention_forward_small(out + (size_t)b * T * C + h * hd, a, q, k, v, C3, C, T, hd, scale);
+        return;
     }
+    SIMD_FN(gemm)(T, T, hd, q, C3, 1, k, 1, C3, a, T, 0);
+    for (int t = 0; t < T; t++) {
+        float *row = a + (size_t)t * T;
+        /* rounding is monotonic, so max(s*scale) = max(s)*scale exactly */
+        simd_softmax(row, row, t + 1, scale, simd_max(row, t + 1) * scale);
+        for (int j = t + 1; j < T; j++)
+            row[j] = 0.0f;
+    }
+    SIMD_FN(gemm)(T, hd, T, a, T, 1, v, C3, 1, out + (size_t)b * T * C + h * hd, C, 0);
 }
 
-/* One (b, h): datt_j = dout_t . v_j; dv_j += a_j dout_t; dpre_j = a_j (datt_j - sum_k a_k datt_k);
- * dq_t += scale * dpre_j k_j; dk_j += scale * dpre_j q_t.  flops about twice the forward */
+/* One (b, h), with dpre = att * (datt - rowsum(att * datt)) / sqrt(hd) (the softmax's
+ * backward), built in datt:
+ *   datt = dY V^T;  dV += att^T dY;  dQ += dpre K;  dK += dpre^T Q
+ * flops ~8*T*T*hd + ~6*T*T/2 */
 static void attention_backward_bh(float *dqkv, float *datt, const float *dout, const float *qkv,
                                   const float *att, int b, int h, int T, int C, int H)
 {
     int hd = C / H;
-    size_t C3 = 3 * (size_t)C;
+    ptrdiff_t C3 = 3 * (ptrdiff_t)C;
     float scale = 1.0f / sqrtf((float)hd);
-    const float *qkv_b = qkv + (size_t)b * T * C3;
-    float *dqkv_b = dqkv + (size_t)b * T * C3;
-    for (int t = 0; t < T; t++) {
-        const float *a = att + (((size_t)b * H + h) * T + t) * T;
-        float *da = datt + (((size_t)b * H + h) * T + t) * T;
-        const float *dy = dout + ((size_t)b * T + t) * C + h * hd;
-        const float *q = qkv_b + t * C3 + h * hd;
-        float *dq = dqkv_b + t * C3 + h * hd;
-        float dsum = 0.0f;
-        for (int j = 0; j <= t; j++) {
-            da[j] = simd_dot(dy, qkv_b + j * C3 + 2 * C + h * hd, hd);
-            simd_axpy(dqkv_b + j * C3 + 2 * C + h * hd, a[j], dy, hd);
-            dsum += a[j] * da[j];
-        }
-        for (int j = 0; j <= t; j++) {
-            float dpre = a[j] * (da[j] - dsum) * scale;
-            simd_axpy(dq, dpre, qkv_b + j * C3 + C + h * hd, hd);
-            simd_axpy(dqkv_b + j * C3 + C + h * hd, dpre, q, hd);
-        }
+    const float *q = qkv + (size_t)b * T * C3 + h * hd, *k = q + C, *v = q + 2 * C;
+    float *dq = dqkv + (size_t)b * T * C3 + h * hd, *dk = dq + C, *dv = dq + 2 * C;
+    const float *dy = dout + (size_t)b * T * C + h * hd;
+    const float *a = att + ((size_t)b * H + h) * T * T;
+    float *da = datt + ((size_t)b * H + h) * T * T;
+    if (T <= SIMD_W && hd <= SIMD_W) {
+        attention_backward_small(dq, dk, dv, q, k, v, dy, a, C3, C, T, hd, scale);
+        return;
     }
+    SIMD_FN(gemm)(T, T, hd, dy, C, 1, v, 1, C3, da, T, 0);
+    SIMD_FN(gemm)(T, hd, T, a, 1, T, dy, C, 1, dv, C3, 1);      /* A(j, t) = att[t, j] */
+    vec vs = v_set1(scale);
+    for (int t = 0; t < T; t++) {
+        const float *ar = a + (size_t)t * T;
+        float *dr = da + (size_t)t * T;
+        vec dsum = v_set1(simd_dot(ar, dr, t + 1));
+        int j = 0;
+        for (; j + SIMD_W <= t + 1; j += SIMD_W)
+            v_store(dr + j, v_mul(v_mul(v_load(ar + j), v_sub(v_load(dr + j), dsum)), vs));
+        if (j < t + 1) {
+            int r = t + 1 - j;
+            vec g = v_mul(v_load_part(ar + j, r), v_sub(v_load_part(dr + j, r), dsum));
+            v_store_part(dr + j, v_mul(g, vs), r);
+        }
+        for (j = t + 1; j < T; j++)
+            dr[j] = 0.0f;
+    }
+    SIMD_FN(gemm)(T, hd, T, da, T, 1, k, C3, 1, dq, C3, 1);
+    SIMD_FN(gemm)(T, hd, T, da, 1, T, q, C3, 1, dk, C3, 1);     /* A(j, t) = dpre[t, j] */
 }
 
 void SIMD_FN(attention_forward_range)(float *out, float *att, const float *qkv,

@@ -25,7 +25,7 @@ static inline vec sqrelu_grad(vec dx, vec dy, vec x)
     return v_add(dx, v_and_mask(g, v_gt(x, v_zero())));
 }
 
-/* flops 3*n, bytes 12*n */
+/* flops 4*n, bytes 16*n */
 void SIMD_FN(sqrelu_backward)(float *dinp, const float *dout, const float *inp, size_t n)
 {
     size_t i = 0;

@@ -66,7 +66,7 @@ float SIMD_FN(stream_read)(const float *buf, size_t n, int passes);
  * C(i,j) = c[i*ldc + j]. Fast layouts: A with csa == 1 or rsa == 1, B with csb == 1 or
  * rsb == 1; any other stride works, more slowly. Each C(i,j) is one FMA chain over k in
  * order 0..K-1, whatever M, N and the blocking: results do not depend on how a caller
- * splits the rows or columns of C. Uses about 100 KiB of stack, never the heap. */
+ * splits the rows or columns of C. Uses 192 KiB of stack (packing buffers), never the heap. */
 void SIMD_FN(gemm)(int M, int N, int K, const float *a, ptrdiff_t rsa, ptrdiff_t csa,
                    const float *b, ptrdiff_t rsb, ptrdiff_t csb, float *c, ptrdiff_t ldc,
                    int accumulate);

@@ -1,17 +1,26 @@
-/* The projections as one blocked GEMM (BLIS's loop nest, without its heap buffers).
+/* The projections as one blocked GEMM: BLIS's loop nest, with its packing buffers on the
+ * stack instead of the heap (kernels never allocate).
  *
- *   matmul_forward:  out[N,OC]   = inp[N,C]   @ w[OC,C]^T   M=N,  N=OC, K=C   B = w^T (packed)
+ *   matmul_forward:  out[N,OC]   = inp[N,C]   @ w[OC,C]^T   M=N,  N=OC, K=C   B = w^T
  *   backward dinp:   dinp[N,C]  += dout[N,OC] @ w[OC,C]     M=N,  N=C,  K=OC  B = w
  *   backward dw:     dw[OC,C]   += dout^T     @ inp[N,C]    M=OC, N=C,  K=N   A = dout^T
  *
- * The register tile is GEMM_MR rows x GEMM_NV vectors of C (vec_<isa>.h); each k-step
- * broadcasts GEMM_MR values of A and multiplies them into GEMM_NV vectors of B, so each
- * lane of each accumulator is one element of C summed over k in order. B is copied (or
- * transposed, for the forward) into contiguous, zero-padded panels of GEMM_KC rows on the
- * stack; the micro-panel being used (GEMM_KC x GEMM_MR*SIMD_W) stays in L1 while the
- * tile walks down all the rows of A, which stream from L2. A is read in place: row-major
- * (csa == 1, one pointer per row) or column-major (rsa == 1, dout^T); only a partial
- * column-major tile at the bottom edge is copied, zero-padded, to a small buffer.
+ * Register tile: GEMM_MR rows x GEMM_NV vectors of C (vec_<isa>.h). Each k-step broadcasts
+ * GEMM_MR values of A and multiplies them into GEMM_NV vectors of B, so every lane of every
+ * accumulator is one element of C, summed over k in order 0..K-1 (with SSE's mul+add this
+ * is the scalar reference's exact sequence of roundings).
+ *
+ * Cache blocking: B is packed, GEMM_KC rows x GEMM_NC columns at a time, into contiguous
+ * zero-padded micro-panels of GEMM_NR = GEMM_NV*SIMD_W columns (w is transposed on the
+ * way, SIMD_W x SIMD_W at a time); a micro-panel stays in L1 while the register tile walks
+ * down the rows of A, which come from L2.
+ *  - Row-major A (inp, dout: csa == 1) is read in place, one pointer per row; every block
+ *    of B is packed once (loops jc, pc, ic).
+ *  - Otherwise (dout^T: rows GEMM_MR floats wide, OC floats apart, which the prefetchers do
+ *    not follow) A is packed GEMM_MC rows at a time, each block once, and the B blocks
+ *    (row-major inp, cheap to copy from L2) are repacked for each (loops pc, ic, jc).
+ * Tails: partial tiles load and store C with v_load_part/v_store_part, rows past the edge
+ * repeat the last row (row-major A) or are zero (packed A) and are never stored.
  */
 #include <string.h>
 #include "simd/simd.h"
@@ -30,9 +39,6 @@ static void pack_b(float *bp, const float *b, ptrdiff_t rsb, ptrdiff_t csb, int 
             for (int k = 0; k < kc; k++) {
                 const float *src = b + k * rsb + j0;
                 float *d = dst + (size_t)k * w;
-                if (k + GEMM_PF_ROWS < kc)  /* short rows far apart: prefetchers miss them */
-                    for (int j = 0; j < nr; j += 16)
-                        __builtin_prefetch(src + GEMM_PF_ROWS * rsb + j);
                 int j = 0;
                 for (; j + SIMD_W <= nr; j += SIMD_W)
                     v_store(d + j, v_load(src + j));
@@ -73,9 +79,6 @@ static void pack_a(float *ap, const float *a, ptrdiff_t rsa, ptrdiff_t csa, int 
     if (full) {     /* dout^T: row k of dout holds A(0:mc, k) contiguously; copy it in pieces */
         for (int k = 0; k < kc; k++) {
             const float *src = a + k * csa;
-            if (k + GEMM_PF_ROWS < kc)
-                for (int i = 0; i < mc; i += 16)
-                    __builtin_prefetch(src + GEMM_PF_ROWS * csa + i);
             for (int i0 = 0; i0 < full; i0 += GEMM_MR)
                 memcpy(ap + (size_t)i0 * kc + k * GEMM_MR, src + i0, GEMM_MR * sizeof(float));
         }
@@ -91,13 +94,14 @@ static void pack_a(float *ap, const float *a, ptrdiff_t rsa, ptrdiff_t csa, int 
 }
 
 /* The register tile: C[0:m, 0:(nv-1)*SIMD_W + nlast] (+)= A[0:m, 0:kc] B[0:kc, 0:nv*SIMD_W]
- * with B packed (bp, rows of nv*SIMD_W floats) and A(i,k) = a[i*lda + k] (col == 0) or
- * a[k*lda + i] (col == 1: a packed panel, zero past row m). nv and col are compile-time constants in
- * each instance below, so acc[][] lives in registers. Rows past m repeat row m-1 (in
- * bounds; never stored). */
-SIMD_ALWAYS_INLINE void gemm_tile(const int nv, const int col, int kc, const float *a,
-                                  ptrdiff_t lda, const float *bp, float *c, ptrdiff_t ldc,
-                                  int m, int nlast, int beta)
+ * (beta 1: +=, beta 0: =). A(i,k) = a[i*lda + k] (col == 0) or a[k*lda + i] (col == 1: a
+ * packed panel, zero past row m); B(k,j) = bp[k*ldb + j], packed and zero-padded (bdirect
+ * == 0, ldb = nv*SIMD_W) or read in place (bdirect == 1, the last vector partial). nv, col
+ * and bdirect are compile-time constants in each instance below, so acc[][] lives in
+ * registers. Rows past m repeat row m-1 (in bounds; never stored). */
+SIMD_ALWAYS_INLINE void gemm_tile(const int nv, const int col, const int bdirect, int kc,
+                                  const float *a, ptrdiff_t lda, const float *bp, ptrdiff_t ldb,
+                                  float *c, ptrdiff_t ldc, int m, int nlast, int beta)
 {
     vec acc[GEMM_MR][GEMM_NV];
     const float *ar[GEMM_MR];
@@ -120,8 +124,10 @@ SIMD_ALWAYS_INLINE void gemm_tile(const int nv, const int col, int kc, const flo
         vec bv[GEMM_NV];
 #pragma GCC unroll 16
         for (int j = 0; j < nv; j++)
-            bv[j] = v_load_aligned(bp + j * SIMD_W);
-        bp += nv * SIMD_W;
+            bv[j] = !bdirect ? v_load_aligned(bp + j * SIMD_W)
+                    : j < nv - 1 || nlast == SIMD_W ? v_load(bp + j * SIMD_W)
+                                                    : v_load_part(bp + j * SIMD_W, nlast);
+        bp += ldb;
 #pragma GCC unroll 16
         for (int i = 0; i < GEMM_MR; i++) {
             vec ai = v_set1(col ? a[i] : ar[i][k]);
@@ -147,60 +153,66 @@ SIMD_ALWAYS_INLINE void gemm_tile(const int nv, const int col, int kc, const flo
     }
 }
 
-typedef void (*gemm_tile_fn)(int kc, const float *a, ptrdiff_t lda, const float *bp, float *c,
-                             ptrdiff_t ldc, int m, int nlast, int beta);
+typedef void (*gemm_tile_fn)(int kc, const float *a, ptrdiff_t lda, const float *bp,
+                             ptrdiff_t ldb, float *c, ptrdiff_t ldc, int m, int nlast, int beta);
 
-#define GEMM_TILE_INSTANCE(NV, COL)                                                         \
-    static void gemm_tile_##NV##_##COL(int kc, const float *a, ptrdiff_t lda,             \
-                                       const float *bp, float *c, ptrdiff_t ldc, int m,    \
-                                       int nlast, int beta)               \
+#define GEMM_TILE_INSTANCE(NV, COL, BD)                                                     \
+    static void gemm_tile_##NV##_##COL##_##BD(int kc, const float *a, ptrdiff_t lda,      \
+                                              const float *bp, ptrdiff_t ldb, float *c,    \
+                                              ptrdiff_t ldc, int m, int nlast, int beta)   \
     {                                                                                      \
-        gemm_tile(NV, COL, kc, a, lda, bp, c, ldc, m, nlast, beta);                        \
+        gemm_tile(NV, COL, BD, kc, a, lda, bp, ldb, c, ldc, m, nlast, beta);               \
     }
-GEMM_TILE_INSTANCE(1, 0)
-GEMM_TILE_INSTANCE(1, 1)
+#define GEMM_TILE_INSTANCES(NV)                                                             \
+    GEMM_TILE_INSTANCE(NV, 0, 0) GEMM_TILE_INSTANCE(NV, 1, 0)                              \
+    GEMM_TILE_INSTANCE(NV, 0, 1) GEMM_TILE_INSTANCE(NV, 1, 1)
+#define GEMM_TILE_ROW(NV)                                                                   \
+    { { gemm_tile_##NV##_0_0, gemm_tile_##NV##_1_0 },                                      \
+      { gemm_tile_##NV##_0_1, gemm_tile_##NV##_1_1 } }
+GEMM_TILE_INSTANCES(1)
 #if GEMM_NV >= 2
-GEMM_TILE_INSTANCE(2, 0)
-GEMM_TILE_INSTANCE(2, 1)
+GEMM_TILE_INSTANCES(2)
 #endif
 #if GEMM_NV >= 3
-GEMM_TILE_INSTANCE(3, 0)
-GEMM_TILE_INSTANCE(3, 1)
+GEMM_TILE_INSTANCES(3)
 #endif
 #if GEMM_NV >= 4
 #error "add gemm_tile instances for GEMM_NV >= 4"
 #endif
 
-/* gemm_tiles[nv - 1][col] */
-static const gemm_tile_fn gemm_tiles[GEMM_NV][2] = {
-    { gemm_tile_1_0, gemm_tile_1_1 },
+/* gemm_tiles[nv - 1][bdirect][col] */
+static const gemm_tile_fn gemm_tiles[GEMM_NV][2][2] = {
+    GEMM_TILE_ROW(1),
 #if GEMM_NV >= 2
-    { gemm_tile_2_0, gemm_tile_2_1 },
+    GEMM_TILE_ROW(2),
 #endif
 #if GEMM_NV >= 3
-    { gemm_tile_3_0, gemm_tile_3_1 },
+    GEMM_TILE_ROW(3),
 #endif
 };
 
-/* All register tiles of C[0:mc, 0:nc] += (or =, beta 0) A[0:mc, 0:kc] Bpacked[0:kc, 0:nc]:
- * each micro-panel of B stays in L1 while the tiles walk down A. A is row-major in place
- * (ap NULL: a, lda) or packed (ap). */
+/* All register tiles of C[0:mc, 0:nc] += (or =, beta 0) A[0:mc, 0:kc] B[0:kc, 0:nc]: each
+ * micro-panel of B stays in L1 while the tiles walk down A. A is row-major in place (ap
+ * NULL: a, lda) or packed (ap); B is packed (ldb 0: bp) or row-major in place (bp, ldb). */
 static void gemm_block(int mc, int nc, int kc, const float *a, ptrdiff_t lda, const float *ap,
-                       const float *bp, float *c, ptrdiff_t ldc, int beta)
+                       const float *bp, ptrdiff_t ldb, float *c, ptrdiff_t ldc, int beta)
 {
+    int bdirect = ldb != 0;
     for (int jr = 0; jr < nc; jr += GEMM_NR) {
         int nr = nc - jr < GEMM_NR ? nc - jr : GEMM_NR;
         int nv = (nr + SIMD_W - 1) / SIMD_W;
         int nlast = nr - (nv - 1) * SIMD_W;
-        const float *bpp = bp + (size_t)jr * kc;
+        const float *bpp = bdirect ? bp + jr : bp + (size_t)jr * kc;
+        ptrdiff_t bstride = bdirect ? ldb : nv * SIMD_W;
         for (int ir = 0; ir < mc; ir += GEMM_MR) {
             int m = mc - ir < GEMM_MR ? mc - ir : GEMM_MR;
             float *ct = c + ir * ldc + jr;
             if (ap)
-                gemm_tiles[nv - 1][1](kc, ap + (size_t)ir * kc, GEMM_MR, bpp, ct, ldc, m, nlast,
-                                      beta);
+                gemm_tiles[nv - 1][bdirect][1](kc, ap + (size_t)ir * kc, GEMM_MR, bpp, bstride,
+                                               ct, ldc, m, nlast, beta);
             else
-                gemm_tiles[nv - 1][0](kc, a + ir * lda, lda, bpp, ct, ldc, m, nlast, beta);
+                gemm_tiles[nv - 1][bdirect][0](kc, a + ir * lda, lda, bpp, bstride, ct, ldc, m,
+                                               nlast, beta);
         }
     }
 }
@@ -220,16 +232,20 @@ void SIMD_FN(gemm)(int M, int N, int K, const float *a, ptrdiff_t rsa, ptrdiff_t
         return;
     }
     if (csa == 1) {
-        /* Row-major A is read in place; each block of B is packed once. */
+        /* Row-major A is read in place; each block of B is packed once, unless B is
+         * row-major and A so short that each B element is used by at most two tiles. */
+        int bdirect = csb == 1 && M <= 2 * GEMM_MR;
         for (int jc = 0; jc < N; jc += GEMM_NC) {
             int nc = N - jc < GEMM_NC ? N - jc : GEMM_NC;
             for (int pc = 0; pc < K; pc += GEMM_KC) {
                 int kc = K - pc < GEMM_KC ? K - pc : GEMM_KC;
-                pack_b(bp, b + pc * rsb + jc * csb, rsb, csb, kc, nc);
+                const float *bb = b + pc * rsb + jc * csb;
+                if (!bdirect)
+                    pack_b(bp, bb, rsb, csb, kc, nc);
                 for (int ic = 0; ic < M; ic += GEMM_MC) {
                     int mc = M - ic < GEMM_MC ? M - ic : GEMM_MC;
-                    gemm_block(mc, nc, kc, a + ic * rsa + pc, rsa, NULL, bp,
-                               c + ic * ldc + jc, ldc, accumulate || pc > 0);
+                    gemm_block(mc, nc, kc, a + ic * rsa + pc, rsa, NULL, bdirect ? bb : bp,
+                               bdirect ? rsb : 0, c + ic * ldc + jc, ldc, accumulate || pc > 0);
                 }
             }
         }
@@ -244,7 +260,7 @@ void SIMD_FN(gemm)(int M, int N, int K, const float *a, ptrdiff_t rsa, ptrdiff_t
                 for (int jc = 0; jc < N; jc += GEMM_NC) {
                     int nc = N - jc < GEMM_NC ? N - jc : GEMM_NC;
                     pack_b(bp, b + pc * rsb + jc * csb, rsb, csb, kc, nc);
-                    gemm_block(mc, nc, kc, NULL, 0, ap, bp, c + ic * ldc + jc, ldc,
+                    gemm_block(mc, nc, kc, NULL, 0, ap, bp, 0, c + ic * ldc + jc, ldc,
                                accumulate || pc > 0);
                 }
             }

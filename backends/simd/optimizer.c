@@ -23,10 +23,18 @@ double SIMD_FN(sumsq)(const float *x, size_t n)
     return vd_hsum(vd_add(vd_add(s0, s1), vd_add(s2, s3)));
 }
 
-/* The scalar reference's operations in its order (no fused multiply-add), lane by lane.
- * flops 14*n, bytes 20*n */
+/* Adam with the bias corrections folded into two constants, so that each element costs
+ * one division and one square root instead of three divisions and a square root (the
+ * divider is the bottleneck):
+ *   lr * (m/bc1) / (sqrt(v/bc2) + eps) = (lr/bc1) * m / (sqrt(v) * (1/sqrt(bc2)) + eps)
+ * A few ulps from the reference's order of operations; m and v are computed exactly as it
+ * does. flops 15*n, bytes 28*n */
+typedef struct adam_consts {
+    vec gs, b1, one_b1, b2, one_b2, lr_bc1, rsqrt_bc2, eps;
+} adam_consts;
+
 static inline void adam_vec(float *param, const float *grad, float *m, float *v, int r,
-                            const mgpt_adam_args *a)
+                            const adam_consts *k)
 {
     vec g, mv, vv, p;
     if (r == SIMD_W) {
@@ -35,13 +43,11 @@ static inline void adam_vec(float *param, const float *grad, float *m, float *v,
         g = v_load_part(grad, r); mv = v_load_part(m, r);
         vv = v_load_part(v, r); p = v_load_part(param, r);
     }
-    g = v_mul(g, v_set1(a->grad_scale));
-    mv = v_add(v_mul(v_set1(a->beta1), mv), v_mul(v_set1(1.0f - a->beta1), g));
-    vv = v_add(v_mul(v_set1(a->beta2), vv), v_mul(v_mul(v_set1(1.0f - a->beta2), g), g));
-    vec mhat = v_div(mv, v_set1(a->bc1));
-    vec vhat = v_div(vv, v_set1(a->bc2));
-    vec step = v_div(v_mul(v_set1(a->lr), mhat), v_add(v_sqrt(vhat), v_set1(a->eps)));
-    p = v_sub(p, step);
+    g = v_mul(g, k->gs);
+    mv = v_add(v_mul(k->b1, mv), v_mul(k->one_b1, g));
+    vv = v_add(v_mul(k->b2, vv), v_mul(v_mul(k->one_b2, g), g));
+    vec den = v_add(v_mul(v_sqrt(vv), k->rsqrt_bc2), k->eps);
+    p = v_sub(p, v_div(v_mul(k->lr_bc1, mv), den));
     if (r == SIMD_W) {
         v_store(m, mv); v_store(v, vv); v_store(param, p);
     } else {
@@ -50,11 +56,16 @@ static inline void adam_vec(float *param, const float *grad, float *m, float *v,
 }
 
 void SIMD_FN(adam_update)(float *param, const float *grad, float *m, float *v, size_t n,
-                          const mgpt_adam_args *args)
+                          const mgpt_adam_args *a)
 {
+    adam_consts k = {
+        v_set1(a->grad_scale), v_set1(a->beta1), v_set1(1.0f - a->beta1), v_set1(a->beta2),
+        v_set1(1.0f - a->beta2), v_set1(a->lr / a->bc1), v_set1(1.0f / sqrtf(a->bc2)),
+        v_set1(a->eps),
+    };
     size_t i = 0;
     for (; i + SIMD_W <= n; i += SIMD_W)
-        adam_vec(param + i, grad + i, m + i, v + i, SIMD_W, args);
+        adam_vec(param + i, grad + i, m + i, v + i, SIMD_W, &k);
     if (i < n)
-        adam_vec(param + i, grad + i, m + i, v + i, (int)(n - i), args);
+        adam_vec(param + i, grad + i, m + i, v + i, (int)(n - i), &k);
 }

@@ -34,17 +34,6 @@ static inline float simd_dot(const float *a, const float *b, int n)
     return v_hsum(v_add(v_add(s0, s1), v_add(s2, s3)));
 }
 
-/* y[i] += alpha * x[i], i < n */
-static inline void simd_axpy(float *y, float alpha, const float *x, int n)
-{
-    vec a = v_set1(alpha);
-    int i = 0;
-    for (; i + SIMD_W <= n; i += SIMD_W)
-        v_store(y + i, v_fma(a, v_load(x + i), v_load(y + i)));
-    if (i < n)
-        v_store_part(y + i, v_fma(a, v_load_part(x + i, n - i), v_load_part(y + i, n - i)), n - i);
-}
-
 /* max x[i], i < n (n >= 1) */
 static inline float simd_max(const float *x, int n)
 {
@@ -62,9 +51,9 @@ static inline float simd_max(const float *x, int n)
 }
 
 /* e^x in the Cephes expf way: x = n ln2 + r with |r| <= ln2/2 (ln2 split in two so that
- * n*C1 is exact), e^r by a degree-7 polynomial, then scaled by 2^n. Relative error
- * about 1e-7 (a couple of float ulps) for x in [-87.3, 88]; below -87.3 it returns 0
- * (e^x < 1.2e-38 there, the smallest normal float), so it suits softmax (x <= 0). */
+ * n*C1 is exact), e^r by a degree-7 polynomial, then scaled by 2^n. Relative error at most
+ * 1.2e-7 (measured over every float in [-87, 0]); below -87.3 it returns 0 (e^x < 1.2e-38
+ * there, the smallest normal float). Meant for softmax, where x <= 0. */
 static inline vec v_exp(vec x)
 {
     vmask normal = v_gt(x, v_set1(-87.3f));
@@ -81,4 +70,30 @@ static inline vec v_exp(vec x)
     y = v_fma(y, v_mul(x, x), v_add(x, v_set1(1.0f)));
     return v_and_mask(v_ldexp(y, n), normal);
 }
+/* out[0..n) = exp(in[0..n)*scale - maxv), then divided by their sum, which is returned
+ * (maxv: the max of in[]*scale; in == out is allowed). The partial last vector stays in a
+ * register from exp to store: a masked store does not forward to a later load, and
+ * short rows (attention at small T) would stall on it at every pass. */
+static inline float simd_softmax(float *out, const float *in, int n, float scale, float maxv)
+{
+    vec vs = v_set1(scale), vmax = v_set1(maxv), sum = v_zero(), tail = v_zero();
+    int nf = n / SIMD_W * SIMD_W, r = n - nf;
+    for (int j = 0; j < nf; j += SIMD_W) {
+        vec e = v_exp(v_sub(v_mul(v_load(in + j), vs), vmax));
+        v_store(out + j, e);
+        sum = v_add(sum, e);
+    }
+    if (r) {
+        tail = v_keep_first(v_exp(v_sub(v_mul(v_load_part(in + nf, r), vs), vmax)), r);
+        sum = v_add(sum, tail);
+    }
+    float total = v_hsum(sum);
+    vec inv = v_set1(1.0f / total);
+    for (int j = 0; j < nf; j += SIMD_W)
+        v_store(out + j, v_mul(v_load(out + j), inv));
+    if (r)
+        v_store_part(out + nf, v_mul(tail, inv), r);
+    return total;
+}
+
 #endif

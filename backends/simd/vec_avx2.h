@@ -5,6 +5,7 @@
 #if !defined(__AVX2__) || !defined(__FMA__)
 #error "vec_avx2.h needs -mavx2 -mfma"
 #endif
+#include <math.h>
 #include <stdint.h>
 #include <immintrin.h>
 
@@ -13,21 +14,14 @@ typedef __m256 vec;
 typedef __m256d vecd;       /* SIMD_W / 2 doubles */
 typedef __m256 vmask;       /* all-ones / all-zeros lanes */
 
-/* Matmul register tile: 6 rows x 2 vectors = 12 of the 16 ymm registers (BLIS's 6x16). */
+/* Matmul: a register tile of 6 rows x 2 vectors (12 of the 16 ymm registers accumulate,
+ * BLIS's 6x16); blocks of GEMM_KC k-steps, GEMM_NC columns of B and GEMM_MC rows of A
+ * (matmul.c). A 256 x 16 micro-panel of B is 16 KiB. Stack: 192 KiB. */
 #define GEMM_MR 6
 #define GEMM_NV 2
-#ifndef GEMM_KC
-#define GEMM_KC 256         /* a 256 x 16 B panel is 16 KiB */
-#endif
-#ifndef GEMM_NC
-#define GEMM_NC 128         /* 8 micro-panels per packed block */
-#endif
-#ifndef GEMM_PF_ROWS
-#define GEMM_PF_ROWS 8      /* packing prefetches this many rows ahead */
-#endif
-#ifndef GEMM_MC
+#define GEMM_KC 256
+#define GEMM_NC 96
 #define GEMM_MC 96
-#endif
 #define PEAK_CHAINS 12      /* 2 FMA ports x 4 cycles, plus slack */
 
 static inline vec v_zero(void) { return _mm256_setzero_ps(); }
@@ -37,7 +31,7 @@ static inline vec v_load_aligned(const float *p) { return _mm256_load_ps(p); }
 static inline void v_store(float *p, vec v) { _mm256_storeu_ps(p, v); }
 
 /* Tails: 0 < n < SIMD_W lanes; loads fill the other lanes with 0, stores leave them (and
- * masked-off lanes never fault). */
+ * masked-off lanes never fault), v_keep_first zeroes them. */
 static inline __m256i v_tail_mask(int n)
 {
     static const int32_t ones_then_zeros[16] = { -1, -1, -1, -1, -1, -1, -1, -1,
@@ -51,6 +45,10 @@ static inline vec v_load_part(const float *p, int n)
 static inline void v_store_part(float *p, vec v, int n)
 {
     _mm256_maskstore_ps(p, v_tail_mask(n), v);
+}
+static inline vec v_keep_first(vec v, int n)
+{
+    return _mm256_and_ps(v, _mm256_castsi256_ps(v_tail_mask(n)));
 }
 
 static inline vec v_add(vec a, vec b) { return _mm256_add_ps(a, b); }
@@ -74,6 +72,13 @@ static inline float v_hmax(vec v)
     s = _mm_max_ps(s, _mm_movehl_ps(s, s));
     s = _mm_max_ss(s, _mm_movehdup_ps(s));
     return _mm_cvtss_f32(s);
+}
+static inline float v_hmax_first(vec v, int n)   /* max of lanes 0..n-1, 0 < n <= SIMD_W */
+{
+    if (n < SIMD_W)
+        v = _mm256_blendv_ps(_mm256_set1_ps(-INFINITY), v,
+                             _mm256_castsi256_ps(v_tail_mask(n)));
+    return v_hmax(v);
 }
 
 /* r[0..7] = the columns of the 8x8 matrix whose rows are r[0..7] */

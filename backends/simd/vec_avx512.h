@@ -12,22 +12,14 @@ typedef __m512 vec;
 typedef __m512d vecd;       /* SIMD_W / 2 doubles (sumsq widens each half of a vec) */
 typedef __mmask16 vmask;    /* one bit per lane */
 
-/* Matmul register tile: GEMM_MR rows x GEMM_NV vectors of accumulators (24 of the 32
- * zmm registers), see matmul.c for the cache blocking. */
+/* Matmul: a register tile of GEMM_MR rows x GEMM_NV vectors (24 of the 32 zmm registers
+ * accumulate); blocks of GEMM_KC k-steps, GEMM_NC columns of B and GEMM_MC rows of A
+ * (matmul.c). A 256 x 48 micro-panel of B is 48 KiB, the L1. Stack: 192 KiB. */
 #define GEMM_MR 8
 #define GEMM_NV 3
-#ifndef GEMM_KC
-#define GEMM_KC 256         /* k-steps per packed panel: a 256 x 48 B panel is 48 KiB */
-#endif
-#ifndef GEMM_NC
-#define GEMM_NC 96          /* packed columns per panel block (2 micro-panels) */
-#endif
-#ifndef GEMM_PF_ROWS
-#define GEMM_PF_ROWS 8      /* packing prefetches this many rows ahead */
-#endif
-#ifndef GEMM_MC
+#define GEMM_KC 256
+#define GEMM_NC 96
 #define GEMM_MC 96
-#endif
 #define PEAK_CHAINS 16      /* independent FMA chains: 2 ports x 4 cycles, doubled */
 
 static inline vec v_zero(void) { return _mm512_setzero_ps(); }
@@ -36,7 +28,8 @@ static inline vec v_load(const float *p) { return _mm512_loadu_ps(p); }
 static inline vec v_load_aligned(const float *p) { return _mm512_load_ps(p); }
 static inline void v_store(float *p, vec v) { _mm512_storeu_ps(p, v); }
 
-/* Tails: 0 < n < SIMD_W lanes; loads fill the other lanes with 0, stores leave them. */
+/* Tails: 0 < n < SIMD_W lanes; loads fill the other lanes with 0, stores leave them,
+ * v_keep_first zeroes them. */
 static inline __mmask16 v_tail_mask(int n) { return (__mmask16)((1u << n) - 1u); }
 static inline vec v_load_part(const float *p, int n)
 {
@@ -46,6 +39,7 @@ static inline void v_store_part(float *p, vec v, int n)
 {
     _mm512_mask_storeu_ps(p, v_tail_mask(n), v);
 }
+static inline vec v_keep_first(vec v, int n) { return _mm512_maskz_mov_ps(v_tail_mask(n), v); }
 
 static inline vec v_add(vec a, vec b) { return _mm512_add_ps(a, b); }
 static inline vec v_sub(vec a, vec b) { return _mm512_sub_ps(a, b); }
@@ -57,6 +51,10 @@ static inline vec v_min(vec a, vec b) { return _mm512_min_ps(a, b); }
 static inline vec v_fma(vec a, vec b, vec c) { return _mm512_fmadd_ps(a, b, c); } /* a*b+c */
 static inline float v_hsum(vec v) { return _mm512_reduce_add_ps(v); }
 static inline float v_hmax(vec v) { return _mm512_reduce_max_ps(v); }
+static inline float v_hmax_first(vec v, int n)   /* max of lanes 0..n-1, 0 < n <= SIMD_W */
+{
+    return _mm512_mask_reduce_max_ps((__mmask16)((1u << n) - 1u), v);
+}
 
 /* r[0..15] = the columns of the 16x16 matrix whose rows are r[0..15] */
 static inline void v_transpose(vec r[SIMD_W])

@@ -6,6 +6,8 @@
 #if !defined(__SSE4_1__)
 #error "vec_sse.h needs -msse4.2"
 #endif
+#include <math.h>
+#include <stdint.h>
 #include <smmintrin.h>
 
 #define SIMD_W 4
@@ -13,22 +15,14 @@ typedef __m128 vec;
 typedef __m128d vecd;       /* SIMD_W / 2 doubles */
 typedef __m128 vmask;       /* all-ones / all-zeros lanes */
 
-/* Matmul register tile: 4 rows x 3 vectors = 12 of the 16 xmm registers, leaving room for
- * the 3 B vectors and the broadcast A value. */
+/* Matmul: a register tile of 4 rows x 3 vectors (12 of the 16 xmm registers accumulate,
+ * 3 hold B, 1 the broadcast A: measured faster than 6x2, 5x2, 4x2, 8x1); blocks of
+ * GEMM_KC k-steps, GEMM_NC columns of B and GEMM_MC rows of A (matmul.c). Stack: 192 KiB. */
 #define GEMM_MR 4
 #define GEMM_NV 3
-#ifndef GEMM_KC
-#define GEMM_KC 256         /* a 256 x 12 B panel is 12 KiB */
-#endif
-#ifndef GEMM_NC
-#define GEMM_NC 96          /* 8 micro-panels per packed block */
-#endif
-#ifndef GEMM_PF_ROWS
-#define GEMM_PF_ROWS 8      /* packing prefetches this many rows ahead */
-#endif
-#ifndef GEMM_MC
+#define GEMM_KC 256
+#define GEMM_NC 96
 #define GEMM_MC 96
-#endif
 #define PEAK_CHAINS 12      /* mul (4 cycles) + add (3) chains over 2 mul and 2 add ports */
 
 static inline vec v_zero(void) { return _mm_setzero_ps(); }
@@ -37,8 +31,8 @@ static inline vec v_load(const float *p) { return _mm_loadu_ps(p); }
 static inline vec v_load_aligned(const float *p) { return _mm_load_ps(p); }
 static inline void v_store(float *p, vec v) { _mm_storeu_ps(p, v); }
 
-/* Tails: 0 < n < SIMD_W lanes; loads fill the other lanes with 0, stores leave them, and
- * neither touches memory past p[n-1]. */
+/* Tails: 0 < n < SIMD_W lanes; loads fill the other lanes with 0, stores leave them (and
+ * neither touches memory past p[n-1]), v_keep_first zeroes them. */
 static inline vec v_load_part(const float *p, int n)
 {
     if (n == 1)
@@ -56,6 +50,12 @@ static inline void v_store_part(float *p, vec v, int n)
     if (n == 3)
         _mm_store_ss(p + 2, _mm_movehl_ps(v, v));
 }
+static inline vec v_tail_mask(int n)     /* lanes 0..n-1 all ones, the others 0 */
+{
+    static const int32_t ones_then_zeros[8] = { -1, -1, -1, -1, 0, 0, 0, 0 };
+    return _mm_castsi128_ps(_mm_loadu_si128((const __m128i *)(ones_then_zeros + 4 - n)));
+}
+static inline vec v_keep_first(vec v, int n) { return _mm_and_ps(v, v_tail_mask(n)); }
 
 static inline vec v_add(vec a, vec b) { return _mm_add_ps(a, b); }
 static inline vec v_sub(vec a, vec b) { return _mm_sub_ps(a, b); }
@@ -76,6 +76,12 @@ static inline float v_hmax(vec v)
     vec s = _mm_max_ps(v, _mm_movehl_ps(v, v));
     s = _mm_max_ss(s, _mm_movehdup_ps(s));
     return _mm_cvtss_f32(s);
+}
+static inline float v_hmax_first(vec v, int n)   /* max of lanes 0..n-1, 0 < n <= SIMD_W */
+{
+    if (n < SIMD_W)
+        v = _mm_blendv_ps(_mm_set1_ps(-INFINITY), v, v_tail_mask(n));
+    return v_hmax(v);
 }
 
 /* r[0..3] = the columns of the 4x4 matrix whose rows are r[0..3] */

@@ -78,10 +78,11 @@ typedef struct mgpt_kernels {
     void (*rmsnorm_backward)(float *dinp, const float *dout, const float *inp,
                              const float *rstd, int N, int C);
 
-    /* out[N,OC] = inp[N,C] @ w[OC,C]^T                             flops 2*N*C*OC */
+    /* out[N,OC] = inp[N,C] @ w[OC,C]^T       flops 2*N*C*OC, bytes 4*(N*C + OC*C + N*OC) */
     void (*matmul_forward)(float *out, const float *inp, const float *w,
                            int N, int C, int OC);
-    /* dinp[N,C] += dout @ w ; dw[OC,C] += dout^T @ inp             flops 4*N*C*OC */
+    /* dinp[N,C] += dout @ w ; dw[OC,C] += dout^T @ inp             flops 4*N*C*OC,
+     * bytes 4*(3*N*C + 3*OC*C + N*OC) (dinp and dw are read and written) */
     void (*matmul_backward)(float *dinp, float *dw, const float *dout, const float *inp,
                             const float *w, int N, int C, int OC);
 
@@ -96,7 +97,7 @@ typedef struct mgpt_kernels {
 
     /* out = max(inp, 0)^2                                          flops 2*n, bytes 8*n */
     void (*sqrelu_forward)(float *out, const float *inp, size_t n);
-    /* dinp += dout * 2 * max(inp, 0)                               flops 3*n, bytes 12*n */
+    /* dinp += dout * 2 * max(inp, 0)                               flops 4*n, bytes 16*n */
     void (*sqrelu_backward)(float *dinp, const float *dout, const float *inp, size_t n);
 
     /* out = a + b                                                  flops n, bytes 12*n */
@@ -109,14 +110,14 @@ typedef struct mgpt_kernels {
     void (*crossentropy_forward)(float *loss, float *probs, const float *logits,
                                  const int *targets, int N, int V);
     /* dlogits[n,:] += dloss * (probs[n,:] - onehot(targets[n])), rows with targets[n] < 0
-     * untouched.                                                   flops 2*N*V, bytes 12*N*V */
+     * untouched.                                                   flops 3*N*V, bytes 12*N*V */
     void (*crossentropy_backward)(float *dlogits, const float *probs, const int *targets,
                                   float dloss, int N, int V);
 
     /* sum of x[i]^2, accumulated in double                         flops 2*n, bytes 4*n */
     double (*sumsq)(const float *x, size_t n);
     /* Adam: g = grad*grad_scale; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
-     *       param -= lr * (m/bc1) / (sqrt(v/bc2) + eps)            flops 14*n, bytes 20*n */
+     *       param -= lr * (m/bc1) / (sqrt(v/bc2) + eps)            flops 15*n, bytes 28*n */
     void (*adam_update)(float *param, const float *grad, float *m, float *v, size_t n,
                         const mgpt_adam_args *args);
 } mgpt_kernels;

@@ -24,7 +24,7 @@ static void template_sqrelu_forward(float *out, const float *inp, size_t n)
     }
 }
 
-/* flops 3*n, bytes 12*n */
+/* flops 4*n, bytes 16*n */
 static void template_sqrelu_backward(float *dinp, const float *dout, const float *inp, size_t n)
 {
     for (size_t i = 0; i < n; i++)

@@ -10,8 +10,8 @@
  * every position of every row is real work (spec: "Configs named in benchmarks").
  *
  * FLOPs of a step: the engine's own counts (core/op_cost.c) of the forward and backward
- * graph, plus 16 per parameter for the optimizer (the global-norm sumsq, 2, and the Adam
- * update, 14: the per-kernel counts of plugins/mgpt/backend.h). Padded positions are
+ * graph, plus 17 per parameter for the optimizer (the global-norm sumsq, 2, and the Adam
+ * update, 15: mgpt_optimizer_cost in core/op_cost.c). Padded positions are
  * counted: the engine computes them. */
 #include <math.h>
 #include <stdlib.h>
@@ -225,7 +225,7 @@ int bench_measure(const char *backend, const mgpt_kernels *k, const char *config
     mgpt_cost fwd = mgpt_graph_cost(&t.m->graph, 0), bwd = mgpt_graph_cost(&t.m->graph, 1);
     r->flops_forward = fwd.flops;
     r->flops_backward = bwd.flops;
-    r->flops_optimizer = 16.0 * (double)r->params;
+    r->flops_optimizer = mgpt_optimizer_cost((size_t)r->params).flops;
     r->bytes_per_step = fwd.bytes + bwd.bytes + 24.0 * (double)r->params;
 
     double tokens = 0;

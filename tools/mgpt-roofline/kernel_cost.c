@@ -41,14 +41,10 @@ int roof_slot_adam(void)
 
 mgpt_cost roof_optimizer_cost(int slot, size_t n)
 {
-    mgpt_cost c = {0, 0};
-    double dn = (double)n;
-    if (slot == roof_slot_sumsq()) {
-        c.flops = 2 * dn;   /* sum of x[i]^2: flops 2*n, bytes 4*n */
-        c.bytes = 4 * dn;
-    } else if (slot == roof_slot_adam()) {
-        c.flops = 14 * dn;  /* Adam: flops 14*n, bytes 20*n */
-        c.bytes = 20 * dn;
-    }
-    return c;
+    mgpt_cost none = {0, 0};
+    if (slot == roof_slot_sumsq())
+        return mgpt_sumsq_cost(n);
+    if (slot == roof_slot_adam())
+        return mgpt_adam_cost(n);
+    return none;
 }

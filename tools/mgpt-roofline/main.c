@@ -51,9 +51,13 @@ static int choose_backends(mgpt_registry *r, const roof_options *o, pick **out, 
             if (e->status == MGPT_BE_RUNNABLE) {
                 p[n].e = e;
             } else {
-                char need[256];
+                char need[256], err[256];
                 mgpt_cpu_feature_names(e->missing, need, sizeof need);
-                snprintf(p[n].reason, sizeof p[n].reason, "this CPU lacks %s", need);
+                mgpt_cpu_info cpu;
+                int masked = mgpt_cpu_detect(&cpu, err, sizeof err) == 0 &&
+                             (e->missing & cpu.masked) != 0;
+                snprintf(p[n].reason, sizeof p[n].reason, "this CPU lacks %s%s", need,
+                         masked ? " (masked by MGPT_CPU_DISABLE)" : "");
             }
             n++;
         }
@@ -90,9 +94,12 @@ static int choose_backends(mgpt_registry *r, const roof_options *o, pick **out, 
             if (e->status != MGPT_BE_RUNNABLE) {
                 char need[256];
                 mgpt_cpu_feature_names(e->missing, need, sizeof need);
+                char err[256];
+                mgpt_cpu_info cpu;
+                int masked = mgpt_cpu_detect(&cpu, err, sizeof err) == 0 &&
+                             (e->missing & cpu.masked) != 0;
                 roof_error("--backend: backend '%s' cannot run on this CPU: needs %s%s",
-                           o->backends[i], need,
-                           getenv("MGPT_CPU_DISABLE") ? " (MGPT_CPU_DISABLE masks some)" : "");
+                           o->backends[i], need, masked ? " (masked by MGPT_CPU_DISABLE)" : "");
                 free(p);
                 return ROOF_USAGE;
             }
@@ -141,8 +148,10 @@ static int measure_backend(roof_run *run, mgpt_registry *r, const pick *pk,
     }
     const mgpt_backend_desc *d = pk->e->desc;
     snprintf(b->description, sizeof b->description, "%s", d->description ? d->description : "");
-    int openmp = (d->flags & MGPT_BACKEND_THREADED) != 0;
-    b->kernel_threads = openmp ? run->threads : 1;
+    /* a threaded backend runs its kernels on --threads threads, placed against the
+     * all-cores ceilings; the others run on this thread, against the 1-thread ones */
+    int threaded = (d->flags & MGPT_BACKEND_THREADED) != 0;
+    b->kernel_threads = threaded ? run->threads : 1;
     int pu[ROOF_MAX_THREADS];
     for (int i = 0; i < run->machine.cores; i++)
         pu[i] = run->machine.core_pu[i];

@@ -344,7 +344,8 @@ static void labels(FILE *f, const roof_run *run, const axes *a)
             used_y[n_used++] = y;
         fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" fill=\"%s\">", PX1 - 6, y, palette[i % 8]);
         esc(f, b->name);
-        fprintf(f, " %.0f GFLOP/s</text>\n", b->c.peak[ceiling_set(b)].gflops);
+        double pk = b->c.peak[ceiling_set(b)].gflops;
+        fprintf(f, " %.*f GFLOP/s</text>\n", pk < 10 ? 1 : 0, pk);
     }
     fputs("</g>\n", f);
 }
@@ -390,8 +391,12 @@ static void legend(FILE *f, const roof_run *run)
 {
     double y = PY0 + 4;
     fputs("<g id=\"legend\" font-size=\"12\" fill=\"#222\">\n", f);
+    int kthreads = 1;
+    for (int i = 0; i < run->n_be; i++)
+        if (drawable(&run->be[i]) && ceiling_set(&run->be[i]))
+            kthreads = run->threads;
     fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" font-weight=\"bold\" font-size=\"13\">Measured ceilings"
-               "</text>\n", LX, y);
+               " (%d thread%s)</text>\n", LX, y, kthreads, kthreads == 1 ? "" : "s");
     y += 20;
     static const double col[] = {LX + 150, LX + 197, LX + 244, LX + 291, LX + 345};
     static const char *const head[] = {"GFLOP/s", "L1", "L2", "L3", "DRAM"};
@@ -421,8 +426,9 @@ static void legend(FILE *f, const roof_run *run)
             continue;
         }
         int s = ceiling_set(b);
-        fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.0f</text>\n", col[0], y,
-                b->c.peak[s].gflops);
+        double pk = b->c.peak[s].gflops;
+        fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.*f</text>\n", col[0], y,
+                pk < 10 ? 1 : 0, pk);
         for (int l = 0; l < ROOF_LEVELS; l++) {
             double bw = b->c.bw[s][l].gbs;
             if (bw > 0)

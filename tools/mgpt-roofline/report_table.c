@@ -105,10 +105,10 @@ static void compute_table(const roof_run *run, FILE *f)
                "datasheet = cores x clock x lanes x FMA ports x 2\n"
                "(x mul/add pipes for mul+add code), at libcpuid's nominal clock and at the "
                "measured clock\n");
-    fprintf(f, "%-8s %-12s %5s %-22s %-12s | %9s %11s %9s %9s | %9s %9s %9s\n", "backend", "ISA",
+    fprintf(f, "%-8s %-15s %5s %-22s %-12s | %9s %11s %9s %9s | %9s %9s %9s\n", "backend", "ISA",
             "lanes", "ports: table/measured", "clock GHz", "1 core", "flop/cycle", "@nominal",
             "@clock", "all cores", "@nominal", "@clock");
-    rule(f, 138);
+    rule(f, 141);
     for (int i = 0; i < run->n_be; i++) {
         const roof_backend_result *b = &run->be[i];
         if (!b->measured) {
@@ -128,7 +128,7 @@ static void compute_table(const roof_run *run, FILE *f)
         snprintf(clk, sizeof clk, "%.2f>%.2f", b->c.peak[0].clock.before_ghz,
                  b->c.peak[0].clock.after_ghz);
         const roof_peak *all = &b->c.peak[b->c.n_thread_sets > 1 ? 1 : 0];
-        fprintf(f, "%-8s %-12s %5d %-22s %-12s | %9.1f %11.2f %9.1f %9.1f | %9.1f %9.1f %9.1f\n",
+        fprintf(f, "%-8s %-15s %5d %-22s %-12s | %9.1f %11.2f %9.1f %9.1f | %9.1f %9.1f %9.1f\n",
                 b->name, isa, b->isa.lanes, ports, clk, b->c.peak[0].gflops,
                 b->c.peak[0].flops_per_cycle, b->theory_nominal[0], b->theory_measured[0],
                 all->gflops, b->theory_nominal[1], b->theory_measured[1]);
