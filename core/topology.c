@@ -24,7 +24,17 @@ int mgpt_topology_read(mgpt_topology *t, char *err, size_t errlen)
         snprintf(err, errlen, "hwloc could not read the machine topology");
         return -1;
     }
-    /* hwloc 2 keeps disallowed CPUs out of the topology by default (no WHOLE_SYSTEM flag) */
+    /* hwloc 2 keeps disallowed CPUs (cgroups) out of the topology by default (no
+     * WHOLE_SYSTEM flag); an affinity mask (taskset, numactl, a batch scheduler's binding)
+     * is not in that set, so restrict to it too: its cores are the ones we may use. */
+    hwloc_bitmap_t bound = hwloc_bitmap_alloc();
+    if (bound && hwloc_get_cpubind(topo, bound, HWLOC_CPUBIND_PROCESS) == 0) {
+        hwloc_bitmap_and(bound, bound, hwloc_topology_get_topology_cpuset(topo));
+        if (!hwloc_bitmap_iszero(bound) &&
+            !hwloc_bitmap_isincluded(hwloc_topology_get_topology_cpuset(topo), bound))
+            hwloc_topology_restrict(topo, bound, 0);  /* on failure: the whole topology */
+    }
+    hwloc_bitmap_free(bound);
     t->packages = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_PACKAGE);
     t->cores = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_CORE);
     t->pus = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_PU);
@@ -43,6 +53,15 @@ int mgpt_topology_read(mgpt_topology *t, char *err, size_t errlen)
     }
     hwloc_topology_destroy(topo);
     return 0;
+}
+
+int mgpt_thread_binding(const mgpt_topology *t, int threads, int *pu, int max)
+{
+    if (threads < 1 || threads > t->n_core_pu || threads > max)
+        return 0;
+    for (int i = 0; i < threads; i++)
+        pu[i] = t->core_pu[i];
+    return threads;
 }
 
 int mgpt_bind_thread_to_pu(int pu)

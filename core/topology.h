@@ -15,8 +15,13 @@ typedef struct mgpt_topology {
     int n_core_pu;
 } mgpt_topology;
 
-/* 0 on success, -1 with err set. Respects the process' allowed CPU set. */
+/* 0 on success, -1 with err set. Counts only the CPUs the process may run on: the allowed
+ * set (cgroups) and the affinity mask of its threads (taskset, numactl). */
 int mgpt_topology_read(mgpt_topology *t, char *err, size_t errlen);
+/* Where `threads` worker threads go: thread i on core i's first PU, pu[0..threads-1].
+ * Returns threads, or 0 (no binding: the OS places them) when there are more threads than
+ * cores or than max. */
+int mgpt_thread_binding(const mgpt_topology *t, int threads, int *pu, int max);
 /* Binds the calling thread to OS processor pu; 0 on success. */
 int mgpt_bind_thread_to_pu(int pu);
 #ifdef __cplusplus

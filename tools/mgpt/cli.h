@@ -112,6 +112,11 @@ int cli_engine_open(cli_engine *e, const char *cmd, const cli_global *g);
 void cli_engine_close(cli_engine *e);
 /* "avx512 (4 threads)" */
 int cli_engine_threads(const cli_engine *e);
+/* "0,2,4": the processors of a thread binding */
+void cli_binding_text(const int *pu, int n, char *buf, size_t len);
+/* The variable (OMP_PLACES, OMP_PROC_BIND, ...) by which the user gave the OpenMP runtime
+ * the threads' placement, or NULL; the openmp backend then binds nothing itself. */
+const char *cli_openmp_placement_variable(void);
 void cli_engine_describe(const cli_engine *e, char *buf, size_t len);
 
 /* --- model_file.c: a model from a checkpoint ----------------------------------------- */

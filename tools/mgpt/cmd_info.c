@@ -18,8 +18,9 @@ static void help(void)
 {
     printf("Usage: mgpt [GLOBAL OPTIONS] info [OPTIONS]\n"
            "Show the CPU (vendor, brand, family and model, features, clock), the topology\n"
-           "(packages, cores, hardware threads, cache sizes and counts) and the backend\n"
-           "plugin search path.\n"
+           "(packages, cores, hardware threads, cache sizes and counts, the thread count\n"
+           "and the processors the threads are bound to) and the backend plugin search\n"
+           "path.\n"
            "\n"
            "  -h, --help                show this help and exit\n"
            "      --version             show the version and exit\n"
@@ -52,6 +53,29 @@ static void cache_line(const char *name, size_t size, int count)
         printf("  %-17s %s x %d\n", name, s, count);
     else
         printf("  %-17s none\n", name);
+}
+
+/* Where a threaded backend's threads go (engine.c passes this binding to the backend). */
+static void binding_lines(const mgpt_topology *t, int threads)
+{
+    int pu[1024];
+    int n = mgpt_thread_binding(t, threads, pu, 1024);
+    if (n == 0) {
+        printf("  %-17s none: %d threads on %d cores, placed by the OS\n", "binding", threads,
+               t->n_core_pu);
+        return;
+    }
+    char list[4096];
+    cli_binding_text(pu, n, list, sizeof list);
+    if (n == 1)
+        printf("  %-17s thread 0 on PU %s (OS processor index)\n", "binding", list);
+    else
+        printf("  %-17s threads 0..%d on PUs %s (one per core; OS processor indices)\n",
+               "binding", n - 1, list);
+    const char *var = cli_openmp_placement_variable();
+    if (var)
+        printf("  %-17s %s=%s is set: the openmp backend leaves placement to the OpenMP "
+               "runtime\n", "", var, getenv(var));
 }
 
 int cmd_info(int argc, char **argv, const cli_global *g)
@@ -119,6 +143,7 @@ int cmd_info(int argc, char **argv, const cli_global *g)
         int threads = g->threads > 0 ? g->threads : (t.cores > 0 ? t.cores : (t.pus > 0 ? t.pus : 1));
         printf("  %-17s %d%s\n", "threads", threads,
                g->threads > 0 ? " (--threads)" : " (default: one per physical core)");
+        binding_lines(&t, threads);
     }
 
     mgpt_registry reg;

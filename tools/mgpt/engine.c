@@ -17,11 +17,9 @@ int cli_engine_open(cli_engine *e, const char *cmd, const cli_global *g)
     e->threads = g->threads > 0 ? g->threads : (cores > 0 ? cores : 1);
     /* one thread per core: bind thread i to core i's first PU; more threads than cores
      * are left to the OS scheduler */
-    if (have_topo && e->threads <= t.n_core_pu) {
-        for (int i = 0; i < e->threads; i++)
-            e->binding[i] = t.core_pu[i];
-        e->n_binding = e->threads;
-    }
+    if (have_topo)
+        e->n_binding = mgpt_thread_binding(&t, e->threads, e->binding,
+                                           (int)(sizeof e->binding / sizeof e->binding[0]));
 
     if (mgpt_registry_load(&e->reg, NULL, stderr, err, sizeof err) < 0) {
         cli_error(cmd, "%s", err);
@@ -51,9 +49,19 @@ int cli_engine_open(cli_engine *e, const char *cmd, const cli_global *g)
                         : envb && *envb ? "forced by MGPT_BACKEND"
                         : "the highest-priority runnable backend";
         int n = cli_engine_threads(e);
+        char where[320] = "", pus[256] = "";
+        const char *placed = cli_openmp_placement_variable();
+        if ((en->desc->flags & MGPT_BACKEND_THREADED) && placed)
+            snprintf(where, sizeof where, ", placed by the OpenMP runtime (%s is set)", placed);
+        else if ((en->desc->flags & MGPT_BACKEND_THREADED) && e->n_binding) {
+            cli_binding_text(e->binding, e->n_binding, pus, sizeof pus);
+            snprintf(where, sizeof where, ", bound %s %s", n == 1 ? "to PU" :
+                     "one per core to PUs", pus);
+        }
         fprintf(stderr, "mgpt %s: backend %s (%s, priority %d): %s; %d thread%s%s\n", cmd,
-                en->name, en->path, en->desc->priority, why, n, n == 1 ? "" : "s",
-                n > 1 && e->n_binding ? ", bound one per core" : "");
+                en->name, en->path, en->desc->priority, why, n, n == 1 ? "" : "s", where);
+        fprintf(stderr, "mgpt %s: %s: %s\n", cmd, en->name,
+                en->desc->description ? en->desc->description : "");
     }
     return CLI_OK;
 }
@@ -71,6 +79,26 @@ void cli_engine_close(cli_engine *e)
 int cli_engine_threads(const cli_engine *e)
 {
     return e->be_open && (e->be.entry->desc->flags & MGPT_BACKEND_THREADED) ? e->threads : 1;
+}
+
+const char *cli_openmp_placement_variable(void)
+{
+    static const char *const vars[] = {"OMP_PLACES", "OMP_PROC_BIND", "GOMP_CPU_AFFINITY",
+                                       "KMP_AFFINITY"};
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+        const char *v = getenv(vars[i]);
+        if (v && *v)
+            return vars[i];
+    }
+    return NULL;
+}
+
+void cli_binding_text(const int *pu, int n, char *buf, size_t len)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < n && used < len; i++)
+        used += (size_t)snprintf(buf + used, len - used, "%s%d", i ? "," : "", pu[i]);
 }
 
 void cli_engine_describe(const cli_engine *e, char *buf, size_t len)
