@@ -15,6 +15,7 @@ const openmp_isa ISA_TABLE = {
     .embed_backward_range = SIMD_FN(embed_backward_range),
     .rmsnorm_forward = SIMD_FN(rmsnorm_forward),
     .rmsnorm_backward = SIMD_FN(rmsnorm_backward),
+    .gemm_work_floats = SIMD_FN(gemm_work_floats),
     .matmul_forward_range = SIMD_FN(matmul_forward_range),
     .matmul_backward_dinp_range = SIMD_FN(matmul_backward_dinp_range),
     .matmul_backward_dw_range = SIMD_FN(matmul_backward_dw_range),

@@ -225,16 +225,29 @@ void openmp_crossentropy_backward(float *dlogits, const float *probs, const int 
 
 /* ---- matmul: blocks of the GEMM outputs -------------------------------------------- */
 
+/* The calling thread's GEMM workspace (thread 0 in a serial op). Before init there are
+ * none: gemm_parts() keeps those ops serial, on the ISA library's own workspace (NULL). */
+static inline float *thread_work(void)
+{
+    return openmp_rt.work ? openmp_rt.work[omp_get_thread_num()] : NULL;
+}
+
+/* row_parts() for the GEMM-based ops, which need a workspace per thread. */
+static inline int gemm_parts(long rows, double work, double threshold, long units)
+{
+    return openmp_rt.work ? row_parts(rows, work, threshold, units) : 1;
+}
+
 void openmp_matmul_forward(float *out, const float *inp, const float *w, int N, int C, int OC)
 {
     const openmp_isa *isa = openmp_rt.isa;
     int mr = isa->gemm_mr, nr = isa->gemm_nr;
     long tiles = (long)((N + mr - 1) / mr) * ((OC + nr - 1) / nr);
-    int p = row_parts(N, 2.0 * N * C * OC, MIN_FLOPS_MATMUL_FWD, tiles);
+    int p = gemm_parts(N, 2.0 * N * C * OC, MIN_FLOPS_MATMUL_FWD, tiles);
     grid g = gemm_grid(N, OC, p, mr, nr);
     p = g.pm * g.pn;
     if (p <= 1) {
-        isa->matmul_forward_range(out, inp, w, C, OC, 0, N, 0, OC);
+        isa->matmul_forward_range(out, inp, w, C, OC, 0, N, 0, OC, thread_work());
         return;
     }
 #pragma omp parallel for num_threads(p) schedule(static, 1)
@@ -243,7 +256,8 @@ void openmp_matmul_forward(float *out, const float *inp, const float *w, int N, 
         part_range(N, mr, g.pm, i / g.pn, &n0, &n1);
         part_range(OC, nr, g.pn, i % g.pn, &o0, &o1);
         if (n0 < n1 && o0 < o1)
-            isa->matmul_forward_range(out, inp, w, C, OC, (int)n0, (int)n1, (int)o0, (int)o1);
+            isa->matmul_forward_range(out, inp, w, C, OC, (int)n0, (int)n1, (int)o0, (int)o1,
+                                          thread_work());
     }
 }
 
@@ -254,12 +268,12 @@ void openmp_matmul_backward(float *dinp, float *dw, const float *dout, const flo
     int mr = isa->gemm_mr, nr = isa->gemm_nr;
     /* dinp[N, C] (sums over OC) and dw[OC, C] (sums over N), each split over its output */
     long tiles = (long)((N + mr - 1) / mr) * ((C + nr - 1) / nr);
-    int p = row_parts(N, 4.0 * N * C * OC, MIN_FLOPS_MATMUL_BWD, tiles);
+    int p = gemm_parts(N, 4.0 * N * C * OC, MIN_FLOPS_MATMUL_BWD, tiles);
     grid gi = gemm_grid(N, C, p, mr, nr), gw = gemm_grid(OC, C, p, mr, nr);
     int pi = gi.pm * gi.pn, pw = gw.pm * gw.pn;
     if (p <= 1 || (pi <= 1 && pw <= 1)) {
-        isa->matmul_backward_dinp_range(dinp, dout, w, C, OC, 0, N, 0, C);
-        isa->matmul_backward_dw_range(dw, dout, inp, N, C, OC, 0, OC, 0, C);
+        isa->matmul_backward_dinp_range(dinp, dout, w, C, OC, 0, N, 0, C, thread_work());
+        isa->matmul_backward_dw_range(dw, dout, inp, N, C, OC, 0, OC, 0, C, thread_work());
         return;
     }
     /* tasks 0..pi-1: blocks of dinp; pi..pi+pw-1: blocks of dw. With pi == pw == p, thread
@@ -272,14 +286,14 @@ void openmp_matmul_backward(float *dinp, float *dw, const float *dout, const flo
             part_range(C, nr, gi.pn, i % gi.pn, &c0, &c1);
             if (r0 < r1 && c0 < c1)
                 isa->matmul_backward_dinp_range(dinp, dout, w, C, OC, (int)r0, (int)r1, (int)c0,
-                                                (int)c1);
+                                                (int)c1, thread_work());
         } else {
             int j = i - pi;
             part_range(OC, mr, gw.pm, j / gw.pn, &r0, &r1);
             part_range(C, nr, gw.pn, j % gw.pn, &c0, &c1);
             if (r0 < r1 && c0 < c1)
                 isa->matmul_backward_dw_range(dw, dout, inp, N, C, OC, (int)r0, (int)r1,
-                                              (int)c0, (int)c1);
+                                              (int)c0, (int)c1, thread_work());
         }
     }
 }
@@ -291,10 +305,10 @@ void openmp_attention_forward(float *out, float *att, const float *qkv,
 {
     const openmp_isa *isa = openmp_rt.isa;
     int BH = B * H;
-    int p = row_parts((long)B * T, 4.0 * BH * T * T * (double)(C / (H > 0 ? H : 1)),
-                      MIN_FLOPS_ATT_FWD, BH);
+    int p = gemm_parts((long)B * T, 4.0 * BH * T * T * (double)(C / (H > 0 ? H : 1)),
+                       MIN_FLOPS_ATT_FWD, BH);
     if (p <= 1) {
-        isa->attention_forward_range(out, att, qkv, T, C, H, 0, BH);
+        isa->attention_forward_range(out, att, qkv, T, C, H, 0, BH, thread_work());
         return;
     }
 #pragma omp parallel for num_threads(p) schedule(static, 1)
@@ -302,7 +316,8 @@ void openmp_attention_forward(float *out, float *att, const float *qkv,
         long b0, b1;
         part_range(BH, 1, p, i, &b0, &b1);
         if (b0 < b1)
-            isa->attention_forward_range(out, att, qkv, T, C, H, (int)b0, (int)b1);
+            isa->attention_forward_range(out, att, qkv, T, C, H, (int)b0, (int)b1,
+                                         thread_work());
     }
 }
 
@@ -311,10 +326,10 @@ void openmp_attention_backward(float *dqkv, float *datt, const float *dout,
 {
     const openmp_isa *isa = openmp_rt.isa;
     int BH = B * H;
-    int p = row_parts((long)B * T, 8.0 * BH * T * T * (double)(C / (H > 0 ? H : 1)),
-                      MIN_FLOPS_ATT_BWD, BH);
+    int p = gemm_parts((long)B * T, 8.0 * BH * T * T * (double)(C / (H > 0 ? H : 1)),
+                       MIN_FLOPS_ATT_BWD, BH);
     if (p <= 1) {
-        isa->attention_backward_range(dqkv, datt, dout, qkv, att, T, C, H, 0, BH);
+        isa->attention_backward_range(dqkv, datt, dout, qkv, att, T, C, H, 0, BH, thread_work());
         return;
     }
 #pragma omp parallel for num_threads(p) schedule(static, 1)
@@ -323,7 +338,7 @@ void openmp_attention_backward(float *dqkv, float *datt, const float *dout,
         part_range(BH, 1, p, i, &b0, &b1);
         if (b0 < b1)
             isa->attention_backward_range(dqkv, datt, dout, qkv, att, T, C, H, (int)b0,
-                                          (int)b1);
+                                          (int)b1, thread_work());
     }
 }
 

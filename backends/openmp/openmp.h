@@ -33,17 +33,21 @@ typedef struct openmp_isa {
     void (*rmsnorm_forward)(float *out, float *rstd, const float *inp, int N, int C);
     void (*rmsnorm_backward)(float *dinp, const float *dout, const float *inp,
                              const float *rstd, int N, int C);
+    /* the GEMM-based ranges take a per-thread workspace of gemm_work_floats() floats */
+    size_t (*gemm_work_floats)(void);
     void (*matmul_forward_range)(float *out, const float *inp, const float *w, int C, int OC,
-                                 int n0, int n1, int o0, int o1);
+                                 int n0, int n1, int o0, int o1, float *work);
     void (*matmul_backward_dinp_range)(float *dinp, const float *dout, const float *w,
-                                       int C, int OC, int n0, int n1, int c0, int c1);
+                                       int C, int OC, int n0, int n1, int c0, int c1,
+                                       float *work);
     void (*matmul_backward_dw_range)(float *dw, const float *dout, const float *inp,
-                                     int N, int C, int OC, int o0, int o1, int c0, int c1);
+                                     int N, int C, int OC, int o0, int o1, int c0, int c1,
+                                     float *work);
     void (*attention_forward_range)(float *out, float *att, const float *qkv,
-                                    int T, int C, int H, int bh0, int bh1);
+                                    int T, int C, int H, int bh0, int bh1, float *work);
     void (*attention_backward_range)(float *dqkv, float *datt, const float *dout,
                                      const float *qkv, const float *att, int T, int C, int H,
-                                     int bh0, int bh1);
+                                     int bh0, int bh1, float *work);
     void (*sqrelu_forward)(float *out, const float *inp, size_t n);
     void (*sqrelu_backward)(float *dinp, const float *dout, const float *inp, size_t n);
     void (*add_forward)(float *out, const float *a, const float *b, size_t n);
@@ -74,6 +78,8 @@ typedef struct openmp_runtime {
     const openmp_isa *isa;  /* the kernels composed; SSE until init (required_features) */
     int threads;         /* threads for a parallel op; 0 until init: OpenMP's default */
     openmp_split_mode split;
+    float **work;        /* GEMM workspace of each thread of the team; NULL until init,
+                          * when the GEMM-based ops stay on the calling thread */
 } openmp_runtime;
 
 extern openmp_runtime openmp_rt;             /* runtime.c */

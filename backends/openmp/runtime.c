@@ -18,7 +18,48 @@
 #include <xmmintrin.h>  /* _mm_getcsr, _mm_setcsr: SSE, in every x86-64 CPU */
 #include "openmp.h"
 
-openmp_runtime openmp_rt = {&openmp_isa_sse, 0, OPENMP_SPLIT_AUTO};
+openmp_runtime openmp_rt = {&openmp_isa_sse, 0, OPENMP_SPLIT_AUTO, NULL};
+
+/* Frees the team's GEMM workspaces. */
+static void free_work(void)
+{
+    if (openmp_rt.work)
+        for (int i = 0; i < openmp_rt.threads; i++)
+            free(openmp_rt.work[i]);
+    free(openmp_rt.work);
+    openmp_rt.work = NULL;
+}
+
+/* One GEMM workspace per thread of the team, each allocated and first touched by its own
+ * thread (already bound: its pages land on that core's memory node). 0, or -1 with err. */
+static int alloc_work(const openmp_isa *isa, int threads, char *err, size_t errlen)
+{
+    size_t bytes = (isa->gemm_work_floats() * sizeof(float) + 63) / 64 * 64;
+    float **work = calloc((size_t)threads, sizeof *work);
+    int failed = work == NULL;
+    if (work) {
+#pragma omp parallel num_threads(threads)
+        {
+            int t = omp_get_thread_num();
+            work[t] = aligned_alloc(64, bytes);
+            if (work[t])
+                memset(work[t], 0, bytes);
+        }
+        for (int t = 0; t < threads; t++)
+            failed |= work[t] == NULL;
+    }
+    if (failed) {
+        if (work)
+            for (int t = 0; t < threads; t++)
+                free(work[t]);
+        free(work);
+        snprintf(err, errlen, "out of memory for %d GEMM workspaces of %zu bytes", threads,
+                 bytes);
+        return -1;
+    }
+    openmp_rt.work = work;
+    return 0;
+}
 
 /* The calling thread's affinity before init bound it (restored by shutdown). */
 static cpu_set_t saved_mask;
@@ -135,6 +176,9 @@ int openmp_backend_init(const mgpt_backend_env *env, char *err, size_t errlen)
             setup_team(threads, NULL, 0, &saved_mask, ignored, sizeof ignored);
         return -1;
     }
+    free_work();    /* a second init replaces the team */
+    if (alloc_work(isa, threads, err, errlen) != 0)
+        return -1;
     openmp_rt.isa = isa;
     openmp_rt.threads = threads;
     openmp_rt.split = split;
@@ -151,6 +195,7 @@ void openmp_backend_shutdown(void)
                    sizeof ignored);
     }
     have_saved_mask = 0;
+    free_work();
     openmp_rt.isa = &openmp_isa_sse;
     openmp_rt.threads = 0;
     openmp_rt.split = OPENMP_SPLIT_AUTO;

@@ -101,7 +101,7 @@ static void attention_backward_small(float *dq, float *dk, float *dv, const floa
  * Every element is the same FMA chain, in the same order, as a loop over j <= t would give.
  * flops 4*T*T*hd + ~10*T*T/2 (the triangle costs what the square does, at GEMM speed) */
 static void attention_forward_bh(float *out, float *att, const float *qkv, int b, int h,
-                                 int T, int C, int H)
+                                 int T, int C, int H, float *work)
 {
     int hd = C / H;
     ptrdiff_t C3 = 3 * (ptrdiff_t)C;
@@ -112,7 +112,7 @@ static void attention_forward_bh(float *out, float *att, const float *qkv, int b
         attention_forward_small(out + (size_t)b * T * C + h * hd, a, q, k, v, C3, C, T, hd, scale);
         return;
     }
-    SIMD_FN(gemm)(T, T, hd, q, C3, 1, k, 1, C3, a, T, 0);
+    SIMD_FN(gemm)(T, T, hd, q, C3, 1, k, 1, C3, a, T, 0, work);
     for (int t = 0; t < T; t++) {
         float *row = a + (size_t)t * T;
         /* rounding is monotonic, so max(s*scale) = max(s)*scale exactly */
@@ -120,7 +120,7 @@ static void attention_forward_bh(float *out, float *att, const float *qkv, int b
         for (int j = t + 1; j < T; j++)
             row[j] = 0.0f;
     }
-    SIMD_FN(gemm)(T, hd, T, a, T, 1, v, C3, 1, out + (size_t)b * T * C + h * hd, C, 0);
+    SIMD_FN(gemm)(T, hd, T, a, T, 1, v, C3, 1, out + (size_t)b * T * C + h * hd, C, 0, work);
 }
 
 /* One (b, h), with dpre = att * (datt - rowsum(att * datt)) / sqrt(hd) (the softmax's
@@ -128,7 +128,8 @@ static void attention_forward_bh(float *out, float *att, const float *qkv, int b
  *   datt = dY V^T;  dV += att^T dY;  dQ += dpre K;  dK += dpre^T Q
  * flops ~8*T*T*hd + ~6*T*T/2 */
 static void attention_backward_bh(float *dqkv, float *datt, const float *dout, const float *qkv,
-                                  const float *att, int b, int h, int T, int C, int H)
+                                  const float *att, int b, int h, int T, int C, int H,
+                                  float *work)
 {
     int hd = C / H;
     ptrdiff_t C3 = 3 * (ptrdiff_t)C;
@@ -142,8 +143,8 @@ static void attention_backward_bh(float *dqkv, float *datt, const float *dout, c
         attention_backward_small(dq, dk, dv, q, k, v, dy, a, C3, C, T, hd, scale);
         return;
     }
-    SIMD_FN(gemm)(T, T, hd, dy, C, 1, v, 1, C3, da, T, 0);
-    SIMD_FN(gemm)(T, hd, T, a, 1, T, dy, C, 1, dv, C3, 1);      /* A(j, t) = att[t, j] */
+    SIMD_FN(gemm)(T, T, hd, dy, C, 1, v, 1, C3, da, T, 0, work);
+    SIMD_FN(gemm)(T, hd, T, a, 1, T, dy, C, 1, dv, C3, 1, work);      /* A(j, t) = att[t, j] */
     vec vs = v_set1(scale);
     for (int t = 0; t < T; t++) {
         const float *ar = a + (size_t)t * T;
@@ -160,33 +161,33 @@ static void attention_backward_bh(float *dqkv, float *datt, const float *dout, c
         for (j = t + 1; j < T; j++)
             dr[j] = 0.0f;
     }
-    SIMD_FN(gemm)(T, hd, T, da, T, 1, k, C3, 1, dq, C3, 1);
-    SIMD_FN(gemm)(T, hd, T, da, 1, T, q, C3, 1, dk, C3, 1);     /* A(j, t) = dpre[t, j] */
+    SIMD_FN(gemm)(T, hd, T, da, T, 1, k, C3, 1, dq, C3, 1, work);
+    SIMD_FN(gemm)(T, hd, T, da, 1, T, q, C3, 1, dk, C3, 1, work);     /* A(j, t) = dpre[t, j] */
 }
 
 void SIMD_FN(attention_forward_range)(float *out, float *att, const float *qkv,
-                                      int T, int C, int H, int bh0, int bh1)
+                                      int T, int C, int H, int bh0, int bh1, float *work)
 {
     for (int bh = bh0; bh < bh1; bh++)
-        attention_forward_bh(out, att, qkv, bh / H, bh % H, T, C, H);
+        attention_forward_bh(out, att, qkv, bh / H, bh % H, T, C, H, work);
 }
 
 void SIMD_FN(attention_backward_range)(float *dqkv, float *datt, const float *dout,
                                        const float *qkv, const float *att, int T, int C, int H,
-                                       int bh0, int bh1)
+                                       int bh0, int bh1, float *work)
 {
     for (int bh = bh0; bh < bh1; bh++)
-        attention_backward_bh(dqkv, datt, dout, qkv, att, bh / H, bh % H, T, C, H);
+        attention_backward_bh(dqkv, datt, dout, qkv, att, bh / H, bh % H, T, C, H, work);
 }
 
 void SIMD_FN(attention_forward)(float *out, float *att, const float *qkv,
                                 int B, int T, int C, int H)
 {
-    SIMD_FN(attention_forward_range)(out, att, qkv, T, C, H, 0, B * H);
+    SIMD_FN(attention_forward_range)(out, att, qkv, T, C, H, 0, B * H, NULL);
 }
 
 void SIMD_FN(attention_backward)(float *dqkv, float *datt, const float *dout,
                                  const float *qkv, const float *att, int B, int T, int C, int H)
 {
-    SIMD_FN(attention_backward_range)(dqkv, datt, dout, qkv, att, T, C, H, 0, B * H);
+    SIMD_FN(attention_backward_range)(dqkv, datt, dout, qkv, att, T, C, H, 0, B * H, NULL);
 }

@@ -66,27 +66,35 @@ float SIMD_FN(stream_read)(const float *buf, size_t n, int passes);
  * C(i,j) = c[i*ldc + j]. Fast layouts: A with csa == 1 or rsa == 1, B with csb == 1 or
  * rsb == 1; any other stride works, more slowly. Each C(i,j) is one FMA chain over k in
  * order 0..K-1, whatever M, N and the blocking: results do not depend on how a caller
- * splits the rows or columns of C. Uses 192 KiB of stack (packing buffers), never the heap. */
+ * splits the rows or columns of C.
+ *
+ * work: the packing buffers, gemm_work_floats() floats, 64-byte aligned, one per thread
+ * that runs a GEMM at the same time (a threaded backend allocates them at init); NULL
+ * means the library's own static one, for single-threaded callers. Every range function
+ * below that multiplies matrices takes one. */
+size_t SIMD_FN(gemm_work_floats)(void);
 void SIMD_FN(gemm)(int M, int N, int K, const float *a, ptrdiff_t rsa, ptrdiff_t csa,
                    const float *b, ptrdiff_t rsb, ptrdiff_t csb, float *c, ptrdiff_t ldc,
-                   int accumulate);
+                   int accumulate, float *work);
 
 /* The three products of matmul_forward/backward on a block [r0,r1) x [c0,c1) of their
  * output: out[n0:n1, o0:o1]; dinp[n0:n1, c0:c1] += ...; dw[o0:o1, c0:c1] += ... */
 void SIMD_FN(matmul_forward_range)(float *out, const float *inp, const float *w, int C, int OC,
-                                   int n0, int n1, int o0, int o1);
+                                   int n0, int n1, int o0, int o1, float *work);
 void SIMD_FN(matmul_backward_dinp_range)(float *dinp, const float *dout, const float *w,
-                                         int C, int OC, int n0, int n1, int c0, int c1);
+                                         int C, int OC, int n0, int n1, int c0, int c1,
+                                         float *work);
 void SIMD_FN(matmul_backward_dw_range)(float *dw, const float *dout, const float *inp,
-                                       int N, int C, int OC, int o0, int o1, int c0, int c1);
+                                       int N, int C, int OC, int o0, int o1, int c0, int c1,
+                                       float *work);
 
 /* Attention on the (document, head) pairs bh in [bh0, bh1), b = bh / H, h = bh % H. Pairs
  * touch disjoint parts of out, att, datt and dqkv. */
 void SIMD_FN(attention_forward_range)(float *out, float *att, const float *qkv,
-                                      int T, int C, int H, int bh0, int bh1);
+                                      int T, int C, int H, int bh0, int bh1, float *work);
 void SIMD_FN(attention_backward_range)(float *dqkv, float *datt, const float *dout,
                                        const float *qkv, const float *att, int T, int C, int H,
-                                       int bh0, int bh1);
+                                       int bh0, int bh1, float *work);
 
 /* embed_backward on channels [c0, c1) only: rows of dwte repeat with the tokens, so
  * threads split channels, not positions. */

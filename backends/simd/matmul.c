@@ -1,5 +1,5 @@
-/* The projections as one blocked GEMM: BLIS's loop nest, with its packing buffers on the
- * stack instead of the heap (kernels never allocate).
+/* The projections as one blocked GEMM: BLIS's loop nest, its packing buffers in a
+ * workspace given by the caller (kernels never allocate).
  *
  *   matmul_forward:  out[N,OC]   = inp[N,C]   @ w[OC,C]^T   M=N,  N=OC, K=C   B = w^T
  *   backward dinp:   dinp[N,C]  += dout[N,OC] @ w[OC,C]     M=N,  N=C,  K=OC  B = w
@@ -10,15 +10,16 @@
  * accumulator is one element of C, summed over k in order 0..K-1 (with SSE's mul+add this
  * is the scalar reference's exact sequence of roundings).
  *
- * Cache blocking: B is packed, GEMM_KC rows x GEMM_NC columns at a time, into contiguous
- * zero-padded micro-panels of GEMM_NR = GEMM_NV*SIMD_W columns (w is transposed on the
- * way, SIMD_W x SIMD_W at a time); a micro-panel stays in L1 while the register tile walks
- * down the rows of A, which come from L2.
- *  - Row-major A (inp, dout: csa == 1) is read in place, one pointer per row; every block
- *    of B is packed once (loops jc, pc, ic).
+ * Cache blocking: B is packed into contiguous zero-padded micro-panels of GEMM_NR =
+ * GEMM_NV*SIMD_W columns (w is transposed on the way, SIMD_W x SIMD_W at a time); a
+ * micro-panel is reused by every register tile down the rows of A.
+ *  - Row-major A (inp, dout: csa == 1) is read in place, one pointer per row. B blocks of
+ *    GEMM_KC x GEMM_NC are packed once each (loops jc, pc, ic). GEMM_KC is long: every
+ *    k-block costs each tile a load and a store of its C, and those cost more than a
+ *    micro-panel that outgrows L1 (measured, avx512 at C=768: KC 256 -> 1024 gave +10%).
  *  - Otherwise (dout^T: rows GEMM_MR floats wide, OC floats apart, which the prefetchers do
- *    not follow) A is packed GEMM_MC rows at a time, each block once, and the B blocks
- *    (row-major inp, cheap to copy from L2) are repacked for each (loops pc, ic, jc).
+ *    not follow) A is packed GEMM_MCP rows at a time, and B (row-major inp) is packed once
+ *    per k-block for up to GEMM_NCP columns, so neither is packed twice (loops pc, jc, ic).
  * Tails: partial tiles load and store C with v_load_part/v_store_part, rows past the edge
  * repeat the last row (row-major A) or are zero (packed A) and are never stored.
  */
@@ -224,12 +225,20 @@ static void gemm_block(int mc, int nc, int kc, const float *a, ptrdiff_t lda, co
     }
 }
 
+/* The library's own workspace, for callers that pass none (the single-threaded module's
+ * kernels): zero pages in .bss until first used. Not reentrant, like the module. */
+static _Alignas(64) float own_work[GEMM_WORK_FLOATS];
+_Static_assert((size_t)GEMM_KC * GEMM_NC <= GEMM_WORK_FLOATS, "row-major A path's B block");
+
+size_t SIMD_FN(gemm_work_floats)(void)
+{
+    return GEMM_WORK_FLOATS;
+}
+
 void SIMD_FN(gemm)(int M, int N, int K, const float *a, ptrdiff_t rsa, ptrdiff_t csa,
                    const float *b, ptrdiff_t rsb, ptrdiff_t csb, float *c, ptrdiff_t ldc,
-                   int accumulate)
+                   int accumulate, float *work)
 {
-    _Alignas(64) float bp[GEMM_KC * GEMM_NC];   /* B block: L2, its micro-panel L1 */
-    _Alignas(64) float ap[GEMM_KC * GEMM_MC];   /* A block, when A is not row-major: L2 */
     if (M <= 0 || N <= 0)
         return;
     if (K <= 0) {                   /* an empty sum */
@@ -238,9 +247,12 @@ void SIMD_FN(gemm)(int M, int N, int K, const float *a, ptrdiff_t rsa, ptrdiff_t
                 memset(c + i * ldc, 0, (size_t)N * sizeof(float));
         return;
     }
+    if (!work)
+        work = own_work;
     if (csa == 1) {
         /* Row-major A is read in place; each block of B is packed once, unless B is
          * row-major and A so short that each B element is used by at most two tiles. */
+        float *bp = work;           /* GEMM_KC x GEMM_NC */
         int bdirect = csb == 1 && M <= 2 * GEMM_MR;
         for (int jc = 0; jc < N; jc += GEMM_NC) {
             int nc = N - jc < GEMM_NC ? N - jc : GEMM_NC;
@@ -257,16 +269,17 @@ void SIMD_FN(gemm)(int M, int N, int K, const float *a, ptrdiff_t rsa, ptrdiff_t
             }
         }
     } else {
-        /* A (dout^T: strided rows far apart) is packed once per block and reused across all
-         * of N; the B blocks (row-major, cheap to copy, L2-resident) are packed per A block. */
-        for (int pc = 0; pc < K; pc += GEMM_KC) {
-            int kc = K - pc < GEMM_KC ? K - pc : GEMM_KC;
-            for (int ic = 0; ic < M; ic += GEMM_MC) {
-                int mc = M - ic < GEMM_MC ? M - ic : GEMM_MC;
-                pack_a(ap, a + ic * rsa + pc * csa, rsa, csa, mc, kc);
-                for (int jc = 0; jc < N; jc += GEMM_NC) {
-                    int nc = N - jc < GEMM_NC ? N - jc : GEMM_NC;
-                    pack_b(bp, b + pc * rsb + jc * csb, rsb, csb, kc, nc);
+        /* A (dout^T: strided rows far apart) packed GEMM_MCP rows at a time; B (row-major)
+         * packed once per k-block, GEMM_NCP columns at a time. */
+        float *ap = work, *bp = work + (size_t)GEMM_KCP * GEMM_MCP;
+        for (int pc = 0; pc < K; pc += GEMM_KCP) {
+            int kc = K - pc < GEMM_KCP ? K - pc : GEMM_KCP;
+            for (int jc = 0; jc < N; jc += GEMM_NCP) {
+                int nc = N - jc < GEMM_NCP ? N - jc : GEMM_NCP;
+                pack_b(bp, b + pc * rsb + jc * csb, rsb, csb, kc, nc);
+                for (int ic = 0; ic < M; ic += GEMM_MCP) {
+                    int mc = M - ic < GEMM_MCP ? M - ic : GEMM_MCP;
+                    pack_a(ap, a + ic * rsa + pc * csa, rsa, csa, mc, kc);
                     gemm_block(mc, nc, kc, NULL, 0, ap, bp, 0, c + ic * ldc + jc, ldc,
                                accumulate || pc > 0);
                 }
@@ -276,38 +289,40 @@ void SIMD_FN(gemm)(int M, int N, int K, const float *a, ptrdiff_t rsa, ptrdiff_t
 }
 
 void SIMD_FN(matmul_forward_range)(float *out, const float *inp, const float *w, int C, int OC,
-                                   int n0, int n1, int o0, int o1)
+                                   int n0, int n1, int o0, int o1, float *work)
 {
     /* B(k, j) = w[j*C + k] */
     SIMD_FN(gemm)(n1 - n0, o1 - o0, C, inp + (size_t)n0 * C, C, 1, w + (size_t)o0 * C, 1, C,
-                  out + (size_t)n0 * OC + o0, OC, 0);
+                  out + (size_t)n0 * OC + o0, OC, 0, work);
 }
 
 void SIMD_FN(matmul_backward_dinp_range)(float *dinp, const float *dout, const float *w,
-                                         int C, int OC, int n0, int n1, int c0, int c1)
+                                         int C, int OC, int n0, int n1, int c0, int c1,
+                                         float *work)
 {
     SIMD_FN(gemm)(n1 - n0, c1 - c0, OC, dout + (size_t)n0 * OC, OC, 1, w + c0, C, 1,
-                  dinp + (size_t)n0 * C + c0, C, 1);
+                  dinp + (size_t)n0 * C + c0, C, 1, work);
 }
 
 void SIMD_FN(matmul_backward_dw_range)(float *dw, const float *dout, const float *inp,
-                                       int N, int C, int OC, int o0, int o1, int c0, int c1)
+                                       int N, int C, int OC, int o0, int o1, int c0, int c1,
+                                       float *work)
 {
     /* A(i, k) = dout[k*OC + i]: column-major */
     SIMD_FN(gemm)(o1 - o0, c1 - c0, N, dout + o0, 1, OC, inp + c0, C, 1,
-                  dw + (size_t)o0 * C + c0, C, 1);
+                  dw + (size_t)o0 * C + c0, C, 1, work);
 }
 
 /* flops 2*N*C*OC */
 void SIMD_FN(matmul_forward)(float *out, const float *inp, const float *w, int N, int C, int OC)
 {
-    SIMD_FN(matmul_forward_range)(out, inp, w, C, OC, 0, N, 0, OC);
+    SIMD_FN(matmul_forward_range)(out, inp, w, C, OC, 0, N, 0, OC, NULL);
 }
 
 /* flops 4*N*C*OC */
 void SIMD_FN(matmul_backward)(float *dinp, float *dw, const float *dout, const float *inp,
                               const float *w, int N, int C, int OC)
 {
-    SIMD_FN(matmul_backward_dinp_range)(dinp, dout, w, C, OC, 0, N, 0, C);
-    SIMD_FN(matmul_backward_dw_range)(dw, dout, inp, N, C, OC, 0, OC, 0, C);
+    SIMD_FN(matmul_backward_dinp_range)(dinp, dout, w, C, OC, 0, N, 0, C, NULL);
+    SIMD_FN(matmul_backward_dw_range)(dw, dout, inp, N, C, OC, 0, OC, 0, C, NULL);
 }

@@ -19,9 +19,13 @@ typedef __m256 vmask;       /* all-ones / all-zeros lanes */
  * (matmul.c). A 256 x 16 micro-panel of B is 16 KiB. Stack: 192 KiB. */
 #define GEMM_MR 6
 #define GEMM_NV 2
-#define GEMM_KC 256
+#define GEMM_KC 1024
 #define GEMM_NC 96
-#define GEMM_MC 96
+#define GEMM_MC 192
+#define GEMM_KCP 256
+#define GEMM_MCP 192
+#define GEMM_NCP 2048
+#define GEMM_WORK_FLOATS (GEMM_KCP * (GEMM_MCP + GEMM_NCP))
 #define PEAK_CHAINS 12      /* 2 FMA ports x 4 cycles, plus slack */
 
 static inline vec v_zero(void) { return _mm256_setzero_ps(); }

@@ -17,9 +17,13 @@ typedef __mmask16 vmask;    /* one bit per lane */
  * (matmul.c). A 256 x 48 micro-panel of B is 48 KiB, the L1. Stack: 192 KiB. */
 #define GEMM_MR 8
 #define GEMM_NV 3
-#define GEMM_KC 256
+#define GEMM_KC 1024
 #define GEMM_NC 96
-#define GEMM_MC 96
+#define GEMM_MC 192
+#define GEMM_KCP 256
+#define GEMM_MCP 192
+#define GEMM_NCP 2048
+#define GEMM_WORK_FLOATS (GEMM_KCP * (GEMM_MCP + GEMM_NCP))
 #define PEAK_CHAINS 16      /* independent FMA chains: 2 ports x 4 cycles, doubled */
 
 static inline vec v_zero(void) { return _mm512_setzero_ps(); }

@@ -20,9 +20,13 @@ typedef __m128 vmask;       /* all-ones / all-zeros lanes */
  * GEMM_KC k-steps, GEMM_NC columns of B and GEMM_MC rows of A (matmul.c). Stack: 192 KiB. */
 #define GEMM_MR 4
 #define GEMM_NV 3
-#define GEMM_KC 256
+#define GEMM_KC 1024
 #define GEMM_NC 96
-#define GEMM_MC 96
+#define GEMM_MC 192
+#define GEMM_KCP 256
+#define GEMM_MCP 192
+#define GEMM_NCP 2048
+#define GEMM_WORK_FLOATS (GEMM_KCP * (GEMM_MCP + GEMM_NCP))
 #define PEAK_CHAINS 12      /* mul (4 cycles) + add (3) chains over 2 mul and 2 add ports */
 
 static inline vec v_zero(void) { return _mm_setzero_ps(); }
