@@ -13,8 +13,11 @@ typedef __m512d vecd;       /* SIMD_W / 2 doubles (sumsq widens each half of a v
 typedef __mmask16 vmask;    /* one bit per lane */
 
 /* Matmul: a register tile of GEMM_MR rows x GEMM_NV vectors (24 of the 32 zmm registers
- * accumulate); blocks of GEMM_KC k-steps, GEMM_NC columns of B and GEMM_MC rows of A
- * (matmul.c). A 256 x 48 micro-panel of B is 48 KiB, the L1. Stack: 192 KiB. */
+ * accumulate).
+ * Row-major A: B blocks of GEMM_KC k-steps x GEMM_NC columns, A rows in GEMM_MC-row blocks;
+ * packed A (dw): GEMM_KCP k-steps, A blocks of GEMM_MCP rows, B blocks of GEMM_NCP columns
+ * (matmul.c; KC and MCP measured best on this project's Xeon, flat around them). Workspace:
+ * GEMM_WORK_FLOATS floats, 2.2 MiB. */
 #define GEMM_MR 8
 #define GEMM_NV 3
 #define GEMM_KC 1024

@@ -16,8 +16,11 @@ typedef __m128d vecd;       /* SIMD_W / 2 doubles */
 typedef __m128 vmask;       /* all-ones / all-zeros lanes */
 
 /* Matmul: a register tile of 4 rows x 3 vectors (12 of the 16 xmm registers accumulate,
- * 3 hold B, 1 the broadcast A: measured faster than 6x2, 5x2, 4x2, 8x1); blocks of
- * GEMM_KC k-steps, GEMM_NC columns of B and GEMM_MC rows of A (matmul.c). Stack: 192 KiB. */
+ * 3 hold B, 1 the broadcast A: measured faster than 6x2, 5x2, 4x2, 8x1).
+ * Row-major A: B blocks of GEMM_KC k-steps x GEMM_NC columns, A rows in GEMM_MC-row blocks;
+ * packed A (dw): GEMM_KCP k-steps, A blocks of GEMM_MCP rows, B blocks of GEMM_NCP columns
+ * (matmul.c; KC and MCP measured best on this project's Xeon, flat around them). Workspace:
+ * GEMM_WORK_FLOATS floats, 2.2 MiB. */
 #define GEMM_MR 4
 #define GEMM_NV 3
 #define GEMM_KC 1024
