@@ -48,8 +48,8 @@ typedef struct train_opts {
 
 enum {
     O_EMBD = 256, O_LAYER, O_HEAD, O_BLOCK, O_BATCH, O_STEPS, O_LR, O_SCHED, O_WARMUP, O_CLIP,
-    O_SEED, O_VSPLIT, O_VEVERY, O_PATIENCE, O_SAMPLES, O_TEMP, O_DATA, O_DATADIR, O_SAVE,
-    O_RESUME, O_LOGEVERY, O_VERSION
+    O_SEED, O_VSPLIT, O_VEVERY, O_PATIENCE, O_SAMPLES, O_TEMP, O_SAVE,
+    O_RESUME, O_LOGEVERY
 };
 
 static const struct option longopts[] = {
@@ -69,14 +69,11 @@ static const struct option longopts[] = {
     {"early-stop-patience", required_argument, NULL, O_PATIENCE},
     {"num-samples", required_argument, NULL, O_SAMPLES},
     {"temperature", required_argument, NULL, O_TEMP},
-    {"data", required_argument, NULL, O_DATA},
-    {"data-dir", required_argument, NULL, O_DATADIR},
+    CLI_DATA_OPTIONS,
     {"save", required_argument, NULL, O_SAVE},
     {"resume", required_argument, NULL, O_RESUME},
     {"log-every", required_argument, NULL, O_LOGEVERY},
-    {"help", no_argument, NULL, 'h'},
-    {"version", no_argument, NULL, O_VERSION},
-    {NULL, 0, NULL, 0},
+    CLI_HELP_AND_VERSION,
 };
 
 static void help(void)
@@ -111,10 +108,7 @@ static void help(void)
            "                            0 = off; needs --val-split (default 0)\n"
            "\n"
            "Data and files:\n"
-           "      --data=FILE|GLOB      a text file or a glob(3) pattern (quote it);\n"
-           "                            repeatable (default: the embedded names data)\n"
-           "      --data-dir=DIR        every regular, non-hidden file of DIR, in name\n"
-           "                            order; repeatable\n"
+           CLI_DATA_HELP
            "      --save=PATH           write a checkpoint with the optimizer state at the\n"
            "                            end; with --val-split, at each new best validation\n"
            "                            loss instead, so PATH holds the best model\n"
@@ -138,9 +132,9 @@ static void help(void)
            D_BATCH, MAX_STEPS, D_STEPS, D_LR, D_SEED, D_VAL_EVERY, D_SAMPLES, D_TEMP);
 }
 
-static const char *C = "train";
+static const char C[] = "train";
 
-static int parse(int argc, char **argv, train_opts *o, int *done)
+static void defaults(train_opts *o)
 {
     memset(o, 0, sizeof *o);
     o->cfg.n_embd = D_N_EMBD;
@@ -155,120 +149,88 @@ static int parse(int argc, char **argv, train_opts *o, int *done)
     o->val_every = D_VAL_EVERY;
     o->num_samples = D_SAMPLES;
     o->temperature = D_TEMP;
-    *done = 0;
-
-    optind = 0;
-    opterr = 0;
-    int c, bad = 0;
-    while (!bad && (c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-        switch (c) {
-        case O_EMBD:
-            bad = cli_parse_int(C, "--n-embd", optarg, 1, MAX_EMBD, &o->cfg.n_embd);
-            o->set_embd = 1;
-            break;
-        case O_LAYER:
-            bad = cli_parse_int(C, "--n-layer", optarg, 1, MAX_LAYER, &o->cfg.n_layer);
-            o->set_layer = 1;
-            break;
-        case O_HEAD:
-            bad = cli_parse_int(C, "--n-head", optarg, 1, MAX_EMBD, &o->cfg.n_head);
-            o->set_head = 1;
-            break;
-        case O_BLOCK:
-            bad = cli_parse_int(C, "--block-size", optarg, 1, MAX_BLOCK, &o->cfg.block_size);
-            o->set_block = 1;
-            break;
-        case O_BATCH:
-            bad = cli_parse_int(C, "--batch-size", optarg, 1, MAX_BATCH, &o->batch);
-            break;
-        case O_STEPS:
-            bad = cli_parse_int(C, "--num-steps", optarg, 1, MAX_STEPS, &o->steps);
-            break;
-        case O_LR:
-            bad = cli_parse_float(C, "--learning-rate", optarg, 0, 10, 1, 0,
-                                  "a number in (0, 10]", &o->lr);
-            break;
-        case O_SCHED:
-            if (strcmp(optarg, "linear") == 0)
-                o->schedule = MGPT_LR_LINEAR;
-            else if (strcmp(optarg, "cosine") == 0)
-                o->schedule = MGPT_LR_COSINE;
-            else {
-                cli_error(C, "--lr-schedule '%s' is unknown (expected linear or cosine)", optarg);
-                bad = 1;
-            }
-            break;
-        case O_WARMUP:
-            bad = cli_parse_int(C, "--warmup-steps", optarg, 0, MAX_STEPS, &o->warmup);
-            break;
-        case O_CLIP:
-            bad = cli_parse_float(C, "--grad-clip", optarg, 0, 1e30, 0, 0,
-                                  "0 (off) or a positive gradient norm", &o->clip);
-            break;
-        case O_SEED:
-            bad = cli_parse_u64(C, "--seed", optarg, &o->seed);
-            o->set_seed = 1;
-            break;
-        case O_VSPLIT:
-            bad = cli_parse_float(C, "--val-split", optarg, 0, 1, 0, 1,
-                                  "a fraction in [0, 1); 0 = no validation", &o->val_split);
-            break;
-        case O_VEVERY:
-            bad = cli_parse_int(C, "--val-every", optarg, 1, MAX_STEPS, &o->val_every);
-            break;
-        case O_PATIENCE:
-            bad = cli_parse_int(C, "--early-stop-patience", optarg, 0, MAX_STEPS, &o->patience);
-            break;
-        case O_SAMPLES:
-            bad = cli_parse_int(C, "--num-samples", optarg, 0, 1000000, &o->num_samples);
-            break;
-        case O_TEMP:
-            bad = cli_parse_float(C, "--temperature", optarg, 0, 1e6, 1, 0, "a number > 0",
-                                  &o->temperature);
-            break;
-        case O_DATA:
-        case O_DATADIR:
-            if (cli_data_args_add(&o->data, c == O_DATADIR, optarg) != 0) {
-                cli_error(C, "out of memory");
-                return CLI_FAIL;
-            }
-            break;
-        case O_SAVE:
-            o->save = optarg;
-            break;
-        case O_RESUME:
-            o->resume = optarg;
-            break;
-        case O_LOGEVERY:
-            bad = cli_parse_int(C, "--log-every", optarg, 0, MAX_STEPS, &o->log_every);
-            break;
-        case 'h':
-            help();
-            *done = 1;
-            return CLI_OK;
-        case O_VERSION:
-            cli_print_version();
-            *done = 1;
-            return CLI_OK;
-        default:
-            return cli_bad_option(C, argv, longopts, c);
-        }
-    }
-    if (bad)
-        return CLI_USAGE;
-    return cli_no_operands(C, argc, argv, optind);
 }
+
+static int take(int c, const char *arg, void *opts)
+{
+    train_opts *o = opts;
+    switch (c) {
+    case O_EMBD:
+        o->set_embd = 1;
+        return cli_parse_int(C, "--n-embd", arg, 1, MAX_EMBD, &o->cfg.n_embd);
+    case O_LAYER:
+        o->set_layer = 1;
+        return cli_parse_int(C, "--n-layer", arg, 1, MAX_LAYER, &o->cfg.n_layer);
+    case O_HEAD:
+        o->set_head = 1;
+        return cli_parse_int(C, "--n-head", arg, 1, MAX_EMBD, &o->cfg.n_head);
+    case O_BLOCK:
+        o->set_block = 1;
+        return cli_parse_int(C, "--block-size", arg, 1, MAX_BLOCK, &o->cfg.block_size);
+    case O_BATCH:
+        return cli_parse_int(C, "--batch-size", arg, 1, MAX_BATCH, &o->batch);
+    case O_STEPS:
+        return cli_parse_int(C, "--num-steps", arg, 1, MAX_STEPS, &o->steps);
+    case O_LR:
+        return cli_parse_float(C, "--learning-rate", arg, 0, 10, 1, 0, "a number in (0, 10]",
+                               &o->lr);
+    case O_SCHED:
+        if (strcmp(arg, "linear") == 0)
+            o->schedule = MGPT_LR_LINEAR;
+        else if (strcmp(arg, "cosine") == 0)
+            o->schedule = MGPT_LR_COSINE;
+        else {
+            tool_error(C, "--lr-schedule '%s' is unknown (expected linear or cosine)", arg);
+            return CLI_USAGE;
+        }
+        return CLI_OK;
+    case O_WARMUP:
+        return cli_parse_int(C, "--warmup-steps", arg, 0, MAX_STEPS, &o->warmup);
+    case O_CLIP:
+        return cli_parse_float(C, "--grad-clip", arg, 0, 1e30, 0, 0,
+                               "0 (off) or a positive gradient norm", &o->clip);
+    case O_SEED:
+        o->set_seed = 1;
+        return cli_parse_u64(C, "--seed", arg, &o->seed);
+    case O_VSPLIT:
+        return cli_parse_float(C, "--val-split", arg, 0, 1, 0, 1,
+                               "a fraction in [0, 1); 0 = no validation", &o->val_split);
+    case O_VEVERY:
+        return cli_parse_int(C, "--val-every", arg, 1, MAX_STEPS, &o->val_every);
+    case O_PATIENCE:
+        return cli_parse_int(C, "--early-stop-patience", arg, 0, MAX_STEPS, &o->patience);
+    case O_SAMPLES:
+        return cli_parse_int(C, "--num-samples", arg, 0, 1000000, &o->num_samples);
+    case O_TEMP:
+        return cli_parse_float(C, "--temperature", arg, 0, 1e6, 1, 0, "a number > 0",
+                               &o->temperature);
+    case CLI_OPT_DATA:
+    case CLI_OPT_DATA_DIR:
+        return cli_data_take(C, &o->data, c, arg);
+    case O_SAVE:
+        o->save = arg;
+        return CLI_OK;
+    case O_RESUME:
+        o->resume = arg;
+        return CLI_OK;
+    case O_LOGEVERY:
+        return cli_parse_int(C, "--log-every", arg, 0, MAX_STEPS, &o->log_every);
+    }
+    return CLI_OK;
+}
+
+static const cli_command command = {C, "", longopts, help, take};
 
 /* Checks that PATH can be written before training for minutes. */
 static int check_save_path(const char *path)
 {
     struct stat st;
     if (!*path) {
-        cli_error(C, "--save '' is empty (expected a file path)");
+        tool_error(C, "--save '' is empty (expected a file path)");
         return CLI_USAGE;
     }
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-        cli_error(C, "--save '%s' is a folder (expected a file path)", path);
+        tool_error(C, "--save '%s' is a folder (expected a file path)", path);
         return CLI_USAGE;
     }
     char dir[4096];
@@ -281,11 +243,11 @@ static int check_save_path(const char *path)
     else
         *slash = '\0';
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        cli_error(C, "--save '%s': folder '%s' does not exist", path, dir);
+        tool_error(C, "--save '%s': folder '%s' does not exist", path, dir);
         return CLI_USAGE;
     }
     if (access(dir, W_OK) != 0) {
-        cli_error(C, "--save '%s': cannot write in folder '%s': %s", path, dir, strerror(errno));
+        tool_error(C, "--save '%s': cannot write in folder '%s': %s", path, dir, strerror(errno));
         return CLI_USAGE;
     }
     return CLI_OK;
@@ -302,9 +264,9 @@ static int check_shape(const train_opts *o, const mgpt_config *ck, const char *p
     };
     for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
         if (f[i].set && f[i].given != f[i].have) {
-            cli_error(C, "%s %d differs from the %s %d of checkpoint '%s' (resuming keeps the "
-                      "checkpoint's shape; drop %s or give %d)", f[i].opt, f[i].given, f[i].name,
-                      f[i].have, path, f[i].opt, f[i].have);
+            tool_error(C, "%s %d differs from the %s %d of checkpoint '%s' (resuming keeps the "
+                       "checkpoint's shape; drop %s or give %d)", f[i].opt, f[i].given, f[i].name,
+                       f[i].have, path, f[i].opt, f[i].have);
             return CLI_USAGE;
         }
     return CLI_OK;
@@ -333,7 +295,7 @@ static int save(trainer *t, const char *why)
 {
     char err[1200];
     if (mgpt_checkpoint_save(t->o->save, t->m, &t->vocab, t->o->seed, 1, err, sizeof err) != 0) {
-        cli_error(C, "cannot save the checkpoint (%s): %s", why, err);
+        tool_error(C, "cannot save the checkpoint (%s): %s", why, err);
         return CLI_FAIL;
     }
     return CLI_OK;
@@ -387,26 +349,26 @@ static int prepare(trainer *t)
 
     /* 1. everything the command line alone decides */
     if (o->warmup >= o->steps) {
-        cli_error(C, "--warmup-steps %d must be less than --num-steps %d", o->warmup, o->steps);
+        tool_error(C, "--warmup-steps %d must be less than --num-steps %d", o->warmup, o->steps);
         return CLI_USAGE;
     }
     if (o->patience > 0 && o->val_split == 0) {
-        cli_error(C, "--early-stop-patience %d needs a validation set: give --val-split, "
-                  "for example --val-split 0.1", o->patience);
+        tool_error(C, "--early-stop-patience %d needs a validation set: give --val-split, "
+                   "for example --val-split 0.1", o->patience);
         return CLI_USAGE;
     }
     if (o->save && (status = check_save_path(o->save)) != CLI_OK)
         return status;
     if (o->resume) {
         if (mgpt_checkpoint_peek(o->resume, &meta, err, sizeof err) != 0) {
-            cli_error(C, "--resume: %s", err);
+            tool_error(C, "--resume: %s", err);
             return CLI_USAGE;
         }
         if ((status = check_shape(o, &meta.cfg, o->resume)) != CLI_OK)
             return status;
         if (meta.step >= o->steps) {
-            cli_error(C, "checkpoint '%s' has already taken %ld steps; give --num-steps greater "
-                      "than %ld to train further", o->resume, meta.step, meta.step);
+            tool_error(C, "checkpoint '%s' has already taken %ld steps; give --num-steps greater "
+                       "than %ld to train further", o->resume, meta.step, meta.step);
             return CLI_USAGE;
         }
         o->cfg = meta.cfg;
@@ -418,9 +380,9 @@ static int prepare(trainer *t)
         for (int d = 1; d <= o->cfg.n_embd && used < sizeof divs - 16; d++)
             if (o->cfg.n_embd % d == 0)
                 used += (size_t)snprintf(divs + used, sizeof divs - used, "%s%d", used ? ", " : "", d);
-        cli_error(C, "--n-embd %d is not divisible by --n-head %d (each head gets n_embd / n_head "
-                  "channels; with --n-embd %d, --n-head can be %s)", o->cfg.n_embd, o->cfg.n_head,
-                  o->cfg.n_embd, divs);
+        tool_error(C, "--n-embd %d is not divisible by --n-head %d (each head gets n_embd / n_head "
+                   "channels; with --n-embd %d, --n-head can be %s)", o->cfg.n_embd, o->cfg.n_head,
+                   o->cfg.n_embd, divs);
         return CLI_USAGE;
     }
 
@@ -437,23 +399,23 @@ static int prepare(trainer *t)
         o->cfg.vocab_size = t->vocab.size;
     }
     if (mgpt_config_validate(&o->cfg, err, sizeof err) != 0) {
-        cli_error(C, "%s", err);
+        tool_error(C, "%s", err);
         return CLI_USAGE;
     }
     if (mgpt_split_make(&t->split, docs->count, o->seed, o->val_split) != 0) {
-        cli_error(C, "out of memory");
+        tool_error(C, "out of memory");
         return CLI_FAIL;
     }
     int n_val = t->split.n_val, n_train = docs->count - n_val;
     if (o->val_split > 0 && n_val == 0) {
-        cli_error(C, "--val-split %g holds out no document of %d (round(%g * %d) = 0); give a "
-                  "larger fraction or more data", o->val_split, docs->count, o->val_split,
-                  docs->count);
+        tool_error(C, "--val-split %g holds out no document of %d (round(%g * %d) = 0); give a "
+                   "larger fraction or more data", o->val_split, docs->count, o->val_split,
+                   docs->count);
         return CLI_USAGE;
     }
     if (n_train == 0) {
-        cli_error(C, "--val-split %g leaves no training document of %d; give a smaller fraction",
-                  o->val_split, docs->count);
+        tool_error(C, "--val-split %g leaves no training document of %d; give a smaller fraction",
+                   o->val_split, docs->count);
         return CLI_USAGE;
     }
 
@@ -495,7 +457,7 @@ static int train_loop(trainer *t)
         int tokens = mgpt_batch_fill(t->data.docs, &t->vocab, t->ids, B, T, m->tokens,
                                      m->targets, t->scratch, err, sizeof err);
         if (tokens < 0) {
-            cli_error(C, "%s", err);
+            tool_error(C, "%s", err);
             return CLI_FAIL;
         }
         float lr = mgpt_lr_at(&opt, s);
@@ -506,8 +468,8 @@ static int train_loop(trainer *t)
                 snprintf(kept, sizeof kept, "%s keeps the model of step %ld", o->save,
                          t->best_step);
             cli_progress_end(&p);
-            cli_error(C, "the training loss became %f at step %ld; try a lower --learning-rate "
-                      "(now %g) or --grad-clip 1 (%s)", (double)loss, s + 1, o->lr, kept);
+            tool_error(C, "the training loss became %f at step %ld; try a lower --learning-rate "
+                       "(now %g) or --grad-clip 1 (%s)", (double)loss, s + 1, o->lr, kept);
             return CLI_FAIL;
         }
         mgpt_model_backward(m);
@@ -519,7 +481,7 @@ static int train_loop(trainer *t)
         if (n_val > 0 && (done % o->val_every == 0 || done == o->steps)) {
             if (mgpt_evaluate(m, t->data.docs, &t->vocab, order, n_val, &val, err,
                               sizeof err) != 0) {
-                cli_error(C, "validation failed: %s", err);
+                tool_error(C, "validation failed: %s", err);
                 return CLI_FAIL;
             }
             if (val < t->best_val) {
@@ -584,7 +546,7 @@ static int build(trainer *t, const cli_global *g)
     } else {
         t->m = mgpt_model_create(&o->cfg, o->batch, &t->eng.be.k, err, sizeof err);
         if (!t->m) {
-            cli_error(C, "cannot create the model: %s", err);
+            tool_error(C, "cannot create the model: %s", err);
             return CLI_FAIL;
         }
         mgpt_model_init(t->m, o->seed);
@@ -592,7 +554,7 @@ static int build(trainer *t, const cli_global *g)
     t->ids = malloc((size_t)o->batch * sizeof *t->ids);
     t->scratch = malloc(((size_t)o->cfg.block_size + 2) * sizeof *t->scratch);
     if (!t->ids || !t->scratch) {
-        cli_error(C, "out of memory");
+        tool_error(C, "out of memory");
         return CLI_FAIL;
     }
     return CLI_OK;
@@ -628,9 +590,9 @@ static void print_header(const trainer *t)
 int cmd_train(int argc, char **argv, const cli_global *g)
 {
     train_opts o;
-    int done;
-    int status = parse(argc, argv, &o, &done);
-    if (status != CLI_OK || done) {
+    int status;
+    defaults(&o);
+    if (!cli_command_options(&command, argc, argv, &o, &status)) {
         cli_data_args_free(&o.data);
         return status;
     }
