@@ -70,6 +70,25 @@ typedef struct tool_names {
 int tool_names_add(tool_names *l, const char *name);
 void tool_names_free(tool_names *l);
 
+/* --- the options mgpt-bench run and mgpt-roofline share -------------------------------- */
+
+/* Both measure backends on model configs, and a user moving between them finds these
+ * options spelled alike: -b/--backend, -a/--all-backends, -c/--config, -t/--threads,
+ * --repeats, --min-time, --json, -q/--quiet and -h/--help. Each program parses the values
+ * itself (its own ranges and words); its own long-only options take values from
+ * TOOL_OPT_OWN on. */
+enum { TOOL_OPT_REPEATS = 256, TOOL_OPT_MIN_TIME, TOOL_OPT_OWN };
+#define TOOL_MEASURE_OPTIONS \
+    {"backend", required_argument, NULL, 'b'}, \
+    {"all-backends", no_argument, NULL, 'a'}, \
+    {"config", required_argument, NULL, 'c'}, \
+    {"threads", required_argument, NULL, 't'}, \
+    {"repeats", required_argument, NULL, TOOL_OPT_REPEATS}, \
+    {"min-time", required_argument, NULL, TOOL_OPT_MIN_TIME}, \
+    {"json", required_argument, NULL, 'j'}, \
+    {"quiet", no_argument, NULL, 'q'}, \
+    {"help", no_argument, NULL, 'h'}
+
 /* --- bad_arguments.c: what getopt_long rejected, and stray operands -------------------- */
 
 /* An option of the program that a command does not take: it goes before the command,

@@ -133,8 +133,12 @@ void bench_file_free(bench_file *f);
 void bench_fmt_ms(char *buf, size_t len, double ms);
 /* 1234567 -> "1,234,567" */
 void bench_fmt_count(char *buf, size_t len, double v);
-/* The speed-up of r over the scalar backend's result for the same config, 0 if none. */
-double bench_vs_scalar(const bench_run *run, const bench_result *r);
+/* A result's cells as the table of `run` and its markdown report both show them. */
+typedef struct bench_cells {
+    char params[32], ms[32], ms_min[32], ms_max[32], tokens_per_s[32];
+    char vs_scalar[32];         /* "2.31x", or "-" without a scalar result for the config */
+} bench_cells;
+void bench_result_cells(const bench_run *run, const bench_result *r, bench_cells *c);
 int bench_write_run_markdown(const bench_run *run, FILE *f);
 
 typedef enum { CMP_SAME, CMP_REGRESSION, CMP_IMPROVED, CMP_ONLY_BASE, CMP_ONLY_CURRENT } cmp_status;

@@ -198,18 +198,12 @@ static void print_table(const bench_run *run, FILE *f)
             "max", "tokens/s", "GFLOP/s", "vs scalar");
     for (int i = 0; i < run->n; i++) {
         const bench_result *r = &run->results[i];
-        char p[32], med[32], lo[32], hi[32], tok[32], vs[32] = "-";
-        bench_fmt_count(p, sizeof p, (double)r->params);
-        bench_fmt_ms(med, sizeof med, r->ms_median);
-        bench_fmt_ms(lo, sizeof lo, r->ms_min);
-        bench_fmt_ms(hi, sizeof hi, r->ms_max);
-        bench_fmt_count(tok, sizeof tok, r->tokens_per_s);
-        double x = bench_vs_scalar(run, r);
-        if (x > 0)
-            snprintf(vs, sizeof vs, "%.2fx", x);
+        bench_cells c;
+        bench_result_cells(run, r, &c);
         fprintf(f, "%-*s  %-*s  %11s  %3d  %3d  %7d  %8d  %9s  %9s  %9s  %12s  %8.2f  %9s\n",
-                wb, r->backend, wc, r->config, p, r->batch, r->cfg.block_size, r->threads,
-                r->steps, med, lo, hi, tok, r->gflops, vs);
+                wb, r->backend, wc, r->config, c.params, r->batch, r->cfg.block_size,
+                r->threads, r->steps, c.ms, c.ms_min, c.ms_max, c.tokens_per_s, r->gflops,
+                c.vs_scalar);
     }
     fflush(f);
 }
@@ -235,23 +229,14 @@ static int close_output(FILE *f, const char *path, int write_rc)
 
 int cmd_run(int argc, char **argv)
 {
-    enum { OPT_SEED = 256, OPT_BATCHED, OPT_STEPS, OPT_WARMUP, OPT_REPEATS, OPT_MIN_TIME,
-           OPT_JSON, OPT_MARKDOWN };
+    enum { OPT_SEED = TOOL_OPT_OWN, OPT_BATCHED, OPT_STEPS, OPT_WARMUP, OPT_MARKDOWN };
     static const struct option longopts[] = {
-        {"backend", required_argument, NULL, 'b'},
-        {"all-backends", no_argument, NULL, 'a'},
-        {"config", required_argument, NULL, 'c'},
+        TOOL_MEASURE_OPTIONS,
         {"seed-configs", no_argument, NULL, OPT_SEED},
         {"batched-configs", no_argument, NULL, OPT_BATCHED},
         {"steps", required_argument, NULL, OPT_STEPS},
         {"warmup", required_argument, NULL, OPT_WARMUP},
-        {"repeats", required_argument, NULL, OPT_REPEATS},
-        {"min-time", required_argument, NULL, OPT_MIN_TIME},
-        {"threads", required_argument, NULL, 't'},
-        {"json", required_argument, NULL, OPT_JSON},
         {"markdown", required_argument, NULL, OPT_MARKDOWN},
-        {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     bench_settings s = {.steps = 0, .warmup = 3, .repeats = 5, .min_time = 0.25, .threads = 0};
@@ -294,11 +279,11 @@ int cmd_run(int argc, char **argv)
             if (bench_parse_int(CMD, "warmup", optarg, 0, 1000000, &s.warmup) != 0)
                 goto out;
             break;
-        case OPT_REPEATS:
+        case TOOL_OPT_REPEATS:
             if (bench_parse_int(CMD, "repeats", optarg, 1, 1000, &s.repeats) != 0)
                 goto out;
             break;
-        case OPT_MIN_TIME:
+        case TOOL_OPT_MIN_TIME:
             if (bench_parse_double(CMD, "min-time", optarg, 0, 1, &s.min_time) != 0)
                 goto out;
             break;
@@ -306,7 +291,7 @@ int cmd_run(int argc, char **argv)
             if (bench_parse_int(CMD, "threads", optarg, 1, 1024, &s.threads) != 0)
                 goto out;
             break;
-        case OPT_JSON:
+        case 'j': /* --json (no -j here) */
             json_path = optarg;
             break;
         case OPT_MARKDOWN:

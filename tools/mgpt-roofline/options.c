@@ -105,24 +105,16 @@ static int add_list(tool_names *l, const char *opt, const char *arg, int configs
     return 0;
 }
 
-enum { OPT_REPEATS = 256, OPT_MIN_TIME, OPT_DRAM_SIZE, OPT_NO_KERNELS, OPT_QUICK };
+enum { OPT_DRAM_SIZE = TOOL_OPT_OWN, OPT_NO_KERNELS, OPT_QUICK };
 
 int roof_parse_options(int argc, char **argv, roof_options *o)
 {
     static const struct option longopts[] = {
-        {"all-backends", no_argument, NULL, 'a'},
-        {"backend", required_argument, NULL, 'b'},
-        {"config", required_argument, NULL, 'c'},
-        {"threads", required_argument, NULL, 't'},
-        {"json", required_argument, NULL, 'j'},
+        TOOL_MEASURE_OPTIONS,
         {"svg", required_argument, NULL, 's'},
-        {"repeats", required_argument, NULL, OPT_REPEATS},
-        {"min-time", required_argument, NULL, OPT_MIN_TIME},
         {"dram-size", required_argument, NULL, OPT_DRAM_SIZE},
         {"no-kernels", no_argument, NULL, OPT_NO_KERNELS},
         {"quick", no_argument, NULL, OPT_QUICK},
-        {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
@@ -156,12 +148,12 @@ int roof_parse_options(int argc, char **argv, roof_options *o)
         case 's':
             o->svg_path = optarg;
             break;
-        case OPT_REPEATS:
+        case TOOL_OPT_REPEATS:
             if (parse_int("--repeats", optarg, 1, 1000, &o->repeats) != 0)
                 return ROOF_USAGE;
             repeats_set = 1;
             break;
-        case OPT_MIN_TIME:
+        case TOOL_OPT_MIN_TIME:
             if (tool_parse_double(optarg, 0, 60, 1, 0, &o->min_time) != TOOL_NUMBER_OK)
                 return refuse("--min-time", optarg, "a number of seconds above 0 and at most 60");
             min_time_set = 1;
