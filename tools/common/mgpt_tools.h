@@ -1,8 +1,9 @@
 /* What the three programs (mgpt, mgpt-bench, mgpt-roofline) share: messages that start
  * with the program's name, strict parsing of option values, comma-separated lists of
- * names, and what to say about a word getopt_long rejected. Each program words its own
- * messages about a bad value; these functions only classify, so that the wording (which
- * the tests and the man pages fix) stays the program's. */
+ * names, the options both measuring programs take, and what to say about a word
+ * getopt_long rejected. Each program words its own messages about a bad value; the parsers
+ * only classify, so that the wording (which the tests and the man pages fix) stays the
+ * program's. */
 #ifndef MGPT_TOOLS_H
 #define MGPT_TOOLS_H
 #include <getopt.h>

@@ -139,7 +139,7 @@ typedef struct cli_engine {
     int n_binding;
 } cli_engine;
 
-/* The CPU's features (less those MGPT_CPU_DISABLE masks): CLI_OK, or CLI_USAGE after the
+/* The CPU as detected, with what MGPT_CPU_DISABLE masks: CLI_OK, or CLI_USAGE after the
  * message (MGPT_CPU_DISABLE names an unknown feature). */
 int cli_cpu_detect(const char *cmd, mgpt_cpu_info *cpu);
 /* The backend modules on the plugin search path (log: where to note rejected modules, or
