@@ -3,9 +3,6 @@
 // and exit status 2 with a message for every kind of bad command line or input file.
 #include <gtest/gtest.h>
 
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -13,19 +10,20 @@
 
 #include <jansson.h>
 
+#include "test_program.h"
+
 namespace {
+
+using mgpt_test::read_text;
 
 std::string exe()
 {
-    const char *e = getenv("MGPT_BENCH_EXE");
-    return e && *e ? e : "../tools/mgpt-bench/mgpt-bench";
+    return mgpt_test::program_path("MGPT_BENCH_EXE", "../tools/mgpt-bench/mgpt-bench");
 }
 
 std::string tmp_path(const std::string &name)
 {
-    const char *d = getenv("MGPT_TEST_TMPDIR");
-    return std::string(d && *d ? d : "/tmp") + "/test_bench_" + std::to_string(getpid()) + "_" +
-           name;
+    return mgpt_test::scratch_path("test_bench", name);
 }
 
 std::string quote(const std::string &s)
@@ -46,15 +44,7 @@ Outcome bench(const std::string &args, const std::string &env = "")
 {
     Outcome r{-1, ""};
     std::string cmd = env + (env.empty() ? "" : " ") + quote(exe()) + " " + args + " 2>&1";
-    FILE *p = popen(cmd.c_str(), "r");
-    if (!p)
-        return r;
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, p)) > 0)
-        r.out.append(buf, n);
-    int st = pclose(p);
-    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    r.status = mgpt_test::run_shell(cmd, &r.out);
     return r;
 }
 
@@ -64,20 +54,6 @@ void write_text(const std::string &path, const std::string &text)
     ASSERT_NE(f, nullptr) << path;
     fputs(text.c_str(), f);
     fclose(f);
-}
-
-std::string read_text(const std::string &path)
-{
-    std::string s;
-    FILE *f = fopen(path.c_str(), "r");
-    if (!f)
-        return s;
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
-        s.append(buf, n);
-    fclose(f);
-    return s;
 }
 
 // Copies `from` with every result's ms_per_step multiplied by factor (and, if given, the

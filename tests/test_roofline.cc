@@ -12,7 +12,6 @@
 // buffer counts twice, and a value the kernel wrote and reads back costs nothing more).
 #include <gtest/gtest.h>
 
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -33,6 +32,7 @@
 #include <libxml/xpathInternals.h>
 #endif
 
+#include "test_program.h"
 #include "test_util.h"
 extern "C" {
 #include "graph.h"
@@ -761,15 +761,12 @@ TEST(RooflineIsa, PortsAndLanes)
 
 std::string exe()
 {
-    const char *e = getenv("MGPT_ROOFLINE_EXE");
-    return e && *e ? e : "../tools/mgpt-roofline/mgpt-roofline";
+    return mgpt_test::program_path("MGPT_ROOFLINE_EXE", "../tools/mgpt-roofline/mgpt-roofline");
 }
 
 std::string tmp_path(const std::string &name)
 {
-    const char *d = getenv("MGPT_TEST_TMPDIR");
-    return std::string(d && *d ? d : "/tmp") + "/test_roofline_" + std::to_string(getpid()) +
-           "_" + name;
+    return mgpt_test::scratch_path("test_roofline", name);
 }
 
 struct Outcome {
@@ -782,21 +779,8 @@ Outcome run(const std::string &args)
     Outcome r{-1, "", ""};
     std::string errf = tmp_path("stderr");
     std::string cmd = "'" + exe() + "' " + args + " 2>'" + errf + "'";
-    FILE *p = popen(cmd.c_str(), "r");
-    if (!p)
-        return r;
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, p)) > 0)
-        r.out.append(buf, n);
-    int st = pclose(p);
-    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    FILE *f = fopen(errf.c_str(), "r");
-    if (f) {
-        while ((n = fread(buf, 1, sizeof buf, f)) > 0)
-            r.err.append(buf, n);
-        fclose(f);
-    }
+    r.status = mgpt_test::run_shell(cmd, &r.out);
+    r.err = mgpt_test::read_text(errf);
     unlink(errf.c_str());
     return r;
 }

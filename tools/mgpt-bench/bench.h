@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <jansson.h>
 #include "mgpt_config.h"
+#include "mgpt_tools.h"
 #include "registry.h"
 
 /* Exit statuses, as the man page states them. */
@@ -22,14 +23,10 @@ enum {
 int cmd_run(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 
-/* --- args.c: messages and option values --------------------------------------------- */
+/* --- args.c: the words of mgpt-bench (messages themselves: mgpt_tools.h) -------------- */
 
-/* "mgpt-bench CMD: message\n" on stderr (cmd NULL: "mgpt-bench: message"). */
-void bench_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void bench_warn(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A progress line on stderr, as it is (no program name added). */
 void bench_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* "Try 'mgpt-bench CMD --help' for more information." */
-void bench_try_help(const char *cmd);
 void bench_print_version(void);
 /* Reports what getopt_long rejected (opterr = 0) and returns BENCH_USAGE. */
 int bench_bad_option(const char *cmd, char **argv, const struct option *longopts, int c);
@@ -39,17 +36,9 @@ int bench_parse_int(const char *cmd, const char *opt, const char *arg, long min,
 /* A finite number >= min, or -1 after printing what was wrong. */
 int bench_parse_double(const char *cmd, const char *opt, const char *arg, double min,
                        int min_open, double *out);
-/* A list of names (backends, configs), each owned (copied) by the list, without repeats. */
-typedef struct bench_names {
-    char **v;
-    int n, cap;
-} bench_names;
-/* Appends the comma-separated entries of arg, skipping repeats. -1 after printing what is
- * wrong (an empty entry, out of memory). */
-int bench_names_add_list(bench_names *l, const char *cmd, const char *opt, const char *arg);
-/* Appends one name unless already present; -1 if out of memory. */
-int bench_names_add(bench_names *l, const char *name);
-void bench_names_free(bench_names *l);
+/* Appends the comma-separated entries of arg (backends, configs), skipping repeats. -1
+ * after printing what is wrong (an empty entry, out of memory). */
+int bench_names_add_list(tool_names *l, const char *cmd, const char *opt, const char *arg);
 
 /* --- measure.c: one (backend, config) measurement ------------------------------------ */
 
@@ -144,8 +133,12 @@ void bench_file_free(bench_file *f);
 void bench_fmt_ms(char *buf, size_t len, double ms);
 /* 1234567 -> "1,234,567" */
 void bench_fmt_count(char *buf, size_t len, double v);
-/* The speed-up of r over the scalar backend's result for the same config, 0 if none. */
-double bench_vs_scalar(const bench_run *run, const bench_result *r);
+/* A result's cells as the table of `run` and its markdown report both show them. */
+typedef struct bench_cells {
+    char params[32], ms[32], ms_min[32], ms_max[32], tokens_per_s[32];
+    char vs_scalar[32];         /* "2.31x", or "-" without a scalar result for the config */
+} bench_cells;
+void bench_result_cells(const bench_run *run, const bench_result *r, bench_cells *c);
 int bench_write_run_markdown(const bench_run *run, FILE *f);
 
 typedef enum { CMP_SAME, CMP_REGRESSION, CMP_IMPROVED, CMP_ONLY_BASE, CMP_ONLY_CURRENT } cmp_status;

@@ -84,8 +84,8 @@ int cmd_compare(int argc, char **argv)
             break;
         case OPT_METRIC:
             if (strcmp(optarg, "median") != 0 && strcmp(optarg, "min") != 0) {
-                bench_error(CMD, "--metric '%s' is not median or min", optarg);
-                bench_try_help(CMD);
+                tool_error(CMD, "--metric '%s' is not median or min", optarg);
+                tool_try_help(CMD);
                 return BENCH_USAGE;
             }
             metric = optarg;
@@ -99,12 +99,12 @@ int cmd_compare(int argc, char **argv)
     }
     if (argc - optind != 2) {
         if (argc - optind < 2)
-            bench_error(CMD, "expected two files, BASE.json and CURRENT.json (given %d)",
-                        argc - optind);
+            tool_error(CMD, "expected two files, BASE.json and CURRENT.json (given %d)",
+                       argc - optind);
         else
-            bench_error(CMD, "expected two files, BASE.json and CURRENT.json; '%s' is one "
-                        "too many", argv[optind + 2]);
-        bench_try_help(CMD);
+            tool_error(CMD, "expected two files, BASE.json and CURRENT.json; '%s' is one "
+                       "too many", argv[optind + 2]);
+        tool_try_help(CMD);
         return BENCH_USAGE;
     }
     const char *base_path = argv[optind], *cur_path = argv[optind + 1];
@@ -120,7 +120,7 @@ int cmd_compare(int argc, char **argv)
     int rc = BENCH_USAGE;
     cmp_row *rows = calloc((size_t)(base.n + cur.n) + 1, sizeof *rows);
     if (!rows) {
-        bench_error(CMD, "out of memory");
+        tool_error(CMD, "out of memory");
         rc = BENCH_FAIL;
         goto out;
     }
@@ -151,16 +151,16 @@ int cmd_compare(int argc, char **argv)
             rows[n++] = (cmp_row){.backend = cur.e[i].backend, .config = cur.e[i].config,
                                   .cur_ms = cur.e[i].ms, .status = CMP_ONLY_CURRENT};
     if (matched == 0) {
-        bench_error(CMD, "'%s' and '%s' have no (backend, config) in common: nothing to compare",
-                    base_path, cur_path);
+        tool_error(CMD, "'%s' and '%s' have no (backend, config) in common: nothing to compare",
+                   base_path, cur_path);
         goto out;
     }
     if (base.cpu_brand[0] && cur.cpu_brand[0] && strcmp(base.cpu_brand, cur.cpu_brand) != 0)
-        bench_warn(CMD, "the files come from different CPUs ('%s' and '%s'): the ratios compare "
-                   "machines as well as code", base.cpu_brand, cur.cpu_brand);
+        tool_warn(CMD, "the files come from different CPUs ('%s' and '%s'): the ratios compare "
+                  "machines as well as code", base.cpu_brand, cur.cpu_brand);
     if (base.threads && cur.threads && base.threads != cur.threads)
-        bench_warn(CMD, "the files ran with different --threads (%d and %d)", base.threads,
-                   cur.threads);
+        tool_warn(CMD, "the files ran with different --threads (%d and %d)", base.threads,
+                  cur.threads);
 
     print_table(rows, n, stdout);
     printf("\n%d compared (%s ms/step): %d regression%s, %d improvement%s (threshold %g%%)\n",
@@ -174,15 +174,15 @@ int cmd_compare(int argc, char **argv)
         if (f && fclose(f) != 0)
             w = -1;
         if (w != 0) {
-            bench_error(CMD, "cannot write '%s': %s", md_path, strerror(errno));
+            tool_error(CMD, "cannot write '%s': %s", md_path, strerror(errno));
             if (rc == BENCH_OK)
                 rc = BENCH_FAIL;
         }
     }
     if (regressions)
-        bench_error(CMD, "%d of %d compared (backend, config) pairs %s more than %g%% slower "
-                    "than in '%s'", regressions, matched, regressions == 1 ? "is" : "are",
-                    100 * threshold, base_path);
+        tool_error(CMD, "%d of %d compared (backend, config) pairs %s more than %g%% slower "
+                   "than in '%s'", regressions, matched, regressions == 1 ? "is" : "are",
+                   100 * threshold, base_path);
 out:
     free(rows);
     bench_file_free(&base);

@@ -34,6 +34,7 @@ int main(int argc, char **argv)
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
+    tool_set_program("mgpt-bench", 1);
     opterr = 0;
     int c;
     /* '+': stop at the command; its options are its own */
@@ -50,8 +51,8 @@ int main(int argc, char **argv)
         }
     }
     if (optind >= argc) {
-        bench_error(NULL, "missing command (expected 'run' or 'compare')");
-        bench_try_help(NULL);
+        tool_error(NULL, "missing command (expected 'run' or 'compare')");
+        tool_try_help(NULL);
         return BENCH_USAGE;
     }
     const char *cmd = argv[optind];
@@ -62,7 +63,7 @@ int main(int argc, char **argv)
         return cmd_run(sub_argc, sub_argv);
     if (strcmp(cmd, "compare") == 0)
         return cmd_compare(sub_argc, sub_argv);
-    bench_error(NULL, "unknown command '%s' (expected 'run' or 'compare')", cmd);
-    bench_try_help(NULL);
+    tool_error(NULL, "unknown command '%s' (expected 'run' or 'compare')", cmd);
+    tool_try_help(NULL);
     return BENCH_USAGE;
 }

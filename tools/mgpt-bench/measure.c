@@ -184,7 +184,7 @@ int bench_measure(const char *backend, const mgpt_kernels *k, const char *config
     mgpt_config cfg = {.vocab_size = 27};
     int B = 1;
     if (mgpt_config_parse_name(config, &cfg, &B, err, sizeof err) != 0) {
-        bench_error("run", "%s", err);
+        tool_error("run", "%s", err);
         return -1;
     }
 
@@ -193,13 +193,13 @@ int bench_measure(const char *backend, const mgpt_kernels *k, const char *config
     double *tmp = NULL;
     int rc = -1;
     if (workload_make(&w, cfg.block_size, B, err, sizeof err) != 0) {
-        bench_error("run", "%s: %s", config, err);
+        tool_error("run", "%s: %s", config, err);
         goto done;
     }
     cfg.vocab_size = w.vocab.size;
     t.m = mgpt_model_create(&cfg, B, k, err, sizeof err);
     if (!t.m) {
-        bench_error("run", "%s on %s: %s", config, backend, err);
+        tool_error("run", "%s on %s: %s", config, backend, err);
         goto done;
     }
     mgpt_model_init(t.m, BENCH_SEED);
@@ -211,7 +211,7 @@ int bench_measure(const char *backend, const mgpt_kernels *k, const char *config
     r->repeat_ms = malloc((size_t)s->repeats * sizeof *r->repeat_ms);
     tmp = malloc((size_t)s->repeats * sizeof *tmp);
     if (!t.ids || !t.scratch || !r->repeat_ms || !tmp) {
-        bench_error("run", "%s on %s: out of memory", config, backend);
+        tool_error("run", "%s on %s: out of memory", config, backend);
         goto done;
     }
 
@@ -262,13 +262,13 @@ int bench_measure(const char *backend, const mgpt_kernels *k, const char *config
                 (r->ms_median * 1e-3) * 1e-9;
     r->final_loss = t.loss;
     if (!isfinite(t.loss))
-        bench_warn("run", "%s on %s: the loss is %g after %ld steps: the backend computes "
-                   "wrong numbers (timings kept)", config, backend, t.loss, t.m->step);
+        tool_warn("run", "%s on %s: the loss is %g after %ld steps: the backend computes "
+                  "wrong numbers (timings kept)", config, backend, t.loss, t.m->step);
     rc = 0;
     goto done;
 
 train_failed:
-    bench_error("run", "%s on %s: %s", config, backend, t.err);
+    tool_error("run", "%s on %s: %s", config, backend, t.err);
 done:
     if (rc != 0) {
         free(r->repeat_ms);

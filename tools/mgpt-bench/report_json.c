@@ -102,37 +102,37 @@ int bench_read_json(const char *cmd, const char *path, const char *key, bench_fi
     memset(out, 0, sizeof *out);
     FILE *f = fopen(path, "r");
     if (!f) {
-        bench_error(cmd, "cannot read '%s': %s", path, strerror(errno));
+        tool_error(cmd, "cannot read '%s': %s", path, strerror(errno));
         return -1;
     }
     json_error_t je;
     out->root = json_loadf(f, 0, &je);
     fclose(f);
     if (!out->root) {
-        bench_error(cmd, "'%s' is not valid JSON: line %d, column %d: %s", path, je.line,
-                    je.column, je.text);
+        tool_error(cmd, "'%s' is not valid JSON: line %d, column %d: %s", path, je.line,
+                   je.column, je.text);
         return -1;
     }
     json_t *schema = json_object_get(out->root, "schema");
     if (!json_is_object(out->root) || !json_is_string(schema)) {
-        bench_error(cmd, "'%s' is not a file of 'mgpt-bench run --json' (it has no \"schema\": "
-                    "\"%s\")", path, BENCH_SCHEMA);
+        tool_error(cmd, "'%s' is not a file of 'mgpt-bench run --json' (it has no \"schema\": "
+                   "\"%s\")", path, BENCH_SCHEMA);
         goto bad;
     }
     if (strcmp(json_string_value(schema), BENCH_SCHEMA) != 0) {
-        bench_error(cmd, "'%s' has schema \"%s\"; this mgpt-bench reads \"%s\"", path,
-                    json_string_value(schema), BENCH_SCHEMA);
+        tool_error(cmd, "'%s' has schema \"%s\"; this mgpt-bench reads \"%s\"", path,
+                   json_string_value(schema), BENCH_SCHEMA);
         goto bad;
     }
     json_t *results = json_object_get(out->root, "results");
     if (!json_is_array(results)) {
-        bench_error(cmd, "'%s' has no \"results\" array", path);
+        tool_error(cmd, "'%s' has no \"results\" array", path);
         goto bad;
     }
     out->n = (int)json_array_size(results);
     out->e = calloc(out->n > 0 ? (size_t)out->n : 1, sizeof *out->e);
     if (!out->e) {
-        bench_error(cmd, "out of memory reading '%s'", path);
+        tool_error(cmd, "out of memory reading '%s'", path);
         goto bad;
     }
     for (int i = 0; i < out->n; i++) {
@@ -140,8 +140,8 @@ int bench_read_json(const char *cmd, const char *path, const char *key, bench_fi
         json_t *be = json_object_get(o, "backend"), *cf = json_object_get(o, "config");
         json_t *ms = json_object_get(o, key);
         if (!json_is_object(o) || !json_is_string(be) || !json_is_string(cf)) {
-            bench_error(cmd, "'%s': results[%d] needs the strings \"backend\" and \"config\"",
-                        path, i);
+            tool_error(cmd, "'%s': results[%d] needs the strings \"backend\" and \"config\"",
+                       path, i);
             goto bad;
         }
         bench_entry *e = &out->e[i];
@@ -149,8 +149,8 @@ int bench_read_json(const char *cmd, const char *path, const char *key, bench_fi
         e->config = json_string_value(cf);
         if (!json_is_number(ms) || !(json_number_value(ms) > 0) ||
             !isfinite(json_number_value(ms))) {
-            bench_error(cmd, "'%s': results[%d] (%s, %s) needs a number \"%s\" > 0", path, i,
-                        e->backend, e->config, key);
+            tool_error(cmd, "'%s': results[%d] (%s, %s) needs a number \"%s\" > 0", path, i,
+                       e->backend, e->config, key);
             goto bad;
         }
         e->ms = json_number_value(ms);
@@ -159,9 +159,9 @@ int bench_read_json(const char *cmd, const char *path, const char *key, bench_fi
         for (int j = 0; j < i; j++)
             if (strcmp(out->e[j].backend, e->backend) == 0 &&
                 strcmp(out->e[j].config, e->config) == 0) {
-                bench_error(cmd, "'%s': results[%d] and results[%d] are both (%s, %s): each "
-                            "(backend, config) may appear once", path, j, i, e->backend,
-                            e->config);
+                tool_error(cmd, "'%s': results[%d] and results[%d] are both (%s, %s): each "
+                           "(backend, config) may appear once", path, j, i, e->backend,
+                           e->config);
                 goto bad;
             }
     }

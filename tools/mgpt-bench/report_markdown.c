@@ -42,7 +42,8 @@ void bench_fmt_count(char *buf, size_t len, double v)
     buf[o] = '\0';
 }
 
-double bench_vs_scalar(const bench_run *run, const bench_result *r)
+/* The speed-up of r over the scalar backend's result for the same config, 0 if none. */
+static double vs_scalar(const bench_run *run, const bench_result *r)
 {
     for (int i = 0; i < run->n; i++) {
         const bench_result *s = &run->results[i];
@@ -51,6 +52,20 @@ double bench_vs_scalar(const bench_run *run, const bench_result *r)
             return s->ms_median / r->ms_median;
     }
     return 0;
+}
+
+void bench_result_cells(const bench_run *run, const bench_result *r, bench_cells *c)
+{
+    bench_fmt_count(c->params, sizeof c->params, (double)r->params);
+    bench_fmt_ms(c->ms, sizeof c->ms, r->ms_median);
+    bench_fmt_ms(c->ms_min, sizeof c->ms_min, r->ms_min);
+    bench_fmt_ms(c->ms_max, sizeof c->ms_max, r->ms_max);
+    bench_fmt_count(c->tokens_per_s, sizeof c->tokens_per_s, r->tokens_per_s);
+    double x = vs_scalar(run, r);
+    if (x > 0)
+        snprintf(c->vs_scalar, sizeof c->vs_scalar, "%.2fx", x);
+    else
+        snprintf(c->vs_scalar, sizeof c->vs_scalar, "-");
 }
 
 int bench_write_run_markdown(const bench_run *run, FILE *f)
@@ -74,19 +89,11 @@ int bench_write_run_markdown(const bench_run *run, FILE *f)
     fprintf(f, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|\n");
     for (int i = 0; i < run->n; i++) {
         const bench_result *r = &run->results[i];
-        char p[32], med[32], lo[32], hi[32], tok[32], vs[32];
-        bench_fmt_count(p, sizeof p, (double)r->params);
-        bench_fmt_ms(med, sizeof med, r->ms_median);
-        bench_fmt_ms(lo, sizeof lo, r->ms_min);
-        bench_fmt_ms(hi, sizeof hi, r->ms_max);
-        bench_fmt_count(tok, sizeof tok, r->tokens_per_s);
-        double x = bench_vs_scalar(run, r);
-        if (x > 0)
-            snprintf(vs, sizeof vs, "%.2fx", x);
-        else
-            snprintf(vs, sizeof vs, "-");
+        bench_cells c;
+        bench_result_cells(run, r, &c);
         fprintf(f, "| %s | `%s` | %s | %d | %s | %s | %s | %s | %.2f | %s |\n", r->backend,
-                r->config, p, r->threads, med, lo, hi, tok, r->gflops, vs);
+                r->config, c.params, r->threads, c.ms, c.ms_min, c.ms_max, c.tokens_per_s,
+                r->gflops, c.vs_scalar);
     }
     for (int i = 0; i < run->n_skipped; i++)
         fprintf(f, "%s- Skipped %s: %s\n", i == 0 ? "\n" : "", run->skipped[i].backend,

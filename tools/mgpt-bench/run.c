@@ -77,8 +77,8 @@ static int by_priority(const void *a, const void *b)
 
 /* Fills names with the backends to measure: named ones (each must exist), every module
  * (slowest first, by priority), or the default one. BENCH_OK or the exit status. */
-static int choose_backends(const mgpt_registry *reg, int all, bench_names *named,
-                           bench_names *out)
+static int choose_backends(const mgpt_registry *reg, int all, tool_names *named,
+                           tool_names *out)
 {
     char avail[512];
     list_names(reg, avail, sizeof avail);
@@ -89,38 +89,38 @@ static int choose_backends(const mgpt_registry *reg, int all, bench_names *named
             if (reg->entries[i].desc)
                 v[n++] = &reg->entries[i];
         if (n == 0) {
-            bench_error(CMD, "no usable backend modules (mgpt_NAME.so) found in %s; set "
-                        "MGPT_PLUGIN_PATH to the folder that holds them",
-                        reg->searched[0] ? reg->searched : "(empty search path)");
+            tool_error(CMD, "no usable backend modules (mgpt_NAME.so) found in %s; set "
+                       "MGPT_PLUGIN_PATH to the folder that holds them",
+                       reg->searched[0] ? reg->searched : "(empty search path)");
             return BENCH_FAIL;
         }
         qsort(v, (size_t)n, sizeof v[0], by_priority);
         for (int i = 0; i < n; i++)
-            if (bench_names_add(out, v[i]->name) != 0)
+            if (tool_names_add(out, v[i]->name) != 0)
                 return BENCH_FAIL;
         return BENCH_OK;
     }
     if (named->n == 0) {
         const char *env = getenv("MGPT_BACKEND");
         if (env && *env) {
-            if (bench_names_add(named, env) != 0)
+            if (tool_names_add(named, env) != 0)
                 return BENCH_FAIL;
         } else {
             const mgpt_backend_entry *best = mgpt_registry_best(reg);
             if (!best) {
-                bench_error(CMD, "no backend in %s can run on this CPU (modules found: %s)",
-                            reg->searched[0] ? reg->searched : "(empty search path)", avail);
+                tool_error(CMD, "no backend in %s can run on this CPU (modules found: %s)",
+                           reg->searched[0] ? reg->searched : "(empty search path)", avail);
                 return BENCH_FAIL;
             }
-            return bench_names_add(out, best->name) != 0 ? BENCH_FAIL : BENCH_OK;
+            return tool_names_add(out, best->name) != 0 ? BENCH_FAIL : BENCH_OK;
         }
     }
     for (int i = 0; i < named->n; i++) {
         if (!mgpt_registry_find(reg, named->v[i])) {
-            bench_error(CMD, "unknown backend '%s' (available: %s)", named->v[i], avail);
+            tool_error(CMD, "unknown backend '%s' (available: %s)", named->v[i], avail);
             return BENCH_USAGE;
         }
-        if (bench_names_add(out, named->v[i]) != 0)
+        if (tool_names_add(out, named->v[i]) != 0)
             return BENCH_FAIL;
     }
     return BENCH_OK;
@@ -160,7 +160,7 @@ static int add_result(bench_run *run, const bench_result *r)
 
 static void add_skip(bench_run *run, const char *backend, const char *reason)
 {
-    bench_warn(CMD, "skipping backend %s: %s", backend, reason);
+    tool_warn(CMD, "skipping backend %s: %s", backend, reason);
     if (run->n_skipped == run->cap_skipped) {
         int cap = run->cap_skipped ? 2 * run->cap_skipped : 8;
         bench_skip *v = realloc(run->skipped, (size_t)cap * sizeof *v);
@@ -198,18 +198,12 @@ static void print_table(const bench_run *run, FILE *f)
             "max", "tokens/s", "GFLOP/s", "vs scalar");
     for (int i = 0; i < run->n; i++) {
         const bench_result *r = &run->results[i];
-        char p[32], med[32], lo[32], hi[32], tok[32], vs[32] = "-";
-        bench_fmt_count(p, sizeof p, (double)r->params);
-        bench_fmt_ms(med, sizeof med, r->ms_median);
-        bench_fmt_ms(lo, sizeof lo, r->ms_min);
-        bench_fmt_ms(hi, sizeof hi, r->ms_max);
-        bench_fmt_count(tok, sizeof tok, r->tokens_per_s);
-        double x = bench_vs_scalar(run, r);
-        if (x > 0)
-            snprintf(vs, sizeof vs, "%.2fx", x);
+        bench_cells c;
+        bench_result_cells(run, r, &c);
         fprintf(f, "%-*s  %-*s  %11s  %3d  %3d  %7d  %8d  %9s  %9s  %9s  %12s  %8.2f  %9s\n",
-                wb, r->backend, wc, r->config, p, r->batch, r->cfg.block_size, r->threads,
-                r->steps, med, lo, hi, tok, r->gflops, vs);
+                wb, r->backend, wc, r->config, c.params, r->batch, r->cfg.block_size,
+                r->threads, r->steps, c.ms, c.ms_min, c.ms_max, c.tokens_per_s, r->gflops,
+                c.vs_scalar);
     }
     fflush(f);
 }
@@ -219,7 +213,7 @@ static FILE *open_output(const char *path)
 {
     FILE *f = fopen(path, "w");
     if (!f)
-        bench_error(CMD, "cannot write '%s': %s", path, strerror(errno));
+        tool_error(CMD, "cannot write '%s': %s", path, strerror(errno));
     return f;
 }
 
@@ -229,33 +223,24 @@ static int close_output(FILE *f, const char *path, int write_rc)
     if (fclose(f) != 0)
         rc = -1;
     if (rc != 0)
-        bench_error(CMD, "writing '%s' failed: %s", path, strerror(errno));
+        tool_error(CMD, "writing '%s' failed: %s", path, strerror(errno));
     return rc;
 }
 
 int cmd_run(int argc, char **argv)
 {
-    enum { OPT_SEED = 256, OPT_BATCHED, OPT_STEPS, OPT_WARMUP, OPT_REPEATS, OPT_MIN_TIME,
-           OPT_JSON, OPT_MARKDOWN };
+    enum { OPT_SEED = TOOL_OPT_OWN, OPT_BATCHED, OPT_STEPS, OPT_WARMUP, OPT_MARKDOWN };
     static const struct option longopts[] = {
-        {"backend", required_argument, NULL, 'b'},
-        {"all-backends", no_argument, NULL, 'a'},
-        {"config", required_argument, NULL, 'c'},
+        TOOL_MEASURE_OPTIONS,
         {"seed-configs", no_argument, NULL, OPT_SEED},
         {"batched-configs", no_argument, NULL, OPT_BATCHED},
         {"steps", required_argument, NULL, OPT_STEPS},
         {"warmup", required_argument, NULL, OPT_WARMUP},
-        {"repeats", required_argument, NULL, OPT_REPEATS},
-        {"min-time", required_argument, NULL, OPT_MIN_TIME},
-        {"threads", required_argument, NULL, 't'},
-        {"json", required_argument, NULL, OPT_JSON},
         {"markdown", required_argument, NULL, OPT_MARKDOWN},
-        {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     bench_settings s = {.steps = 0, .warmup = 3, .repeats = 5, .min_time = 0.25, .threads = 0};
-    bench_names named = {0}, configs = {0}, backends = {0};
+    tool_names named = {0}, configs = {0}, backends = {0};
     const char *json_path = NULL, *md_path = NULL;
     int all = 0, rc = BENCH_USAGE, c;
     FILE *json_f = NULL, *md_f = NULL;
@@ -281,7 +266,7 @@ int cmd_run(int argc, char **argv)
         case OPT_BATCHED:
             for (const char *const *p = c == OPT_SEED ? mgpt_seed_configs : mgpt_batched_configs;
                  *p; p++)
-                if (bench_names_add(&configs, *p) != 0)
+                if (tool_names_add(&configs, *p) != 0)
                     goto oom;
             break;
         case OPT_STEPS:
@@ -294,11 +279,11 @@ int cmd_run(int argc, char **argv)
             if (bench_parse_int(CMD, "warmup", optarg, 0, 1000000, &s.warmup) != 0)
                 goto out;
             break;
-        case OPT_REPEATS:
+        case TOOL_OPT_REPEATS:
             if (bench_parse_int(CMD, "repeats", optarg, 1, 1000, &s.repeats) != 0)
                 goto out;
             break;
-        case OPT_MIN_TIME:
+        case TOOL_OPT_MIN_TIME:
             if (bench_parse_double(CMD, "min-time", optarg, 0, 1, &s.min_time) != 0)
                 goto out;
             break;
@@ -306,7 +291,7 @@ int cmd_run(int argc, char **argv)
             if (bench_parse_int(CMD, "threads", optarg, 1, 1024, &s.threads) != 0)
                 goto out;
             break;
-        case OPT_JSON:
+        case 'j': /* --json (no -j here) */
             json_path = optarg;
             break;
         case OPT_MARKDOWN:
@@ -324,27 +309,23 @@ int cmd_run(int argc, char **argv)
             goto out;
         }
     }
-    if (optind < argc) {
-        bench_error(CMD, "unexpected argument '%s' (this command takes only options)",
-                    argv[optind]);
-        bench_try_help(CMD);
+    if (tool_no_operands(CMD, argc, argv, optind) != 0)
         goto out;
-    }
     if (all && named.n) {
-        bench_error(CMD, "--all-backends and --backend exclude each other (give one)");
-        bench_try_help(CMD);
+        tool_error(CMD, "--all-backends and --backend exclude each other (give one)");
+        tool_try_help(CMD);
         goto out;
     }
     if (configs.n == 0)
         for (const char *const *p = mgpt_seed_configs; *p; p++)
-            if (bench_names_add(&configs, *p) != 0)
+            if (tool_names_add(&configs, *p) != 0)
                 goto oom;
     for (int i = 0; i < configs.n; i++) {
         mgpt_config cfg = {.vocab_size = 27};
         int B;
         char err[512];
         if (mgpt_config_parse_name(configs.v[i], &cfg, &B, err, sizeof err) != 0) {
-            bench_error(CMD, "%s", err);
+            tool_error(CMD, "%s", err);
             goto out;
         }
     }
@@ -353,7 +334,7 @@ int cmd_run(int argc, char **argv)
 
     char err[1200];
     if (mgpt_registry_load(&reg, NULL, stderr, err, sizeof err) < 0) {
-        bench_error(CMD, "%s", err); /* MGPT_CPU_DISABLE names an unknown feature */
+        tool_error(CMD, "%s", err); /* MGPT_CPU_DISABLE names an unknown feature */
         goto out;
     }
     reg_loaded = 1;
@@ -445,17 +426,17 @@ int cmd_run(int argc, char **argv)
             rc = BENCH_FAIL;
     }
     if (run.n == 0) {
-        bench_error(CMD, "nothing was measured (%d backend%s skipped)", run.n_skipped,
-                    run.n_skipped == 1 ? "" : "s");
+        tool_error(CMD, "nothing was measured (%d backend%s skipped)", run.n_skipped,
+                   run.n_skipped == 1 ? "" : "s");
         rc = BENCH_FAIL;
     } else if (failures) {
-        bench_error(CMD, "%d of %d measurements failed (see above)", failures, total);
+        tool_error(CMD, "%d of %d measurements failed (see above)", failures, total);
         rc = BENCH_FAIL;
     }
     goto out;
 
 oom:
-    bench_error(CMD, "out of memory");
+    tool_error(CMD, "out of memory");
     rc = BENCH_FAIL;
 out:
     if (json_f)
@@ -465,8 +446,8 @@ out:
     run_free(&run);
     if (reg_loaded)
         mgpt_registry_free(&reg);
-    bench_names_free(&named);
-    bench_names_free(&configs);
-    bench_names_free(&backends);
+    tool_names_free(&named);
+    tool_names_free(&configs);
+    tool_names_free(&backends);
     return rc;
 }

@@ -159,7 +159,7 @@ static int run_threads(probe_job *jobs, int n, int repeats, probe_result *out, c
     }
     for (int i = 0; i < n; i++)
         if (jobs[i].bind_failed) {
-            roof_warn("could not bind a thread to processor %d; the numbers may mix cores",
+            tool_warn(NULL, "could not bind a thread to processor %d; the numbers may mix cores",
                       jobs[i].pu);
             break;
         }
@@ -287,7 +287,7 @@ int roof_measure_ceilings(const mgpt_probes *p, const roof_machine *m, int threa
         roof_progress("%s: peak FLOP probe, %d thread%s", label, n, n == 1 ? "" : "s");
         probe_result r;
         if (measure(p, PROBE_PEAK, m, n, NULL, 0, t, &r, err, sizeof err) != 0) {
-            roof_error("backend %s: %s", label, err);
+            tool_error(NULL, "backend %s: %s", label, err);
             return -1;
         }
         roof_peak *pk = &out->peak[s];
@@ -314,12 +314,12 @@ int roof_measure_ceilings(const mgpt_probes *p, const roof_machine *m, int threa
             if (!buf) {
                 char need_s[32];
                 roof_fmt_bytes(need_s, sizeof need_s, (double)need);
-                roof_warn("no memory for the %s working set (%s); %s bandwidth not measured",
+                tool_warn(NULL, "no memory for the %s working set (%s); %s bandwidth not measured",
                           roof_level_names[l], need_s, roof_level_names[l]);
                 continue;
             }
             if (measure(p, PROBE_STREAM, m, n, buf, per, t, &r, err, sizeof err) != 0) {
-                roof_error("backend %s: %s", label, err);
+                tool_error(NULL, "backend %s: %s", label, err);
                 return -1;
             }
             roof_bw *b = &out->bw[s][l];

@@ -100,12 +100,12 @@ int roof_measure_kernels(const mgpt_backend *be, const char *config, const roof_
     int B;
     char err[512];
     if (mgpt_config_parse_name(config, &cfg, &B, err, sizeof err) != 0) {
-        roof_error("%s", err);
+        tool_error(NULL, "%s", err);
         return -1;
     }
     mgpt_model *m = mgpt_model_create(&cfg, B, &be->k, err, sizeof err);
     if (!m) {
-        roof_error("config %s: %s", config, err);
+        tool_error(NULL, "config %s: %s", config, err);
         return -1;
     }
     mgpt_model_init(m, 42);
@@ -125,7 +125,7 @@ int roof_measure_kernels(const mgpt_backend *be, const char *config, const roof_
     if (!ks || !calls) {
         free(ks), free(calls);
         mgpt_model_free(m);
-        roof_error("out of memory");
+        tool_error(NULL, "out of memory");
         return -1;
     }
     int n = 0;

@@ -59,11 +59,11 @@ int roof_machine_read(roof_machine *m)
     if (mgpt_cpu_detect(&m->cpu, err, sizeof err) == 0)
         m->cpu_ok = 1;
     else
-        roof_warn("%s", err);
+        tool_warn(NULL, "%s", err);
     if (mgpt_topology_read(&m->topo, err, sizeof err) == 0)
         m->topo_ok = 1;
     else
-        roof_warn("%s; assuming 1 core and no cache sizes", err);
+        tool_warn(NULL, "%s; assuming 1 core and no cache sizes", err);
     m->cores = m->topo_ok && m->topo.n_core_pu > 0 ? m->topo.n_core_pu : 1;
     for (int i = 0; i < m->cores && i < ROOF_MAX_THREADS; i++)
         m->core_pu[i] = m->topo_ok && m->topo.n_core_pu > 0 ? m->topo.core_pu[i] : -1;

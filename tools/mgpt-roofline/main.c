@@ -38,7 +38,7 @@ typedef struct pick {
 /* The backends to measure, checked before anything is measured. */
 static int choose_backends(mgpt_registry *r, const roof_options *o, pick **out, int *n_out)
 {
-    pick *p = calloc((size_t)r->n + (size_t)o->n_backends + 1, sizeof *p);
+    pick *p = calloc((size_t)r->n + (size_t)o->backends.n + 1, sizeof *p);
     int n = 0;
     if (!p)
         return ROOF_FAIL;
@@ -72,9 +72,9 @@ static int choose_backends(mgpt_registry *r, const roof_options *o, pick **out, 
                     p[j] = t;
                 }
             }
-    } else if (o->n_backends) {
-        for (int i = 0; i < o->n_backends; i++) {
-            const mgpt_backend_entry *e = mgpt_registry_find(r, o->backends[i]);
+    } else if (o->backends.n) {
+        for (int i = 0; i < o->backends.n; i++) {
+            const mgpt_backend_entry *e = mgpt_registry_find(r, o->backends.v[i]);
             if (!e || !e->desc) {
                 char names[512] = "";
                 size_t used = 0;
@@ -86,8 +86,8 @@ static int choose_backends(mgpt_registry *r, const roof_options *o, pick **out, 
                             break;
                         used += (size_t)w;
                     }
-                roof_error("--backend: unknown backend '%s' (available: %s)", o->backends[i],
-                           used ? names : "none found");
+                tool_error(NULL, "--backend: unknown backend '%s' (available: %s)",
+                           o->backends.v[i], used ? names : "none found");
                 free(p);
                 return ROOF_USAGE;
             }
@@ -98,8 +98,8 @@ static int choose_backends(mgpt_registry *r, const roof_options *o, pick **out, 
                 mgpt_cpu_info cpu;
                 int masked = mgpt_cpu_detect(&cpu, err, sizeof err) == 0 &&
                              (e->missing & cpu.masked) != 0;
-                roof_error("--backend: backend '%s' cannot run on this CPU: needs %s%s",
-                           o->backends[i], need, masked ? " (masked by MGPT_CPU_DISABLE)" : "");
+                tool_error(NULL, "--backend: backend '%s' cannot run on this CPU: needs %s%s",
+                           o->backends.v[i], need, masked ? " (masked by MGPT_CPU_DISABLE)" : "");
                 free(p);
                 return ROOF_USAGE;
             }
@@ -113,13 +113,13 @@ static int choose_backends(mgpt_registry *r, const roof_options *o, pick **out, 
         const mgpt_backend_entry *e = env && *env ? mgpt_registry_find(r, env)
                                                   : mgpt_registry_best(r);
         if (env && *env && (!e || !e->desc || e->status != MGPT_BE_RUNNABLE)) {
-            roof_error("MGPT_BACKEND=%s: %s", env,
+            tool_error(NULL, "MGPT_BACKEND=%s: %s", env,
                        !e || !e->desc ? "no such backend" : "this CPU cannot run it");
             free(p);
             return ROOF_USAGE;
         }
         if (!e) {
-            roof_error("no runnable backend found (searched %s)", r->searched);
+            tool_error(NULL, "no runnable backend found (searched %s)", r->searched);
             free(p);
             return ROOF_FAIL;
         }
@@ -161,24 +161,25 @@ static int measure_backend(roof_run *run, mgpt_registry *r, const pick *pk,
     char err[512];
     if (mgpt_backend_open(r, pk->name, &env, &be, err, sizeof err) != 0) {
         snprintf(b->reason, sizeof b->reason, "%s", err);
-        roof_error("backend %s: %s", pk->name, err);
+        tool_error(NULL, "backend %s: %s", pk->name, err);
         return -1;
     }
     int rc = roof_measure_ceilings(d->probes, &run->machine, run->threads, run->ws, &run->timing,
                                    pk->name, &b->c);
     if (rc == 0) {
         if (!b->c.has_probes)
-            roof_warn("backend %s has no roofline probes: its ceilings are not measured",
+            tool_warn(NULL, "backend %s has no roofline probes: its ceilings are not measured",
                       pk->name);
         fill_theory(b, &run->machine, d->required_features);
         int set = b->kernel_threads > 1 && b->c.n_thread_sets > 1 ? 1 : 0;
         double bw[ROOF_LEVELS];
         for (int l = 0; l < ROOF_LEVELS; l++)
             bw[l] = b->c.bw[set][l].gbs;
-        for (int ci = 0; ci < run->opt.n_configs && !run->opt.no_kernels && rc == 0; ci++) {
+        for (int ci = 0; ci < run->opt.configs.n && !run->opt.no_kernels && rc == 0; ci++) {
             roof_kernel *ks;
             int nk;
-            rc = roof_measure_kernels(&be, run->opt.configs[ci], &run->timing, pk->name, &ks, &nk);
+            rc = roof_measure_kernels(&be, run->opt.configs.v[ci], &run->timing, pk->name, &ks,
+                                      &nk);
             if (rc != 0)
                 break;
             roof_kernel *all = realloc(b->kernels, (size_t)(b->n_kernels + nk) * sizeof *all);
@@ -210,7 +211,7 @@ static int write_outputs(const roof_run *run)
                        (run->opt.svg_path && strcmp(run->opt.svg_path, "-") == 0);
     FILE *table = stdout_taken ? (run->opt.quiet ? NULL : stderr) : stdout;
     if (table && roof_write_table(run, table) != 0) {
-        roof_error("could not write the table: %s", "write error");
+        tool_error(NULL, "could not write the table: %s", "write error");
         rc = ROOF_FAIL;
     }
     if (run->opt.json_path && roof_write_json(run, run->opt.json_path) != 0)
@@ -218,7 +219,7 @@ static int write_outputs(const roof_run *run)
     if (run->opt.svg_path && roof_write_svg_file(run, run->opt.svg_path) != 0)
         rc = ROOF_FAIL;
     if (fflush(stdout) != 0) {
-        roof_error("could not write to standard output");
+        tool_error(NULL, "could not write to standard output");
         rc = ROOF_FAIL;
     }
     return rc;
@@ -228,6 +229,7 @@ int main(int argc, char **argv)
 {
     roof_run run;
     memset(&run, 0, sizeof run);
+    tool_set_program("mgpt-roofline", 0);
     int rc = roof_parse_options(argc, argv, &run.opt);
     if (rc == ROOF_EXIT_EARLY)
         return ROOF_OK;
@@ -242,7 +244,7 @@ int main(int argc, char **argv)
     mgpt_registry reg;
     char err[512];
     if (mgpt_registry_load(&reg, NULL, stderr, err, sizeof err) < 0) {
-        roof_error("%s", err);
+        tool_error(NULL, "%s", err);
         roof_options_free(&run.opt);
         return ROOF_USAGE;
     }
@@ -258,8 +260,8 @@ int main(int argc, char **argv)
     roof_progress("reading the machine (CPU, topology, clocks)");
     roof_machine_read(&run.machine);
     if (run.opt.threads > run.machine.cores) {
-        roof_error("--threads %d: this machine has %d physical core%s we may run on; accepted: "
-                   "1 to %d", run.opt.threads, run.machine.cores,
+        tool_error(NULL, "--threads %d: this machine has %d physical core%s we may run on; "
+                   "accepted: 1 to %d", run.opt.threads, run.machine.cores,
                    run.machine.cores == 1 ? "" : "s", run.machine.cores);
         free(picks);
         mgpt_registry_free(&reg);
@@ -268,8 +270,9 @@ int main(int argc, char **argv)
     }
     run.threads = run.opt.threads ? run.opt.threads : run.machine.cores;
     if (run.machine.busy_tasks > 0)
-        roof_warn("%d other task%s %s runnable when this run started: the ceilings will be low "
-                  "and noisy", run.machine.busy_tasks, run.machine.busy_tasks == 1 ? "" : "s",
+        tool_warn(NULL, "%d other task%s %s runnable when this run started: the ceilings will "
+                  "be low and noisy", run.machine.busy_tasks,
+                  run.machine.busy_tasks == 1 ? "" : "s",
                   run.machine.busy_tasks == 1 ? "was" : "were");
     const char *dram_source = run.opt.dram_size_given ? "--dram-size" : "--quick";
     roof_worksets_plan(&run.machine, 1, run.opt.dram_bytes, dram_source, &run.ws[0]);

@@ -1,7 +1,5 @@
 /* The command line: getopt_long, --help, --version, and what is wrong with a bad option. */
-#include <errno.h>
 #include <getopt.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,35 +8,13 @@
 
 int roof_quiet;
 
-void roof_error(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("mgpt-roofline: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-}
-
-void roof_warn(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("mgpt-roofline: warning: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-}
-
 void roof_progress(const char *fmt, ...)
 {
     if (roof_quiet)
         return;
     va_list ap;
     va_start(ap, fmt);
-    fputs("mgpt-roofline: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    tool_vmessage(NULL, "", fmt, ap);
     va_end(ap);
 }
 
@@ -81,145 +57,64 @@ static void usage(FILE *f)
         f);
 }
 
-static void try_help(void)
-{
-    fputs("Try 'mgpt-roofline --help' for more information.\n", stderr);
-}
-
 static int parse_int(const char *opt, const char *arg, long lo, long hi, int *out)
 {
-    char *end;
-    errno = 0;
-    long v = strtol(arg, &end, 10);
-    if (errno || end == arg || *end || v < lo || v > hi) {
-        roof_error("%s '%s': expected an integer from %ld to %ld", opt, arg, lo, hi);
-        return -1;
-    }
-    *out = (int)v;
-    return 0;
+    if (tool_parse_int(arg, lo, hi, out) == TOOL_NUMBER_OK)
+        return 0;
+    tool_error(NULL, "%s '%s': expected an integer from %ld to %ld", opt, arg, lo, hi);
+    return -1;
 }
 
-static int parse_seconds(const char *opt, const char *arg, double *out)
+/* A value parse_int does not cover: says what was expected, returns ROOF_USAGE. */
+static int refuse(const char *opt, const char *arg, const char *expected)
 {
-    char *end;
-    errno = 0;
-    double v = strtod(arg, &end);
-    if (errno || end == arg || *end || !isfinite(v) || v <= 0 || v > 60) {
-        roof_error("%s '%s': expected a number of seconds above 0 and at most 60", opt, arg);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
-/* "512M", "2G", "1048576", "64k": bytes, at least 1 MiB. */
-static int parse_size(const char *opt, const char *arg, size_t *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(arg, &end);
-    double mult = 1;
-    if (end != arg && *end) {
-        switch (*end) {
-        case 'k': case 'K': mult = 1024.0; break;
-        case 'm': case 'M': mult = 1024.0 * 1024; break;
-        case 'g': case 'G': mult = 1024.0 * 1024 * 1024; break;
-        default: mult = 0;
-        }
-        end++;
-        if (*end == 'i' && end[1] == 'B')
-            end += 2;
-        else if (*end == 'B')
-            end++;
-    }
-    double bytes = v * mult;
-    if (errno || end == arg || *end || mult == 0 || !isfinite(bytes) || bytes < 1048576.0 ||
-        bytes > 1024.0 * 1024 * 1024 * 1024) {
-        roof_error("%s '%s': expected a size from 1M to 1024G, like 512M or 2G", opt, arg);
-        return -1;
-    }
-    *out = (size_t)bytes;
-    return 0;
-}
-
-static int add_name(char ***v, int *n, const char *name)
-{
-    for (int i = 0; i < *n; i++)
-        if (strcmp((*v)[i], name) == 0)
-            return 0;
-    char **nv = realloc(*v, (size_t)(*n + 1) * sizeof *nv);
-    if (!nv)
-        return -1;
-    *v = nv;
-    if (!(nv[*n] = strdup(name)))
-        return -1;
-    (*n)++;
-    return 0;
+    tool_error(NULL, "%s '%s': expected %s", opt, arg, expected);
+    return ROOF_USAGE;
 }
 
 /* Comma-separated entries; each config name is checked here so that a typo costs nothing. */
-static int add_list(char ***v, int *n, const char *opt, const char *arg, int configs)
+static int add_list(tool_names *l, const char *opt, const char *arg, int configs)
 {
-    char *copy = strdup(arg);
-    if (!copy)
-        return -1;
-    int rc = 0;
-    const char *p = copy;
-    for (;;) {
-        const char *comma = strchr(p, ',');
-        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+    for (const char *p = arg; p;) {
         char name[128];
-        if (len == 0 || len >= sizeof name) {
-            roof_error("%s '%s': %s", opt, arg,
-                       len == 0 ? "an empty name in the list" : "a name is too long");
-            rc = -1;
-            break;
+        tool_entry_status st = tool_list_next(&p, name, sizeof name);
+        if (st != TOOL_ENTRY_OK) {
+            tool_error(NULL, "%s '%s': %s", opt, arg,
+                       st == TOOL_ENTRY_EMPTY ? "an empty name in the list" : "a name is too long");
+            return -1;
         }
-        memcpy(name, p, len);
-        name[len] = '\0';
         if (configs && (strcmp(name, "seed") == 0 || strcmp(name, "batched") == 0)) {
             const char *const *list = name[0] == 's' ? mgpt_seed_configs : mgpt_batched_configs;
-            for (int i = 0; list[i] && rc == 0; i++)
-                rc = add_name(v, n, list[i]);
-        } else {
-            if (configs) {
-                mgpt_config cfg = {0};
-                int batch;
-                char err[300];
-                if (mgpt_config_parse_name(name, &cfg, &batch, err, sizeof err) != 0) {
-                    roof_error("%s: %s", opt, err);
-                    rc = -1;
-                    break;
-                }
-            }
-            rc = add_name(v, n, name);
+            for (int i = 0; list[i]; i++)
+                if (tool_names_add(l, list[i]) != 0)
+                    return -1;
+            continue;
         }
-        if (rc != 0 || !comma)
-            break;
-        p = comma + 1;
+        if (configs) {
+            mgpt_config cfg = {0};
+            int batch;
+            char err[300];
+            if (mgpt_config_parse_name(name, &cfg, &batch, err, sizeof err) != 0) {
+                tool_error(NULL, "%s: %s", opt, err);
+                return -1;
+            }
+        }
+        if (tool_names_add(l, name) != 0)
+            return -1;
     }
-    free(copy);
-    return rc;
+    return 0;
 }
 
-enum { OPT_REPEATS = 256, OPT_MIN_TIME, OPT_DRAM_SIZE, OPT_NO_KERNELS, OPT_QUICK };
+enum { OPT_DRAM_SIZE = TOOL_OPT_OWN, OPT_NO_KERNELS, OPT_QUICK };
 
 int roof_parse_options(int argc, char **argv, roof_options *o)
 {
     static const struct option longopts[] = {
-        {"all-backends", no_argument, NULL, 'a'},
-        {"backend", required_argument, NULL, 'b'},
-        {"config", required_argument, NULL, 'c'},
-        {"threads", required_argument, NULL, 't'},
-        {"json", required_argument, NULL, 'j'},
+        TOOL_MEASURE_OPTIONS,
         {"svg", required_argument, NULL, 's'},
-        {"repeats", required_argument, NULL, OPT_REPEATS},
-        {"min-time", required_argument, NULL, OPT_MIN_TIME},
         {"dram-size", required_argument, NULL, OPT_DRAM_SIZE},
         {"no-kernels", no_argument, NULL, OPT_NO_KERNELS},
         {"quick", no_argument, NULL, OPT_QUICK},
-        {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
@@ -236,11 +131,11 @@ int roof_parse_options(int argc, char **argv, roof_options *o)
             o->all_backends = 1;
             break;
         case 'b':
-            if (add_list(&o->backends, &o->n_backends, "--backend", optarg, 0) != 0)
+            if (add_list(&o->backends, "--backend", optarg, 0) != 0)
                 return ROOF_USAGE;
             break;
         case 'c':
-            if (add_list(&o->configs, &o->n_configs, "--config", optarg, 1) != 0)
+            if (add_list(&o->configs, "--config", optarg, 1) != 0)
                 return ROOF_USAGE;
             break;
         case 't':
@@ -253,19 +148,20 @@ int roof_parse_options(int argc, char **argv, roof_options *o)
         case 's':
             o->svg_path = optarg;
             break;
-        case OPT_REPEATS:
+        case TOOL_OPT_REPEATS:
             if (parse_int("--repeats", optarg, 1, 1000, &o->repeats) != 0)
                 return ROOF_USAGE;
             repeats_set = 1;
             break;
-        case OPT_MIN_TIME:
-            if (parse_seconds("--min-time", optarg, &o->min_time) != 0)
-                return ROOF_USAGE;
+        case TOOL_OPT_MIN_TIME:
+            if (tool_parse_double(optarg, 0, 60, 1, 0, &o->min_time) != TOOL_NUMBER_OK)
+                return refuse("--min-time", optarg, "a number of seconds above 0 and at most 60");
             min_time_set = 1;
             break;
         case OPT_DRAM_SIZE:
-            if (parse_size("--dram-size", optarg, &o->dram_bytes) != 0)
-                return ROOF_USAGE;
+            if (tool_parse_size(optarg, 1048576.0, 1024.0 * 1024 * 1024 * 1024,
+                                &o->dram_bytes) != TOOL_NUMBER_OK)
+                return refuse("--dram-size", optarg, "a size from 1M to 1024G, like 512M or 2G");
             o->dram_size_given = 1;
             break;
         case OPT_NO_KERNELS:
@@ -285,38 +181,39 @@ int roof_parse_options(int argc, char **argv, roof_options *o)
             return ROOF_EXIT_EARLY;
         case ':':
             if (strncmp(argv[optind - 1], "--", 2) == 0)
-                roof_error("option '%s' needs a value", argv[optind - 1]);
+                tool_error(NULL, "option '%s' needs a value", argv[optind - 1]);
             else
-                roof_error("option '-%c' needs a value", optopt);
-            try_help();
+                tool_error(NULL, "option '-%c' needs a value", optopt);
+            tool_try_help(NULL);
             return ROOF_USAGE;
         default:
             if (optopt && optopt < 256)
-                roof_error("unknown option '-%c'", optopt);
+                tool_error(NULL, "unknown option '-%c'", optopt);
             else
-                roof_error("unknown option '%s'", argv[optind - 1]);
-            try_help();
+                tool_error(NULL, "unknown option '%s'", argv[optind - 1]);
+            tool_try_help(NULL);
             return ROOF_USAGE;
         }
     }
     if (optind < argc) {
-        roof_error("unexpected argument '%s' (this program takes options only)", argv[optind]);
-        try_help();
+        tool_error(NULL, "unexpected argument '%s' (this program takes options only)",
+                   argv[optind]);
+        tool_try_help(NULL);
         return ROOF_USAGE;
     }
-    if (o->all_backends && o->n_backends) {
-        roof_error("--all-backends and --backend exclude each other: give one of them");
-        try_help();
+    if (o->all_backends && o->backends.n) {
+        tool_error(NULL, "--all-backends and --backend exclude each other: give one of them");
+        tool_try_help(NULL);
         return ROOF_USAGE;
     }
     if (o->json_path && o->svg_path && strcmp(o->json_path, o->svg_path) == 0 &&
         strcmp(o->json_path, "-") != 0) {
-        roof_error("--json and --svg name the same file '%s'", o->json_path);
+        tool_error(NULL, "--json and --svg name the same file '%s'", o->json_path);
         return ROOF_USAGE;
     }
     if (o->svg_path && strcmp(o->svg_path, "-") == 0 && o->json_path &&
         strcmp(o->json_path, "-") == 0) {
-        roof_error("--json and --svg cannot both write to standard output");
+        tool_error(NULL, "--json and --svg cannot both write to standard output");
         return ROOF_USAGE;
     }
     if (o->quick) {
@@ -327,7 +224,7 @@ int roof_parse_options(int argc, char **argv, roof_options *o)
         if (!o->dram_bytes)
             o->dram_bytes = (size_t)64 << 20;
     }
-    if (o->n_configs == 0 && add_name(&o->configs, &o->n_configs, "e64_L2_b16") != 0)
+    if (o->configs.n == 0 && tool_names_add(&o->configs, "e64_L2_b16") != 0)
         return ROOF_FAIL;
     roof_quiet = o->quiet;
     return 0;
@@ -335,12 +232,6 @@ int roof_parse_options(int argc, char **argv, roof_options *o)
 
 void roof_options_free(roof_options *o)
 {
-    for (int i = 0; i < o->n_backends; i++)
-        free(o->backends[i]);
-    for (int i = 0; i < o->n_configs; i++)
-        free(o->configs[i]);
-    free(o->backends);
-    free(o->configs);
-    o->backends = o->configs = NULL;
-    o->n_backends = o->n_configs = 0;
+    tool_names_free(&o->backends);
+    tool_names_free(&o->configs);
 }

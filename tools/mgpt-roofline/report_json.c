@@ -134,8 +134,8 @@ static json_t *backend_json(const roof_backend_result *b)
 json_t *roof_run_json(const roof_run *run)
 {
     json_t *configs = json_array();
-    for (int i = 0; i < run->opt.n_configs; i++)
-        json_array_append_new(configs, json_string(run->opt.configs[i]));
+    for (int i = 0; i < run->opt.configs.n; i++)
+        json_array_append_new(configs, json_string(run->opt.configs.v[i]));
     json_t *settings = json_pack("{s:i, s:i, s:f, s:o, s:b, s:b, s:s}", "threads", run->threads,
                                  "repeats", run->timing.repeats, "min_time_s",
                                  run->timing.min_time, "configs", configs, "kernels",
@@ -156,13 +156,13 @@ int roof_write_json(const roof_run *run, const char *path)
 {
     json_t *root = roof_run_json(run);
     if (!root) {
-        roof_error("could not build the JSON report (out of memory)");
+        tool_error(NULL, "could not build the JSON report (out of memory)");
         return -1;
     }
     int to_stdout = strcmp(path, "-") == 0;
     FILE *f = to_stdout ? stdout : fopen(path, "w");
     if (!f) {
-        roof_error("--json %s: cannot open for writing: %s", path, strerror(errno));
+        tool_error(NULL, "--json %s: cannot open for writing: %s", path, strerror(errno));
         json_decref(root);
         return -1;
     }
@@ -172,7 +172,7 @@ int roof_write_json(const roof_run *run, const char *path)
     if (!to_stdout && fclose(f) != 0)
         rc = -1;
     if (rc != 0)
-        roof_error("--json %s: write failed", path);
+        tool_error(NULL, "--json %s: write failed", path);
     json_decref(root);
     return rc;
 }

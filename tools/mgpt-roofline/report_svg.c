@@ -508,9 +508,9 @@ int roof_write_svg(const roof_run *run, FILE *f)
     esc(f, mach);
     fputs("</text>\n", f);
     fprintf(f, "<text x=\"%.1f\" y=\"50\" font-size=\"13\" fill=\"#444\">config ", PX0);
-    for (int i = 0; i < run->opt.n_configs; i++) {
+    for (int i = 0; i < run->opt.configs.n; i++) {
         fputs(i ? ", " : "", f);
-        esc(f, run->opt.configs[i]);
+        esc(f, run->opt.configs.v[i]);
     }
     fprintf(f, "; kernels run on %d thread%s and are placed against the ceilings of %d thread%s"
                "</text>\n", kthreads, kthreads == 1 ? "" : "s", kthreads,
@@ -535,13 +535,13 @@ int roof_write_svg_file(const roof_run *run, const char *path)
     int to_stdout = strcmp(path, "-") == 0;
     FILE *f = to_stdout ? stdout : fopen(path, "w");
     if (!f) {
-        roof_error("--svg %s: cannot open for writing: %s", path, strerror(errno));
+        tool_error(NULL, "--svg %s: cannot open for writing: %s", path, strerror(errno));
         return -1;
     }
     int rc = roof_write_svg(run, f);
     if (!to_stdout && fclose(f) != 0)
         rc = -1;
     if (rc != 0)
-        roof_error("--svg %s: write failed", path);
+        tool_error(NULL, "--svg %s: write failed", path);
     return rc;
 }

@@ -10,6 +10,7 @@
 #include "cpu.h"
 #include "graph.h"
 #include "mgpt_config.h"
+#include "mgpt_tools.h"
 #include "registry.h"
 #include "topology.h"
 
@@ -27,10 +28,8 @@ enum {
 
 typedef struct roof_options {
     int all_backends;
-    char **backends;        /* --backend names, in the order given */
-    int n_backends;
-    char **configs;         /* --config names (default: e64_L2_b16) */
-    int n_configs;
+    tool_names backends;    /* --backend names, in the order given */
+    tool_names configs;     /* --config names (default: e64_L2_b16) */
     int threads;            /* "all cores" thread count; 0 = every physical core */
     const char *json_path;  /* NULL: no JSON */
     const char *svg_path;   /* NULL: no SVG */
@@ -48,9 +47,8 @@ int roof_parse_options(int argc, char **argv, roof_options *o);
 void roof_options_free(roof_options *o);
 #define ROOF_EXIT_EARLY 100
 
-void roof_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void roof_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* Progress on stderr unless --quiet. */
+/* Progress on stderr unless --quiet ("mgpt-roofline: ..."; errors and warnings: tool_error
+ * and tool_warn of mgpt_tools.h, with no command). */
 void roof_progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 extern int roof_quiet;
 

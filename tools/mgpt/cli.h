@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include "checkpoint.h"
+#include "cpu.h"
+#include "mgpt_tools.h"
 #include "model.h"
 #include "registry.h"
 
@@ -31,22 +33,41 @@ int cmd_eval(int argc, char **argv, const cli_global *g);
 int cmd_backends(int argc, char **argv, const cli_global *g);
 int cmd_info(int argc, char **argv, const cli_global *g);
 
-/* --- options.c: parsing and messages ------------------------------------------------ */
+/* --- options.c: the option loop and values ----------------------------------------- */
+/* (Messages: tool_error, tool_warn and tool_try_help of mgpt_tools.h, cmd being the
+ * command's name or NULL.) */
 
-/* "mgpt CMD: message\n" on stderr (cmd NULL: "mgpt: message"). */
-void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void cli_warn(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* The GNU hint after a usage error: "Try 'mgpt CMD --help' for more information." */
-void cli_try_help(const char *cmd);
 void cli_print_version(void);
 
+/* What getopt_long returns for --version, which every command takes (long only). */
+#define CLI_OPT_VERSION 255
+/* The end of every command's long options: --help, --version and the terminator. */
+#define CLI_HELP_AND_VERSION \
+    {"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, CLI_OPT_VERSION}, \
+    {NULL, 0, NULL, 0}
+
+/* A command's command line. */
+typedef struct cli_command {
+    const char *name;               /* "train": its messages start "mgpt train: " */
+    const char *shortopts;          /* short options besides -h ("v"), getopt style */
+    const struct option *longopts;  /* ended by CLI_HELP_AND_VERSION */
+    void (*help)(void);
+    /* One of its options (c as getopt_long returned it, arg its value or NULL) into opts:
+     * CLI_OK, or the exit status after saying what is wrong. NULL when the command has
+     * no options but --help and --version. */
+    int (*take)(int c, const char *arg, void *opts);
+} cli_command;
+
+/* The option loop every command runs: each option to cmd->take, --help and --version
+ * answered, a message for a rejected option, no operands. 1 when the command goes on;
+ * else 0 with *status the exit status (CLI_OK after --help and --version). */
+int cli_command_options(const cli_command *cmd, int argc, char **argv, void *opts,
+                        int *status);
 /* Reports what getopt_long rejected (it returned '?' or ':', opterr = 0) and returns
  * CLI_USAGE. */
 int cli_bad_option(const char *cmd, char **argv, const struct option *longopts, int c);
-/* Refuses operands after the options; CLI_OK or CLI_USAGE. */
-int cli_no_operands(const char *cmd, int argc, char **argv, int optind_);
 
-/* Value parsers: 0, or -1 after printing "mgpt CMD: --OPT 'ARG' ... (expected ...)". */
+/* Value parsers: CLI_OK, or CLI_USAGE after "mgpt CMD: --OPT 'ARG' ... (expected ...)". */
 int cli_parse_int(const char *cmd, const char *opt, const char *arg, long min, long max,
                   int *out);
 int cli_parse_u64(const char *cmd, const char *opt, const char *arg, uint64_t *out);
@@ -82,7 +103,19 @@ typedef struct cli_data {
     size_t bytes;
 } cli_data;
 
-int cli_data_args_add(cli_data_args *a, int is_dir, const char *arg);
+/* --data and --data-dir, which train and eval take alike: their long options (values
+ * below the commands' own), their lines of --help, and the option added to the list
+ * (CLI_OK, or CLI_FAIL after saying out of memory). */
+enum { CLI_OPT_DATA = 250, CLI_OPT_DATA_DIR };
+#define CLI_DATA_OPTIONS \
+    {"data", required_argument, NULL, CLI_OPT_DATA}, \
+    {"data-dir", required_argument, NULL, CLI_OPT_DATA_DIR}
+#define CLI_DATA_HELP \
+    "      --data=FILE|GLOB      a text file or a glob(3) pattern (quote it);\n" \
+    "                            repeatable (default: the embedded names data)\n" \
+    "      --data-dir=DIR        every regular, non-hidden file of DIR, in name\n" \
+    "                            order; repeatable\n"
+int cli_data_take(const char *cmd, cli_data_args *a, int c, const char *arg);
 void cli_data_args_free(cli_data_args *a);
 /* Loads every source in command-line order, or the embedded names data when there is
  * none. CLI_OK, or the exit status after printing what is wrong. */
@@ -106,6 +139,12 @@ typedef struct cli_engine {
     int n_binding;
 } cli_engine;
 
+/* The CPU as detected, with what MGPT_CPU_DISABLE masks: CLI_OK, or CLI_USAGE after the
+ * message (MGPT_CPU_DISABLE names an unknown feature). */
+int cli_cpu_detect(const char *cmd, mgpt_cpu_info *cpu);
+/* The backend modules on the plugin search path (log: where to note rejected modules, or
+ * NULL): CLI_OK, or CLI_USAGE after the message. */
+int cli_registry_load(const char *cmd, mgpt_registry *reg, FILE *log);
 /* Loads the registry and opens the forced (--backend, MGPT_BACKEND) or best backend.
  * CLI_OK, or the exit status after printing why not. */
 int cli_engine_open(cli_engine *e, const char *cmd, const cli_global *g);

@@ -6,13 +6,9 @@
 #include "cli.h"
 #include "cpu.h"
 
-enum { O_VERSION = 256 };
-
 static const struct option longopts[] = {
     {"verbose", no_argument, NULL, 'v'},
-    {"help", no_argument, NULL, 'h'},
-    {"version", no_argument, NULL, O_VERSION},
-    {NULL, 0, NULL, 0},
+    CLI_HELP_AND_VERSION,
 };
 
 static void help(void)
@@ -33,7 +29,18 @@ static void help(void)
            "cannot run here.\n");
 }
 
-static const char *C = "backends";
+static const char C[] = "backends";
+
+/* -v: the only option; opts is the verbose flag. */
+static int take(int c, const char *arg, void *opts)
+{
+    (void)c;
+    (void)arg;
+    *(int *)opts = 1;
+    return CLI_OK;
+}
+
+static const cli_command command = {C, "v", longopts, help, take};
 
 static const char *status_name(const mgpt_backend_entry *e)
 {
@@ -94,39 +101,16 @@ static void print_entry(const mgpt_backend_entry *e, int verbose)
 
 int cmd_backends(int argc, char **argv, const cli_global *g)
 {
-    int verbose = g->verbose, c;
-    optind = 0;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":hv", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'v':
-            verbose = 1;
-            break;
-        case 'h':
-            help();
-            return CLI_OK;
-        case O_VERSION:
-            cli_print_version();
-            return CLI_OK;
-        default:
-            return cli_bad_option(C, argv, longopts, c);
-        }
-    }
-    int status = cli_no_operands(C, argc, argv, optind);
-    if (status != CLI_OK)
+    int verbose = g->verbose, status;
+    if (!cli_command_options(&command, argc, argv, &verbose, &status))
         return status;
 
-    char err[1200], names[256];
+    char names[256];
     mgpt_cpu_info cpu;
-    if (mgpt_cpu_detect(&cpu, err, sizeof err) != 0) {
-        cli_error(C, "%s", err);
-        return CLI_USAGE;
-    }
     mgpt_registry reg;
-    if (mgpt_registry_load(&reg, NULL, NULL, err, sizeof err) < 0) {
-        cli_error(C, "%s", err);
-        return CLI_USAGE;
-    }
+    if ((status = cli_cpu_detect(C, &cpu)) != CLI_OK ||
+        (status = cli_registry_load(C, &reg, NULL)) != CLI_OK)
+        return status;
 
     mgpt_cpu_feature_names(cpu.hw_features, names, sizeof names);
     printf("CPU features: %s\n", names[0] ? names : "none");
@@ -145,7 +129,8 @@ int cmd_backends(int argc, char **argv, const cli_global *g)
     int rc = mgpt_registry_select(&reg, forced, &e, why, sizeof why);
     if (rc != 0) {
         printf("selected: none\n");
-        cli_error(C, "%s%s%s", why, rc == 2 && forced ? " given by " : "", rc == 2 && forced ? by : "");
+        tool_error(C, "%s%s%s", why, rc == 2 && forced ? " given by " : "",
+                   rc == 2 && forced ? by : "");
         status = rc == 2 ? CLI_USAGE : CLI_FAIL;
     } else if (forced) {
         printf("selected: %s (forced by %s)\n", e->name, by);

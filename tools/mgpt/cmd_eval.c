@@ -7,18 +7,15 @@
 
 #define D_BATCH 32
 
-enum { O_CKPT = 256, O_DATA, O_DATADIR, O_BATCH, O_VSPLIT, O_SEED, O_VERSION };
+enum { O_CKPT = 256, O_BATCH, O_VSPLIT, O_SEED };
 
 static const struct option longopts[] = {
     {"checkpoint", required_argument, NULL, O_CKPT},
-    {"data", required_argument, NULL, O_DATA},
-    {"data-dir", required_argument, NULL, O_DATADIR},
+    CLI_DATA_OPTIONS,
     {"batch-size", required_argument, NULL, O_BATCH},
     {"val-split", required_argument, NULL, O_VSPLIT},
     {"seed", required_argument, NULL, O_SEED},
-    {"help", no_argument, NULL, 'h'},
-    {"version", no_argument, NULL, O_VERSION},
-    {NULL, 0, NULL, 0},
+    CLI_HELP_AND_VERSION,
 };
 
 static void help(void)
@@ -29,10 +26,7 @@ static void help(void)
            "positions. With no --data or --data-dir, uses the embedded names data set.\n"
            "\n"
            "      --checkpoint=PATH     the checkpoint to evaluate (required)\n"
-           "      --data=FILE|GLOB      a text file or a glob(3) pattern (quote it);\n"
-           "                            repeatable (default: the embedded names data)\n"
-           "      --data-dir=DIR        every regular, non-hidden file of DIR, in name\n"
-           "                            order; repeatable\n"
+           CLI_DATA_HELP
            "      --batch-size=N        documents per forward pass, 1..65536; the loss\n"
            "                            does not depend on it (default %d)\n"
            "      --val-split=F         only the validation documents that train\n"
@@ -48,71 +42,45 @@ static void help(void)
            D_BATCH);
 }
 
-static const char *C = "eval";
+static const char C[] = "eval";
 
-int cmd_eval(int argc, char **argv, const cli_global *g)
+typedef struct eval_opts {
+    const char *ckpt;
+    cli_data_args data;
+    int batch, seed_set;
+    double val_split;
+    uint64_t seed;
+} eval_opts;
+
+static int take(int c, const char *arg, void *opts)
 {
-    const char *ckpt = NULL;
-    cli_data_args da = {0};
-    int batch = D_BATCH, seed_set = 0, bad = 0, c;
-    double val_split = 0;
-    uint64_t seed = 0;
+    eval_opts *o = opts;
+    switch (c) {
+    case O_CKPT:
+        o->ckpt = arg;
+        return CLI_OK;
+    case CLI_OPT_DATA:
+    case CLI_OPT_DATA_DIR:
+        return cli_data_take(C, &o->data, c, arg);
+    case O_BATCH:
+        return cli_parse_int(C, "--batch-size", arg, 1, 65536, &o->batch);
+    case O_VSPLIT:
+        return cli_parse_float(C, "--val-split", arg, 0, 1, 1, 1, "a fraction in (0, 1)",
+                               &o->val_split);
+    case O_SEED:
+        o->seed_set = 1;
+        return cli_parse_u64(C, "--seed", arg, &o->seed);
+    }
+    return CLI_OK;
+}
 
-    optind = 0;
-    opterr = 0;
-    while (!bad && (c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-        switch (c) {
-        case O_CKPT:
-            ckpt = optarg;
-            break;
-        case O_DATA:
-        case O_DATADIR:
-            if (cli_data_args_add(&da, c == O_DATADIR, optarg) != 0) {
-                cli_error(C, "out of memory");
-                cli_data_args_free(&da);
-                return CLI_FAIL;
-            }
-            break;
-        case O_BATCH:
-            bad = cli_parse_int(C, "--batch-size", optarg, 1, 65536, &batch);
-            break;
-        case O_VSPLIT:
-            bad = cli_parse_float(C, "--val-split", optarg, 0, 1, 1, 1, "a fraction in (0, 1)",
-                                  &val_split);
-            break;
-        case O_SEED:
-            bad = cli_parse_u64(C, "--seed", optarg, &seed);
-            seed_set = 1;
-            break;
-        case 'h':
-            help();
-            cli_data_args_free(&da);
-            return CLI_OK;
-        case O_VERSION:
-            cli_print_version();
-            cli_data_args_free(&da);
-            return CLI_OK;
-        default:
-            cli_data_args_free(&da);
-            return cli_bad_option(C, argv, longopts, c);
-        }
-    }
-    int status = bad ? CLI_USAGE : cli_no_operands(C, argc, argv, optind);
-    if (status == CLI_OK && !ckpt) {
-        cli_error(C, "which model? give --checkpoint=PATH (a file written by mgpt train --save)");
-        cli_try_help(C);
-        status = CLI_USAGE;
-    }
-    if (status == CLI_OK && seed_set && val_split == 0) {
-        cli_error(C, "--seed only chooses the --val-split documents; give --val-split too");
-        status = CLI_USAGE;
-    }
-    if (status != CLI_OK) {
-        cli_data_args_free(&da);
-        return status;
-    }
+static const cli_command command = {C, "", longopts, help, take};
 
-    /* the header and the data are checked before a backend is opened */
+/* Everything after the command line: the checkpoint header and the data (checked before
+ * a backend is opened), the documents to evaluate, the engine and the loss. */
+static int evaluate(const eval_opts *o, const cli_global *g)
+{
+    int status = CLI_OK;
     mgpt_checkpoint_meta meta;
     char err[1200], desc[600];
     cli_data data = {0};
@@ -120,24 +88,25 @@ int cmd_eval(int argc, char **argv, const cli_global *g)
     cli_engine eng;
     memset(&eng, 0, sizeof eng);
     mgpt_model *m = NULL;
-    if (mgpt_checkpoint_peek(ckpt, &meta, err, sizeof err) != 0) {
-        cli_error(C, "%s", err);
+    if (mgpt_checkpoint_peek(o->ckpt, &meta, err, sizeof err) != 0) {
+        tool_error(C, "%s", err);
         status = CLI_USAGE;
     }
     if (status == CLI_OK)
-        status = cli_data_load(C, &da, &data);
+        status = cli_data_load(C, &o->data, &data);
     if (status == CLI_OK)
         status = cli_data_check_vocab(C, &data, &meta.vocab, "the checkpoint's");
     int *ids = NULL, n = 0;
     if (status == CLI_OK) {
         int count = data.docs->count;
-        if (val_split > 0) {
-            if (mgpt_split_make(&split, count, seed_set ? seed : meta.seed, val_split) != 0) {
-                cli_error(C, "out of memory");
+        if (o->val_split > 0) {
+            uint64_t seed = o->seed_set ? o->seed : meta.seed;
+            if (mgpt_split_make(&split, count, seed, o->val_split) != 0) {
+                tool_error(C, "out of memory");
                 status = CLI_FAIL;
             } else if (split.n_val == 0) {
-                cli_error(C, "--val-split %g holds out no document of %d; give a larger fraction",
-                          val_split, count);
+                tool_error(C, "--val-split %g holds out no document of %d; give a larger fraction",
+                           o->val_split, count);
                 status = CLI_USAGE;
             } else {
                 ids = split.order;
@@ -146,7 +115,7 @@ int cmd_eval(int argc, char **argv, const cli_global *g)
         } else {
             ids = malloc((size_t)count * sizeof *ids);
             if (!ids) {
-                cli_error(C, "out of memory");
+                tool_error(C, "out of memory");
                 status = CLI_FAIL;
             }
             for (int i = 0; ids && i < count; i++)
@@ -157,22 +126,23 @@ int cmd_eval(int argc, char **argv, const cli_global *g)
     if (status == CLI_OK)
         status = cli_engine_open(&eng, C, g);
     if (status == CLI_OK)
-        status = cli_model_from_checkpoint(C, ckpt, batch, 0, &eng.be.k, &meta, &m);
+        status = cli_model_from_checkpoint(C, o->ckpt, o->batch, 0, &eng.be.k, &meta, &m);
     if (status == CLI_OK) {
         double loss;
         if (mgpt_evaluate(m, data.docs, &meta.vocab, ids, n, &loss, err, sizeof err) != 0) {
-            cli_error(C, "%s", err);
+            tool_error(C, "%s", err);
             status = CLI_FAIL;
         } else {
             long positions = 0;
             for (int i = 0; i < n; i++)
                 positions += cli_doc_positions(data.docs->len[ids[i]], meta.cfg.block_size);
             cli_config_describe(&meta.cfg, desc, sizeof desc);
-            printf("checkpoint: %s (%s; step %ld)\n", ckpt, desc, meta.step);
+            printf("checkpoint: %s (%s; step %ld)\n", o->ckpt, desc, meta.step);
             cli_data_describe(&data, desc, sizeof desc);
-            if (val_split > 0)
+            if (o->val_split > 0)
                 printf("data: %s: the %d validation documents of --val-split %g (seed %llu)\n",
-                       desc, n, val_split, (unsigned long long)(seed_set ? seed : meta.seed));
+                       desc, n, o->val_split,
+                       (unsigned long long)(o->seed_set ? o->seed : meta.seed));
             else
                 printf("data: %s\n", desc);
             printf("documents: %d\n", n);
@@ -180,12 +150,32 @@ int cmd_eval(int argc, char **argv, const cli_global *g)
             printf("loss: %.6f\n", loss);
         }
     }
-    if (val_split == 0)
+    if (o->val_split == 0)
         free(ids);
     mgpt_split_free(&split);
     mgpt_model_free(m);
     cli_engine_close(&eng);
     cli_data_free(&data);
-    cli_data_args_free(&da);
+    return status;
+}
+
+int cmd_eval(int argc, char **argv, const cli_global *g)
+{
+    eval_opts o = {.batch = D_BATCH};
+    int status;
+    if (cli_command_options(&command, argc, argv, &o, &status)) {
+        if (!o.ckpt) {
+            tool_error(C, "which model? give --checkpoint=PATH (a file written by mgpt train "
+                       "--save)");
+            tool_try_help(C);
+            status = CLI_USAGE;
+        } else if (o.seed_set && o.val_split == 0) {
+            tool_error(C, "--seed only chooses the --val-split documents; give --val-split too");
+            status = CLI_USAGE;
+        } else {
+            status = evaluate(&o, g);
+        }
+    }
+    cli_data_args_free(&o.data);
     return status;
 }

@@ -6,12 +6,8 @@
 #include "cpu.h"
 #include "topology.h"
 
-enum { O_VERSION = 256 };
-
 static const struct option longopts[] = {
-    {"help", no_argument, NULL, 'h'},
-    {"version", no_argument, NULL, O_VERSION},
-    {NULL, 0, NULL, 0},
+    CLI_HELP_AND_VERSION,
 };
 
 static void help(void)
@@ -29,7 +25,10 @@ static void help(void)
            "wrong option or MGPT_CPU_DISABLE value.\n");
 }
 
-static const char *C = "info";
+static const char C[] = "info";
+
+/* --help and --version only */
+static const cli_command command = {C, "", longopts, help, NULL};
 
 static void size_text(size_t bytes, char *buf, size_t len)
 {
@@ -80,31 +79,14 @@ static void binding_lines(const mgpt_topology *t, int threads)
 
 int cmd_info(int argc, char **argv, const cli_global *g)
 {
-    int c;
-    optind = 0;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'h':
-            help();
-            return CLI_OK;
-        case O_VERSION:
-            cli_print_version();
-            return CLI_OK;
-        default:
-            return cli_bad_option(C, argv, longopts, c);
-        }
-    }
-    int status = cli_no_operands(C, argc, argv, optind);
-    if (status != CLI_OK)
+    int status;
+    if (!cli_command_options(&command, argc, argv, NULL, &status))
         return status;
 
     char err[1200], names[256];
     mgpt_cpu_info cpu;
-    if (mgpt_cpu_detect(&cpu, err, sizeof err) != 0) {
-        cli_error(C, "%s", err);
-        return CLI_USAGE;
-    }
+    if ((status = cli_cpu_detect(C, &cpu)) != CLI_OK)
+        return status;
     printf("CPU\n");
     printf("  %-17s %s\n", "vendor", cpu.vendor[0] ? cpu.vendor : "unknown");
     printf("  %-17s %s\n", "brand", cpu.brand[0] ? cpu.brand : "unknown");
@@ -148,10 +130,9 @@ int cmd_info(int argc, char **argv, const cli_global *g)
 
     mgpt_registry reg;
     printf("Plugins\n");
-    if (mgpt_registry_load(&reg, NULL, NULL, err, sizeof err) < 0) {
-        cli_error(C, "%s", err);
-        return CLI_USAGE;
-    }
+    int loaded = cli_registry_load(C, &reg, NULL);
+    if (loaded != CLI_OK)
+        return loaded;
     printf("  %-17s %s\n", "search path", reg.searched[0] ? reg.searched : "(empty)");
     const char *env = getenv("MGPT_PLUGIN_PATH");
     printf("  %-17s %s\n", "MGPT_PLUGIN_PATH", env ? env : "(not set)");

@@ -9,7 +9,7 @@
 #define D_SAMPLES 20
 #define D_SEED 42
 
-enum { O_CKPT = 256, O_TEMP, O_TOPK, O_TOPP, O_SAMPLES, O_MAXLEN, O_SEED, O_STREAM, O_VERSION };
+enum { O_CKPT = 256, O_TEMP, O_TOPK, O_TOPP, O_SAMPLES, O_MAXLEN, O_SEED, O_STREAM };
 
 static const struct option longopts[] = {
     {"checkpoint", required_argument, NULL, O_CKPT},
@@ -20,9 +20,7 @@ static const struct option longopts[] = {
     {"max-length", required_argument, NULL, O_MAXLEN},
     {"seed", required_argument, NULL, O_SEED},
     {"stream", no_argument, NULL, O_STREAM},
-    {"help", no_argument, NULL, 'h'},
-    {"version", no_argument, NULL, O_VERSION},
-    {NULL, 0, NULL, 0},
+    CLI_HELP_AND_VERSION,
 };
 
 static void help(void)
@@ -51,7 +49,47 @@ static void help(void)
            D_TEMP, D_SAMPLES, D_SEED);
 }
 
-static const char *C = "sample";
+static const char C[] = "sample";
+
+typedef struct sample_opts {
+    const char *ckpt;
+    double temperature, top_p;
+    int top_k, num, max_len, stream;
+    uint64_t seed;
+    const char *max_len_arg;
+} sample_opts;
+
+static int take(int c, const char *arg, void *opts)
+{
+    sample_opts *o = opts;
+    switch (c) {
+    case O_CKPT:
+        o->ckpt = arg;
+        return CLI_OK;
+    case O_TEMP:
+        return cli_parse_float(C, "--temperature", arg, 0, 1e6, 1, 0, "a number > 0",
+                               &o->temperature);
+    case O_TOPK:
+        return cli_parse_int(C, "--top-k", arg, 0, 256, &o->top_k);
+    case O_TOPP:
+        return cli_parse_float(C, "--top-p", arg, 0, 1, 1, 0, "a probability in (0, 1]; 1 = off",
+                               &o->top_p);
+    case O_SAMPLES:
+        return cli_parse_int(C, "--num-samples", arg, 1, 1000000, &o->num);
+    case O_MAXLEN:
+        /* the upper bound is the checkpoint's block size, checked once it is read */
+        o->max_len_arg = arg;
+        return cli_parse_int(C, "--max-length", arg, 1, 1 << 30, &o->max_len);
+    case O_SEED:
+        return cli_parse_u64(C, "--seed", arg, &o->seed);
+    case O_STREAM:
+        o->stream = 1;
+        return CLI_OK;
+    }
+    return CLI_OK;
+}
+
+static const cli_command command = {C, "", longopts, help, take};
 
 static void emit_byte(unsigned char byte, void *user)
 {
@@ -62,63 +100,14 @@ static void emit_byte(unsigned char byte, void *user)
 
 int cmd_sample(int argc, char **argv, const cli_global *g)
 {
-    const char *ckpt = NULL;
-    double temperature = D_TEMP, top_p = 1.0;
-    int top_k = 0, num = D_SAMPLES, max_len = 0, stream = 0;
-    uint64_t seed = D_SEED;
-    const char *max_len_arg = NULL;
-
-    optind = 0;
-    opterr = 0;
-    int c, bad = 0;
-    while (!bad && (c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-        switch (c) {
-        case O_CKPT:
-            ckpt = optarg;
-            break;
-        case O_TEMP:
-            bad = cli_parse_float(C, "--temperature", optarg, 0, 1e6, 1, 0, "a number > 0",
-                                  &temperature);
-            break;
-        case O_TOPK:
-            bad = cli_parse_int(C, "--top-k", optarg, 0, 256, &top_k);
-            break;
-        case O_TOPP:
-            bad = cli_parse_float(C, "--top-p", optarg, 0, 1, 1, 0,
-                                  "a probability in (0, 1]; 1 = off", &top_p);
-            break;
-        case O_SAMPLES:
-            bad = cli_parse_int(C, "--num-samples", optarg, 1, 1000000, &num);
-            break;
-        case O_MAXLEN:
-            /* the upper bound is the checkpoint's block size, checked once it is read */
-            bad = cli_parse_int(C, "--max-length", optarg, 1, 1 << 30, &max_len);
-            max_len_arg = optarg;
-            break;
-        case O_SEED:
-            bad = cli_parse_u64(C, "--seed", optarg, &seed);
-            break;
-        case O_STREAM:
-            stream = 1;
-            break;
-        case 'h':
-            help();
-            return CLI_OK;
-        case O_VERSION:
-            cli_print_version();
-            return CLI_OK;
-        default:
-            return cli_bad_option(C, argv, longopts, c);
-        }
-    }
-    if (bad)
-        return CLI_USAGE;
-    int status = cli_no_operands(C, argc, argv, optind);
-    if (status != CLI_OK)
+    sample_opts o = {.temperature = D_TEMP, .top_p = 1.0, .num = D_SAMPLES, .seed = D_SEED};
+    int status;
+    if (!cli_command_options(&command, argc, argv, &o, &status))
         return status;
+    const char *ckpt = o.ckpt;
     if (!ckpt) {
-        cli_error(C, "which model? give --checkpoint=PATH (a file written by mgpt train --save)");
-        cli_try_help(C);
+        tool_error(C, "which model? give --checkpoint=PATH (a file written by mgpt train --save)");
+        tool_try_help(C);
         return CLI_USAGE;
     }
 
@@ -126,17 +115,17 @@ int cmd_sample(int argc, char **argv, const cli_global *g)
     mgpt_checkpoint_meta meta;
     char err[1200];
     if (mgpt_checkpoint_peek(ckpt, &meta, err, sizeof err) != 0) {
-        cli_error(C, "%s", err);
+        tool_error(C, "%s", err);
         return CLI_USAGE;
     }
-    if (max_len_arg && max_len > meta.cfg.block_size) {
-        cli_error(C, "--max-length %s is out of range (expected 1..%d, the block_size of "
-                  "checkpoint '%s')", max_len_arg, meta.cfg.block_size, ckpt);
+    if (o.max_len_arg && o.max_len > meta.cfg.block_size) {
+        tool_error(C, "--max-length %s is out of range (expected 1..%d, the block_size of "
+                   "checkpoint '%s')", o.max_len_arg, meta.cfg.block_size, ckpt);
         return CLI_USAGE;
     }
-    if (top_k > meta.cfg.vocab_size) {
-        cli_error(C, "--top-k %d is out of range (expected 0..%d, the vocabulary size of "
-                  "checkpoint '%s'; 0 = off)", top_k, meta.cfg.vocab_size, ckpt);
+    if (o.top_k > meta.cfg.vocab_size) {
+        tool_error(C, "--top-k %d is out of range (expected 0..%d, the vocabulary size of "
+                   "checkpoint '%s'; 0 = off)", o.top_k, meta.cfg.vocab_size, ckpt);
         return CLI_USAGE;
     }
 
@@ -148,29 +137,29 @@ int cmd_sample(int argc, char **argv, const cli_global *g)
     if (status == CLI_OK) {
         mgpt_sample_opts so;
         mgpt_sample_defaults(&so, m);
-        so.temperature = (float)temperature;
-        so.top_k = top_k;
-        so.top_p = (float)top_p;
-        if (max_len > 0)
-            so.max_len = max_len;
+        so.temperature = (float)o.temperature;
+        so.top_k = o.top_k;
+        so.top_p = (float)o.top_p;
+        if (o.max_len > 0)
+            so.max_len = o.max_len;
         mgpt_rng r;
-        mgpt_rng_seed(&r, seed, MGPT_STREAM_SAMPLE);
+        mgpt_rng_seed(&r, o.seed, MGPT_STREAM_SAMPLE);
         char *buf = malloc((size_t)m->T + 1);
         if (!buf) {
-            cli_error(C, "out of memory");
+            tool_error(C, "out of memory");
             status = CLI_FAIL;
         }
-        for (int i = 0; buf && i < num; i++) {
+        for (int i = 0; buf && i < o.num; i++) {
             mgpt_sample(m, &meta.vocab, &r, &so, buf, (size_t)m->T + 1,
-                        stream ? emit_byte : NULL, NULL);
-            if (stream)
+                        o.stream ? emit_byte : NULL, NULL);
+            if (o.stream)
                 putchar('\n');
             else
                 puts(buf);
         }
         free(buf);
         if (fflush(stdout) != 0 || ferror(stdout)) {
-            cli_error(C, "cannot write the samples to standard output");
+            tool_error(C, "cannot write the samples to standard output");
             status = CLI_FAIL;
         }
     }

@@ -11,7 +11,7 @@
 #include "dataset.h"
 #include "tokenizer.h"
 
-int cli_data_args_add(cli_data_args *a, int is_dir, const char *arg)
+static int args_add(cli_data_args *a, int is_dir, const char *arg)
 {
     if (a->n == a->cap) {
         int cap = a->cap ? 2 * a->cap : 8;
@@ -25,6 +25,15 @@ int cli_data_args_add(cli_data_args *a, int is_dir, const char *arg)
     a->v[a->n].arg = arg;
     a->n++;
     return 0;
+}
+
+int cli_data_take(const char *cmd, cli_data_args *a, int c, const char *arg)
+{
+    if (args_add(a, c == CLI_OPT_DATA_DIR, arg) != 0) {
+        tool_error(cmd, "out of memory");
+        return CLI_FAIL;
+    }
+    return CLI_OK;
 }
 
 void cli_data_args_free(cli_data_args *a)
@@ -53,13 +62,13 @@ static int load_file(const char *cmd, cli_data *d, const char *path)
     char err[4600];
     int first = d->docs->count;
     if (mgpt_docs_add_file(d->docs, path, err, sizeof err) != 0) {
-        cli_error(cmd, "%s", err);
+        tool_error(cmd, "%s", err);
         return CLI_USAGE;
     }
     for (int i = first; i < d->docs->count; i++)
         d->bytes += d->docs->len[i];
     if (add_source(d, path, first) != 0) {
-        cli_error(cmd, "out of memory");
+        tool_error(cmd, "out of memory");
         return CLI_FAIL;
     }
     return CLI_OK;
@@ -75,13 +84,13 @@ static int load_glob(const char *cmd, cli_data *d, const char *pattern)
     glob_t g;
     int rc = glob(pattern, 0, NULL, &g);
     if (rc == GLOB_NOMATCH) {
-        cli_error(cmd, "--data '%s' matches no file (the pattern is expanded with glob(3); "
-                  "quote it so that the shell leaves it to mgpt)", pattern);
+        tool_error(cmd, "--data '%s' matches no file (the pattern is expanded with glob(3); "
+                   "quote it so that the shell leaves it to mgpt)", pattern);
         return CLI_USAGE;
     }
     if (rc != 0) {
-        cli_error(cmd, "--data '%s': cannot expand the pattern (%s)", pattern,
-                  rc == GLOB_NOSPACE ? "out of memory" : "read error");
+        tool_error(cmd, "--data '%s': cannot expand the pattern (%s)", pattern,
+                   rc == GLOB_NOSPACE ? "out of memory" : "read error");
         return CLI_FAIL;
     }
     int status = CLI_OK;
@@ -101,8 +110,8 @@ static int load_dir(const char *cmd, cli_data *d, const char *dir)
 {
     DIR *dp = opendir(dir);
     if (!dp) {
-        cli_error(cmd, "--data-dir '%s': %s%s", dir, strerror(errno),
-                  errno == ENOTDIR ? " (use --data for a file)" : "");
+        tool_error(cmd, "--data-dir '%s': %s%s", dir, strerror(errno),
+                   errno == ENOTDIR ? " (use --data for a file)" : "");
         return CLI_USAGE;
     }
     char **files = NULL;
@@ -138,9 +147,9 @@ static int load_dir(const char *cmd, cli_data *d, const char *dir)
     }
     closedir(dp);
     if (status != CLI_OK)
-        cli_error(cmd, "out of memory listing --data-dir '%s'", dir);
+        tool_error(cmd, "out of memory listing --data-dir '%s'", dir);
     else if (n == 0) {
-        cli_error(cmd, "--data-dir '%s' holds no regular files (hidden files are skipped)", dir);
+        tool_error(cmd, "--data-dir '%s' holds no regular files (hidden files are skipped)", dir);
         status = CLI_USAGE;
     }
     if (status == CLI_OK)
@@ -159,20 +168,20 @@ int cli_data_load(const char *cmd, const cli_data_args *a, cli_data *d)
     memset(d, 0, sizeof *d);
     d->docs = malloc(sizeof *d->docs);
     if (!d->docs) {
-        cli_error(cmd, "out of memory");
+        tool_error(cmd, "out of memory");
         return CLI_FAIL;
     }
     mgpt_docs_init(d->docs);
     if (a->n == 0) {
         char err[512];
         if (mgpt_docs_add_embedded(d->docs, err, sizeof err) != 0) {
-            cli_error(cmd, "%s", err);
+            tool_error(cmd, "%s", err);
             return CLI_FAIL;
         }
         for (int i = 0; i < d->docs->count; i++)
             d->bytes += d->docs->len[i];
         if (add_source(d, "the embedded names data", 0) != 0) {
-            cli_error(cmd, "out of memory");
+            tool_error(cmd, "out of memory");
             return CLI_FAIL;
         }
         return CLI_OK;
@@ -181,8 +190,9 @@ int cli_data_load(const char *cmd, const cli_data_args *a, cli_data *d)
         const char *arg = a->v[i].arg;
         int status;
         if (!*arg) {
-            cli_error(cmd, "%s '' is empty (expected a %s)", a->v[i].is_dir ? "--data-dir" : "--data",
-                      a->v[i].is_dir ? "folder" : "file name or glob pattern");
+            tool_error(cmd, "%s '' is empty (expected a %s)",
+                       a->v[i].is_dir ? "--data-dir" : "--data",
+                       a->v[i].is_dir ? "folder" : "file name or glob pattern");
             return CLI_USAGE;
         }
         if (a->v[i].is_dir)
@@ -260,9 +270,9 @@ int cli_data_check_vocab(const char *cmd, const cli_data *d, const mgpt_vocab *v
                 used += (size_t)snprintf(vocab + used, sizeof vocab - used,
                                          b > 0x20 && b < 0x7f ? "%c" : "\\x%02x", b);
             }
-            cli_error(cmd, "%s, document %d (counting non-empty lines): byte 0x%02x%s is not in "
-                      "%s vocabulary of %d bytes \"%s\"", src, nth, c, shown, vocab_what,
-                      v->size - 1, vocab);
+            tool_error(cmd, "%s, document %d (counting non-empty lines): byte 0x%02x%s is not in "
+                       "%s vocabulary of %d bytes \"%s\"", src, nth, c, shown, vocab_what,
+                       v->size - 1, vocab);
             return CLI_USAGE;
         }
     return CLI_OK;

@@ -6,6 +6,26 @@
 #include "cpu.h"
 #include "topology.h"
 
+int cli_cpu_detect(const char *cmd, mgpt_cpu_info *cpu)
+{
+    char err[1200];
+    if (mgpt_cpu_detect(cpu, err, sizeof err) != 0) {
+        tool_error(cmd, "%s", err);
+        return CLI_USAGE; /* MGPT_CPU_DISABLE names an unknown feature */
+    }
+    return CLI_OK;
+}
+
+int cli_registry_load(const char *cmd, mgpt_registry *reg, FILE *log)
+{
+    char err[1200];
+    if (mgpt_registry_load(reg, NULL, log, err, sizeof err) < 0) {
+        tool_error(cmd, "%s", err);
+        return CLI_USAGE; /* MGPT_CPU_DISABLE names an unknown feature */
+    }
+    return CLI_OK;
+}
+
 int cli_engine_open(cli_engine *e, const char *cmd, const cli_global *g)
 {
     memset(e, 0, sizeof *e);
@@ -21,10 +41,9 @@ int cli_engine_open(cli_engine *e, const char *cmd, const cli_global *g)
         e->n_binding = mgpt_thread_binding(&t, e->threads, e->binding,
                                            (int)(sizeof e->binding / sizeof e->binding[0]));
 
-    if (mgpt_registry_load(&e->reg, NULL, stderr, err, sizeof err) < 0) {
-        cli_error(cmd, "%s", err);
-        return CLI_USAGE; /* MGPT_CPU_DISABLE names an unknown feature */
-    }
+    int status = cli_registry_load(cmd, &e->reg, stderr);
+    if (status != CLI_OK)
+        return status;
     e->reg_loaded = 1;
 
     mgpt_backend_env env = {
@@ -36,7 +55,7 @@ int cli_engine_open(cli_engine *e, const char *cmd, const cli_global *g)
     };
     int rc = mgpt_backend_open(&e->reg, g->backend, &env, &e->be, err, sizeof err);
     if (rc != 0) {
-        cli_error(cmd, "%s", err);
+        tool_error(cmd, "%s", err);
         if (rc == 2 && !strstr(err, "unknown"))
             fprintf(stderr, "Run 'mgpt backends' to see which backends this CPU can run.\n");
         return rc == 2 ? CLI_USAGE : CLI_FAIL;

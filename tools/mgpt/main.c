@@ -80,13 +80,15 @@ int main(int argc, char **argv)
 {
     cli_global g = {NULL, 0, 0};
     int c;
+    tool_set_program("mgpt", 1);
     opterr = 0;
     /* '+': stop at the command, whose options are its own */
     while ((c = getopt_long(argc, argv, "+:hV", longopts, NULL)) != -1) {
         switch (c) {
         case O_BACKEND:
             if (!*optarg) {
-                cli_error(NULL, "--backend '' is empty (expected a backend name; see 'mgpt backends')");
+                tool_error(NULL, "--backend '' is empty (expected a backend name; see "
+                           "'mgpt backends')");
                 return CLI_USAGE;
             }
             g.backend = optarg;
@@ -111,8 +113,8 @@ int main(int argc, char **argv)
     char names[256];
     list_commands(names, sizeof names);
     if (optind >= argc) {
-        cli_error(NULL, "no command given (expected one of: %s)", names);
-        cli_try_help(NULL);
+        tool_error(NULL, "no command given (expected one of: %s)", names);
+        tool_try_help(NULL);
         return CLI_USAGE;
     }
     const char *name = argv[optind];
@@ -123,8 +125,8 @@ int main(int argc, char **argv)
         }
         const command *cmd = find(argv[optind + 1]);
         if (!cmd) {
-            cli_error(NULL, "help: unknown command '%s' (expected one of: %s)", argv[optind + 1],
-                      names);
+            tool_error(NULL, "help: unknown command '%s' (expected one of: %s)", argv[optind + 1],
+                       names);
             return CLI_USAGE;
         }
         char *args[] = {(char *)cmd->name, "--help", NULL};
@@ -132,13 +134,13 @@ int main(int argc, char **argv)
     }
     const command *cmd = find(name);
     if (!cmd) {
-        cli_error(NULL, "unknown command '%s' (expected one of: %s)", name, names);
-        cli_try_help(NULL);
+        tool_error(NULL, "unknown command '%s' (expected one of: %s)", name, names);
+        tool_try_help(NULL);
         return CLI_USAGE;
     }
     int status = cmd->run(argc - optind, argv + optind, &g);
     if (fflush(stdout) != 0 && status == CLI_OK) {
-        cli_error(cmd->name, "cannot write to standard output");
+        tool_error(cmd->name, "cannot write to standard output");
         status = CLI_FAIL;
     }
     return status;

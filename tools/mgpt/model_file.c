@@ -10,21 +10,21 @@ int cli_model_from_checkpoint(const char *cmd, const char *path, int B, int want
     char err[1200];
     *out = NULL;
     if (mgpt_checkpoint_peek(path, meta, err, sizeof err) != 0) {
-        cli_error(cmd, "%s", err);
+        tool_error(cmd, "%s", err);
         return CLI_USAGE;
     }
     if (want_adam && !meta->has_adam) {
-        cli_error(cmd, "checkpoint '%s' has no optimizer state (adam.m.*, adam.v.*), so training "
-                  "cannot resume from it; mgpt train --save writes it", path);
+        tool_error(cmd, "checkpoint '%s' has no optimizer state (adam.m.*, adam.v.*), so training "
+                   "cannot resume from it; mgpt train --save writes it", path);
         return CLI_USAGE;
     }
     mgpt_model *m = mgpt_model_create(&meta->cfg, B, k, err, sizeof err);
     if (!m) {
-        cli_error(cmd, "cannot create the model of checkpoint '%s': %s", path, err);
+        tool_error(cmd, "cannot create the model of checkpoint '%s': %s", path, err);
         return CLI_FAIL;
     }
     if (mgpt_checkpoint_load(path, m, want_adam, err, sizeof err) != 0) {
-        cli_error(cmd, "%s", err);
+        tool_error(cmd, "%s", err);
         mgpt_model_free(m);
         return CLI_USAGE;
     }

@@ -1,0 +1,63 @@
+/* mgpt train, in four files: cmd_train.c (the command: the checks across options, the
+ * data and its split, the backend and the model), train_options.c (its command line),
+ * train_loop.c (the steps, validations, checkpoints and ^C) and train_report.c (what it
+ * prints). This header is what they share. */
+#ifndef MGPT_TRAIN_H
+#define MGPT_TRAIN_H
+#include "cli.h"
+#include "dataset.h"
+#include "optimizer.h"
+
+/* The command line, every value checked against its range. */
+typedef struct train_opts {
+    mgpt_config cfg;      /* the shape to build: as given, else the default */
+    mgpt_config given;    /* the shape options given, 0 where not (resuming checks these) */
+    int set_seed;
+    int batch, steps, warmup, val_every, patience, num_samples, log_every;
+    double lr, clip, val_split, temperature;
+    mgpt_lr_schedule schedule;
+    uint64_t seed;
+    cli_data_args data;
+    const char *save, *resume;
+} train_opts;
+
+/* A training run: the options and what was built from them. */
+typedef struct trainer {
+    train_opts *o;
+    cli_data data;
+    mgpt_vocab vocab;
+    mgpt_split split;
+    cli_engine eng;
+    mgpt_model *m;
+    int *ids, *scratch;
+    double best_val;       /* the best validation loss so far (INFINITY: none yet) */
+    long best_step;        /* its step, -1 before the first validation */
+} trainer;
+
+/* --- train_options.c --------------------------------------------------------------- */
+
+/* The command line into o (defaults for what it does not give): 1 to train, else 0 with
+ * *status the exit status (CLI_OK after --help or --version). o->data is to be freed
+ * either way. */
+int train_parse(int argc, char **argv, train_opts *o, int *status);
+/* Checks that PATH can be written before training for minutes: CLI_OK or CLI_USAGE. */
+int train_check_save_path(const char *path);
+/* Resuming keeps the checkpoint's shape: an explicit option must agree with it (ck, read
+ * from path). CLI_OK or CLI_USAGE. */
+int train_check_shape(const train_opts *o, const mgpt_config *ck, const char *path);
+
+/* --- train_loop.c ------------------------------------------------------------------ */
+
+/* The steps up to --num-steps (or an early stop, or ^C), the validations and checkpoints,
+ * then the samples: the command's exit status. */
+int train_run(trainer *t);
+
+/* --- train_report.c ---------------------------------------------------------------- */
+
+/* The data, split, model, schedule and backend, before the first step. */
+void train_print_header(const trainer *t);
+/* "trained N steps in S s: ..." for the steps of this run (nothing if none was timed). */
+void train_print_speed(long steps, double seconds, double tokens, double flops_per_step);
+/* --num-samples documents from the trained model. */
+void train_print_samples(trainer *t);
+#endif

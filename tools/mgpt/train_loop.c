@@ -1,0 +1,148 @@
+/* mgpt train's loop: Adam steps over batches of training documents, a validation every
+ * --val-every steps (checkpointing each new best with --save, stopping early after
+ * --early-stop-patience validations without one), then the final checkpoint and the
+ * samples. ^C ends the run after the current step, saved. */
+#include <math.h>
+#include <signal.h>
+#include <string.h>
+#include "evaluate.h"
+#include "train.h"
+
+static const char C[] = "train";
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+    interrupted = sig;
+}
+
+static int save(trainer *t, const char *why)
+{
+    char err[1200];
+    if (mgpt_checkpoint_save(t->o->save, t->m, &t->vocab, t->o->seed, 1, err, sizeof err) != 0) {
+        tool_error(C, "cannot save the checkpoint (%s): %s", why, err);
+        return CLI_FAIL;
+    }
+    return CLI_OK;
+}
+
+/* The steps, the validations, the checkpoint and the samples. */
+static int loop(trainer *t)
+{
+    train_opts *o = t->o;
+    mgpt_model *m = t->m;
+    const int *order = t->split.order;
+    int n_val = t->split.n_val, n_train = t->split.count - n_val;
+    int B = m->B, T = m->T;
+    char err[1200];
+    int status = CLI_OK;
+
+    mgpt_optim opt;
+    mgpt_optim_defaults(&opt);
+    opt.lr = (float)o->lr;
+    opt.schedule = o->schedule;
+    opt.warmup_steps = o->warmup;
+    opt.total_steps = o->steps;
+    opt.grad_clip = (float)o->clip;
+
+    double flops_step = mgpt_graph_cost(&m->graph, 0).flops + mgpt_graph_cost(&m->graph, 1).flops;
+    cli_progress p;
+    cli_progress_init(&p, stdout, m->step + 1, o->steps, o->log_every, n_val > 0);
+    t->best_val = INFINITY;
+    t->best_step = -1;
+    int bad_vals = 0, stopped_early = 0;
+    long first = m->step;
+
+    while (m->step < o->steps && !interrupted) {
+        long s = m->step;
+        double t0 = cli_now();
+        for (int b = 0; b < B; b++)
+            t->ids[b] = order[n_val + (int)(((long long)s * B + b) % n_train)];
+        int tokens = mgpt_batch_fill(t->data.docs, &t->vocab, t->ids, B, T, m->tokens,
+                                     m->targets, t->scratch, err, sizeof err);
+        if (tokens < 0) {
+            tool_error(C, "%s", err);
+            return CLI_FAIL;
+        }
+        float lr = mgpt_lr_at(&opt, s);
+        float loss = mgpt_model_forward(m);
+        if (!isfinite(loss)) {
+            char kept[4200] = "nothing was saved";
+            if (o->save && t->best_step >= 0)
+                snprintf(kept, sizeof kept, "%s keeps the model of step %ld", o->save,
+                         t->best_step);
+            cli_progress_end(&p);
+            tool_error(C, "the training loss became %f at step %ld; try a lower --learning-rate "
+                       "(now %g) or --grad-clip 1 (%s)", (double)loss, s + 1, o->lr, kept);
+            return CLI_FAIL;
+        }
+        mgpt_model_backward(m);
+        mgpt_adam_step(m, &opt);
+        double dt = cli_now() - t0;
+
+        double val = -1;
+        long done = m->step;
+        if (n_val > 0 && (done % o->val_every == 0 || done == o->steps)) {
+            if (mgpt_evaluate(m, t->data.docs, &t->vocab, order, n_val, &val, err,
+                              sizeof err) != 0) {
+                tool_error(C, "validation failed: %s", err);
+                return CLI_FAIL;
+            }
+            if (val < t->best_val) {
+                t->best_val = val;
+                t->best_step = done;
+                bad_vals = 0;
+                if (o->save && (status = save(t, "new best validation loss")) != CLI_OK)
+                    return status;
+            } else if (o->patience > 0 && ++bad_vals >= o->patience) {
+                stopped_early = 1;
+            }
+        }
+        cli_progress_step(&p, done, loss, val, lr, tokens, dt);
+        if (stopped_early) {
+            cli_progress_note(&p, "early stop at step %ld: the validation loss has not improved "
+                              "for %d validation%s (best %.4f at step %ld)", done, o->patience,
+                              o->patience == 1 ? "" : "s", t->best_val, t->best_step);
+            break;
+        }
+    }
+    if (interrupted)
+        cli_progress_flush(&p, m->step, mgpt_lr_at(&opt, m->step - 1));
+    cli_progress_end(&p);
+
+    long ran = m->step - first;
+    if (interrupted)
+        printf("interrupted after step %ld\n", m->step);
+    train_print_speed(ran, p.run_seconds, p.run_tokens, flops_step);
+    if (o->save) {
+        /* with validation, PATH already holds the best model; without, the last one */
+        if (n_val == 0 || t->best_step < 0) {
+            if ((status = save(t, "end of training")) != CLI_OK)
+                return status;
+            printf("saved %s (step %ld)\n", o->save, m->step);
+        } else
+            printf("saved %s (step %ld, best validation loss %.4f)\n", o->save, t->best_step,
+                   t->best_val);
+    }
+    if (interrupted)
+        return CLI_INTERRUPTED;
+    train_print_samples(t);
+    return CLI_OK;
+}
+
+int train_run(trainer *t)
+{
+    /* ^C stops after the current step and saves; a second ^C ends at once */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    int status = loop(t);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    return status;
+}

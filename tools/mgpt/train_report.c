@@ -1,0 +1,78 @@
+/* What mgpt train prints on stdout besides the progress lines: the header before the
+ * first step, the speed of the run, and the samples at the end. */
+#include <stdlib.h>
+#include "rng.h"
+#include "sampler.h"
+#include "train.h"
+
+void train_print_header(const trainer *t)
+{
+    const train_opts *o = t->o;
+    char desc[600];
+    int n_val = t->split.n_val, n_train = t->split.count - n_val;
+    cli_data_describe(&t->data, desc, sizeof desc);
+    printf("data: %s: %d documents, %zu bytes, vocabulary %d (BOS + %d bytes)\n", desc,
+           t->split.count, t->data.bytes, t->vocab.size, t->vocab.size - 1);
+    if (n_val > 0)
+        printf("split: %d training, %d validation documents (seed %llu)\n", n_train, n_val,
+               (unsigned long long)o->seed);
+    cli_config_describe(&o->cfg, desc, sizeof desc);
+    printf("model: %s: %zu parameters\n", desc, t->m->num_floats);
+    printf("train: steps %ld..%d, batch %d document%s, lr %g %s", t->m->step + 1, o->steps,
+           o->batch, o->batch == 1 ? "" : "s", o->lr,
+           o->schedule == MGPT_LR_COSINE ? "cosine" : "linear");
+    if (o->warmup)
+        printf(" after %d warmup steps", o->warmup);
+    if (o->clip > 0)
+        printf(", grad clip %g", o->clip);
+    cli_engine_describe(&t->eng, desc, sizeof desc);
+    printf(", backend %s\n", desc);
+    if (o->resume)
+        printf("resumed: %s at step %ld\n", o->resume, t->m->step);
+    fflush(stdout);
+}
+
+void train_print_speed(long steps, double seconds, double tokens, double flops_per_step)
+{
+    if (steps > 0 && seconds > 0)
+        printf("trained %ld step%s in %.2f s: %.3f ms/step, %.0f tok/s, %.2f GFLOP/s "
+               "(forward + backward)\n", steps, steps == 1 ? "" : "s", seconds,
+               1e3 * seconds / (double)steps, tokens / seconds,
+               flops_per_step * (double)steps / seconds * 1e-9);
+}
+
+void train_print_samples(trainer *t)
+{
+    train_opts *o = t->o;
+    if (o->num_samples == 0)
+        return;
+    /* sample from a one-document model: same numbers whatever the batch size */
+    mgpt_model *m = t->m, *one = NULL;
+    if (m->B != 1) {
+        char err[512];
+        one = mgpt_model_create(&m->cfg, 1, &t->eng.be.k, err, sizeof err);
+        if (one) {
+            mgpt_model_copy_params(one, m);
+            m = one;
+        }
+    }
+    mgpt_sample_opts so;
+    mgpt_sample_defaults(&so, m);
+    so.temperature = (float)o->temperature;
+    mgpt_rng r;
+    mgpt_rng_seed(&r, o->seed, MGPT_STREAM_SAMPLE);
+    char *buf = malloc((size_t)m->T + 1);
+    if (!buf) {
+        mgpt_model_free(one);
+        return;
+    }
+    printf("--- %d sample%s (temperature %g, seed %llu) ---\n", o->num_samples,
+           o->num_samples == 1 ? "" : "s", o->temperature, (unsigned long long)o->seed);
+    int w = o->num_samples >= 100 ? (o->num_samples >= 1000 ? 7 : 3) : 2;
+    for (int i = 0; i < o->num_samples; i++) {
+        mgpt_sample(m, &t->vocab, &r, &so, buf, (size_t)m->T + 1, NULL, NULL);
+        printf("sample %*d: %s\n", w, i + 1, buf);
+    }
+    free(buf);
+    mgpt_model_free(one);
+}
