@@ -121,6 +121,9 @@ SIMD_ALWAYS_INLINE void gemm_tile(const int nv, const int col, const int bdirect
                 acc[i][j] = v_load_part(cr + j * SIMD_W, nlast);
         }
     }
+    /* unrolled: one pointer update per row every 4 k-steps instead of every one (the loop
+     * is 8 broadcasts, 3 loads and 24 FMAs on AVX-512; measured +1-5%) */
+#pragma GCC unroll 4
     for (int k = 0; k < kc; k++) {
         vec bv[GEMM_NV];
 #pragma GCC unroll 16
