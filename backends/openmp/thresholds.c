@@ -16,8 +16,9 @@
  * from which the threads win at every larger shape of the ladder. Run it on a machine as
  * idle as possible:
  *
- *     make -C backends/openmp openmp-thresholds && backends/openmp/openmp-thresholds [THREADS]
+ *     make -C backends/openmp openmp-thresholds && backends/openmp/openmp-thresholds [THREADS [OP]]
  *
+ * (OP: that op alone, e.g. zero.)
  * Not built by default and not installed. */
 #include <math.h>
 #include <stdio.h>
@@ -109,6 +110,10 @@ static volatile double sink;
 static void run_sumsq(const mgpt_kernels *k, bufs *x, const shape *s)
 {
     sink = k->sumsq(x->a, s->n);
+}
+static void run_zero(const mgpt_kernels *k, bufs *x, const shape *s)
+{
+    k->zero(x->e, s->n);
 }
 static void run_adam(const mgpt_kernels *k, bufs *x, const shape *s)
 {
@@ -228,6 +233,7 @@ static const op_def ops[] = {
     {"accumulate", "byte", run_accumulate, 5, 12},
     {"adam_update", "element", run_adam, 5, 1},
     {"sumsq", "byte", run_sumsq, 5, 4},
+    {"zero", "byte", run_zero, 5, 4},
 };
 
 /* The ladder of shapes of an op kind; returns how many, work of each in work[]. */
@@ -266,7 +272,7 @@ static int ladder(int kind, double per, shape *out, double *work)
         }
         break;
     default:
-        for (size_t e = 256; e <= ((size_t)1 << 25); e *= 4) {
+        for (size_t e = 256; e <= ((size_t)1 << 25); e *= 2) {
             out[n] = (shape){.n = e};
             work[n++] = per * (double)e;
         }
@@ -303,7 +309,9 @@ static io op_io(size_t o, bufs *x, const shape *s)
     case 13: IN(x->e, s->n); IN(x->a, s->n); OUT(x->e, s->n); break;
     case 14: IN(x->c, s->n); IN(x->a, s->n); IN(x->d, s->n); IN(x->e, s->n);
              OUT(x->c, s->n); OUT(x->d, s->n); OUT(x->e, s->n); break;
-    default: IN(x->a, s->n); break;
+    case 15: IN(x->a, s->n); break;
+    /* zero: the gradient it clears was last written by the calling thread */
+    default: IN(x->e, s->n); OUT(x->e, s->n); break;
     }
 #undef IN
 #undef OUT
@@ -325,6 +333,7 @@ static float *filled(size_t n, float lo, float hi)
 int main(int argc, char **argv)
 {
     int threads = argc > 1 ? atoi(argv[1]) : 0;
+    const char *only = argc > 2 ? argv[2] : NULL;
     char err[1200];
     mgpt_topology topo;
     if (mgpt_topology_read(&topo, err, sizeof err) != 0) {
@@ -372,6 +381,8 @@ int main(int argc, char **argv)
     printf("%-22s %-24s %10s | %9s %9s %6s | %9s %9s %6s\n", "op", "shape", "work",
            "hot 1", "hot n", "gain", "cold 1", "cold n", "gain");
     for (size_t o = 0; o < sizeof ops / sizeof ops[0]; o++) {
+        if (only && strcmp(only, ops[o].name) != 0)
+            continue;
         shape s[256];
         double work[256], hot[256], cold[256];
         int n = ladder(ops[o].kind, ops[o].per, s, work);
