@@ -227,11 +227,12 @@ static void build(builder *b)
 
 /* Which node's backward zeroes each gradient: the first in the backward walk to accumulate
  * into it, i.e. the tensor's last reader in forward order. Zeroing the gradient arenas up
- * front streamed all of them (23 MB at e128_L4_b16_B32) through the caches once more, on
- * the threads' halves of the whole arena rather than of each op; zeroed just before its
- * first use, a gradient is where that kernel, split alike, then finds it. A gradient no node
- * reads is never accumulated into and stays as allocated: zero (wq, wk and wv are read only
- * through the fused wqkv view, which covers them). 0, or -1 when out of memory. */
+ * front (23 MB at e128_L4_b16_B32) streamed them through the caches once more before the
+ * kernels read them back; zeroed just before its first use, a gradient is in the caches of
+ * the kernel that adds to it, on its threads (a threaded zero's element halves of an N-row
+ * gradient are the row halves that kernel splits). A gradient no node reads is never
+ * accumulated into and stays as allocated: zero (wq, wk and wv are read only through the
+ * fused wqkv view, which covers them). 0, or -1 when out of memory. */
 static int plan_grad_zeroing(mgpt_model *m)
 {
     char *planned = calloc((size_t)m->n_tensors, 1);

@@ -334,6 +334,13 @@ int main(int argc, char **argv)
 {
     int threads = argc > 1 ? atoi(argv[1]) : 0;
     const char *only = argc > 2 ? argv[2] : NULL;
+    int known = !only;
+    for (size_t o = 0; o < sizeof ops / sizeof ops[0]; o++)
+        known |= only && strcmp(only, ops[o].name) == 0;
+    if (!known) {
+        fprintf(stderr, "openmp-thresholds: no op named '%s'\n", only);
+        return 2;
+    }
     char err[1200];
     mgpt_topology topo;
     if (mgpt_topology_read(&topo, err, sizeof err) != 0) {
