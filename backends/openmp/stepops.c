@@ -19,9 +19,8 @@
 #include <string.h>
 #include <time.h>
 #include "model.h"
-#include "registry.h"
+#include "measure.h"
 #include "rng.h"
-#include "topology.h"
 
 enum { BLOCKS = 21, STEPS = 5, WARMUP_BLOCKS = 2, MAX_ROWS = 64 };
 
@@ -120,44 +119,17 @@ int main(int argc, char **argv)
     const char *config = argc > 1 ? argv[1] : "e128_L4_b16_B32";
     int threads = argc > 2 ? atoi(argv[2]) : 0;
     char err[1200];
-    mgpt_topology topo;
-    if (mgpt_topology_read(&topo, err, sizeof err) != 0) {
-        fprintf(stderr, "openmp-stepops: %s\n", err);
-        return 1;
-    }
-    if (threads <= 0)
-        threads = topo.cores > 0 ? topo.cores : 1;
-    int pu[1024], n_pu = mgpt_thread_binding(&topo, threads, pu, 1024);
-
-    mgpt_registry reg;
-    if (mgpt_registry_load(&reg, NULL, stderr, err, sizeof err) < 0) {
-        fprintf(stderr, "openmp-stepops: %s\n", err);
-        return 1;
-    }
-    const char *isa = NULL;
-    for (const char *const *c = (const char *const[]){"avx512", "avx2", "sse", NULL}; *c; c++) {
-        const mgpt_backend_entry *e = mgpt_registry_find(&reg, *c);
-        if (e && e->status == MGPT_BE_RUNNABLE) {
-            isa = *c;
-            break;
-        }
-    }
-    mgpt_backend_env env1 = {MGPT_BACKEND_ABI_VERSION, 1, pu, n_pu > 0 ? 1 : 0,
-                             reg.cpu_features};
-    mgpt_backend_env envt = {MGPT_BACKEND_ABI_VERSION, threads, pu, n_pu, reg.cpu_features};
-    mgpt_backend one, par;
-    if (!isa || mgpt_backend_open(&reg, isa, &env1, &one, err, sizeof err) != 0 ||
-        mgpt_backend_open(&reg, "openmp", &envt, &par, err, sizeof err) != 0) {
-        fprintf(stderr, "openmp-stepops: %s\n", isa ? err : "no SIMD backend runs here");
-        return 1;
-    }
-
     mgpt_config cfg = {0};
     int B;
     if (mgpt_config_parse_name(config, &cfg, &B, err, sizeof err) != 0) {
         fprintf(stderr, "openmp-stepops: %s\n", err);
         return 2;
     }
+    mgpt_registry reg;
+    mgpt_backend one, par;
+    const char *isa = measure_open("openmp-stepops", &threads, &reg, &one, &par);
+    if (!isa)
+        return 1;
     mgpt_model *m = mgpt_model_create(&cfg, B, &par.k, err, sizeof err);
     if (!m) {
         fprintf(stderr, "openmp-stepops: %s\n", err);

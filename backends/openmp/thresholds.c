@@ -25,8 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "registry.h"
-#include "topology.h"
+#include "measure.h"
 
 enum { BATCHES = 9 };
 
@@ -341,39 +340,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "openmp-thresholds: no op named '%s'\n", only);
         return 2;
     }
-    char err[1200];
-    mgpt_topology topo;
-    if (mgpt_topology_read(&topo, err, sizeof err) != 0) {
-        fprintf(stderr, "openmp-thresholds: %s\n", err);
-        return 1;
-    }
-    if (threads <= 0)
-        threads = topo.cores > 0 ? topo.cores : 1;
-    int pu[1024], n_pu = mgpt_thread_binding(&topo, threads, pu, 1024);
-
     mgpt_registry reg;
-    if (mgpt_registry_load(&reg, NULL, stderr, err, sizeof err) < 0) {
-        fprintf(stderr, "openmp-thresholds: %s\n", err);
-        return 1;
-    }
-    const char *isa = NULL;
-    for (const char *const *c = (const char *const[]){"avx512", "avx2", "sse", NULL}; *c; c++) {
-        const mgpt_backend_entry *e = mgpt_registry_find(&reg, *c);
-        if (e && e->status == MGPT_BE_RUNNABLE) {
-            isa = *c;
-            break;
-        }
-    }
-    mgpt_backend_env env1 = {MGPT_BACKEND_ABI_VERSION, 1, pu, n_pu > 0 ? 1 : 0,
-                             reg.cpu_features};
-    mgpt_backend_env envt = {MGPT_BACKEND_ABI_VERSION, threads, pu, n_pu, reg.cpu_features};
     mgpt_backend one, par;
     setenv("MGPT_OPENMP_SPLIT", "always", 1);
-    if (!isa || mgpt_backend_open(&reg, isa, &env1, &one, err, sizeof err) != 0 ||
-        mgpt_backend_open(&reg, "openmp", &envt, &par, err, sizeof err) != 0) {
-        fprintf(stderr, "openmp-thresholds: %s\n", isa ? err : "no SIMD backend runs here");
+    const char *isa = measure_open("openmp-thresholds", &threads, &reg, &one, &par);
+    if (!isa)
         return 1;
-    }
     printf("# %s on 1 thread vs %s on %d threads (%s); microseconds per call\n", isa,
            par.entry->name, threads, par.entry->desc->description);
 
