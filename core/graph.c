@@ -93,6 +93,11 @@ void mgpt_graph_forward(mgpt_graph *g, const mgpt_kernels *k)
 
 void mgpt_graph_backward(mgpt_graph *g, const mgpt_kernels *k)
 {
-    for (int i = g->n_nodes - 1; i >= 0; i--)
-        mgpt_node_backward(&g->nodes[i], g, k);
+    for (int i = g->n_nodes - 1; i >= 0; i--) {
+        const mgpt_node *nd = &g->nodes[i];
+        for (int j = 0; j < 2; j++)
+            if (nd->zero_grad[j])
+                k->zero(nd->zero_grad[j]->grad, nd->zero_grad[j]->numel);
+        mgpt_node_backward(nd, g, k);
+    }
 }

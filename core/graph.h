@@ -29,6 +29,11 @@ typedef struct mgpt_node {
     mgpt_tensor *in[2];
     mgpt_tensor *aux;      /* saved for backward (rstd, attention probs, softmax probs) */
     mgpt_tensor *scratch;  /* backward scratch (attention) */
+    /* Inputs whose gradient this node's backward is the first to accumulate into (it is
+     * their last reader in forward order): the backward walk zeroes those gradients just
+     * before it, so that they are in the caches of the kernel that first adds to them.
+     * Planned with the graph (model.c); NULL where none. */
+    mgpt_tensor *zero_grad[2];
     int B, T, N, C, OC, H, V;
 } mgpt_node;
 
@@ -44,6 +49,7 @@ const char *mgpt_op_name(mgpt_op_kind op);
 void mgpt_node_forward(const mgpt_node *nd, const mgpt_graph *g, const mgpt_kernels *k);
 void mgpt_node_backward(const mgpt_node *nd, const mgpt_graph *g, const mgpt_kernels *k);
 void mgpt_graph_forward(mgpt_graph *g, const mgpt_kernels *k);
+/* Backward walk; before each node, its zero_grad gradients are zeroed. */
 void mgpt_graph_backward(mgpt_graph *g, const mgpt_kernels *k);
 
 /* FLOPs and bytes moved by one node (op_cost.c); the roofline and benchmark use these. */
@@ -54,6 +60,10 @@ mgpt_cost mgpt_graph_cost(const mgpt_graph *g, int backward);
 mgpt_cost mgpt_sumsq_cost(size_t n);
 mgpt_cost mgpt_adam_cost(size_t n);
 mgpt_cost mgpt_optimizer_cost(size_t n);
+/* Zeroing n gradient floats: no FLOPs, 4 bytes each; and every zeroing of a backward walk
+ * (the nodes' zero_grad). */
+mgpt_cost mgpt_zero_cost(size_t n);
+mgpt_cost mgpt_graph_zero_cost(const mgpt_graph *g);
 #ifdef __cplusplus
 }
 #endif

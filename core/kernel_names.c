@@ -13,6 +13,7 @@ static const struct { const char *name; size_t offset; } slots[] = {
     SLOT(add_forward),          SLOT(accumulate),
     SLOT(crossentropy_forward), SLOT(crossentropy_backward),
     SLOT(sumsq),                SLOT(adam_update),
+    SLOT(zero),
 };
 _Static_assert(sizeof slots / sizeof slots[0] * sizeof(void (*)(void)) == sizeof(mgpt_kernels),
                "every slot of mgpt_kernels is listed");

@@ -52,7 +52,8 @@ void mgpt_model_copy_params(mgpt_model *dst, const mgpt_model *src);
 /* Forward over m->tokens/m->targets; returns the mean loss over unmasked targets
  * (0 if there are none). */
 float mgpt_model_forward(mgpt_model *m);
-/* Zeroes all gradients, then backpropagates the mean loss of the last forward. */
+/* Backpropagates the mean loss of the last forward into every gradient (each zeroed just
+ * before its first use: the step's gradients, none left from an earlier one). */
 void mgpt_model_backward(mgpt_model *m);
 /* Logits of document b at position t ([V] floats), valid after a forward. */
 const float *mgpt_model_logits(const mgpt_model *m, int b, int t);

@@ -83,6 +83,23 @@ mgpt_cost mgpt_optimizer_cost(size_t n)
     return c;
 }
 
+/* written, never read: 4 bytes a float */
+mgpt_cost mgpt_zero_cost(size_t n)
+{
+    mgpt_cost c = {0.0, 4.0 * (double)n};
+    return c;
+}
+
+mgpt_cost mgpt_graph_zero_cost(const mgpt_graph *g)
+{
+    mgpt_cost total = {0, 0};
+    for (int i = 0; i < g->n_nodes; i++)
+        for (int j = 0; j < 2; j++)
+            if (g->nodes[i].zero_grad[j])
+                total.bytes += mgpt_zero_cost(g->nodes[i].zero_grad[j]->numel).bytes;
+    return total;
+}
+
 mgpt_cost mgpt_graph_cost(const mgpt_graph *g, int backward)
 {
     mgpt_cost total = {0, 0};

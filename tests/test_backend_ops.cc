@@ -619,6 +619,35 @@ TEST_P(BackendOps, Accumulate)
     }
 }
 
+TEST_P(BackendOps, Zero)
+{
+    REQUIRE_KERNEL(zero);
+    // x[0..n) = +0.0f exactly (all bits clear), from NaN and negative values, and nothing
+    // outside: the end touches a guard page, and the floats before x keep their values.
+    // Sizes past 2^20 reach the openmp backend's split (2 threads here); the offsets give
+    // every alignment of x within a 64-byte line.
+    std::vector<size_t> counts = ElementCounts();
+    counts.push_back((size_t)1 << 20);
+    counts.push_back(((size_t)1 << 20) + 13);
+    for (size_t n : counts)
+        for (size_t before : {0, 1, 5, 15}) {
+            std::vector<float> init = Random(rng_, n + before, -2.0f, 2.0f);
+            for (size_t i = before; i < n + before; i += 7)
+                init[i] = NAN;
+            Guarded<float> g(init);
+            k_->zero(g.data() + before, n);
+            for (size_t i = 0; i < before; i++)
+                ASSERT_EQ(std::memcmp(&g.data()[i], &init[i], sizeof(float)), 0)
+                    << "n=" << n << ": x[" << (long)i - (long)before << "] was written";
+            for (size_t i = before; i < n + before; i++) {
+                uint32_t bits;
+                std::memcpy(&bits, &g.data()[i], sizeof bits);
+                ASSERT_EQ(bits, 0u) << "n=" << n << " offset " << before << ": x["
+                                    << i - before << "] = " << g.data()[i];
+            }
+        }
+}
+
 // ---- cross-entropy -------------------------------------------------------------------
 // Logits in [-8, 8]; about one target in four masked (-1); one row in three gets a logit
 // 120 below the rest, so that its exp underflows (a probability of 0 or a denormal).

@@ -573,6 +573,48 @@ TEST(Reference, AllPaddingBatchHasZeroLossAndGradient)
         ASSERT_EQ(m->grad_mem[i], 0.0f) << "gradient element " << i;
 }
 
+TEST(Reference, BackwardZeroesEveryGradientBeforeItsFirstUse)
+{
+    // The backward walk zeroes each gradient just before the first kernel that accumulates
+    // into it (model.c plans which). With both gradient arenas full of NaN before the second
+    // of two identical backward passes, any gradient read before it was zeroed would turn
+    // NaN: both passes must give the same bits, for the parameters and for every
+    // activation that keeps a gradient. Some rows padded, so masked rows are covered.
+    mgpt_config cfg = make_config(11, 16, 4, 2, 8);
+    ModelPtr m = make_model(cfg, 3);
+    ASSERT_TRUE(m);
+    randomize_params(m.get(), 31);
+    auto docs = random_docs({3, 9, 5}, 11, 32);
+    for (int b = 0; b < 3; b++)
+        spec_encode_row(docs[b], 8, m->tokens + b * 8, m->targets + b * 8);
+    std::vector<float> first[2];
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1) {
+            std::fill(m->grad_mem, m->grad_mem + m->num_floats, NAN);
+            std::fill(m->act_grad_mem, m->act_grad_mem + m->act_grad_floats, NAN);
+        }
+        mgpt_model_forward(m.get());
+        mgpt_model_backward(m.get());
+        std::vector<float> params(m->grad_mem, m->grad_mem + m->num_floats), acts;
+        for (int i = 0; i < m->graph.n_nodes; i++) {   // activations: the nodes' outputs
+            const mgpt_tensor *t = m->graph.nodes[i].out;
+            if (t->grad)
+                acts.insert(acts.end(), t->grad, t->grad + t->numel);
+        }
+        if (pass == 0) {
+            first[0] = params;
+            first[1] = acts;
+            continue;
+        }
+        ASSERT_EQ(acts.size(), first[1].size());
+        EXPECT_GT(acts.size(), (size_t)m->N * cfg.n_embd);
+        EXPECT_EQ(memcmp(params.data(), first[0].data(), params.size() * sizeof(float)), 0)
+            << "a parameter gradient was read before it was zeroed";
+        EXPECT_EQ(memcmp(acts.data(), first[1].data(), acts.size() * sizeof(float)), 0)
+            << "an activation gradient was read before it was zeroed";
+    }
+}
+
 TEST(Reference, BatchRowsAreIndependent)
 {
     // A document's loss and gradient do not depend on the other rows of the batch: the

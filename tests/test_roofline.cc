@@ -324,6 +324,12 @@ double c_sumsq(Arr<float> x, size_t n)
     return s.v;
 }
 
+void c_zero(Arr<float> x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        x.set(i, k(0));
+}
+
 void c_adam_update(Arr<float> param, Arr<float> grad, Arr<float> m, Arr<float> v, size_t n,
                    const mgpt_adam_args *a)
 {
@@ -637,8 +643,27 @@ TEST(RooflineCounts, Optimizer)
     expect_agree("adam_update", {fa.flops, fa.bytes}, {ta.flops, ta.bytes()}, 1e-9);
 }
 
+TEST(RooflineCounts, Zero)
+{
+    const mgpt_kernels *K = scalar();
+    if (!K)
+        return;
+    size_t n = 4099;
+    auto x = randv(n, 30), rx = x;
+    Tally t;
+    tally = &t;
+    c_zero({x.data()}, n);
+    K->zero(rx.data(), n);
+    expect_close(x, rx, "zero");
+    mgpt_cost f = mgpt_zero_cost(n);
+    EXPECT_EQ(f.flops, 0.0);
+    EXPECT_EQ(t.flops, 0.0);
+    EXPECT_DOUBLE_EQ(f.bytes, t.bytes());
+}
+
 // Every node of a real model maps to one kernel slot, and every slot but the optimizer's
-// is used by some node: the roofline's table covers the whole step.
+// and zero (which the backward walk runs on the nodes' zero_grad tensors) is used by some
+// node: the roofline's table covers the whole step.
 TEST(RooflineCounts, EveryKernelOfAStep)
 {
     mgpt_config cfg = mgpt_test::make_config(27, 64, 4, 2, 16);
@@ -654,6 +679,16 @@ TEST(RooflineCounts, EveryKernelOfAStep)
         }
     used.insert(roof_slot_sumsq());
     used.insert(roof_slot_adam());
+    // every gradient of the step is zeroed by the walk, once: the parameters' and the
+    // activations' (the nodes' outputs that keep one)
+    size_t act = 0;
+    for (int i = 0; i < m->graph.n_nodes; i++)
+        if (m->graph.nodes[i].out->grad)
+            act += m->graph.nodes[i].out->numel;
+    double zeroed = mgpt_graph_zero_cost(&m->graph).bytes;
+    EXPECT_DOUBLE_EQ(zeroed, 4.0 * (double)(m->num_floats + act));
+    if (zeroed > 0)
+        used.insert(roof_slot_zero());
     EXPECT_EQ((int)used.size(), mgpt_kernel_count());
 }
 
@@ -973,9 +1008,21 @@ TEST_F(RooflineRun, JsonHasEveryField)
         EXPECT_EQ(json_array_size(ks), 2u * mgpt_kernel_count()) << name;
         json_array_foreach(ks, j, c) {
             std::string w = name + "." + json_string_value(json_object_get(c, "kernel"));
-            for (const char *k : {"calls", "flops", "bytes", "seconds", "arithmetic_intensity",
-                                  "gflops", "gbs", "ceiling_gflops", "percent_of_ceiling"})
+            for (const char *k : {"calls", "bytes", "seconds", "gbs", "ceiling_gbs",
+                                  "percent_of_ceiling"})
                 expect_number(c, k, w);
+            if (w == name + ".zero") {
+                // no FLOPs: placed against its level's bandwidth alone
+                for (const char *k : {"flops", "arithmetic_intensity", "gflops"}) {
+                    expect_number(c, k, w, false);
+                    EXPECT_EQ(json_number_value(json_object_get(c, k)), 0.0) << w << "." << k;
+                }
+                EXPECT_TRUE(json_is_null(json_object_get(c, "ceiling_gflops"))) << w;
+                EXPECT_STREQ(json_string_value(json_object_get(c, "bound")), "memory") << w;
+            } else {
+                for (const char *k : {"flops", "arithmetic_intensity", "gflops", "ceiling_gflops"})
+                    expect_number(c, k, w);
+            }
             expect_string(c, "config", w);
             expect_string(c, "level", w);
             const char *bound = json_string_value(json_object_get(c, "bound"));
@@ -1004,6 +1051,13 @@ TEST_F(RooflineRun, CountsAreTheEnginesCounts)
             flops[k] += c.flops;
             bytes[k] += c.bytes;
         }
+    for (int i = 0; i < m->graph.n_nodes; i++)   // the walk's zeroing
+        for (int j = 0; j < 2; j++)
+            if (const mgpt_tensor *t = m->graph.nodes[i].zero_grad[j]) {
+                flops.emplace("zero", 0.0);
+                bytes["zero"] += mgpt_zero_cost(t->numel).bytes;
+            }
+    ASSERT_GT(bytes["zero"], 0);
     size_t i, j;
     json_t *b, *k;
     json_array_foreach(json_object_get(root, "backends"), i, b) {
@@ -1067,10 +1121,13 @@ TEST_F(RooflineRun, SvgIsWellFormedWithOneMarkerPerKernel)
         if (json_is_true(json_object_get(b, "measured")) &&
             json_is_true(json_object_get(b, "has_probes")))
             drawn_backends++;
-        json_array_foreach(json_object_get(b, "kernels"), j, k)
+        json_array_foreach(json_object_get(b, "kernels"), j, k) {
+            if (json_number_value(json_object_get(k, "flops")) == 0)
+                continue;  // zero: AI 0 has no place on the log axis (the legend says so)
             want.insert(std::string(json_string_value(json_object_get(b, "name"))) + "/" +
                         json_string_value(json_object_get(k, "kernel")) + "/" +
                         json_string_value(json_object_get(k, "config")));
+        }
     }
     std::multiset<std::string> got;
     xmlXPathObjectPtr o =
@@ -1105,6 +1162,7 @@ TEST_F(RooflineRun, SvgIsWellFormedWithOneMarkerPerKernel)
     EXPECT_EQ(xpath_count(ctx, "//s:text[contains(., 'arithmetic intensity')]"), 1);
     EXPECT_EQ(xpath_count(ctx, "//s:text[contains(., 'GFLOP/s')]") > 0, true);
     EXPECT_EQ(xpath_count(ctx, "//s:g[@id='legend']"), 1);
+    EXPECT_EQ(xpath_count(ctx, "//s:text[contains(., 'zero (no FLOPs)')]"), 1);
     xmlXPathFreeContext(ctx);
     xmlFreeDoc(doc);
 #endif

@@ -21,6 +21,7 @@ static const mgpt_kernels kernels = {
     .crossentropy_backward = avx2_crossentropy_backward,
     .sumsq = avx2_sumsq,
     .adam_update = avx2_adam_update,
+    .zero = avx2_zero,
 };
 
 static const mgpt_probes probes = {

@@ -21,6 +21,7 @@ static const mgpt_kernels kernels = {
     .crossentropy_backward = avx512_crossentropy_backward,
     .sumsq = avx512_sumsq,
     .adam_update = avx512_adam_update,
+    .zero = avx512_zero,
 };
 
 static const mgpt_probes probes = {

@@ -25,6 +25,7 @@ static const mgpt_kernels kernels = {
     .crossentropy_backward = openmp_crossentropy_backward,
     .sumsq = openmp_sumsq,
     .adam_update = openmp_adam_update,
+    .zero = openmp_zero,
 };
 
 /* The probes of the composed ISA, single-threaded: mgpt-roofline runs them on its own

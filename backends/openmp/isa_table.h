@@ -25,6 +25,7 @@ const openmp_isa ISA_TABLE = {
     .sqrelu_backward = SIMD_FN(sqrelu_backward),
     .add_forward = SIMD_FN(add_forward),
     .accumulate = SIMD_FN(accumulate),
+    .zero = SIMD_FN(zero),
     .crossentropy_forward = SIMD_FN(crossentropy_forward),
     .crossentropy_backward = SIMD_FN(crossentropy_backward),
     .sumsq = SIMD_FN(sumsq),

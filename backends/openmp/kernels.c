@@ -2,8 +2,8 @@
  * column blocks, (document, head) pairs, channels, element ranges), one range per thread,
  * each range computed by the composed ISA's range function (openmp.h). No two threads
  * write the same element and no reduction is split across threads, except sumsq's, whose
- * chunks do not depend on the thread count; so every result is the same bits on any
- * number of threads.
+ * chunks (the SIMD sumsq's own) do not depend on the thread count; so every result is the
+ * same bits on any number of threads, and as the ISA's single-threaded module.
  *
  * Small ops stay serial: an op runs on one thread when its work (FLOP, or bytes for the
  * memory-bound ops; the counts of mgpt/backend.h) is below its threshold here, a property
@@ -12,6 +12,7 @@
  * the same bits either way. */
 #include <omp.h>
 #include "openmp.h"
+#include "simd/kernels.h"   /* SIMD_SUMSQ_CHUNK */
 
 /* Serial below these. openmp-thresholds measures, for each op on a ladder of shapes, where 2
  * threads start to beat 1 in two cache states that bound training's: "hot", the data in
@@ -25,9 +26,14 @@
  * when its work is at least twice its hot crossover. The element-wise ops take the
  * geometric mean of the two crossovers; Adam and sumsq, whose arrays (all parameters, all
  * gradients) are written and read by ops split otherwise, the cold one. Rounded up to a
- * power of two. Measured on this project's 2-core Xeon with the AVX-512 kernels (the
- * fastest ISA, so the latest crossovers). Units: FLOP for the GEMM ops, bytes moved for
- * the memory-bound ones, elements for Adam and sumsq (mgpt/backend.h's counts).
+ * power of two. Then, op by op inside a real step (openmp-stepops, stepops.c), a serial
+ * element-wise op between split neighbours pulled half its operands across cores: add,
+ * accumulate and sumsq split from 2^19 (1.0-1.3x serial, 1.6-1.9x split at e128_L4_b16_B32)
+ * and zero, which runs just before the kernel that accumulates into the gradient it
+ * clears, split alike, from 4x its hot crossover. Measured on this project's 2-core Xeon
+ * with the AVX-512 kernels (the fastest ISA, so the latest crossovers). Units: FLOP for the
+ * GEMM ops, bytes moved for the memory-bound ones, elements for Adam and sumsq
+ * (mgpt/backend.h's counts).
  *                                            crossover hot   cold     work counted */
 #define MIN_ROWS               128         /* the ladder of configs: below, 2 threads lost */
 #define MIN_FLOPS_MATMUL_FWD   (1 << 20)   /* 5.2e5  3.4e7  2*N*C*OC */
@@ -41,14 +47,14 @@
 #define MIN_BYTES_EMBED_FWD    (1 << 20)   /* 3.9e5  none   12*N*C */
 #define MIN_BYTES_SQRELU_FWD   (1 << 21)   /* 5.2e5  8.4e6  8*n */
 #define MIN_BYTES_SQRELU_BWD   (1 << 21)   /* 7.9e5  3.1e6  12*n */
-#define MIN_BYTES_ADD          (1 << 21)   /* 7.9e5  3.1e6  12*n */
-#define MIN_BYTES_ACCUMULATE   (1 << 22)   /* 7.9e5  1.3e7  12*n */
+#define MIN_BYTES_ADD          (1 << 19)   /* 7.9e5  3.1e6  12*n (in the step) */
+#define MIN_BYTES_ACCUMULATE   (1 << 19)   /* 7.9e5  1.3e7  12*n (in the step) */
 #define MIN_ELEMENTS_ADAM      (1 << 19)   /* 1.6e4  2.6e5  n */
-#define MIN_FLOATS_SUMSQ       (1 << 20)   /* 6.6e4  1.0e6  n (16 chunks) */
+#define MIN_FLOATS_SUMSQ       (1 << 19)   /* 6.6e4  1.0e6  n (8 chunks; in the step) */
+#define MIN_BYTES_ZERO         (1 << 18)   /* 6.6e4  4.2e6  4*n (hot: next to its user) */
 /* embed_backward stays serial: its channel halves share every row of dwte and dwpe, and
  * two threads were slower than one at every measured shape (0.3x to 0.9x; the cores'
  * prefetchers stream into each other's half). It is 2*N*C flop, a few microseconds. */
-#define SUMSQ_CHUNK (1 << 16)   /* sumsq: floats per partial sum (fixed) */
 
 #define ELEMENT_GRANULE 16   /* floats: one 64-byte line, so ranges never share one */
 #define ROW_GRANULE 4        /* rows of the row-wise ops */
@@ -89,6 +95,28 @@ static inline void part_range(long n, long granule, int p, int i, long *lo, long
     *hi = b < n ? b : n;
 }
 
+/* The split of every op but the GEMMs and sumsq: CALL runs with [lo, hi) bound to part i
+ * of the `parts` parts of [0, n), cut at multiples of `granule`, one part per thread; with
+ * one part, once on [0, n) on the calling thread (the ISA's whole-op call). A macro only
+ * because an OpenMP loop cannot be passed to a function: CALL is the op's own range call. */
+#define FOR_PARTS(parts, n, granule, lo, hi, CALL)                                          \
+    do {                                                                                    \
+        const int np_ = (parts);                                                            \
+        const long n_ = (long)(n), granule_ = (granule);                                    \
+        if (np_ <= 1) {                                                                     \
+            const long lo = 0, hi = n_;                                                     \
+            CALL;                                                                           \
+            break;                                                                          \
+        }                                                                                   \
+        _Pragma("omp parallel for num_threads(np_) schedule(static, 1)")                    \
+        for (int i_ = 0; i_ < np_; i_++) {                                                  \
+            long lo, hi;                                                                    \
+            part_range(n_, granule_, np_, i_, &lo, &hi);                                    \
+            if (lo < hi)                                                                    \
+                CALL;                                                                       \
+        }                                                                                   \
+    } while (0)
+
 /* A GEMM output of M x N split into pm x pn blocks, in whole register tiles. */
 typedef struct grid {
     int pm, pn;
@@ -127,17 +155,8 @@ void openmp_embed_forward(float *out, const int *tok, const float *wte, const fl
     const openmp_isa *isa = openmp_rt.isa;
     /* whole documents (T rows), so that row n of a part is at position n % T */
     int p = row_parts(N, 12.0 * N * C, MIN_BYTES_EMBED_FWD, T > 0 ? N / T : 1);
-    if (p <= 1) {
-        isa->embed_forward(out, tok, wte, wpe, N, T, C);
-        return;
-    }
-#pragma omp parallel for num_threads(p) schedule(static, 1)
-    for (int i = 0; i < p; i++) {
-        long n0, n1;
-        part_range(N, T, p, i, &n0, &n1);
-        if (n0 < n1)
-            isa->embed_forward(out + n0 * C, tok + n0, wte, wpe, (int)(n1 - n0), T, C);
-    }
+    FOR_PARTS(p, N, T, n0, n1,
+              isa->embed_forward(out + n0 * C, tok + n0, wte, wpe, (int)(n1 - n0), T, C));
 }
 
 void openmp_embed_backward(float *dwte, float *dwpe, const float *dout, const int *tok,
@@ -153,17 +172,8 @@ void openmp_rmsnorm_forward(float *out, float *rstd, const float *inp, int N, in
 {
     const openmp_isa *isa = openmp_rt.isa;
     int p = row_parts(N, 8.0 * N * C, MIN_BYTES_RMSNORM_FWD, ROWS(N));
-    if (p <= 1) {
-        isa->rmsnorm_forward(out, rstd, inp, N, C);
-        return;
-    }
-#pragma omp parallel for num_threads(p) schedule(static, 1)
-    for (int i = 0; i < p; i++) {
-        long n0, n1;
-        part_range(N, ROW_GRANULE, p, i, &n0, &n1);
-        if (n0 < n1)
-            isa->rmsnorm_forward(out + n0 * C, rstd + n0, inp + n0 * C, (int)(n1 - n0), C);
-    }
+    FOR_PARTS(p, N, ROW_GRANULE, n0, n1,
+              isa->rmsnorm_forward(out + n0 * C, rstd + n0, inp + n0 * C, (int)(n1 - n0), C));
 }
 
 void openmp_rmsnorm_backward(float *dinp, const float *dout, const float *inp,
@@ -171,18 +181,9 @@ void openmp_rmsnorm_backward(float *dinp, const float *dout, const float *inp,
 {
     const openmp_isa *isa = openmp_rt.isa;
     int p = row_parts(N, 16.0 * N * C, MIN_BYTES_RMSNORM_BWD, ROWS(N));
-    if (p <= 1) {
-        isa->rmsnorm_backward(dinp, dout, inp, rstd, N, C);
-        return;
-    }
-#pragma omp parallel for num_threads(p) schedule(static, 1)
-    for (int i = 0; i < p; i++) {
-        long n0, n1;
-        part_range(N, ROW_GRANULE, p, i, &n0, &n1);
-        if (n0 < n1)
-            isa->rmsnorm_backward(dinp + n0 * C, dout + n0 * C, inp + n0 * C, rstd + n0,
-                                  (int)(n1 - n0), C);
-    }
+    FOR_PARTS(p, N, ROW_GRANULE, n0, n1,
+              isa->rmsnorm_backward(dinp + n0 * C, dout + n0 * C, inp + n0 * C, rstd + n0,
+                                    (int)(n1 - n0), C));
 }
 
 void openmp_crossentropy_forward(float *loss, float *probs, const float *logits,
@@ -190,18 +191,9 @@ void openmp_crossentropy_forward(float *loss, float *probs, const float *logits,
 {
     const openmp_isa *isa = openmp_rt.isa;
     int p = row_parts(N, 8.0 * N * V, MIN_BYTES_CE_FWD, ROWS(N));
-    if (p <= 1) {
-        isa->crossentropy_forward(loss, probs, logits, targets, N, V);
-        return;
-    }
-#pragma omp parallel for num_threads(p) schedule(static, 1)
-    for (int i = 0; i < p; i++) {
-        long n0, n1;
-        part_range(N, ROW_GRANULE, p, i, &n0, &n1);
-        if (n0 < n1)
-            isa->crossentropy_forward(loss + n0, probs + n0 * V, logits + n0 * V, targets + n0,
-                                      (int)(n1 - n0), V);
-    }
+    FOR_PARTS(p, N, ROW_GRANULE, n0, n1,
+              isa->crossentropy_forward(loss + n0, probs + n0 * V, logits + n0 * V,
+                                        targets + n0, (int)(n1 - n0), V));
 }
 
 void openmp_crossentropy_backward(float *dlogits, const float *probs, const int *targets,
@@ -209,18 +201,9 @@ void openmp_crossentropy_backward(float *dlogits, const float *probs, const int 
 {
     const openmp_isa *isa = openmp_rt.isa;
     int p = row_parts(N, 12.0 * N * V, MIN_BYTES_CE_BWD, ROWS(N));
-    if (p <= 1) {
-        isa->crossentropy_backward(dlogits, probs, targets, dloss, N, V);
-        return;
-    }
-#pragma omp parallel for num_threads(p) schedule(static, 1)
-    for (int i = 0; i < p; i++) {
-        long n0, n1;
-        part_range(N, ROW_GRANULE, p, i, &n0, &n1);
-        if (n0 < n1)
-            isa->crossentropy_backward(dlogits + n0 * V, probs + n0 * V, targets + n0, dloss,
-                                       (int)(n1 - n0), V);
-    }
+    FOR_PARTS(p, N, ROW_GRANULE, n0, n1,
+              isa->crossentropy_backward(dlogits + n0 * V, probs + n0 * V, targets + n0, dloss,
+                                         (int)(n1 - n0), V));
 }
 
 /* ---- matmul: blocks of the GEMM outputs -------------------------------------------- */
@@ -307,18 +290,9 @@ void openmp_attention_forward(float *out, float *att, const float *qkv,
     int BH = B * H;
     int p = gemm_parts((long)B * T, 4.0 * BH * T * T * (double)(C / (H > 0 ? H : 1)),
                        MIN_FLOPS_ATT_FWD, BH);
-    if (p <= 1) {
-        isa->attention_forward_range(out, att, qkv, T, C, H, 0, BH, thread_work());
-        return;
-    }
-#pragma omp parallel for num_threads(p) schedule(static, 1)
-    for (int i = 0; i < p; i++) {
-        long b0, b1;
-        part_range(BH, 1, p, i, &b0, &b1);
-        if (b0 < b1)
-            isa->attention_forward_range(out, att, qkv, T, C, H, (int)b0, (int)b1,
-                                         thread_work());
-    }
+    FOR_PARTS(p, BH, 1, b0, b1,
+              isa->attention_forward_range(out, att, qkv, T, C, H, (int)b0, (int)b1,
+                                           thread_work()));
 }
 
 void openmp_attention_backward(float *dqkv, float *datt, const float *dout,
@@ -328,18 +302,9 @@ void openmp_attention_backward(float *dqkv, float *datt, const float *dout,
     int BH = B * H;
     int p = gemm_parts((long)B * T, 8.0 * BH * T * T * (double)(C / (H > 0 ? H : 1)),
                        MIN_FLOPS_ATT_BWD, BH);
-    if (p <= 1) {
-        isa->attention_backward_range(dqkv, datt, dout, qkv, att, T, C, H, 0, BH, thread_work());
-        return;
-    }
-#pragma omp parallel for num_threads(p) schedule(static, 1)
-    for (int i = 0; i < p; i++) {
-        long b0, b1;
-        part_range(BH, 1, p, i, &b0, &b1);
-        if (b0 < b1)
-            isa->attention_backward_range(dqkv, datt, dout, qkv, att, T, C, H, (int)b0,
-                                          (int)b1, thread_work());
-    }
+    FOR_PARTS(p, BH, 1, b0, b1,
+              isa->attention_backward_range(dqkv, datt, dout, qkv, att, T, C, H, (int)b0,
+                                            (int)b1, thread_work()));
 }
 
 /* ---- element-wise ops: ranges of whole cache lines ---------------------------------- */
@@ -352,85 +317,60 @@ static inline int element_parts(size_t n, double bytes_per_element, double thres
 
 void openmp_sqrelu_forward(float *out, const float *inp, size_t n)
 {
+    const openmp_isa *isa = openmp_rt.isa;
     int p = element_parts(n, 8.0, MIN_BYTES_SQRELU_FWD);
-    if (p <= 1) {
-        openmp_rt.isa->sqrelu_forward(out, inp, n);
-        return;
-    }
-#pragma omp parallel for num_threads(p) schedule(static, 1)
-    for (int i = 0; i < p; i++) {
-        long a, b;
-        part_range((long)n, ELEMENT_GRANULE, p, i, &a, &b);
-        if (a < b)
-            openmp_rt.isa->sqrelu_forward(out + a, inp + a, (size_t)(b - a));
-    }
+    FOR_PARTS(p, n, ELEMENT_GRANULE, lo, hi,
+              isa->sqrelu_forward(out + lo, inp + lo, (size_t)(hi - lo)));
 }
 
 void openmp_sqrelu_backward(float *dinp, const float *dout, const float *inp, size_t n)
 {
+    const openmp_isa *isa = openmp_rt.isa;
     int p = element_parts(n, 12.0, MIN_BYTES_SQRELU_BWD);
-    if (p <= 1) {
-        openmp_rt.isa->sqrelu_backward(dinp, dout, inp, n);
-        return;
-    }
-#pragma omp parallel for num_threads(p) schedule(static, 1)
-    for (int i = 0; i < p; i++) {
-        long a, b;
-        part_range((long)n, ELEMENT_GRANULE, p, i, &a, &b);
-        if (a < b)
-            openmp_rt.isa->sqrelu_backward(dinp + a, dout + a, inp + a, (size_t)(b - a));
-    }
+    FOR_PARTS(p, n, ELEMENT_GRANULE, lo, hi,
+              isa->sqrelu_backward(dinp + lo, dout + lo, inp + lo, (size_t)(hi - lo)));
 }
 
 void openmp_add_forward(float *out, const float *a, const float *b, size_t n)
 {
+    const openmp_isa *isa = openmp_rt.isa;
     int p = element_parts(n, 12.0, MIN_BYTES_ADD);
-    if (p <= 1) {
-        openmp_rt.isa->add_forward(out, a, b, n);
-        return;
-    }
-#pragma omp parallel for num_threads(p) schedule(static, 1)
-    for (int i = 0; i < p; i++) {
-        long lo, hi;
-        part_range((long)n, ELEMENT_GRANULE, p, i, &lo, &hi);
-        if (lo < hi)
-            openmp_rt.isa->add_forward(out + lo, a + lo, b + lo, (size_t)(hi - lo));
-    }
+    FOR_PARTS(p, n, ELEMENT_GRANULE, lo, hi,
+              isa->add_forward(out + lo, a + lo, b + lo, (size_t)(hi - lo)));
 }
 
 void openmp_accumulate(float *dst, const float *src, size_t n)
 {
+    const openmp_isa *isa = openmp_rt.isa;
     int p = element_parts(n, 12.0, MIN_BYTES_ACCUMULATE);
-    if (p <= 1) {
-        openmp_rt.isa->accumulate(dst, src, n);
-        return;
-    }
-#pragma omp parallel for num_threads(p) schedule(static, 1)
-    for (int i = 0; i < p; i++) {
-        long lo, hi;
-        part_range((long)n, ELEMENT_GRANULE, p, i, &lo, &hi);
-        if (lo < hi)
-            openmp_rt.isa->accumulate(dst + lo, src + lo, (size_t)(hi - lo));
-    }
+    FOR_PARTS(p, n, ELEMENT_GRANULE, lo, hi,
+              isa->accumulate(dst + lo, src + lo, (size_t)(hi - lo)));
+}
+
+void openmp_zero(float *x, size_t n)
+{
+    const openmp_isa *isa = openmp_rt.isa;
+    int p = element_parts(n, 4.0, MIN_BYTES_ZERO);
+    FOR_PARTS(p, n, ELEMENT_GRANULE, lo, hi, isa->zero(x + lo, (size_t)(hi - lo)));
 }
 
 /* ---- optimizer ------------------------------------------------------------------------ */
 
-/* Chunks of SUMSQ_CHUNK floats (the last one shorter), each summed by the ISA's sumsq, then
- * the partial sums added in chunk order: the chunks depend on n alone, so the result is the
- * same on any number of threads. An array of one chunk is the ISA's own result. */
+/* The ISA's sumsq's own chunks (SIMD_SUMSQ_CHUNK floats, the last one shorter), each summed
+ * by the ISA's sumsq on some thread, then the partial sums added in chunk order on this one:
+ * what the ISA's sumsq does on one thread, so the same bits on any number of threads. */
 static inline double chunk_sumsq(const openmp_isa *isa, const float *x, size_t n, long c)
 {
-    size_t lo = (size_t)c * SUMSQ_CHUNK;
-    return isa->sumsq(x + lo, n - lo < SUMSQ_CHUNK ? n - lo : SUMSQ_CHUNK);
+    size_t lo = (size_t)c * SIMD_SUMSQ_CHUNK;
+    return isa->sumsq(x + lo, n - lo < SIMD_SUMSQ_CHUNK ? n - lo : SIMD_SUMSQ_CHUNK);
 }
 
 double openmp_sumsq(const float *x, size_t n)
 {
     const openmp_isa *isa = openmp_rt.isa;
-    if (n <= SUMSQ_CHUNK)
+    if (n <= SIMD_SUMSQ_CHUNK)
         return isa->sumsq(x, n);
-    long chunks = (long)((n + SUMSQ_CHUNK - 1) / SUMSQ_CHUNK);
+    long chunks = (long)((n + SIMD_SUMSQ_CHUNK - 1) / SIMD_SUMSQ_CHUNK);
     enum { MAX_PARTIALS = 4096 };
     double partial[MAX_PARTIALS];
     double total = 0.0;
@@ -456,19 +396,9 @@ void openmp_adam_update(float *param, const float *grad, float *m, float *v, siz
                         const mgpt_adam_args *args)
 {
     const openmp_isa *isa = openmp_rt.isa;
-    int p = parts((double)n, MIN_ELEMENTS_ADAM, (long)((n + ELEMENT_GRANULE - 1) /
-                                                       ELEMENT_GRANULE));
-    if (p <= 1) {
-        isa->adam_update(param, grad, m, v, n, args);
-        return;
-    }
-#pragma omp parallel for num_threads(p) schedule(static, 1)
-    for (int i = 0; i < p; i++) {
-        long lo, hi;
-        part_range((long)n, ELEMENT_GRANULE, p, i, &lo, &hi);
-        if (lo < hi)
-            isa->adam_update(param + lo, grad + lo, m + lo, v + lo, (size_t)(hi - lo), args);
-    }
+    int p = element_parts(n, 1.0, MIN_ELEMENTS_ADAM);
+    FOR_PARTS(p, n, ELEMENT_GRANULE, lo, hi,
+              isa->adam_update(param + lo, grad + lo, m + lo, v + lo, (size_t)(hi - lo), args));
 }
 
 /* ---- probes: the composed ISA's, on the calling thread ------------------------------- */

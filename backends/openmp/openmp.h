@@ -52,6 +52,7 @@ typedef struct openmp_isa {
     void (*sqrelu_backward)(float *dinp, const float *dout, const float *inp, size_t n);
     void (*add_forward)(float *out, const float *a, const float *b, size_t n);
     void (*accumulate)(float *dst, const float *src, size_t n);
+    void (*zero)(float *x, size_t n);
     void (*crossentropy_forward)(float *loss, float *probs, const float *logits,
                                  const int *targets, int N, int V);
     void (*crossentropy_backward)(float *dlogits, const float *probs, const int *targets,
@@ -111,6 +112,7 @@ void openmp_sqrelu_forward(float *out, const float *inp, size_t n);
 void openmp_sqrelu_backward(float *dinp, const float *dout, const float *inp, size_t n);
 void openmp_add_forward(float *out, const float *a, const float *b, size_t n);
 void openmp_accumulate(float *dst, const float *src, size_t n);
+void openmp_zero(float *x, size_t n);
 void openmp_crossentropy_forward(float *loss, float *probs, const float *logits,
                               const int *targets, int N, int V);
 void openmp_crossentropy_backward(float *dlogits, const float *probs, const int *targets,

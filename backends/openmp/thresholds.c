@@ -16,16 +16,16 @@
  * from which the threads win at every larger shape of the ladder. Run it on a machine as
  * idle as possible:
  *
- *     make -C backends/openmp openmp-thresholds && backends/openmp/openmp-thresholds [THREADS]
+ *     make -C backends/openmp openmp-thresholds && backends/openmp/openmp-thresholds [THREADS [OP]]
  *
+ * (OP: that op alone, e.g. zero.)
  * Not built by default and not installed. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "registry.h"
-#include "topology.h"
+#include "measure.h"
 
 enum { BATCHES = 9 };
 
@@ -109,6 +109,10 @@ static volatile double sink;
 static void run_sumsq(const mgpt_kernels *k, bufs *x, const shape *s)
 {
     sink = k->sumsq(x->a, s->n);
+}
+static void run_zero(const mgpt_kernels *k, bufs *x, const shape *s)
+{
+    k->zero(x->e, s->n);
 }
 static void run_adam(const mgpt_kernels *k, bufs *x, const shape *s)
 {
@@ -228,6 +232,7 @@ static const op_def ops[] = {
     {"accumulate", "byte", run_accumulate, 5, 12},
     {"adam_update", "element", run_adam, 5, 1},
     {"sumsq", "byte", run_sumsq, 5, 4},
+    {"zero", "byte", run_zero, 5, 4},
 };
 
 /* The ladder of shapes of an op kind; returns how many, work of each in work[]. */
@@ -266,7 +271,7 @@ static int ladder(int kind, double per, shape *out, double *work)
         }
         break;
     default:
-        for (size_t e = 256; e <= ((size_t)1 << 25); e *= 4) {
+        for (size_t e = 256; e <= ((size_t)1 << 25); e *= 2) {
             out[n] = (shape){.n = e};
             work[n++] = per * (double)e;
         }
@@ -303,7 +308,9 @@ static io op_io(size_t o, bufs *x, const shape *s)
     case 13: IN(x->e, s->n); IN(x->a, s->n); OUT(x->e, s->n); break;
     case 14: IN(x->c, s->n); IN(x->a, s->n); IN(x->d, s->n); IN(x->e, s->n);
              OUT(x->c, s->n); OUT(x->d, s->n); OUT(x->e, s->n); break;
-    default: IN(x->a, s->n); break;
+    case 15: IN(x->a, s->n); break;
+    /* zero: the gradient it clears was last written by the calling thread */
+    default: IN(x->e, s->n); OUT(x->e, s->n); break;
     }
 #undef IN
 #undef OUT
@@ -325,39 +332,20 @@ static float *filled(size_t n, float lo, float hi)
 int main(int argc, char **argv)
 {
     int threads = argc > 1 ? atoi(argv[1]) : 0;
-    char err[1200];
-    mgpt_topology topo;
-    if (mgpt_topology_read(&topo, err, sizeof err) != 0) {
-        fprintf(stderr, "openmp-thresholds: %s\n", err);
-        return 1;
+    const char *only = argc > 2 ? argv[2] : NULL;
+    int known = !only;
+    for (size_t o = 0; o < sizeof ops / sizeof ops[0]; o++)
+        known |= only && strcmp(only, ops[o].name) == 0;
+    if (!known) {
+        fprintf(stderr, "openmp-thresholds: no op named '%s'\n", only);
+        return 2;
     }
-    if (threads <= 0)
-        threads = topo.cores > 0 ? topo.cores : 1;
-    int pu[1024], n_pu = mgpt_thread_binding(&topo, threads, pu, 1024);
-
     mgpt_registry reg;
-    if (mgpt_registry_load(&reg, NULL, stderr, err, sizeof err) < 0) {
-        fprintf(stderr, "openmp-thresholds: %s\n", err);
-        return 1;
-    }
-    const char *isa = NULL;
-    for (const char *const *c = (const char *const[]){"avx512", "avx2", "sse", NULL}; *c; c++) {
-        const mgpt_backend_entry *e = mgpt_registry_find(&reg, *c);
-        if (e && e->status == MGPT_BE_RUNNABLE) {
-            isa = *c;
-            break;
-        }
-    }
-    mgpt_backend_env env1 = {MGPT_BACKEND_ABI_VERSION, 1, pu, n_pu > 0 ? 1 : 0,
-                             reg.cpu_features};
-    mgpt_backend_env envt = {MGPT_BACKEND_ABI_VERSION, threads, pu, n_pu, reg.cpu_features};
     mgpt_backend one, par;
     setenv("MGPT_OPENMP_SPLIT", "always", 1);
-    if (!isa || mgpt_backend_open(&reg, isa, &env1, &one, err, sizeof err) != 0 ||
-        mgpt_backend_open(&reg, "openmp", &envt, &par, err, sizeof err) != 0) {
-        fprintf(stderr, "openmp-thresholds: %s\n", isa ? err : "no SIMD backend runs here");
+    const char *isa = measure_open("openmp-thresholds", &threads, &reg, &one, &par);
+    if (!isa)
         return 1;
-    }
     printf("# %s on 1 thread vs %s on %d threads (%s); microseconds per call\n", isa,
            par.entry->name, threads, par.entry->desc->description);
 
@@ -372,6 +360,8 @@ int main(int argc, char **argv)
     printf("%-22s %-24s %10s | %9s %9s %6s | %9s %9s %6s\n", "op", "shape", "work",
            "hot 1", "hot n", "gain", "cold 1", "cold n", "gain");
     for (size_t o = 0; o < sizeof ops / sizeof ops[0]; o++) {
+        if (only && strcmp(only, ops[o].name) != 0)
+            continue;
         shape s[256];
         double work[256], hot[256], cold[256];
         int n = ladder(ops[o].kind, ops[o].per, s, work);

@@ -18,6 +18,7 @@ static const mgpt_kernels kernels = {
     .crossentropy_backward = scalar_crossentropy_backward,
     .sumsq = scalar_sumsq,
     .adam_update = scalar_adam_update,
+    .zero = scalar_zero,
 };
 
 static const mgpt_probes probes = {

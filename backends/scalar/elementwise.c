@@ -1,4 +1,5 @@
-/* Element-wise ops: squared ReLU, residual add and its backward. */
+/* Element-wise ops: squared ReLU, residual add and its backward, and zeroing. */
+#include <string.h>
 #include "scalar.h"
 
 /* flops 2*n, bytes 8*n */
@@ -30,4 +31,10 @@ void scalar_accumulate(float *dst, const float *src, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         dst[i] += src[i];
+}
+
+/* All-zero bytes are +0.0f in IEEE 754. flops 0, bytes 4*n */
+void scalar_zero(float *x, size_t n)
+{
+    memset(x, 0, n * sizeof *x);
 }

@@ -25,6 +25,7 @@ void scalar_crossentropy_forward(float *loss, float *probs, const float *logits,
                                  const int *targets, int N, int V);
 void scalar_crossentropy_backward(float *dlogits, const float *probs, const int *targets,
                                   float dloss, int N, int V);
+void scalar_zero(float *x, size_t n);
 double scalar_sumsq(const float *x, size_t n);
 void scalar_adam_update(float *param, const float *grad, float *m, float *v, size_t n,
                         const mgpt_adam_args *a);

@@ -1,5 +1,5 @@
-/* Element-wise ops: squared ReLU, residual add and its backward. Same operations in the
- * same order as the scalar reference, lane by lane. */
+/* Element-wise ops: squared ReLU, residual add and its backward, and zeroing. Same
+ * operations in the same order as the scalar reference, lane by lane. */
 #include "simd/simd.h"
 
 static inline vec sqrelu(vec x)
@@ -60,4 +60,14 @@ void SIMD_FN(accumulate)(float *dst, const float *src, size_t n)
         int r = (int)(n - i);
         v_store_part(dst + i, v_add(v_load_part(dst + i, r), v_load_part(src + i, r)), r);
     }
+}
+
+/* flops 0, bytes 4*n */
+void SIMD_FN(zero)(float *x, size_t n)
+{
+    size_t i = 0;
+    for (; i + SIMD_W <= n; i += SIMD_W)
+        v_store(x + i, v_zero());
+    if (i < n)
+        v_store_part(x + i, v_zero(), (int)(n - i));
 }

@@ -2,7 +2,8 @@
  * libavx2_kernels.la and libavx512_kernels.la: the same shared sources of this folder,
  * compiled once per ISA. Every name carries its ISA prefix (sse_, avx2_, avx512_) chosen by
  * which of MGPT_SIMD_SSE, MGPT_SIMD_AVX2, MGPT_SIMD_AVX512 is defined, so SIMD_FN(gemm) is
- * avx2_gemm in the AVX2 library.
+ * avx2_gemm in the AVX2 library. Included with none of them defined (the OpenMP backend's
+ * split kernels), it gives only the constants a threaded backend shares with the kernels.
  *
  * Plain C with no intrinsics: the descriptors include it while compiled WITHOUT ISA flags.
  *
@@ -18,16 +19,21 @@
 #include <stdint.h>
 #include <mgpt/backend.h>
 
+/* sumsq sums x in chunks of SIMD_SUMSQ_CHUNK floats (the last one shorter), then adds the
+ * chunks' sums in chunk order, in double. The chunks depend on n alone, so a threaded
+ * backend that sums chunks on several threads (each chunk with this sumsq) and adds them
+ * in the same order gets the same bits as the single-threaded module. */
+#define SIMD_SUMSQ_CHUNK ((size_t)1 << 16)
+
 #if defined(MGPT_SIMD_AVX512)
 #define SIMD_FN(name) avx512_##name
 #elif defined(MGPT_SIMD_AVX2)
 #define SIMD_FN(name) avx2_##name
 #elif defined(MGPT_SIMD_SSE)
 #define SIMD_FN(name) sse_##name
-#else
-#error "define one of MGPT_SIMD_SSE, MGPT_SIMD_AVX2, MGPT_SIMD_AVX512"
 #endif
 
+#ifdef SIMD_FN
 /* ---- the mgpt_kernels entry points (semantics, FLOP and byte counts: mgpt/backend.h) */
 void SIMD_FN(embed_forward)(float *out, const int *tok, const float *wte, const float *wpe,
                             int N, int T, int C);
@@ -47,6 +53,7 @@ void SIMD_FN(sqrelu_forward)(float *out, const float *inp, size_t n);
 void SIMD_FN(sqrelu_backward)(float *dinp, const float *dout, const float *inp, size_t n);
 void SIMD_FN(add_forward)(float *out, const float *a, const float *b, size_t n);
 void SIMD_FN(accumulate)(float *dst, const float *src, size_t n);
+void SIMD_FN(zero)(float *x, size_t n);
 void SIMD_FN(crossentropy_forward)(float *loss, float *probs, const float *logits,
                                    const int *targets, int N, int V);
 void SIMD_FN(crossentropy_backward)(float *dlogits, const float *probs, const int *targets,
@@ -102,5 +109,7 @@ void SIMD_FN(embed_backward_range)(float *dwte, float *dwpe, const float *dout, 
                                    int N, int T, int C, int c0, int c1);
 
 /* Row-wise ops (rmsnorm, crossentropy) take row ranges through offset pointers and a
- * smaller N; element-wise ops and adam through offset pointers and a smaller n. */
+ * smaller N; element-wise ops, zero and adam through offset pointers and a smaller n;
+ * sumsq single chunks (SIMD_SUMSQ_CHUNK). */
+#endif /* SIMD_FN */
 #endif

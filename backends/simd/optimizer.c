@@ -2,9 +2,9 @@
 #include <math.h>
 #include "simd/simd.h"
 
-/* sum of x^2 in double: each float widened, squared exactly, summed in 4 double vectors.
- * flops 2*n, bytes 4*n */
-double SIMD_FN(sumsq)(const float *x, size_t n)
+/* sum of x^2 over one chunk (n <= SIMD_SUMSQ_CHUNK) in double: each float widened, squared
+ * exactly, summed in 4 double vectors. */
+static double sumsq_chunk(const float *x, size_t n)
 {
     vecd s0 = vd_zero(), s1 = vd_zero(), s2 = vd_zero(), s3 = vd_zero();
     size_t i = 0;
@@ -21,6 +21,16 @@ double SIMD_FN(sumsq)(const float *x, size_t n)
         s1 = vd_fma(vd_hi(a), vd_hi(a), s1);
     }
     return vd_hsum(vd_add(vd_add(s0, s1), vd_add(s2, s3)));
+}
+
+/* The chunks' sums added in chunk order (kernels.h: a threaded backend sums the same chunks
+ * on several threads and gets these bits). flops 2*n, bytes 4*n */
+double SIMD_FN(sumsq)(const float *x, size_t n)
+{
+    double total = 0.0;
+    for (size_t lo = 0; lo < n; lo += SIMD_SUMSQ_CHUNK)
+        total += sumsq_chunk(x + lo, n - lo < SIMD_SUMSQ_CHUNK ? n - lo : SIMD_SUMSQ_CHUNK);
+    return total;
 }
 
 /* Adam with the bias corrections folded into two constants, so that each element costs

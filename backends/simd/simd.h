@@ -12,6 +12,8 @@
 #include "simd/vec_avx2.h"
 #elif defined(MGPT_SIMD_SSE)
 #include "simd/vec_sse.h"
+#else
+#error "define one of MGPT_SIMD_SSE, MGPT_SIMD_AVX2, MGPT_SIMD_AVX512"
 #endif
 
 #define SIMD_ALWAYS_INLINE static inline __attribute__((always_inline))

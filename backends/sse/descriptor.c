@@ -21,6 +21,7 @@ static const mgpt_kernels kernels = {
     .crossentropy_backward = sse_crossentropy_backward,
     .sumsq = sse_sumsq,
     .adam_update = sse_adam_update,
+    .zero = sse_zero,
 };
 
 static const mgpt_probes probes = {

@@ -1,4 +1,8 @@
-/* mgpt backend ABI, version 1.
+/* mgpt backend ABI, version 2.
+ *
+ * Version 2 added the `zero` slot at the end of mgpt_kernels. A version-1 module's kernel
+ * table is one slot shorter, so reading it as version 2 would read past its end: the
+ * loader refuses any module whose abi_version is not this header's.
  *
  * A backend is a loadable module (a libtool -module) named mgpt_<name>.so that exports
  * exactly one symbol, a data-only descriptor:
@@ -15,7 +19,8 @@
  *  - row-major float32; N = B * T rows (B documents of T positions), C = n_embd,
  *    OC = output channels, H = heads, V = vocabulary size;
  *  - *_backward kernels ACCUMULATE (+=) into gradient buffers, as in llm.c, so a tensor
- *    used twice needs no special case; the engine zeroes gradients once per step;
+ *    used twice needs no special case; the engine zeroes gradients once per step (with
+ *    the backend's zero kernel);
  *  - kernels never allocate; scratch space is passed in;
  *  - a kernel pointer may be NULL: the engine then uses the scalar reference kernel.
  *  - results must not depend on anything but the inputs (deterministic).
@@ -32,7 +37,7 @@
 extern "C" {
 #endif
 
-#define MGPT_BACKEND_ABI_VERSION 1u
+#define MGPT_BACKEND_ABI_VERSION 2u
 
 /* CPU features a backend may require (bit mask). The loader's own detection fills the
  * same bits, with OS support for the register state already folded in. */
@@ -120,6 +125,11 @@ typedef struct mgpt_kernels {
      *       param -= lr * (m/bc1) / (sqrt(v/bc2) + eps)            flops 15*n, bytes 28*n */
     void (*adam_update)(float *param, const float *grad, float *m, float *v, size_t n,
                         const mgpt_adam_args *args);
+
+    /* x[0..n) = 0: the engine zeroes the gradient arenas with it before each backward
+     * pass (the ops accumulate into them). Any alignment of x.  flops 0, bytes 4*n */
+    void (*zero)(float *x, size_t n);
+    /* New slots go here, at the end, with a new MGPT_BACKEND_ABI_VERSION. */
 } mgpt_kernels;
 
 /* Roofline probes, each in the backend's own ISA (optional; NULL if absent). The caller

@@ -46,11 +46,19 @@ static void template_accumulate(float *dst, const float *src, size_t n)
         dst[i] += src[i];
 }
 
+/* flops 0, bytes 4*n */
+static void template_zero(float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] = 0.0f;
+}
+
 static const mgpt_kernels kernels = {
     .sqrelu_forward = template_sqrelu_forward,
     .sqrelu_backward = template_sqrelu_backward,
     .add_forward = template_add_forward,
     .accumulate = template_accumulate,
+    .zero = template_zero,
     /* every other slot NULL: the scalar reference runs those ops */
 };
 

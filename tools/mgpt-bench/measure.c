@@ -226,7 +226,8 @@ int bench_measure(const char *backend, const mgpt_kernels *k, const char *config
     r->flops_forward = fwd.flops;
     r->flops_backward = bwd.flops;
     r->flops_optimizer = mgpt_optimizer_cost((size_t)r->params).flops;
-    r->bytes_per_step = fwd.bytes + bwd.bytes + 24.0 * (double)r->params;
+    r->bytes_per_step = fwd.bytes + bwd.bytes + mgpt_graph_zero_cost(&t.m->graph).bytes +
+                        24.0 * (double)r->params;
 
     double tokens = 0;
     if (train_steps(&t, s->warmup, &tokens) != 0)

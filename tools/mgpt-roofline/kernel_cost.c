@@ -1,7 +1,8 @@
 /* Which kernel slot an op node calls, and the counts of the two optimizer kernels.
  * The FLOPs and bytes of every op node are the engine's own (core/op_cost.c,
- * mgpt_node_cost), the numbers mgpt-bench divides by time; sumsq and adam_update have no
- * node, so their counts are the formulas of plugins/mgpt/backend.h, restated here. */
+ * mgpt_node_cost, and mgpt_zero_cost for the gradients the backward walk zeroes), the
+ * numbers mgpt-bench divides by time; sumsq and adam_update have no node, so their counts
+ * are the formulas of plugins/mgpt/backend.h, restated here. */
 #include <string.h>
 #include "roofline.h"
 
@@ -37,6 +38,11 @@ int roof_slot_sumsq(void)
 int roof_slot_adam(void)
 {
     return slot_named("adam_update");
+}
+
+int roof_slot_zero(void)
+{
+    return slot_named("zero");
 }
 
 mgpt_cost roof_optimizer_cost(int slot, size_t n)

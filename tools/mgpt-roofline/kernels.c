@@ -1,8 +1,8 @@
 /* Each kernel of a backend alone, on the shapes a model config really gives it: the model
  * is built for the config, one forward and backward pass fills every activation, gradient
  * and saved tensor, and then, kernel by kernel, every call the training step makes to that
- * kernel (each node of the graph that uses it, or the optimizer's call over the parameter
- * arena) is run back to back: once untimed to warm the caches, then --repeats times, each
+ * kernel (each node of the graph that uses it, each gradient the backward walk zeroes, or
+ * the optimizer's call over the parameter arena) is run back to back: once untimed to warm the caches, then --repeats times, each
  * repeat long enough for --min-time. The median per step is reported, with the engine's
  * FLOP and byte counts for the same calls. Inputs are synthetic: tokens and targets drawn
  * uniformly from the vocabulary, none masked, so every row does the counted work. */
@@ -18,6 +18,7 @@
 typedef struct call {
     const mgpt_node *nd;
     int backward;
+    const mgpt_tensor *zero;   /* non-NULL: a call of zero on this tensor's gradient */
 } call;
 
 typedef struct group {
@@ -46,7 +47,9 @@ static void run_group(const group *g)
         return;
     }
     for (int i = 0; i < g->n_calls; i++) {
-        if (g->calls[i].backward)
+        if (g->calls[i].zero)
+            k->zero(g->calls[i].zero->grad, g->calls[i].zero->numel);
+        else if (g->calls[i].backward)
             mgpt_node_backward(g->calls[i].nd, &m->graph, k);
         else
             mgpt_node_forward(g->calls[i].nd, &m->graph, k);
@@ -121,7 +124,8 @@ int roof_measure_kernels(const mgpt_backend *be, const char *config, const roof_
 
     int nslots = mgpt_kernel_count();
     roof_kernel *ks = calloc((size_t)nslots, sizeof *ks);
-    call *calls = calloc((size_t)m->graph.n_nodes + 1, sizeof *calls);
+    /* at most one call per node and direction, or two zeroings per node */
+    call *calls = calloc(2 * (size_t)m->graph.n_nodes + 1, sizeof *calls);
     if (!ks || !calls) {
         free(ks), free(calls);
         mgpt_model_free(m);
@@ -138,13 +142,28 @@ int roof_measure_kernels(const mgpt_backend *be, const char *config, const roof_
             k->flops = c.flops;
             k->bytes = k->max_call_bytes = c.bytes;
             k->calls = 1;
+        } else if (slot == roof_slot_zero()) {
+            for (int i = 0; i < m->graph.n_nodes; i++)
+                for (int j = 0; j < 2; j++) {
+                    const mgpt_tensor *t = m->graph.nodes[i].zero_grad[j];
+                    if (!t)
+                        continue;
+                    calls[g.n_calls++] = (call){NULL, 0, t};
+                    mgpt_cost c = mgpt_zero_cost(t->numel);
+                    k->bytes += c.bytes;
+                    k->calls++;
+                    if (c.bytes > k->max_call_bytes)
+                        k->max_call_bytes = c.bytes;
+                }
+            if (g.n_calls == 0)
+                continue;
         } else {
             for (int i = 0; i < m->graph.n_nodes; i++)
                 for (int bw = 0; bw < 2; bw++) {
                     const mgpt_node *nd = &m->graph.nodes[i];
                     if (roof_kernel_slot(nd->op, bw) != slot)
                         continue;
-                    calls[g.n_calls++] = (call){nd, bw};
+                    calls[g.n_calls++] = (call){nd, bw, NULL};
                     mgpt_cost c = mgpt_node_cost(nd, bw);
                     k->flops += c.flops;
                     k->bytes += c.bytes;

@@ -1,7 +1,9 @@
 /* A kernel against the ceilings: its arithmetic intensity, the memory level its working set
  * streams from (caches warm), and the roof over it: min(compute peak, AI x bandwidth of that
  * level). A kernel under the sloped part is memory-bound, under the flat part compute-bound;
- * its percentage is of that roof. The ceilings are the backend's own, on one thread. */
+ * its percentage is of that roof. A kernel without FLOPs (zero) has AI 0, under no FLOP
+ * roof: its percentage is of the level's bandwidth. The ceilings are the backend's own, on
+ * one thread. */
 #include "roofline.h"
 
 int roof_level_for(const mgpt_topology *t, double bytes)
@@ -28,11 +30,18 @@ void roof_place(roof_kernel *k, const mgpt_topology *t, double peak_gflops,
         l++;
     double bw = bw_gbs[l] > 0 ? bw_gbs[l] : 0;
     k->level = l;
+    k->ceiling_gbs = bw;
     double mem_roof = k->ai * bw;
     if (!(peak_gflops > 0) || !(bw > 0)) {
         k->compute_bound = 0;
         k->ceiling_gflops = 0;
         k->percent = 0;
+        return;
+    }
+    if (k->flops == 0) {
+        k->compute_bound = 0;
+        k->ceiling_gflops = 0;
+        k->percent = 100.0 * k->gbs / bw;
         return;
     }
     k->compute_bound = peak_gflops <= mem_roof;

@@ -116,15 +116,17 @@ static json_t *backend_json(const roof_backend_result *b)
             "seconds", F(k->seconds), "seconds_min", F(k->seconds_min), "seconds_max",
             F(k->seconds_max), "repeats", k->repeats, "arithmetic_intensity", F(k->ai), "gflops",
             F(k->gflops), "gbs", F(k->gbs), "level", roof_level_names[k->level]);
-        if (k->ceiling_gflops > 0) {
-            json_object_set_new(kj, "bound", json_string(k->compute_bound ? "compute" : "memory"));
-            json_object_set_new(kj, "ceiling_gflops", json_real(F(k->ceiling_gflops)));
-            json_object_set_new(kj, "percent_of_ceiling", json_real(F(k->percent)));
-        } else {
-            json_object_set_new(kj, "bound", json_null());
-            json_object_set_new(kj, "ceiling_gflops", json_null());
-            json_object_set_new(kj, "percent_of_ceiling", json_null());
-        }
+        /* a kernel without FLOPs (zero) is placed against its level's bandwidth alone */
+        int placed = k->ceiling_gflops > 0 || (k->flops == 0 && k->ceiling_gbs > 0);
+        json_object_set_new(kj, "bound", placed ? json_string(k->compute_bound ? "compute"
+                                                                               : "memory")
+                                                : json_null());
+        json_object_set_new(kj, "ceiling_gflops",
+                            k->ceiling_gflops > 0 ? json_real(F(k->ceiling_gflops)) : json_null());
+        json_object_set_new(kj, "ceiling_gbs",
+                            k->ceiling_gbs > 0 ? json_real(F(k->ceiling_gbs)) : json_null());
+        json_object_set_new(kj, "percent_of_ceiling",
+                            placed ? json_real(F(k->percent)) : json_null());
         json_array_append_new(ks, kj);
     }
     json_object_set_new(o, "kernels", ks);

@@ -478,6 +478,16 @@ static void legend(FILE *f, const roof_run *run)
     y += 18;
     fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" fill=\"#555\">hover a marker for its numbers</text>\n",
             LX, y + 2);
+    /* AI 0 has no place on a log axis */
+    int flopless = 0;
+    for (int i = 0; i < run->n_be; i++)
+        for (int k = 0; k < run->be[i].n_kernels; k++)
+            flopless |= run->be[i].kernels[k].flops == 0;
+    if (flopless) {
+        y += 18;
+        fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" fill=\"#555\">zero (no FLOPs): in the table "
+                   "and JSON only</text>\n", LX, y + 2);
+    }
     fputs("</g>\n", f);
 }
 

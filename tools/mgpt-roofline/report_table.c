@@ -176,7 +176,8 @@ static void kernel_table(const roof_run *run, FILE *f)
     fprintf(f, "\nKernels, per training step: FLOPs and bytes are the engine's counts "
                "(core/op_cost.c); time is the median per step; the ceiling is\n"
                "min(peak, AI x bandwidth of the level the kernel's largest call fits in), "
-               "with the backend's own 1-thread ceilings; * = scalar fallback\n");
+               "with the backend's own 1-thread ceilings (for a kernel\n"
+               "without FLOPs, that bandwidth); * = scalar fallback\n");
     for (int i = 0; i < run->n_be; i++) {
         const roof_backend_result *b = &run->be[i];
         const char *cfg = "";
@@ -186,12 +187,12 @@ static void kernel_table(const roof_run *run, FILE *f)
                 cfg = kr->config;
                 fprintf(f, "\n%s on %s (%d thread%s)\n", b->name, cfg, b->kernel_threads,
                         b->kernel_threads == 1 ? "" : "s");
-                fprintf(f, "%-23s %5s %9s %9s %7s %10s %8s %8s %5s %-7s %8s %6s\n", "kernel",
+                fprintf(f, "%-23s %5s %9s %9s %7s %10s %8s %8s %5s %-7s %10s %6s\n", "kernel",
                         "calls", "FLOP", "bytes", "AI", "time us", "GFLOP/s", "GB/s", "level",
                         "bound", "ceiling", "%");
-                rule(f, 116);
+                rule(f, 118);
             }
-            char name[40], fl[16], by[16], ai[16], us[16], gf[16], gb[16], ce[16], pc[16];
+            char name[40], fl[16], by[16], ai[16], us[16], gf[16], gb[16], ce[24], pc[16];
             snprintf(name, sizeof name, "%s%s", kr->name, kr->native ? "" : " *");
             roof_fmt_si(fl, sizeof fl, kr->flops);
             roof_fmt_si(by, sizeof by, kr->bytes);
@@ -199,17 +200,22 @@ static void kernel_table(const roof_run *run, FILE *f)
             fmt3(us, sizeof us, kr->seconds * 1e6);
             fmt3(gf, sizeof gf, kr->gflops);
             fmt3(gb, sizeof gb, kr->gbs);
-            if (kr->ceiling_gflops > 0) {
+            int placed = kr->ceiling_gflops > 0 || (kr->flops == 0 && kr->ceiling_gbs > 0);
+            if (kr->ceiling_gflops > 0)
                 fmt3(ce, sizeof ce, kr->ceiling_gflops);
-                snprintf(pc, sizeof pc, "%.1f", kr->percent);
-            } else {
+            else if (placed) {   /* a bandwidth, so named */
+                char bw[16];
+                fmt3(bw, sizeof bw, kr->ceiling_gbs);
+                snprintf(ce, sizeof ce, "%s GB/s", bw);
+            } else
                 snprintf(ce, sizeof ce, "-");
+            if (placed)
+                snprintf(pc, sizeof pc, "%.1f", kr->percent);
+            else
                 snprintf(pc, sizeof pc, "-");
-            }
-            fprintf(f, "%-23s %5d %9s %9s %7s %10s %8s %8s %5s %-7s %8s %6s\n", name, kr->calls,
+            fprintf(f, "%-23s %5d %9s %9s %7s %10s %8s %8s %5s %-7s %10s %6s\n", name, kr->calls,
                     fl, by, ai, us, gf, gb, roof_level_names[kr->level],
-                    kr->ceiling_gflops > 0 ? (kr->compute_bound ? "compute" : "memory") : "-", ce,
-                    pc);
+                    placed ? (kr->compute_bound ? "compute" : "memory") : "-", ce, pc);
         }
     }
 }

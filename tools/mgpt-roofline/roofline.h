@@ -169,13 +169,14 @@ void roof_buffers_free(void);
 /* --- kernel_cost.c: per-kernel FLOPs and bytes (the engine's counts) -------------------- */
 
 /* The kernel slots of mgpt_kernels that belong to an op node; the optimizer's two kernels
- * (sumsq, adam_update) have no node. */
+ * (sumsq, adam_update) have no node, and zero runs on the nodes' zero_grad tensors. */
 int roof_kernel_slot(mgpt_op_kind op, int backward);
 /* sumsq and adam_update over n floats, by the formulas of plugins/mgpt/backend.h (the
  * engine has no op node for them). */
 mgpt_cost roof_optimizer_cost(int slot, size_t n);
 int roof_slot_sumsq(void);
 int roof_slot_adam(void);
+int roof_slot_zero(void);
 
 /* --- kernels.c: each kernel alone, on a model config ------------------------------------ */
 
@@ -194,8 +195,10 @@ typedef struct roof_kernel {
     double ai, gflops, gbs;
     int level;                   /* ROOF_L1 .. ROOF_DRAM */
     int compute_bound;
-    double ceiling_gflops;       /* min(peak, ai * bw[level]) */
-    double percent;              /* gflops / ceiling_gflops * 100 */
+    double ceiling_gflops;       /* min(peak, ai * bw[level]); 0 for a kernel without FLOPs */
+    double ceiling_gbs;          /* bw[level]: the sloped roof's bandwidth */
+    double percent;              /* gflops / ceiling_gflops * 100; without FLOPs (zero),
+                                  * gbs / ceiling_gbs * 100 */
 } roof_kernel;
 
 int roof_measure_kernels(const mgpt_backend *be, const char *config, const roof_timing *t,
@@ -205,8 +208,9 @@ int roof_measure_kernels(const mgpt_backend *be, const char *config, const roof_
 
 /* The memory level a working set of `bytes` streams from, with caches warm. */
 int roof_level_for(const mgpt_topology *t, double bytes);
-/* Fills ai, gflops, gbs, level, bound, ceiling and percent from the kernel's counts and
- * time and the backend's 1-thread ceilings (compute peak, bandwidth per level). */
+/* Fills ai, gflops, gbs, level, bound, ceilings and percent from the kernel's counts and
+ * time and the backend's 1-thread ceilings (compute peak, bandwidth per level). A kernel
+ * without FLOPs (zero) is memory-bound, placed against its level's bandwidth alone. */
 void roof_place(roof_kernel *k, const mgpt_topology *t, double peak_gflops,
                 const double bw_gbs[ROOF_LEVELS]);
 
