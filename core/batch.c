@@ -1,6 +1,7 @@
 /* A batch: B documents of T positions, padded and masked. */
 #include <stdio.h>
 #include "dataset.h"
+#include "rng.h"
 
 int mgpt_batch_fill(const mgpt_docs *d, const mgpt_vocab *v, const int *doc_ids, int B, int T,
                     int *tokens, int *targets, int *scratch, char *err, size_t errlen)
@@ -33,4 +34,14 @@ int mgpt_batch_fill(const mgpt_docs *d, const mgpt_vocab *v, const int *doc_ids,
         unmasked += n;
     }
     return unmasked;
+}
+
+void mgpt_batch_random(int *tokens, int *targets, int n, int vocab_size, uint64_t seed)
+{
+    mgpt_rng rng;
+    mgpt_rng_seed(&rng, seed, MGPT_STREAM_SHUFFLE);
+    for (int i = 0; i < n; i++) {
+        tokens[i] = (int)mgpt_rng_below(&rng, (uint64_t)vocab_size);
+        targets[i] = (int)mgpt_rng_below(&rng, (uint64_t)vocab_size);
+    }
 }

@@ -43,6 +43,11 @@ void mgpt_split_free(mgpt_split *s);
  * unmasked targets, or -1 with err set if a document has a byte outside the vocabulary. */
 int mgpt_batch_fill(const mgpt_docs *d, const mgpt_vocab *v, const int *doc_ids, int B, int T,
                     int *tokens, int *targets, int *scratch, char *err, size_t errlen);
+
+/* Fills tokens/targets [n] with ids drawn uniformly from [0, vocab_size) (the seed's
+ * shuffle stream), every target real: the batch of the measuring tools, whose work does
+ * not depend on the values. */
+void mgpt_batch_random(int *tokens, int *targets, int n, int vocab_size, uint64_t seed);
 #ifdef __cplusplus
 }
 #endif

@@ -298,6 +298,30 @@ TEST(Batch, ByteOutsideTheVocabularyIsAnError)
 // ---------------------------------------------------------------------------------------
 // Shuffle and split
 
+// The measuring tools' batch: every id in the vocabulary, each used, the same for a seed.
+TEST(Batch, RandomBatchCoversTheVocabularyAndDependsOnTheSeedOnly)
+{
+    const int n = 4096, V = 27;
+    std::vector<int> tok(n), tgt(n), tok2(n), tgt2(n), tok3(n), tgt3(n);
+    mgpt_batch_random(tok.data(), tgt.data(), n, V, 42);
+    mgpt_batch_random(tok2.data(), tgt2.data(), n, V, 42);
+    mgpt_batch_random(tok3.data(), tgt3.data(), n, V, 43);
+    EXPECT_EQ(tok, tok2);
+    EXPECT_EQ(tgt, tgt2);
+    EXPECT_NE(tok, tok3);
+    std::vector<int> seen(V, 0);
+    for (int i = 0; i < n; i++) {
+        ASSERT_GE(tok[i], 0);
+        ASSERT_LT(tok[i], V);
+        ASSERT_GE(tgt[i], 0);
+        ASSERT_LT(tgt[i], V);
+        seen[tok[i]]++;
+        seen[tgt[i]]++;
+    }
+    for (int v = 0; v < V; v++)
+        EXPECT_GT(seen[v], 0) << "id " << v << " never drawn";
+}
+
 TEST(Split, IsAPermutationWithRoundedValidationCount)
 {
     struct {

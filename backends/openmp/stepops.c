@@ -20,7 +20,7 @@
 #include <time.h>
 #include "model.h"
 #include "measure.h"
-#include "rng.h"
+#include "dataset.h"
 
 enum { BLOCKS = 21, STEPS = 5, WARMUP_BLOCKS = 2, MAX_ROWS = 64 };
 
@@ -136,12 +136,7 @@ int main(int argc, char **argv)
         return 1;
     }
     mgpt_model_init(m, 42);
-    mgpt_rng rng;
-    mgpt_rng_seed(&rng, 42, MGPT_STREAM_SHUFFLE);
-    for (int i = 0; i < m->N; i++) {
-        m->tokens[i] = (int)mgpt_rng_below(&rng, (uint64_t)cfg.vocab_size);
-        m->targets[i] = (int)mgpt_rng_below(&rng, (uint64_t)cfg.vocab_size);
-    }
+    mgpt_batch_random(m->tokens, m->targets, m->N, cfg.vocab_size, 42);
     m->graph.n_targets = m->N;   /* what mgpt_graph_forward counts: none masked */
 
     const mgpt_kernels *k[2] = {&one.k, &par.k};

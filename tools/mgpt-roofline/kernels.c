@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "model.h"
-#include "rng.h"
+#include "dataset.h"
 #include "roofline.h"
 
 /* Longest a kernel's timed repeats may take in all before they are cut. */
@@ -112,12 +112,7 @@ int roof_measure_kernels(const mgpt_backend *be, const char *config, const roof_
         return -1;
     }
     mgpt_model_init(m, 42);
-    mgpt_rng rng;
-    mgpt_rng_seed(&rng, 42, MGPT_STREAM_SHUFFLE);
-    for (int i = 0; i < m->N; i++) {
-        m->tokens[i] = (int)mgpt_rng_below(&rng, (uint64_t)cfg.vocab_size);
-        m->targets[i] = (int)mgpt_rng_below(&rng, (uint64_t)cfg.vocab_size);
-    }
+    mgpt_batch_random(m->tokens, m->targets, m->N, cfg.vocab_size, 42);
     /* one real step: activations, saved tensors, gradients and the target count */
     mgpt_model_forward(m);
     mgpt_model_backward(m);
