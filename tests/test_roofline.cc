@@ -1073,6 +1073,48 @@ TEST_F(RooflineRun, CountsAreTheEnginesCounts)
     }
 }
 
+// The name of the ISA each measured backend of a mgpt-roofline JSON report is labelled with.
+std::map<std::string, std::string> isa_names(json_t *report)
+{
+    std::map<std::string, std::string> isa;
+    size_t i;
+    json_t *b;
+    json_array_foreach(json_object_get(report, "backends"), i, b) {
+        if (json_is_true(json_object_get(b, "measured")))
+            isa[json_string_value(json_object_get(b, "name"))] =
+                json_string_value(json_object_get(json_object_get(b, "isa"), "name"));
+    }
+    return isa;
+}
+
+// openmp needs only SSE but composes the best ISA at init: its datasheet peak must be that
+// ISA's, and with AVX-512 masked, AVX2's.
+TEST_F(RooflineRun, ThreadedBackendIsLabelledWithTheIsaItComposed)
+{
+    ASSERT_NE(root, nullptr) << result->err;
+    std::map<std::string, std::string> isa = isa_names(root);
+    if (!isa.count("openmp"))
+        GTEST_SKIP() << "the openmp backend is not built or cannot run here";
+    const char *order[] = {"avx512", "avx2", "sse"};
+    std::string best;
+    for (const char *n : order)
+        if (best.empty() && isa.count(n))
+            best = isa[n];
+    ASSERT_FALSE(best.empty());
+    EXPECT_EQ(isa["openmp"], best);
+    if (!isa.count("avx512") || !isa.count("avx2"))
+        return;
+    setenv("MGPT_CPU_DISABLE", "avx512f", 1);
+    Outcome r = run("--backend openmp --quick --no-kernels -q --json -");
+    unsetenv("MGPT_CPU_DISABLE");
+    ASSERT_EQ(r.status, 0) << r.err;
+    json_error_t e;
+    json_t *j = json_loads(r.out.c_str(), 0, &e);
+    ASSERT_NE(j, nullptr) << e.text;
+    EXPECT_EQ(isa_names(j)["openmp"], isa["avx2"]);
+    json_decref(j);
+}
+
 TEST_F(RooflineRun, JsonToStandardOutput)
 {
     Outcome r = run("--backend scalar --quick --no-kernels -q --json -");

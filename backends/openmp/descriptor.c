@@ -33,6 +33,7 @@ static const mgpt_kernels kernels = {
 static const mgpt_probes probes = {
     .peak_flops = openmp_peak_flops,
     .stream_read = openmp_stream_read,
+    .isa_features = openmp_isa_features,
 };
 
 const mgpt_backend_desc mgpt_backend_openmp = {

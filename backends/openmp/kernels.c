@@ -408,6 +408,12 @@ double openmp_peak_flops(uint64_t iterations, float *sink)
     return openmp_rt.isa->peak_flops(iterations, sink);
 }
 
+/* the composed ISA's features: SSE until init */
+uint32_t openmp_isa_features(void)
+{
+    return openmp_rt.isa->features;
+}
+
 float openmp_stream_read(const float *buf, size_t n, int passes)
 {
     return openmp_rt.isa->stream_read(buf, n, passes);

@@ -122,4 +122,5 @@ void openmp_adam_update(float *param, const float *grad, float *m, float *v, siz
                      const mgpt_adam_args *args);
 double openmp_peak_flops(uint64_t iterations, float *sink);
 float openmp_stream_read(const float *buf, size_t n, int passes);
+uint32_t openmp_isa_features(void);
 #endif

@@ -139,6 +139,10 @@ typedef struct mgpt_probes {
     double (*peak_flops)(uint64_t iterations, float *sink);
     /* Streams through buf (n floats, 64-byte aligned) `passes` times, summing. */
     float (*stream_read)(const float *buf, size_t n, int passes);
+    /* The MGPT_CPU_* bits of the instruction set the kernels and probes run with, after
+     * init: a backend that picks its ISA at init (openmp) says which, so the roofline can
+     * put the right datasheet peak beside the measured one. NULL: required_features. */
+    uint32_t (*isa_features)(void);
 } mgpt_probes;
 
 /* What the engine tells a backend at init. */

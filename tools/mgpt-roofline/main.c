@@ -7,9 +7,9 @@
 #include "roofline.h"
 
 /* Datasheet peaks and the port count, from the table or from the measured ratio. */
-static void fill_theory(roof_backend_result *b, const roof_machine *m, uint32_t required)
+static void fill_theory(roof_backend_result *b, const roof_machine *m, uint32_t isa_features)
 {
-    b->isa = roof_isa_of(required);
+    b->isa = roof_isa_of(isa_features);
     b->uarch = roof_uarch_lookup(m->cpu.vendor, m->family, m->model, &b->isa);
     double per_pipe = b->isa.lanes * (b->isa.fma ? 2.0 : 1.0);
     if (b->c.has_probes && b->c.peak[0].flops_per_cycle > 0)
@@ -170,7 +170,10 @@ static int measure_backend(roof_run *run, mgpt_registry *r, const pick *pk,
         if (!b->c.has_probes)
             tool_warn(NULL, "backend %s has no roofline probes: its ceilings are not measured",
                       pk->name);
-        fill_theory(b, &run->machine, d->required_features);
+        /* the ISA its code runs: a backend that composes one at init says which */
+        uint32_t isa = d->probes && d->probes->isa_features ? d->probes->isa_features()
+                                                            : d->required_features;
+        fill_theory(b, &run->machine, isa);
         int set = b->kernel_threads > 1 && b->c.n_thread_sets > 1 ? 1 : 0;
         double bw[ROOF_LEVELS];
         for (int l = 0; l < ROOF_LEVELS; l++)
