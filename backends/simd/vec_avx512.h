@@ -14,19 +14,9 @@ typedef __mmask16 vmask;    /* one bit per lane */
 
 /* Matmul: a register tile of GEMM_MR rows x GEMM_NV vectors (24 of the 32 zmm registers
  * accumulate).
- * Row-major A: B blocks of GEMM_KC k-steps x GEMM_NC columns, A rows in GEMM_MC-row blocks;
- * packed A (dw): GEMM_KCP k-steps, A blocks of GEMM_MCP rows, B blocks of GEMM_NCP columns
- * (matmul.c; KC and MCP measured best on this project's Xeon, flat around them). Workspace:
- * GEMM_WORK_FLOATS floats, 2.2 MiB. */
+ * The cache blocking around it is the same for every ISA (matmul.c). */
 #define GEMM_MR 8
 #define GEMM_NV 3
-#define GEMM_KC 1024
-#define GEMM_NC 96
-#define GEMM_MC 192
-#define GEMM_KCP 256
-#define GEMM_MCP 192
-#define GEMM_NCP 2048
-#define GEMM_WORK_FLOATS (GEMM_KCP * (GEMM_MCP + GEMM_NCP))
 #define PEAK_CHAINS 16      /* independent FMA chains: 2 ports x 4 cycles, doubled */
 
 static inline vec v_zero(void) { return _mm512_setzero_ps(); }

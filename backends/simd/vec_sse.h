@@ -17,19 +17,9 @@ typedef __m128 vmask;       /* all-ones / all-zeros lanes */
 
 /* Matmul: a register tile of 4 rows x 3 vectors (12 of the 16 xmm registers accumulate,
  * 3 hold B, 1 the broadcast A: measured faster than 6x2, 5x2, 4x2, 8x1).
- * Row-major A: B blocks of GEMM_KC k-steps x GEMM_NC columns, A rows in GEMM_MC-row blocks;
- * packed A (dw): GEMM_KCP k-steps, A blocks of GEMM_MCP rows, B blocks of GEMM_NCP columns
- * (matmul.c; KC and MCP measured best on this project's Xeon, flat around them). Workspace:
- * GEMM_WORK_FLOATS floats, 2.2 MiB. */
+ * The cache blocking around it is the same for every ISA (matmul.c). */
 #define GEMM_MR 4
 #define GEMM_NV 3
-#define GEMM_KC 1024
-#define GEMM_NC 96
-#define GEMM_MC 192
-#define GEMM_KCP 256
-#define GEMM_MCP 192
-#define GEMM_NCP 2048
-#define GEMM_WORK_FLOATS (GEMM_KCP * (GEMM_MCP + GEMM_NCP))
 #define PEAK_CHAINS 12      /* mul (4 cycles) + add (3) chains over 2 mul and 2 add ports */
 
 static inline vec v_zero(void) { return _mm_setzero_ps(); }
