@@ -240,7 +240,7 @@ void openmp_matmul_forward(float *out, const float *inp, const float *w, int N, 
         part_range(OC, nr, g.pn, i % g.pn, &o0, &o1);
         if (n0 < n1 && o0 < o1)
             isa->matmul_forward_range(out, inp, w, C, OC, (int)n0, (int)n1, (int)o0, (int)o1,
-                                          thread_work());
+                                      thread_work());
     }
 }
 
