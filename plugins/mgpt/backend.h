@@ -1,8 +1,9 @@
-/* mgpt backend ABI, version 2.
+/* mgpt backend ABI, version 3.
  *
- * Version 2 added the `zero` slot at the end of mgpt_kernels. A version-1 module's kernel
- * table is one slot shorter, so reading it as version 2 would read past its end: the
- * loader refuses any module whose abi_version is not this header's.
+ * Version 2 added the `zero` slot at the end of mgpt_kernels; version 3 gave the backward
+ * kernels that store a gradient a `write` argument (below). A module built for another
+ * version has a different kernel table, so the loader refuses any module whose
+ * abi_version is not this header's.
  *
  * A backend is a loadable module (a libtool -module) named mgpt_<name>.so that exports
  * exactly one symbol, a data-only descriptor:
@@ -19,8 +20,13 @@
  *  - row-major float32; N = B * T rows (B documents of T positions), C = n_embd,
  *    OC = output channels, H = heads, V = vocabulary size;
  *  - *_backward kernels ACCUMULATE (+=) into gradient buffers, as in llm.c, so a tensor
- *    used twice needs no special case; the engine zeroes gradients once per step (with
- *    the backend's zero kernel);
+ *    used twice needs no special case, except where their `write` argument says to
+ *    store (=): the engine sets it for the first op of the backward walk that
+ *    contributes to a gradient, so gradients are never zeroed and their old contents
+ *    never read (which was up to 5% of a step). `write` is a set of MGPT_WRITE_* bits,
+ *    one per gradient the kernel stores; a kernel must not read a gradient it writes
+ *    (it may hold anything, NaN included). embed_backward scatters rows and always adds:
+ *    the engine zeroes dwte and dwpe with the zero kernel;
  *  - kernels never allocate; scratch space is passed in;
  *  - a kernel pointer may be NULL: the engine then uses the scalar reference kernel.
  *  - results must not depend on anything but the inputs (deterministic).
@@ -37,7 +43,7 @@
 extern "C" {
 #endif
 
-#define MGPT_BACKEND_ABI_VERSION 2u
+#define MGPT_BACKEND_ABI_VERSION 3u
 
 /* CPU features a backend may require (bit mask). The loader's own detection fills the
  * same bits, with OS support for the register state already folded in. */
@@ -61,6 +67,14 @@ enum {
     MGPT_BACKEND_THREADED = 1u << 0  /* runs kernels on env->num_threads threads */
 };
 
+/* The `write` bits of the backward kernels: store the gradient (=) instead of adding (+=)
+ * into it. MGPT_WRITE_DINP is the gradient of the op's (first) input: dinp, dqkv, dlogits,
+ * accumulate's dst; MGPT_WRITE_DW is matmul_backward's dw. */
+enum {
+    MGPT_WRITE_DINP = 1u << 0,
+    MGPT_WRITE_DW   = 1u << 1
+};
+
 /* Adam hyper-parameters for one update; bias corrections precomputed by the engine. */
 typedef struct mgpt_adam_args {
     float lr;          /* learning rate for this step (schedule applied) */
@@ -79,17 +93,19 @@ typedef struct mgpt_kernels {
 
     /* rstd[n] = 1/sqrt(mean(inp[n,:]^2) + 1e-5); out = inp * rstd  flops 3*N*C, bytes 8*N*C */
     void (*rmsnorm_forward)(float *out, float *rstd, const float *inp, int N, int C);
-    /* dinp += rstd*(dout - inp * rstd^2 * mean(dout*inp))          flops 6*N*C, bytes 16*N*C */
+    /* dinp += rstd*(dout - inp * rstd^2 * mean(dout*inp))          flops 6*N*C, bytes 16*N*C
+     * (12*N*C when writing dinp) */
     void (*rmsnorm_backward)(float *dinp, const float *dout, const float *inp,
-                             const float *rstd, int N, int C);
+                             const float *rstd, int N, int C, unsigned write);
 
     /* out[N,OC] = inp[N,C] @ w[OC,C]^T       flops 2*N*C*OC, bytes 4*(N*C + OC*C + N*OC) */
     void (*matmul_forward)(float *out, const float *inp, const float *w,
                            int N, int C, int OC);
     /* dinp[N,C] += dout @ w ; dw[OC,C] += dout^T @ inp             flops 4*N*C*OC,
-     * bytes 4*(3*N*C + 3*OC*C + N*OC) (dinp and dw are read and written) */
+     * bytes 4*(3*N*C + 3*OC*C + N*OC) (dinp and dw are read and written; 4*N*C and
+     * 4*OC*C less for each one written) */
     void (*matmul_backward)(float *dinp, float *dw, const float *dout, const float *inp,
-                            const float *w, int N, int C, int OC);
+                            const float *w, int N, int C, int OC, unsigned write);
 
     /* qkv[N,3C] holds q | k | v per row; head h uses channels h*hd..(h+1)*hd-1 of each.
      * att[B,H,T,T] receives the causal softmax (entries above the diagonal are 0);
@@ -98,26 +114,29 @@ typedef struct mgpt_kernels {
                               int B, int T, int C, int H);
     /* datt[B,H,T,T] is scratch (overwritten). dqkv += ...          flops ~ 2x forward */
     void (*attention_backward)(float *dqkv, float *datt, const float *dout,
-                               const float *qkv, const float *att, int B, int T, int C, int H);
+                               const float *qkv, const float *att, int B, int T, int C, int H,
+                               unsigned write);
 
     /* out = max(inp, 0)^2                                          flops 2*n, bytes 8*n */
     void (*sqrelu_forward)(float *out, const float *inp, size_t n);
-    /* dinp += dout * 2 * max(inp, 0)                               flops 4*n, bytes 16*n */
-    void (*sqrelu_backward)(float *dinp, const float *dout, const float *inp, size_t n);
+    /* dinp += dout * 2 * max(inp, 0)                 flops 4*n, bytes 16*n (12*n writing) */
+    void (*sqrelu_backward)(float *dinp, const float *dout, const float *inp, size_t n,
+                            unsigned write);
 
     /* out = a + b                                                  flops n, bytes 12*n */
     void (*add_forward)(float *out, const float *a, const float *b, size_t n);
-    /* dst += src (the backward of add, for each operand)          flops n, bytes 12*n */
-    void (*accumulate)(float *dst, const float *src, size_t n);
+    /* dst += src (the backward of add, for each operand)          flops n, bytes 12*n;
+     * dst = src when writing                                       flops 0, bytes 8*n */
+    void (*accumulate)(float *dst, const float *src, size_t n, unsigned write);
 
     /* probs[n,:] = softmax(logits[n,:]); loss[n] = -log probs[n,targets[n]], or 0 when
      * targets[n] < 0 (masked).                                     flops ~5*N*V, bytes 8*N*V */
     void (*crossentropy_forward)(float *loss, float *probs, const float *logits,
                                  const int *targets, int N, int V);
     /* dlogits[n,:] += dloss * (probs[n,:] - onehot(targets[n])), rows with targets[n] < 0
-     * untouched.                                                   flops 3*N*V, bytes 12*N*V */
+     * untouched (written with 0 when writing).     flops 3*N*V, bytes 12*N*V (8*N*V writing) */
     void (*crossentropy_backward)(float *dlogits, const float *probs, const int *targets,
-                                  float dloss, int N, int V);
+                                  float dloss, int N, int V, unsigned write);
 
     /* sum of x[i]^2, accumulated in double                         flops 2*n, bytes 4*n */
     double (*sumsq)(const float *x, size_t n);
@@ -126,8 +145,8 @@ typedef struct mgpt_kernels {
     void (*adam_update)(float *param, const float *grad, float *m, float *v, size_t n,
                         const mgpt_adam_args *args);
 
-    /* x[0..n) = 0: the engine zeroes the gradient arenas with it before each backward
-     * pass (the ops accumulate into them). Any alignment of x.  flops 0, bytes 4*n */
+    /* x[0..n) = 0: the engine zeroes with it the gradients that no kernel writes first
+     * (dwte, dwpe). Any alignment of x.                            flops 0, bytes 4*n */
     void (*zero)(float *x, size_t n);
     /* New slots go here, at the end, with a new MGPT_BACKEND_ABI_VERSION. */
 } mgpt_kernels;
