@@ -44,35 +44,43 @@ void mgpt_node_forward(const mgpt_node *nd, const mgpt_graph *g, const mgpt_kern
     }
 }
 
+/* The kernels' write bits for the gradient of input j of a node. */
+static unsigned write_bit(const mgpt_node *nd, int j)
+{
+    return nd->write & (1u << j) ? MGPT_WRITE_DINP : 0u;
+}
+
 void mgpt_node_backward(const mgpt_node *nd, const mgpt_graph *g, const mgpt_kernels *k)
 {
     mgpt_tensor *o = nd->out, *a = nd->in[0], *b = nd->in[1];
+    unsigned w0 = write_bit(nd, 0);
     switch (nd->op) {
     case MGPT_OP_EMBED:
         k->embed_backward(a->grad, b->grad, o->grad, g->tokens, nd->N, nd->T, nd->C);
         break;
     case MGPT_OP_RMSNORM:
-        k->rmsnorm_backward(a->grad, o->grad, a->data, nd->aux->data, nd->N, nd->C);
+        k->rmsnorm_backward(a->grad, o->grad, a->data, nd->aux->data, nd->N, nd->C, w0);
         break;
     case MGPT_OP_MATMUL:
-        k->matmul_backward(a->grad, b->grad, o->grad, a->data, b->data, nd->N, nd->C, nd->OC);
+        k->matmul_backward(a->grad, b->grad, o->grad, a->data, b->data, nd->N, nd->C, nd->OC,
+                           w0 | (write_bit(nd, 1) ? MGPT_WRITE_DW : 0u));
         break;
     case MGPT_OP_ATTENTION:
         k->attention_backward(a->grad, nd->scratch->data, o->grad, a->data, nd->aux->data,
-                              nd->B, nd->T, nd->C, nd->H);
+                              nd->B, nd->T, nd->C, nd->H, w0);
         break;
     case MGPT_OP_SQRELU:
-        k->sqrelu_backward(a->grad, o->grad, a->data, o->numel);
+        k->sqrelu_backward(a->grad, o->grad, a->data, o->numel, w0);
         break;
     case MGPT_OP_ADD:
-        k->accumulate(a->grad, o->grad, o->numel);
-        k->accumulate(b->grad, o->grad, o->numel);
+        k->accumulate(a->grad, o->grad, o->numel, w0);
+        k->accumulate(b->grad, o->grad, o->numel, write_bit(nd, 1));
         break;
     case MGPT_OP_XENT:
-        /* d(mean loss)/d(loss_n) = 1/count for every unmasked row */
-        if (g->n_targets > 0)
-            k->crossentropy_backward(a->grad, nd->aux->data, g->targets, 1.0f / g->n_targets,
-                                     nd->N, nd->V);
+        /* d(mean loss)/d(loss_n) = 1/count for every unmasked row; with none, every row is
+         * masked and the call still writes dlogits (zeros) if it is to write it */
+        k->crossentropy_backward(a->grad, nd->aux->data, g->targets,
+                                 g->n_targets > 0 ? 1.0f / g->n_targets : 0.0f, nd->N, nd->V, w0);
         break;
     default:
         break;

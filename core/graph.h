@@ -1,6 +1,6 @@
 /* The static graph: a list of op nodes over tensors, built once for a (B, T) shape.
  * Forward runs the list in order; backward runs it in reverse (reverse-mode autograd),
- * every op accumulating into its inputs' gradients. All kernels come from the backend. */
+ * every op adding into its inputs' gradients, or storing them if it is the first to. All kernels come from the backend. */
 #ifndef MGPT_GRAPH_H
 #define MGPT_GRAPH_H
 #include <stddef.h>
@@ -30,10 +30,14 @@ typedef struct mgpt_node {
     mgpt_tensor *aux;      /* saved for backward (rstd, attention probs, softmax probs) */
     mgpt_tensor *scratch;  /* backward scratch (attention) */
     /* Inputs whose gradient this node's backward is the first to accumulate into (it is
-     * their last reader in forward order): the backward walk zeroes those gradients just
-     * before it, so that they are in the caches of the kernel that first adds to them.
-     * Planned with the graph (model.c); NULL where none. */
+     * their last reader in forward order) and cannot write: the backward walk zeroes
+     * those gradients just before it, so that they are in the caches of the kernel that
+     * first adds to them. Planned with the graph (model.c); NULL where none. */
     mgpt_tensor *zero_grad[2];
+    /* Bit j (1u << j): this node's backward is the first contributor to in[j]'s gradient
+     * and stores it (the kernels' MGPT_WRITE_* bits) instead of adding to zeroes. Every op
+     * but embed (whose scatter adds, so dwte and dwpe go to zero_grad) writes so. */
+    unsigned write;
     int B, T, N, C, OC, H, V;
 } mgpt_node;
 

@@ -17,7 +17,9 @@ static mgpt_cost attention_cost(const mgpt_node *nd, int backward)
     } else {
         /* datt 2hd, dv 2hd, dpre 4, dq 2hd, dk 2hd */
         c.flops = pairs * (8 * hd + 4);
-        c.bytes = 4 * (2 * B * T * 3 * C + 2 * B * H * T * T + B * T * C + B * T * 3 * C);
+        /* qkv read, dqkv read and written (only written: its first contributor), att and
+         * the datt scratch, dout */
+        c.bytes = 4 * ((nd->write & 1u ? 2 : 3) * B * T * 3 * C + 2 * B * H * T * T + B * T * C);
     }
     return c;
 }
@@ -25,6 +27,8 @@ static mgpt_cost attention_cost(const mgpt_node *nd, int backward)
 mgpt_cost mgpt_node_cost(const mgpt_node *nd, int backward)
 {
     double N = nd->N, C = nd->C, OC = nd->OC, V = nd->V, n = nd->out ? (double)nd->out->numel : 0;
+    /* a gradient its kernel writes (nd->write) is not read: 4 bytes an element less */
+    int w0 = backward && (nd->write & 1u), w1 = backward && (nd->write & 2u);
     mgpt_cost c = {0, 0};
     switch (nd->op) {
     case MGPT_OP_EMBED:
@@ -33,12 +37,13 @@ mgpt_cost mgpt_node_cost(const mgpt_node *nd, int backward)
         break;
     case MGPT_OP_RMSNORM:
         c.flops = backward ? 6 * N * C : 3 * N * C;
-        c.bytes = backward ? 16 * N * C : 8 * N * C;
+        c.bytes = backward ? 16 * N * C - 4 * w0 * N * C : 8 * N * C;
         break;
     case MGPT_OP_MATMUL:
         c.flops = (backward ? 4 : 2) * N * C * OC;
-        /* backward: dinp and dw are read and written (accumulated), dout read once */
-        c.bytes = backward ? 4 * (3 * N * C + 3 * OC * C + N * OC)
+        /* backward: dinp and dw are read and written (accumulated) or only written, dout
+         * read once */
+        c.bytes = backward ? 4 * ((3 - w0) * N * C + (3 - w1) * OC * C + N * OC)
                            : 4 * (N * C + OC * C + N * OC);
         break;
     case MGPT_OP_ATTENTION:
@@ -46,15 +51,16 @@ mgpt_cost mgpt_node_cost(const mgpt_node *nd, int backward)
     case MGPT_OP_SQRELU:
         /* compare and square; backward: compare, 2*x*dy, accumulate into dinp */
         c.flops = backward ? 4 * n : 2 * n;
-        c.bytes = backward ? 16 * n : 8 * n;
+        c.bytes = backward ? 16 * n - 4 * w0 * n : 8 * n;
         break;
     case MGPT_OP_ADD:
-        c.flops = backward ? 2 * n : n;
-        c.bytes = backward ? 24 * n : 12 * n;
+        /* backward: dst += src for each operand, or a copy (no flop, dst not read) */
+        c.flops = backward ? (2 - w0 - w1) * n : n;
+        c.bytes = backward ? (24 - 4 * w0 - 4 * w1) * n : 12 * n;
         break;
     case MGPT_OP_XENT:
         c.flops = backward ? 3 * N * V : 5 * N * V;
-        c.bytes = backward ? 12 * N * V : 8 * N * V;
+        c.bytes = backward ? 12 * N * V - 4 * w0 * N * V : 8 * N * V;
         break;
     default:
         break;

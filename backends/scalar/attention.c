@@ -1,5 +1,6 @@
 /* Causal multi-head self-attention over qkv[N, 3C] (q | k | v in each row). */
 #include <math.h>
+#include <string.h>
 #include "scalar.h"
 
 /* flops per (b,h,t): 2*hd*(t+1) for scores, ~4*(t+1) softmax, 2*hd*(t+1) weighted sum */
@@ -47,12 +48,16 @@ void scalar_attention_forward(float *out, float *att, const float *qkv,
 }
 
 /* Per row: datt_j = dout.v_j; dv_j += a_j dout; dpre_j = a_j (datt_j - sum_k a_k datt_k);
- * dq += scale * dpre_j k_j; dk_j += scale * dpre_j q.  flops about twice the forward */
+ * dq += scale * dpre_j k_j; dk_j += scale * dpre_j q.  flops about twice the forward.
+ * Writing dqkv: the reference zeroes it first, which gives the same sums. */
 void scalar_attention_backward(float *dqkv, float *datt, const float *dout,
-                               const float *qkv, const float *att, int B, int T, int C, int H)
+                               const float *qkv, const float *att, int B, int T, int C, int H,
+                               unsigned write)
 {
     int hd = C / H;
     size_t C3 = 3 * (size_t)C;
+    if (write & MGPT_WRITE_DINP)
+        memset(dqkv, 0, (size_t)B * T * C3 * sizeof *dqkv);
     float scale = 1.0f / sqrtf((float)hd);
     for (int b = 0; b < B; b++)
     for (int h = 0; h < H; h++)

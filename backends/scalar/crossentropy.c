@@ -1,5 +1,6 @@
 /* Softmax + cross-entropy over the vocabulary, with masked (target < 0) rows. */
 #include <math.h>
+#include <string.h>
 #include "scalar.h"
 
 /* flops ~5*N*V (max, sub+exp, sum, scale), bytes 8*N*V */
@@ -26,16 +27,20 @@ void scalar_crossentropy_forward(float *loss, float *probs, const float *logits,
     }
 }
 
-/* flops 3*N*V, bytes 12*N*V */
+/* flops 3*N*V, bytes 12*N*V (8*N*V writing) */
 void scalar_crossentropy_backward(float *dlogits, const float *probs, const int *targets,
-                                  float dloss, int N, int V)
+                                  float dloss, int N, int V, unsigned write)
 {
+    int add = !(write & MGPT_WRITE_DINP);
     for (int n = 0; n < N; n++) {
-        if (targets[n] < 0)
-            continue;
         const float *p = probs + (size_t)n * V;
         float *dz = dlogits + (size_t)n * V;
+        if (targets[n] < 0) {       /* masked: no gradient, but a written row is zeros */
+            if (!add)
+                memset(dz, 0, (size_t)V * sizeof *dz);
+            continue;
+        }
         for (int i = 0; i < V; i++)
-            dz[i] += dloss * (p[i] - (i == targets[n] ? 1.0f : 0.0f));
+            dz[i] = (add ? dz[i] : 0.0f) + dloss * (p[i] - (i == targets[n] ? 1.0f : 0.0f));
     }
 }

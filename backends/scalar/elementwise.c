@@ -11,12 +11,14 @@ void scalar_sqrelu_forward(float *out, const float *inp, size_t n)
     }
 }
 
-/* flops 4*n, bytes 16*n */
-void scalar_sqrelu_backward(float *dinp, const float *dout, const float *inp, size_t n)
+/* flops 4*n, bytes 16*n (12*n writing) */
+void scalar_sqrelu_backward(float *dinp, const float *dout, const float *inp, size_t n,
+                            unsigned write)
 {
-    for (size_t i = 0; i < n; i++)
-        if (inp[i] > 0.0f)
-            dinp[i] += 2.0f * inp[i] * dout[i];
+    for (size_t i = 0; i < n; i++) {
+        float g = inp[i] > 0.0f ? 2.0f * inp[i] * dout[i] : 0.0f;
+        dinp[i] = write & MGPT_WRITE_DINP ? g : dinp[i] + g;
+    }
 }
 
 /* flops n, bytes 12*n */
@@ -26,9 +28,13 @@ void scalar_add_forward(float *out, const float *a, const float *b, size_t n)
         out[i] = a[i] + b[i];
 }
 
-/* flops n, bytes 12*n */
-void scalar_accumulate(float *dst, const float *src, size_t n)
+/* flops n, bytes 12*n; writing: a copy, bytes 8*n */
+void scalar_accumulate(float *dst, const float *src, size_t n, unsigned write)
 {
+    if (write & MGPT_WRITE_DINP) {
+        memcpy(dst, src, n * sizeof *dst);
+        return;
+    }
     for (size_t i = 0; i < n; i++)
         dst[i] += src[i];
 }

@@ -1,4 +1,5 @@
 /* The projections: out = inp @ w^T with w stored [OC, C] (row = output channel). */
+#include <string.h>
 #include "scalar.h"
 
 /* flops 2*N*C*OC, bytes 4*(N*C + OC*C + N*OC) at best (perfect reuse).
@@ -34,11 +35,16 @@ void scalar_matmul_forward(float *out, const float *inp, const float *w, int N, 
     }
 }
 
-/* dinp += dout @ w; dw += dout^T @ inp.
+/* dinp += dout @ w; dw += dout^T @ inp (or = for those in `write`: the reference just
+ * zeroes them first, which gives the same sums).
  * flops 4*N*C*OC, bytes 4*(3*N*C + 3*OC*C + N*OC) at best (dinp, dw read and written) */
 void scalar_matmul_backward(float *dinp, float *dw, const float *dout, const float *inp,
-                            const float *w, int N, int C, int OC)
+                            const float *w, int N, int C, int OC, unsigned write)
 {
+    if (write & MGPT_WRITE_DINP)
+        memset(dinp, 0, (size_t)N * C * sizeof *dinp);
+    if (write & MGPT_WRITE_DW)
+        memset(dw, 0, (size_t)OC * C * sizeof *dw);
     for (int n = 0; n < N; n++) {
         float *dx = dinp + (size_t)n * C;
         const float *dy = dout + (size_t)n * OC;

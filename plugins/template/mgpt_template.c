@@ -10,7 +10,9 @@
  *  - compile the descriptor without ISA flags (-mavx2 …): put ISA code in other objects;
  *  - no constructors (__attribute__((constructor)), C++ static objects);
  *  - any kernel left NULL falls back to the scalar reference kernel;
- *  - backward kernels accumulate (+=), kernels never allocate, results are deterministic.
+ *  - backward kernels accumulate (+=), except into a gradient whose MGPT_WRITE_* bit is
+ *    set in their `write` argument: that one they store (=) without reading it first;
+ *  - kernels never allocate, results are deterministic.
  * This template implements the element-wise kernels only, which is already a valid backend.
  */
 #include <mgpt/backend.h>
@@ -24,12 +26,14 @@ static void template_sqrelu_forward(float *out, const float *inp, size_t n)
     }
 }
 
-/* flops 4*n, bytes 16*n */
-static void template_sqrelu_backward(float *dinp, const float *dout, const float *inp, size_t n)
+/* flops 4*n, bytes 16*n (12*n when writing dinp) */
+static void template_sqrelu_backward(float *dinp, const float *dout, const float *inp, size_t n,
+                                     unsigned write)
 {
-    for (size_t i = 0; i < n; i++)
-        if (inp[i] > 0.0f)
-            dinp[i] += 2.0f * inp[i] * dout[i];
+    for (size_t i = 0; i < n; i++) {
+        float g = inp[i] > 0.0f ? 2.0f * inp[i] * dout[i] : 0.0f;
+        dinp[i] = write & MGPT_WRITE_DINP ? g : dinp[i] + g;
+    }
 }
 
 /* flops n, bytes 12*n */
@@ -39,11 +43,11 @@ static void template_add_forward(float *out, const float *a, const float *b, siz
         out[i] = a[i] + b[i];
 }
 
-/* flops n, bytes 12*n */
-static void template_accumulate(float *dst, const float *src, size_t n)
+/* flops n, bytes 12*n (a copy when writing dst: bytes 8*n) */
+static void template_accumulate(float *dst, const float *src, size_t n, unsigned write)
 {
     for (size_t i = 0; i < n; i++)
-        dst[i] += src[i];
+        dst[i] = write & MGPT_WRITE_DINP ? src[i] : dst[i] + src[i];
 }
 
 /* flops 0, bytes 4*n */
