@@ -33,7 +33,9 @@
  * clears, split alike, from 4x its hot crossover. Measured on this project's 2-core Xeon
  * with the AVX-512 kernels (the fastest ISA, so the latest crossovers). Units: FLOP for the
  * GEMM ops, bytes moved for the memory-bound ones, elements for Adam and sumsq
- * (mgpt/backend.h's counts).
+ * (mgpt/backend.h's counts). A backward op that writes its gradient (the `write` bits)
+ * moves fewer bytes, but is counted as accumulating, as it was measured: the split then
+ * depends on the shape alone, and a chain of ops stays split alike.
  *                                            crossover hot   cold     work counted */
 #define MIN_ROWS               128         /* the ladder of configs: below, 2 threads lost */
 #define MIN_FLOPS_MATMUL_FWD   (1 << 20)   /* 5.2e5  3.4e7  2*N*C*OC */
@@ -177,13 +179,13 @@ void openmp_rmsnorm_forward(float *out, float *rstd, const float *inp, int N, in
 }
 
 void openmp_rmsnorm_backward(float *dinp, const float *dout, const float *inp,
-                             const float *rstd, int N, int C)
+                             const float *rstd, int N, int C, unsigned write)
 {
     const openmp_isa *isa = openmp_rt.isa;
     int p = row_parts(N, 16.0 * N * C, MIN_BYTES_RMSNORM_BWD, ROWS(N));
     FOR_PARTS(p, N, ROW_GRANULE, n0, n1,
               isa->rmsnorm_backward(dinp + n0 * C, dout + n0 * C, inp + n0 * C, rstd + n0,
-                                    (int)(n1 - n0), C));
+                                    (int)(n1 - n0), C, write));
 }
 
 void openmp_crossentropy_forward(float *loss, float *probs, const float *logits,
@@ -197,13 +199,13 @@ void openmp_crossentropy_forward(float *loss, float *probs, const float *logits,
 }
 
 void openmp_crossentropy_backward(float *dlogits, const float *probs, const int *targets,
-                                  float dloss, int N, int V)
+                                  float dloss, int N, int V, unsigned write)
 {
     const openmp_isa *isa = openmp_rt.isa;
     int p = row_parts(N, 12.0 * N * V, MIN_BYTES_CE_BWD, ROWS(N));
     FOR_PARTS(p, N, ROW_GRANULE, n0, n1,
               isa->crossentropy_backward(dlogits + n0 * V, probs + n0 * V, targets + n0, dloss,
-                                         (int)(n1 - n0), V));
+                                         (int)(n1 - n0), V, write));
 }
 
 /* ---- matmul: blocks of the GEMM outputs -------------------------------------------- */
@@ -245,18 +247,22 @@ void openmp_matmul_forward(float *out, const float *inp, const float *w, int N, 
 }
 
 void openmp_matmul_backward(float *dinp, float *dw, const float *dout, const float *inp,
-                            const float *w, int N, int C, int OC)
+                            const float *w, int N, int C, int OC, unsigned write)
 {
     const openmp_isa *isa = openmp_rt.isa;
     int mr = isa->gemm_mr, nr = isa->gemm_nr;
+    /* every block of a written gradient is stored by the block's one GEMM */
+    int acc_dinp = !(write & MGPT_WRITE_DINP), acc_dw = !(write & MGPT_WRITE_DW);
     /* dinp[N, C] (sums over OC) and dw[OC, C] (sums over N), each split over its output */
     long tiles = (long)((N + mr - 1) / mr) * ((C + nr - 1) / nr);
     int p = gemm_parts(N, 4.0 * N * C * OC, MIN_FLOPS_MATMUL_BWD, tiles);
     grid gi = gemm_grid(N, C, p, mr, nr), gw = gemm_grid(OC, C, p, mr, nr);
     int pi = gi.pm * gi.pn, pw = gw.pm * gw.pn;
     if (p <= 1 || (pi <= 1 && pw <= 1)) {
-        isa->matmul_backward_dinp_range(dinp, dout, w, C, OC, 0, N, 0, C, thread_work());
-        isa->matmul_backward_dw_range(dw, dout, inp, N, C, OC, 0, OC, 0, C, thread_work());
+        isa->matmul_backward_dinp_range(dinp, dout, w, C, OC, 0, N, 0, C, acc_dinp,
+                                        thread_work());
+        isa->matmul_backward_dw_range(dw, dout, inp, N, C, OC, 0, OC, 0, C, acc_dw,
+                                      thread_work());
         return;
     }
     /* tasks 0..pi-1: blocks of dinp; pi..pi+pw-1: blocks of dw. With pi == pw == p, thread
@@ -269,14 +275,14 @@ void openmp_matmul_backward(float *dinp, float *dw, const float *dout, const flo
             part_range(C, nr, gi.pn, i % gi.pn, &c0, &c1);
             if (r0 < r1 && c0 < c1)
                 isa->matmul_backward_dinp_range(dinp, dout, w, C, OC, (int)r0, (int)r1, (int)c0,
-                                                (int)c1, thread_work());
+                                                (int)c1, acc_dinp, thread_work());
         } else {
             int j = i - pi;
             part_range(OC, mr, gw.pm, j / gw.pn, &r0, &r1);
             part_range(C, nr, gw.pn, j % gw.pn, &c0, &c1);
             if (r0 < r1 && c0 < c1)
                 isa->matmul_backward_dw_range(dw, dout, inp, N, C, OC, (int)r0, (int)r1,
-                                              (int)c0, (int)c1, thread_work());
+                                              (int)c0, (int)c1, acc_dw, thread_work());
         }
     }
 }
@@ -296,7 +302,8 @@ void openmp_attention_forward(float *out, float *att, const float *qkv,
 }
 
 void openmp_attention_backward(float *dqkv, float *datt, const float *dout,
-                               const float *qkv, const float *att, int B, int T, int C, int H)
+                               const float *qkv, const float *att, int B, int T, int C, int H,
+                               unsigned write)
 {
     const openmp_isa *isa = openmp_rt.isa;
     int BH = B * H;
@@ -304,7 +311,7 @@ void openmp_attention_backward(float *dqkv, float *datt, const float *dout,
                        MIN_FLOPS_ATT_BWD, BH);
     FOR_PARTS(p, BH, 1, b0, b1,
               isa->attention_backward_range(dqkv, datt, dout, qkv, att, T, C, H, (int)b0,
-                                            (int)b1, thread_work()));
+                                            (int)b1, write, thread_work()));
 }
 
 /* ---- element-wise ops: ranges of whole cache lines ---------------------------------- */
@@ -323,12 +330,13 @@ void openmp_sqrelu_forward(float *out, const float *inp, size_t n)
               isa->sqrelu_forward(out + lo, inp + lo, (size_t)(hi - lo)));
 }
 
-void openmp_sqrelu_backward(float *dinp, const float *dout, const float *inp, size_t n)
+void openmp_sqrelu_backward(float *dinp, const float *dout, const float *inp, size_t n,
+                            unsigned write)
 {
     const openmp_isa *isa = openmp_rt.isa;
     int p = element_parts(n, 12.0, MIN_BYTES_SQRELU_BWD);
     FOR_PARTS(p, n, ELEMENT_GRANULE, lo, hi,
-              isa->sqrelu_backward(dinp + lo, dout + lo, inp + lo, (size_t)(hi - lo)));
+              isa->sqrelu_backward(dinp + lo, dout + lo, inp + lo, (size_t)(hi - lo), write));
 }
 
 void openmp_add_forward(float *out, const float *a, const float *b, size_t n)
@@ -339,12 +347,12 @@ void openmp_add_forward(float *out, const float *a, const float *b, size_t n)
               isa->add_forward(out + lo, a + lo, b + lo, (size_t)(hi - lo)));
 }
 
-void openmp_accumulate(float *dst, const float *src, size_t n)
+void openmp_accumulate(float *dst, const float *src, size_t n, unsigned write)
 {
     const openmp_isa *isa = openmp_rt.isa;
     int p = element_parts(n, 12.0, MIN_BYTES_ACCUMULATE);
     FOR_PARTS(p, n, ELEMENT_GRANULE, lo, hi,
-              isa->accumulate(dst + lo, src + lo, (size_t)(hi - lo)));
+              isa->accumulate(dst + lo, src + lo, (size_t)(hi - lo), write));
 }
 
 void openmp_zero(float *x, size_t n)

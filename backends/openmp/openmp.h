@@ -32,31 +32,32 @@ typedef struct openmp_isa {
                                  int N, int T, int C, int c0, int c1);
     void (*rmsnorm_forward)(float *out, float *rstd, const float *inp, int N, int C);
     void (*rmsnorm_backward)(float *dinp, const float *dout, const float *inp,
-                             const float *rstd, int N, int C);
+                             const float *rstd, int N, int C, unsigned write);
     /* the GEMM-based ranges take a per-thread workspace of gemm_work_floats() floats */
     size_t (*gemm_work_floats)(void);
     void (*matmul_forward_range)(float *out, const float *inp, const float *w, int C, int OC,
                                  int n0, int n1, int o0, int o1, float *work);
     void (*matmul_backward_dinp_range)(float *dinp, const float *dout, const float *w,
                                        int C, int OC, int n0, int n1, int c0, int c1,
-                                       float *work);
+                                       int accumulate, float *work);
     void (*matmul_backward_dw_range)(float *dw, const float *dout, const float *inp,
                                      int N, int C, int OC, int o0, int o1, int c0, int c1,
-                                     float *work);
+                                     int accumulate, float *work);
     void (*attention_forward_range)(float *out, float *att, const float *qkv,
                                     int T, int C, int H, int bh0, int bh1, float *work);
     void (*attention_backward_range)(float *dqkv, float *datt, const float *dout,
                                      const float *qkv, const float *att, int T, int C, int H,
-                                     int bh0, int bh1, float *work);
+                                     int bh0, int bh1, unsigned write, float *work);
     void (*sqrelu_forward)(float *out, const float *inp, size_t n);
-    void (*sqrelu_backward)(float *dinp, const float *dout, const float *inp, size_t n);
+    void (*sqrelu_backward)(float *dinp, const float *dout, const float *inp, size_t n,
+                            unsigned write);
     void (*add_forward)(float *out, const float *a, const float *b, size_t n);
-    void (*accumulate)(float *dst, const float *src, size_t n);
+    void (*accumulate)(float *dst, const float *src, size_t n, unsigned write);
     void (*zero)(float *x, size_t n);
     void (*crossentropy_forward)(float *loss, float *probs, const float *logits,
                                  const int *targets, int N, int V);
     void (*crossentropy_backward)(float *dlogits, const float *probs, const int *targets,
-                                  float dloss, int N, int V);
+                                  float dloss, int N, int V, unsigned write);
     double (*sumsq)(const float *x, size_t n);
     void (*adam_update)(float *param, const float *grad, float *m, float *v, size_t n,
                         const mgpt_adam_args *args);
@@ -100,23 +101,25 @@ void openmp_embed_backward(float *dwte, float *dwpe, const float *dout, const in
                         int N, int T, int C);
 void openmp_rmsnorm_forward(float *out, float *rstd, const float *inp, int N, int C);
 void openmp_rmsnorm_backward(float *dinp, const float *dout, const float *inp,
-                          const float *rstd, int N, int C);
+                          const float *rstd, int N, int C, unsigned write);
 void openmp_matmul_forward(float *out, const float *inp, const float *w, int N, int C, int OC);
 void openmp_matmul_backward(float *dinp, float *dw, const float *dout, const float *inp,
-                         const float *w, int N, int C, int OC);
+                         const float *w, int N, int C, int OC, unsigned write);
 void openmp_attention_forward(float *out, float *att, const float *qkv,
                            int B, int T, int C, int H);
 void openmp_attention_backward(float *dqkv, float *datt, const float *dout,
-                            const float *qkv, const float *att, int B, int T, int C, int H);
+                            const float *qkv, const float *att, int B, int T, int C, int H,
+                            unsigned write);
 void openmp_sqrelu_forward(float *out, const float *inp, size_t n);
-void openmp_sqrelu_backward(float *dinp, const float *dout, const float *inp, size_t n);
+void openmp_sqrelu_backward(float *dinp, const float *dout, const float *inp, size_t n,
+                            unsigned write);
 void openmp_add_forward(float *out, const float *a, const float *b, size_t n);
-void openmp_accumulate(float *dst, const float *src, size_t n);
+void openmp_accumulate(float *dst, const float *src, size_t n, unsigned write);
 void openmp_zero(float *x, size_t n);
 void openmp_crossentropy_forward(float *loss, float *probs, const float *logits,
                               const int *targets, int N, int V);
 void openmp_crossentropy_backward(float *dlogits, const float *probs, const int *targets,
-                               float dloss, int N, int V);
+                               float dloss, int N, int V, unsigned write);
 double openmp_sumsq(const float *x, size_t n);
 void openmp_adam_update(float *param, const float *grad, float *m, float *v, size_t n,
                      const mgpt_adam_args *args);

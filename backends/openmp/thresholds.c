@@ -49,13 +49,16 @@ typedef struct shape {
 
 typedef void (*op_fn)(const mgpt_kernels *k, bufs *x, const shape *s);
 
+/* The backward ops accumulate (write bits 0): the mode whose work kernels.c counts, and
+ * the one with the most bytes moved. */
+
 static void run_matmul_fwd(const mgpt_kernels *k, bufs *x, const shape *s)
 {
     k->matmul_forward(x->c, x->a, x->b, s->N, s->C, s->OC);
 }
 static void run_matmul_bwd(const mgpt_kernels *k, bufs *x, const shape *s)
 {
-    k->matmul_backward(x->d, x->e, x->c, x->a, x->b, s->N, s->C, s->OC);
+    k->matmul_backward(x->d, x->e, x->c, x->a, x->b, s->N, s->C, s->OC, 0);
 }
 static void run_att_fwd(const mgpt_kernels *k, bufs *x, const shape *s)
 {
@@ -63,7 +66,7 @@ static void run_att_fwd(const mgpt_kernels *k, bufs *x, const shape *s)
 }
 static void run_att_bwd(const mgpt_kernels *k, bufs *x, const shape *s)
 {
-    k->attention_backward(x->e, x->f, x->c, x->a, x->d, s->B, s->T, s->C, s->H);
+    k->attention_backward(x->e, x->f, x->c, x->a, x->d, s->B, s->T, s->C, s->H, 0);
 }
 static void run_rms_fwd(const mgpt_kernels *k, bufs *x, const shape *s)
 {
@@ -71,7 +74,7 @@ static void run_rms_fwd(const mgpt_kernels *k, bufs *x, const shape *s)
 }
 static void run_rms_bwd(const mgpt_kernels *k, bufs *x, const shape *s)
 {
-    k->rmsnorm_backward(x->e, x->b, x->a, x->d, s->N, s->C);
+    k->rmsnorm_backward(x->e, x->b, x->a, x->d, s->N, s->C, 0);
 }
 static void run_ce_fwd(const mgpt_kernels *k, bufs *x, const shape *s)
 {
@@ -79,7 +82,7 @@ static void run_ce_fwd(const mgpt_kernels *k, bufs *x, const shape *s)
 }
 static void run_ce_bwd(const mgpt_kernels *k, bufs *x, const shape *s)
 {
-    k->crossentropy_backward(x->e, x->c, x->tgt, 0.01f, s->N, s->C);
+    k->crossentropy_backward(x->e, x->c, x->tgt, 0.01f, s->N, s->C, 0);
 }
 static void run_embed_fwd(const mgpt_kernels *k, bufs *x, const shape *s)
 {
@@ -95,7 +98,7 @@ static void run_sqrelu_fwd(const mgpt_kernels *k, bufs *x, const shape *s)
 }
 static void run_sqrelu_bwd(const mgpt_kernels *k, bufs *x, const shape *s)
 {
-    k->sqrelu_backward(x->e, x->b, x->a, s->n);
+    k->sqrelu_backward(x->e, x->b, x->a, s->n, 0);
 }
 static void run_add(const mgpt_kernels *k, bufs *x, const shape *s)
 {
@@ -103,7 +106,7 @@ static void run_add(const mgpt_kernels *k, bufs *x, const shape *s)
 }
 static void run_accumulate(const mgpt_kernels *k, bufs *x, const shape *s)
 {
-    k->accumulate(x->e, x->a, s->n);
+    k->accumulate(x->e, x->a, s->n, 0);
 }
 static volatile double sink;
 static void run_sumsq(const mgpt_kernels *k, bufs *x, const shape *s)

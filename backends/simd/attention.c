@@ -61,10 +61,11 @@ static void attention_forward_small(float *out, float *a, const float *q, const 
     }
 }
 
+/* add: dq, dk, dv += (1) or = (0) their gradients; a written slice is never loaded */
 static void attention_backward_small(float *dq, float *dk, float *dv, const float *q,
                                      const float *k, const float *v, const float *dy,
                                      const float *a, ptrdiff_t C3, ptrdiff_t C, int T, int hd,
-                                     float scale)
+                                     float scale, int add)
 {
     vec vt[SIMD_W];
     _Alignas(64) float dpre[SIMD_W][SIMD_W];
@@ -77,13 +78,14 @@ static void attention_backward_small(float *dq, float *dk, float *dv, const floa
                                       t + 1));
     }
     for (int t = 0; t < T; t++) {                   /* dq_t += sum_j dpre[t,j] k_j */
-        vec acc = load_row(dq + t * C3, hd);
+        vec acc = add ? load_row(dq + t * C3, hd) : v_zero();
         for (int j = 0; j <= t; j++)
             acc = v_fma(v_set1(dpre[t][j]), load_row(k + j * C3, hd), acc);
         store_row(dq + t * C3, acc, hd);
     }
     for (int j = 0; j < T; j++) {   /* dk_j += sum_t dpre[t,j] q_t; dv_j += sum_t att[t,j] dy_t */
-        vec acck = load_row(dk + j * C3, hd), accv = load_row(dv + j * C3, hd);
+        vec acck = add ? load_row(dk + j * C3, hd) : v_zero();
+        vec accv = add ? load_row(dv + j * C3, hd) : v_zero();
         for (int t = j; t < T; t++) {
             acck = v_fma(v_set1(dpre[t][j]), load_row(q + t * C3, hd), acck);
             accv = v_fma(v_set1(a[t * T + j]), load_row(dy + t * C, hd), accv);
@@ -126,9 +128,11 @@ static void attention_forward_bh(float *out, float *att, const float *qkv, int b
 /* One (b, h), with dpre = att * (datt - rowsum(att * datt)) / sqrt(hd) (the softmax's
  * backward), built in datt:
  *   datt = dY V^T;  dV += att^T dY;  dQ += dpre K;  dK += dpre^T Q
+ * With add == 0 the three products are stored (=) instead: each is the only contribution
+ * to its T x hd slice, so the GEMMs write it on their first k-block and never read it.
  * flops ~8*T*T*hd + ~6*T*T/2 */
 static void attention_backward_bh(float *dqkv, float *datt, const float *dout, const float *qkv,
-                                  const float *att, int b, int h, int T, int C, int H,
+                                  const float *att, int b, int h, int T, int C, int H, int add,
                                   float *work)
 {
     int hd = C / H;
@@ -140,11 +144,11 @@ static void attention_backward_bh(float *dqkv, float *datt, const float *dout, c
     const float *a = att + ((size_t)b * H + h) * T * T;
     float *da = datt + ((size_t)b * H + h) * T * T;
     if (T <= SIMD_W && hd <= SIMD_W) {
-        attention_backward_small(dq, dk, dv, q, k, v, dy, a, C3, C, T, hd, scale);
+        attention_backward_small(dq, dk, dv, q, k, v, dy, a, C3, C, T, hd, scale, add);
         return;
     }
     SIMD_FN(gemm)(T, T, hd, dy, C, 1, v, 1, C3, da, T, 0, work);
-    SIMD_FN(gemm)(T, hd, T, a, 1, T, dy, C, 1, dv, C3, 1, work);      /* A(j, t) = att[t, j] */
+    SIMD_FN(gemm)(T, hd, T, a, 1, T, dy, C, 1, dv, C3, add, work);    /* A(j, t) = att[t, j] */
     vec vs = v_set1(scale);
     for (int t = 0; t < T; t++) {
         const float *ar = a + (size_t)t * T;
@@ -161,8 +165,8 @@ static void attention_backward_bh(float *dqkv, float *datt, const float *dout, c
         for (j = t + 1; j < T; j++)
             dr[j] = 0.0f;
     }
-    SIMD_FN(gemm)(T, hd, T, da, T, 1, k, C3, 1, dq, C3, 1, work);
-    SIMD_FN(gemm)(T, hd, T, da, 1, T, q, C3, 1, dk, C3, 1, work);     /* A(j, t) = dpre[t, j] */
+    SIMD_FN(gemm)(T, hd, T, da, T, 1, k, C3, 1, dq, C3, add, work);
+    SIMD_FN(gemm)(T, hd, T, da, 1, T, q, C3, 1, dk, C3, add, work);   /* A(j, t) = dpre[t, j] */
 }
 
 void SIMD_FN(attention_forward_range)(float *out, float *att, const float *qkv,
@@ -174,10 +178,11 @@ void SIMD_FN(attention_forward_range)(float *out, float *att, const float *qkv,
 
 void SIMD_FN(attention_backward_range)(float *dqkv, float *datt, const float *dout,
                                        const float *qkv, const float *att, int T, int C, int H,
-                                       int bh0, int bh1, float *work)
+                                       int bh0, int bh1, unsigned write, float *work)
 {
+    int add = !(write & MGPT_WRITE_DINP);
     for (int bh = bh0; bh < bh1; bh++)
-        attention_backward_bh(dqkv, datt, dout, qkv, att, bh / H, bh % H, T, C, H, work);
+        attention_backward_bh(dqkv, datt, dout, qkv, att, bh / H, bh % H, T, C, H, add, work);
 }
 
 void SIMD_FN(attention_forward)(float *out, float *att, const float *qkv,
@@ -187,7 +192,9 @@ void SIMD_FN(attention_forward)(float *out, float *att, const float *qkv,
 }
 
 void SIMD_FN(attention_backward)(float *dqkv, float *datt, const float *dout,
-                                 const float *qkv, const float *att, int B, int T, int C, int H)
+                                 const float *qkv, const float *att, int B, int T, int C, int H,
+                                 unsigned write)
 {
-    SIMD_FN(attention_backward_range)(dqkv, datt, dout, qkv, att, T, C, H, 0, B * H, NULL);
+    SIMD_FN(attention_backward_range)(dqkv, datt, dout, qkv, att, T, C, H, 0, B * H, write,
+                                      NULL);
 }

@@ -16,24 +16,42 @@ void SIMD_FN(crossentropy_forward)(float *loss, float *probs, const float *logit
     }
 }
 
-/* dz += dloss * (p - onehot(target)); flops 3*N*V, bytes 12*N*V */
-void SIMD_FN(crossentropy_backward)(float *dlogits, const float *probs, const int *targets,
-                                    float dloss, int N, int V)
+/* dz += (add) or = dloss * (p - onehot(target)) for rows [0, N); add is a constant in
+ * each call below, so the store loops never load dz */
+SIMD_ALWAYS_INLINE void crossentropy_backward_body(float *dlogits, const float *probs,
+                                                   const int *targets, float dloss, int N,
+                                                   int V, const int add)
 {
     vec d = v_set1(dloss);
     for (int n = 0; n < N; n++) {
         int t = targets[n];
-        if (t < 0)
-            continue;
-        const float *p = probs + (size_t)n * V;
         float *dz = dlogits + (size_t)n * V;
-        float dz_t = dz[t];         /* the target's term, p - 1, is redone below */
+        if (t < 0) {                /* masked: no gradient, so a written row is 0 */
+            if (!add)
+                SIMD_FN(zero)(dz, (size_t)V);
+            continue;
+        }
+        const float *p = probs + (size_t)n * V;
+        float dz_t = add ? dz[t] : 0.0f;    /* the target's term, p - 1, is redone below */
         int i = 0;
-        for (; i + SIMD_W <= V; i += SIMD_W)
-            v_store(dz + i, v_add(v_load(dz + i), v_mul(d, v_load(p + i))));
-        if (i < V)
-            v_store_part(dz + i, v_add(v_load_part(dz + i, V - i),
-                                       v_mul(d, v_load_part(p + i, V - i))), V - i);
+        for (; i + SIMD_W <= V; i += SIMD_W) {
+            vec g = v_mul(d, v_load(p + i));
+            v_store(dz + i, add ? v_add(v_load(dz + i), g) : g);
+        }
+        if (i < V) {
+            vec g = v_mul(d, v_load_part(p + i, V - i));
+            v_store_part(dz + i, add ? v_add(v_load_part(dz + i, V - i), g) : g, V - i);
+        }
         dz[t] = dz_t + dloss * (p[t] - 1.0f);
     }
+}
+
+/* flops 3*N*V, bytes 12*N*V (8*N*V writing dlogits) */
+void SIMD_FN(crossentropy_backward)(float *dlogits, const float *probs, const int *targets,
+                                    float dloss, int N, int V, unsigned write)
+{
+    if (write & MGPT_WRITE_DINP)
+        crossentropy_backward_body(dlogits, probs, targets, dloss, N, V, 0);
+    else
+        crossentropy_backward_body(dlogits, probs, targets, dloss, N, V, 1);
 }

@@ -18,24 +18,38 @@ void SIMD_FN(sqrelu_forward)(float *out, const float *inp, size_t n)
         v_store_part(out + i, sqrelu(v_load_part(inp + i, (int)(n - i))), (int)(n - i));
 }
 
-/* dinp += (inp > 0) ? 2*inp*dout : 0 */
-static inline vec sqrelu_grad(vec dx, vec dy, vec x)
+/* (inp > 0) ? 2*inp*dout : 0 */
+static inline vec sqrelu_grad(vec dy, vec x)
 {
     vec g = v_mul(v_mul(v_set1(2.0f), x), dy);
-    return v_add(dx, v_and_mask(g, v_gt(x, v_zero())));
+    return v_and_mask(g, v_gt(x, v_zero()));
 }
 
-/* flops 4*n, bytes 16*n */
-void SIMD_FN(sqrelu_backward)(float *dinp, const float *dout, const float *inp, size_t n)
+/* dinp += (add) or = the gradient; add is a constant in each call below, so the store
+ * loop never loads dinp */
+SIMD_ALWAYS_INLINE void sqrelu_backward_body(float *dinp, const float *dout, const float *inp,
+                                             size_t n, const int add)
 {
     size_t i = 0;
-    for (; i + SIMD_W <= n; i += SIMD_W)
-        v_store(dinp + i, sqrelu_grad(v_load(dinp + i), v_load(dout + i), v_load(inp + i)));
+    for (; i + SIMD_W <= n; i += SIMD_W) {
+        vec g = sqrelu_grad(v_load(dout + i), v_load(inp + i));
+        v_store(dinp + i, add ? v_add(v_load(dinp + i), g) : g);
+    }
     if (i < n) {
         int r = (int)(n - i);
-        v_store_part(dinp + i, sqrelu_grad(v_load_part(dinp + i, r), v_load_part(dout + i, r),
-                                           v_load_part(inp + i, r)), r);
+        vec g = sqrelu_grad(v_load_part(dout + i, r), v_load_part(inp + i, r));
+        v_store_part(dinp + i, add ? v_add(v_load_part(dinp + i, r), g) : g, r);
     }
+}
+
+/* flops 4*n, bytes 16*n (12*n writing dinp) */
+void SIMD_FN(sqrelu_backward)(float *dinp, const float *dout, const float *inp, size_t n,
+                              unsigned write)
+{
+    if (write & MGPT_WRITE_DINP)
+        sqrelu_backward_body(dinp, dout, inp, n, 0);
+    else
+        sqrelu_backward_body(dinp, dout, inp, n, 1);
 }
 
 /* flops n, bytes 12*n */
@@ -50,16 +64,28 @@ void SIMD_FN(add_forward)(float *out, const float *a, const float *b, size_t n)
     }
 }
 
-/* flops n, bytes 12*n */
-void SIMD_FN(accumulate)(float *dst, const float *src, size_t n)
+/* dst += (add) or = src */
+SIMD_ALWAYS_INLINE void accumulate_body(float *dst, const float *src, size_t n, const int add)
 {
     size_t i = 0;
     for (; i + SIMD_W <= n; i += SIMD_W)
-        v_store(dst + i, v_add(v_load(dst + i), v_load(src + i)));
+        v_store(dst + i, add ? v_add(v_load(dst + i), v_load(src + i)) : v_load(src + i));
     if (i < n) {
         int r = (int)(n - i);
-        v_store_part(dst + i, v_add(v_load_part(dst + i, r), v_load_part(src + i, r)), r);
+        vec s = v_load_part(src + i, r);
+        v_store_part(dst + i, add ? v_add(v_load_part(dst + i, r), s) : s, r);
     }
+}
+
+/* dst += src: flops n, bytes 12*n; dst = src (writing): flops 0, bytes 8*n. The copy is
+ * this loop rather than memcpy, whose large copies bypass the cache (non-temporal stores)
+ * while the next kernel reads dst. */
+void SIMD_FN(accumulate)(float *dst, const float *src, size_t n, unsigned write)
+{
+    if (write & MGPT_WRITE_DINP)
+        accumulate_body(dst, src, n, 0);
+    else
+        accumulate_body(dst, src, n, 1);
 }
 
 /* flops 0, bytes 4*n */

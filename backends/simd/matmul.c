@@ -4,6 +4,7 @@
  *   matmul_forward:  out[N,OC]   = inp[N,C]   @ w[OC,C]^T   M=N,  N=OC, K=C   B = w^T
  *   backward dinp:   dinp[N,C]  += dout[N,OC] @ w[OC,C]     M=N,  N=C,  K=OC  B = w
  *   backward dw:     dw[OC,C]   += dout^T     @ inp[N,C]    M=OC, N=C,  K=N   A = dout^T
+ * (the backward ones store, =, when the engine's write bit says so: accumulate 0 below).
  *
  * Register tile: GEMM_MR rows x GEMM_NV vectors of C (vec_<isa>.h). Each k-step broadcasts
  * GEMM_MR values of A and multiplies them into GEMM_NV vectors of B, so every lane of every
@@ -224,9 +225,11 @@ static void gemm_block(int mc, int nc, int kc, const float *a, ptrdiff_t lda, co
         for (int ir = 0; ir < mc; ir += GEMM_MR) {
             int m = mc - ir < GEMM_MR ? mc - ir : GEMM_MR;
             float *ct = c + ir * ldc + jr;
-            /* The next tile's rows of C, which it loads first and stores last: a large C
-             * comes from L3, whose latency a long k loop of this tile hides (measured: +6%
-             * to +10% at N=1024, C=768, OC=3072; a short loop only pays for the hints). */
+            /* The next tile's rows of C, which it loads first (beta 1) and stores last: a
+             * large C comes from L3, whose latency a long k loop of this tile hides
+             * (measured: +6% to +10% at N=1024, C=768, OC=3072; a short loop only pays for
+             * the hints). With beta 0 nothing is loaded, but a store to a line not in the
+             * cache fetches it all the same: the hint fetches it earlier. */
             if (kc >= 64 && ir + 2 * GEMM_MR <= mc)
                 for (int i = GEMM_MR; i < 2 * GEMM_MR; i++)
                     for (int j = 0; j < nr; j += 16)
@@ -314,31 +317,34 @@ void SIMD_FN(matmul_forward_range)(float *out, const float *inp, const float *w,
 
 void SIMD_FN(matmul_backward_dinp_range)(float *dinp, const float *dout, const float *w,
                                          int C, int OC, int n0, int n1, int c0, int c1,
-                                         float *work)
+                                         int accumulate, float *work)
 {
     SIMD_FN(gemm)(n1 - n0, c1 - c0, OC, dout + (size_t)n0 * OC, OC, 1, w + c0, C, 1,
-                  dinp + (size_t)n0 * C + c0, C, 1, work);
+                  dinp + (size_t)n0 * C + c0, C, accumulate, work);
 }
 
 void SIMD_FN(matmul_backward_dw_range)(float *dw, const float *dout, const float *inp,
                                        int N, int C, int OC, int o0, int o1, int c0, int c1,
-                                       float *work)
+                                       int accumulate, float *work)
 {
     /* A(i, k) = dout[k*OC + i]: column-major */
     SIMD_FN(gemm)(o1 - o0, c1 - c0, N, dout + o0, 1, OC, inp + c0, C, 1,
-                  dw + (size_t)o0 * C + c0, C, 1, work);
+                  dw + (size_t)o0 * C + c0, C, accumulate, work);
 }
 
-/* flops 2*N*C*OC */
+/* flops 2*N*C*OC, bytes 4*(N*C + OC*C + N*OC) */
 void SIMD_FN(matmul_forward)(float *out, const float *inp, const float *w, int N, int C, int OC)
 {
     SIMD_FN(matmul_forward_range)(out, inp, w, C, OC, 0, N, 0, OC, NULL);
 }
 
-/* flops 4*N*C*OC */
+/* flops 4*N*C*OC, bytes 4*(3*N*C + 3*OC*C + N*OC), 4*N*C less writing dinp and 4*OC*C
+ * less writing dw (a written gradient is stored, never loaded) */
 void SIMD_FN(matmul_backward)(float *dinp, float *dw, const float *dout, const float *inp,
-                              const float *w, int N, int C, int OC)
+                              const float *w, int N, int C, int OC, unsigned write)
 {
-    SIMD_FN(matmul_backward_dinp_range)(dinp, dout, w, C, OC, 0, N, 0, C, NULL);
-    SIMD_FN(matmul_backward_dw_range)(dw, dout, inp, N, C, OC, 0, OC, 0, C, NULL);
+    SIMD_FN(matmul_backward_dinp_range)(dinp, dout, w, C, OC, 0, N, 0, C,
+                                        !(write & MGPT_WRITE_DINP), NULL);
+    SIMD_FN(matmul_backward_dw_range)(dw, dout, inp, N, C, OC, 0, OC, 0, C,
+                                      !(write & MGPT_WRITE_DW), NULL);
 }

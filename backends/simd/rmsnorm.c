@@ -21,9 +21,10 @@ void SIMD_FN(rmsnorm_forward)(float *out, float *rstd, const float *inp, int N, 
     }
 }
 
-/* dx += r*dy - x * r^3 * mean(dy*x); flops 6*N*C, bytes 16*N*C */
-void SIMD_FN(rmsnorm_backward)(float *dinp, const float *dout, const float *inp,
-                               const float *rstd, int N, int C)
+/* dx += (add) or = r*dy - x * r^3 * mean(dy*x) for rows [0, N); add is a constant in each
+ * call below, so the store loop never loads dx */
+SIMD_ALWAYS_INLINE void rmsnorm_backward_body(float *dinp, const float *dout, const float *inp,
+                                              const float *rstd, int N, int C, const int add)
 {
     for (int n = 0; n < N; n++) {
         const float *x = inp + (size_t)n * C;
@@ -35,12 +36,22 @@ void SIMD_FN(rmsnorm_backward)(float *dinp, const float *dout, const float *inp,
         int c = 0;
         for (; c + SIMD_W <= C; c += SIMD_W) {
             vec g = v_sub(v_mul(vr, v_load(dy + c)), v_mul(vk, v_load(x + c)));
-            v_store(dx + c, v_add(v_load(dx + c), g));
+            v_store(dx + c, add ? v_add(v_load(dx + c), g) : g);
         }
         if (c < C) {
             int t = C - c;
             vec g = v_sub(v_mul(vr, v_load_part(dy + c, t)), v_mul(vk, v_load_part(x + c, t)));
-            v_store_part(dx + c, v_add(v_load_part(dx + c, t), g), t);
+            v_store_part(dx + c, add ? v_add(v_load_part(dx + c, t), g) : g, t);
         }
     }
+}
+
+/* flops 6*N*C, bytes 16*N*C (12*N*C writing dinp) */
+void SIMD_FN(rmsnorm_backward)(float *dinp, const float *dout, const float *inp,
+                               const float *rstd, int N, int C, unsigned write)
+{
+    if (write & MGPT_WRITE_DINP)
+        rmsnorm_backward_body(dinp, dout, inp, rstd, N, C, 0);
+    else
+        rmsnorm_backward_body(dinp, dout, inp, rstd, N, C, 1);
 }
