@@ -20,7 +20,9 @@
  *    micro-panel that outgrows L1 (measured, avx512 at C=768: KC 256 -> 1024 gave +10%).
  *  - Otherwise (dout^T: rows GEMM_MR floats wide, OC floats apart, which the prefetchers do
  *    not follow) A is packed GEMM_MCP rows at a time, and B (row-major inp) is packed once
- *    per k-block for up to GEMM_NCP columns, so neither is packed twice (loops pc, jc, ic).
+ *    per k-block for up to GEMM_NCP columns, so neither is packed twice (loops pc, jc, ic);
+ *    when C is at most 3 tiles wide, too few tiles reuse a packed panel of A to pay for
+ *    it, and the tiles read A in place instead.
  * Tails: partial tiles load and store C with v_load_part/v_store_part, rows past the edge
  * repeat the last row (row-major A) or are zero (packed A) and are never stored.
  */
@@ -41,6 +43,12 @@
 #define GEMM_MCP 192
 #define GEMM_NCP 2048
 #define GEMM_WORK_FLOATS (GEMM_KCP * (GEMM_MCP + GEMM_NCP))   /* 2.2 MiB */
+/* Column-major A (dout^T of dw) is read in place, not packed, when C has at most this many
+ * columns: each element of A then serves at most 2*128 FLOPs, too few to pay for a strided
+ * copy. Measured on dw (N tokens = 512 or 1000), in place against packed: C = 128 +21-30%
+ * AVX-512, +12-16% AVX2, +9% SSE; C = 64-65 +18-53%; lm_head's 27 rows +10%; C = 256
+ * -4% AVX-512, +1-7% AVX2; C = 768 with rows 3072 floats apart 0.47x. */
+#define GEMM_ACOL_N 128
 
 /* Packs B[0:kc, 0:nc] as micro-panels of GEMM_NR columns: micro-panel p holds kc rows of
  * w = round_up(columns, SIMD_W) floats, zero-padded, at bp + p*GEMM_NR*kc. */
@@ -210,12 +218,18 @@ static const gemm_tile_fn gemm_tiles[GEMM_NV][2][2] = {
 };
 
 /* All register tiles of C[0:mc, 0:nc] += (or =, beta 0) A[0:mc, 0:kc] B[0:kc, 0:nc]: each
- * micro-panel of B stays in L1 while the tiles walk down A. A is row-major in place (ap
- * NULL: a, lda) or packed (ap); B is packed (ldb 0: bp) or row-major in place (bp, ldb). */
-static void gemm_block(int mc, int nc, int kc, const float *a, ptrdiff_t lda, const float *ap,
-                       const float *bp, ptrdiff_t ldb, float *c, ptrdiff_t ldc, int beta)
+ * micro-panel of B stays in L1 while the tiles walk down A. A is packed (a NULL: ap), or in
+ * place: row-major (acol 0: A(i,k) = a[i*lda + k]) or column-major (acol 1: a[k*lda + i];
+ * full tiles only, since a partial one would read past the matrix: the last rows are
+ * packed into ap). B is packed (ldb 0: bp) or row-major in place (bp, ldb). */
+static void gemm_block(int mc, int nc, int kc, const float *a, ptrdiff_t lda, int acol,
+                       float *ap, const float *bp, ptrdiff_t ldb, float *c, ptrdiff_t ldc,
+                       int beta)
 {
     int bdirect = ldb != 0;
+    int mfull = mc / GEMM_MR * GEMM_MR;
+    if (a && acol && mfull < mc)    /* once for all the columns */
+        pack_a(ap, a + mfull, 1, lda, mc - mfull, kc);
     for (int jr = 0; jr < nc; jr += GEMM_NR) {
         int nr = nc - jr < GEMM_NR ? nc - jr : GEMM_NR;
         int nv = (nr + SIMD_W - 1) / SIMD_W;
@@ -234,12 +248,16 @@ static void gemm_block(int mc, int nc, int kc, const float *a, ptrdiff_t lda, co
                 for (int i = GEMM_MR; i < 2 * GEMM_MR; i++)
                     for (int j = 0; j < nr; j += 16)
                         __builtin_prefetch(ct + i * ldc + j, 1);
-            if (ap)
+            if (!a)
                 gemm_tiles[nv - 1][bdirect][1](kc, ap + (size_t)ir * kc, GEMM_MR, bpp, bstride,
                                                ct, ldc, m, nlast, beta);
-            else
+            else if (!acol)
                 gemm_tiles[nv - 1][bdirect][0](kc, a + ir * lda, lda, bpp, bstride, ct, ldc, m,
                                                nlast, beta);
+            else
+                gemm_tiles[nv - 1][bdirect][1](kc, ir < mfull ? a + ir : ap,
+                                               ir < mfull ? lda : GEMM_MR, bpp, bstride, ct,
+                                               ldc, m, nlast, beta);
         }
     }
 }
@@ -282,14 +300,17 @@ void SIMD_FN(gemm)(int M, int N, int K, const float *a, ptrdiff_t rsa, ptrdiff_t
                     pack_b(bp, bb, rsb, csb, kc, nc);
                 for (int ic = 0; ic < M; ic += GEMM_MC) {
                     int mc = M - ic < GEMM_MC ? M - ic : GEMM_MC;
-                    gemm_block(mc, nc, kc, a + ic * rsa + pc, rsa, NULL, bdirect ? bb : bp,
+                    gemm_block(mc, nc, kc, a + ic * rsa + pc, rsa, 0, NULL, bdirect ? bb : bp,
                                bdirect ? rsb : 0, c + ic * ldc + jc, ldc, accumulate || pc > 0);
                 }
             }
         }
     } else {
         /* A (dout^T: strided rows far apart) packed GEMM_MCP rows at a time; B (row-major)
-         * packed once per k-block, GEMM_NCP columns at a time. */
+         * packed once per k-block, GEMM_NCP columns at a time. Packing A pays off only if
+         * each element is used often enough: up to GEMM_ACOL_N columns, column-major A is
+         * read in place. */
+        int acol = rsa == 1 && N <= GEMM_ACOL_N;
         float *ap = work, *bp = work + (size_t)GEMM_KCP * GEMM_MCP;
         for (int pc = 0; pc < K; pc += GEMM_KCP) {
             int kc = K - pc < GEMM_KCP ? K - pc : GEMM_KCP;
@@ -298,9 +319,11 @@ void SIMD_FN(gemm)(int M, int N, int K, const float *a, ptrdiff_t rsa, ptrdiff_t
                 pack_b(bp, b + pc * rsb + jc * csb, rsb, csb, kc, nc);
                 for (int ic = 0; ic < M; ic += GEMM_MCP) {
                     int mc = M - ic < GEMM_MCP ? M - ic : GEMM_MCP;
-                    pack_a(ap, a + ic * rsa + pc * csa, rsa, csa, mc, kc);
-                    gemm_block(mc, nc, kc, NULL, 0, ap, bp, 0, c + ic * ldc + jc, ldc,
-                               accumulate || pc > 0);
+                    const float *ab = a + ic * rsa + pc * csa;
+                    if (!acol)
+                        pack_a(ap, ab, rsa, csa, mc, kc);
+                    gemm_block(mc, nc, kc, acol ? ab : NULL, csa, acol, ap, bp, 0,
+                               c + ic * ldc + jc, ldc, accumulate || pc > 0);
                 }
             }
         }
