@@ -3,8 +3,12 @@
 // vector tail (1, 3, 7, ..., 257 in each dimension that varies).
 //
 // Buffers handed to the backend under test end exactly at an inaccessible page, so a tail
-// that reads or writes one float too far faults instead of passing. Accumulating kernels
-// start from nonzero gradients.
+// that reads or writes one float too far faults instead of passing. Backward kernels run in
+// both modes of each gradient they store: accumulating (+=) onto nonzero gradients, and
+// writing (=, its MGPT_WRITE_* bit set) into a buffer full of NaN, which the kernel must not
+// read (a read shows as NaN, which no tolerance admits) and must overwrite everywhere. A
+// written gradient is compared with the reference accumulating into zeros (0 + x = x
+// exactly: what writing stores), within the accumulating tolerance with |initial| = 0.
 //
 // Tolerances. eps = FLT_EPSILON = 2u (u: unit roundoff). A sum of K products computed in any
 // order, with or without FMA, is within K*u*mag of the exact value, mag being the sum of the
@@ -137,6 +141,35 @@ std::vector<float> Abs(const std::vector<float> &v)
     for (size_t i = 0; i < v.size(); i++)
         a[i] = std::fabs(v[i]);
     return a;
+}
+
+// The gradient a backend under test starts from: `init` when it accumulates, NaN everywhere
+// when it writes (never to be read).
+std::vector<float> Start(const std::vector<float> &init, bool write)
+{
+    return write ? std::vector<float>(init.size(), NAN) : init;
+}
+
+// The reference's starting gradient: `init` when accumulating; zeros for a written one (the
+// reference always accumulates: what it adds to zeros is what writing must store).
+std::vector<float> RefStart(const std::vector<float> &init, bool write)
+{
+    return write ? std::vector<float>(init.size(), 0.0f) : init;
+}
+
+// The modes of a kernel with one stored gradient, and how failures name them.
+const unsigned kDinpModes[] = {0u, MGPT_WRITE_DINP};
+
+std::string Mode(unsigned write)
+{
+    if (!write)
+        return "accumulating";
+    std::string s = "writing";
+    if (write & MGPT_WRITE_DINP)
+        s += " dinp";
+    if (write & MGPT_WRITE_DW)
+        s += " dw";
+    return s;
 }
 
 // |got[i] - ref[i]| <= tol[i] for every i (NaN fails); names the first failures.
@@ -305,29 +338,33 @@ TEST_P(BackendOps, RmsnormBackward)
     REQUIRE_KERNEL(rmsnorm_backward);
     // dx = dx0 + r*dy - x * r^3 * dot(dy, x) / C with the same rstd given to both: the dot
     // is a C-term sum, so |diff| <= (C + 8) * eps * mag with
-    // mag = |dx0| + r|dy| + r^3 |x| sum|dy x| / C.
-    for (int N : {1, 3, 17})
-        for (int C : kSizes) {
-            std::vector<float> inp = Random(rng_, (size_t)N * C);
-            std::vector<float> dout = Random(rng_, (size_t)N * C);
-            std::vector<float> dinp0 = Random(rng_, (size_t)N * C), y((size_t)N * C), rstd(N);
-            ref_->rmsnorm_forward(y.data(), rstd.data(), inp.data(), N, C);
-            std::vector<float> ref = dinp0, mag((size_t)N * C);
-            ref_->rmsnorm_backward(ref.data(), dout.data(), inp.data(), rstd.data(), N, C);
-            for (int n = 0; n < N; n++) {
-                double r = rstd[n], dot = 0;
-                for (int c = 0; c < C; c++)
-                    dot += std::fabs(dout[(size_t)n * C + c] * inp[(size_t)n * C + c]);
-                for (int c = 0; c < C; c++) {
-                    size_t i = (size_t)n * C + c;
-                    mag[i] = (float)(std::fabs(dinp0[i]) + r * std::fabs(dout[i]) +
-                                     r * r * r * std::fabs(inp[i]) * dot / C);
+    // mag = |dx0| + r|dy| + r^3 |x| sum|dy x| / C (dx0 = 0 when writing).
+    for (unsigned write : kDinpModes)
+        for (int N : {1, 3, 17})
+            for (int C : kSizes) {
+                std::vector<float> inp = Random(rng_, (size_t)N * C);
+                std::vector<float> dout = Random(rng_, (size_t)N * C);
+                std::vector<float> dinp0 = RefStart(Random(rng_, (size_t)N * C), write);
+                std::vector<float> y((size_t)N * C), rstd(N);
+                ref_->rmsnorm_forward(y.data(), rstd.data(), inp.data(), N, C);
+                std::vector<float> ref = dinp0, mag((size_t)N * C);
+                ref_->rmsnorm_backward(ref.data(), dout.data(), inp.data(), rstd.data(), N, C, 0);
+                for (int n = 0; n < N; n++) {
+                    double r = rstd[n], dot = 0;
+                    for (int c = 0; c < C; c++)
+                        dot += std::fabs(dout[(size_t)n * C + c] * inp[(size_t)n * C + c]);
+                    for (int c = 0; c < C; c++) {
+                        size_t i = (size_t)n * C + c;
+                        mag[i] = (float)(std::fabs(dinp0[i]) + r * std::fabs(dout[i]) +
+                                         r * r * r * std::fabs(inp[i]) * dot / C);
+                    }
                 }
+                Guarded<float> g(Start(dinp0, write)), gdout(dout), ginp(inp), grstd(rstd);
+                k_->rmsnorm_backward(g.data(), gdout.data(), ginp.data(), grstd.data(), N, C,
+                                     write);
+                ASSERT_TRUE(Near("dinp", g.data(), ref, Tol(mag, C + 8)))
+                    << "N=" << N << " C=" << C << ", " << Mode(write);
             }
-            Guarded<float> g(dinp0), gdout(dout), ginp(inp), grstd(rstd);
-            k_->rmsnorm_backward(g.data(), gdout.data(), ginp.data(), grstd.data(), N, C);
-            ASSERT_TRUE(Near("dinp", g.data(), ref, Tol(mag, C + 8))) << "N=" << N << " C=" << C;
-        }
 }
 
 // ---- matmul --------------------------------------------------------------------------
@@ -378,24 +415,41 @@ TEST_P(BackendOps, MatmulBackward)
 {
     REQUIRE_KERNEL(matmul_backward);
     // dinp[n,c] = dinp0 + sum over OC products, dw[o,c] = dw0 + sum over N products:
-    // |diff| <= (K + 2) * eps * (|initial| + sum |products|), K = OC resp. N.
+    // |diff| <= (K + 2) * eps * (|initial| + sum |products|), K = OC resp. N. Each shape in
+    // the four modes (each gradient accumulated or written, independently); dinp and dw do
+    // not depend on each other, so the reference runs twice, onto the initial values and into
+    // zeros, and each gradient is compared with the run of its own mode.
+    const unsigned modes[] = {0u, MGPT_WRITE_DINP, MGPT_WRITE_DW,
+                              MGPT_WRITE_DINP | MGPT_WRITE_DW};
     for (MatShape s : MatmulShapes()) {
         int N = s.N, C = s.C, OC = s.OC;
         std::vector<float> inp = Random(rng_, (size_t)N * C), w = Random(rng_, (size_t)OC * C);
         std::vector<float> dout = Random(rng_, (size_t)N * OC);
-        std::vector<float> dinp0 = Random(rng_, (size_t)N * C), dw0 = Random(rng_, (size_t)OC * C);
-        std::vector<float> rdinp = dinp0, rdw = dw0, mdinp = Abs(dinp0), mdw = Abs(dw0);
-        ref_->matmul_backward(rdinp.data(), rdw.data(), dout.data(), inp.data(), w.data(), N, C,
-                              OC);
-        ref_->matmul_backward(mdinp.data(), mdw.data(), Abs(dout).data(), Abs(inp).data(),
-                              Abs(w).data(), N, C, OC);
-        Guarded<float> gdinp(dinp0), gdw(dw0), gdout(dout), ginp(inp), gw(w);
-        k_->matmul_backward(gdinp.data(), gdw.data(), gdout.data(), ginp.data(), gw.data(), N, C,
-                            OC);
-        ASSERT_TRUE(Near("dinp", gdinp.data(), rdinp, Tol(mdinp, OC + 2)))
-            << "N=" << N << " C=" << C << " OC=" << OC;
-        ASSERT_TRUE(Near("dw", gdw.data(), rdw, Tol(mdw, N + 2)))
-            << "N=" << N << " C=" << C << " OC=" << OC;
+        std::vector<float> dinp0 = Random(rng_, (size_t)N * C);
+        std::vector<float> dw0 = Random(rng_, (size_t)OC * C);
+        std::vector<float> adout = Abs(dout), ainp = Abs(inp), aw = Abs(w);
+        // [0]: accumulated onto dinp0, dw0; [1]: into zeros (a written gradient's reference)
+        std::vector<float> rdinp[2] = {dinp0, RefStart(dinp0, true)};
+        std::vector<float> rdw[2] = {dw0, RefStart(dw0, true)};
+        std::vector<float> mdinp[2] = {Abs(dinp0), RefStart(dinp0, true)};
+        std::vector<float> mdw[2] = {Abs(dw0), RefStart(dw0, true)};
+        for (int z = 0; z < 2; z++) {
+            ref_->matmul_backward(rdinp[z].data(), rdw[z].data(), dout.data(), inp.data(),
+                                  w.data(), N, C, OC, 0);
+            ref_->matmul_backward(mdinp[z].data(), mdw[z].data(), adout.data(), ainp.data(),
+                                  aw.data(), N, C, OC, 0);
+        }
+        Guarded<float> gdout(dout), ginp(inp), gw(w);
+        for (unsigned write : modes) {
+            int wi = (write & MGPT_WRITE_DINP) != 0, ww = (write & MGPT_WRITE_DW) != 0;
+            Guarded<float> gdinp(Start(dinp0, wi)), gdw(Start(dw0, ww));
+            k_->matmul_backward(gdinp.data(), gdw.data(), gdout.data(), ginp.data(), gw.data(), N,
+                                C, OC, write);
+            ASSERT_TRUE(Near("dinp", gdinp.data(), rdinp[wi], Tol(mdinp[wi], OC + 2)))
+                << "N=" << N << " C=" << C << " OC=" << OC << ", " << Mode(write);
+            ASSERT_TRUE(Near("dw", gdw.data(), rdw[ww], Tol(mdw[ww], N + 2)))
+                << "N=" << N << " C=" << C << " OC=" << OC << ", " << Mode(write);
+        }
     }
 }
 
@@ -497,56 +551,60 @@ TEST_P(BackendOps, AttentionBackward)
     // dsum) scale has magnitude P_j = att_j scale (D_j + sum_k att_k D_k); dq and dk sum
     // dpre_j times k_j resp. q over at most T terms, dv sums att_j dy over at most T. So
     // |diff| <= eps * (hd + 2T + 8) * mag, mag = |initial| + sum |P_j k_j| (dq),
-    // sum |P_j q| (dk), sum att_j |dy| (dv). datt is scratch and not compared.
-    for (AttShape s : AttentionShapes()) {
-        int B = s.B, T = s.T, H = s.H, hd = s.hd, C = H * hd;
-        size_t C3 = 3 * (size_t)C;
-        std::vector<float> qkv = Random(rng_, (size_t)B * T * C3);
-        std::vector<float> out((size_t)B * T * C), att((size_t)B * H * T * T);
-        ref_->attention_forward(out.data(), att.data(), qkv.data(), B, T, C, H);
-        std::vector<float> dout = Random(rng_, out.size()), dqkv0 = Random(rng_, qkv.size());
-        std::vector<float> ref = dqkv0, datt(att.size());
-        ref_->attention_backward(ref.data(), datt.data(), dout.data(), qkv.data(), att.data(),
-                                 B, T, C, H);
-        std::vector<double> mag(qkv.size());
-        for (size_t i = 0; i < mag.size(); i++)
-            mag[i] = std::fabs(dqkv0[i]);
-        double scale = 1.0 / std::sqrt((double)hd);
-        std::vector<double> D(T);
-        for (int b = 0; b < B; b++)
-            for (int h = 0; h < H; h++)
-                for (int t = 0; t < T; t++) {
-                    const float *a = &att[(((size_t)b * H + h) * T + t) * T];
-                    const float *dy = &dout[(size_t)(b * T + t) * C + h * hd];
-                    const float *q = &qkv[(size_t)(b * T + t) * C3 + h * hd];
-                    double Dsum = 0;
-                    for (int j = 0; j <= t; j++) {
-                        const float *v = &qkv[(size_t)(b * T + j) * C3 + 2 * C + h * hd];
-                        D[j] = 0;
-                        for (int i = 0; i < hd; i++)
-                            D[j] += std::fabs(dy[i] * v[i]);
-                        Dsum += a[j] * D[j];
-                    }
-                    size_t rq = (size_t)(b * T + t) * C3 + h * hd;
-                    for (int j = 0; j <= t; j++) {
-                        double P = a[j] * scale * (D[j] + Dsum);
-                        size_t rj = (size_t)(b * T + j) * C3 + h * hd;
-                        for (int i = 0; i < hd; i++) {
-                            mag[rq + i] += P * std::fabs(qkv[rj + C + i]);
-                            mag[rj + C + i] += P * std::fabs(q[i]);
-                            mag[rj + 2 * C + i] += a[j] * std::fabs(dy[i]);
+    // sum |P_j q| (dk), sum att_j |dy| (dv); |initial| = 0 when writing. datt is scratch
+    // and not compared.
+    for (unsigned write : kDinpModes)
+        for (AttShape s : AttentionShapes()) {
+            int B = s.B, T = s.T, H = s.H, hd = s.hd, C = H * hd;
+            size_t C3 = 3 * (size_t)C;
+            std::vector<float> qkv = Random(rng_, (size_t)B * T * C3);
+            std::vector<float> out((size_t)B * T * C), att((size_t)B * H * T * T);
+            ref_->attention_forward(out.data(), att.data(), qkv.data(), B, T, C, H);
+            std::vector<float> dout = Random(rng_, out.size());
+            std::vector<float> dqkv0 = RefStart(Random(rng_, qkv.size()), write);
+            std::vector<float> ref = dqkv0, datt(att.size());
+            ref_->attention_backward(ref.data(), datt.data(), dout.data(), qkv.data(), att.data(),
+                                     B, T, C, H, 0);
+            std::vector<double> mag(qkv.size());
+            for (size_t i = 0; i < mag.size(); i++)
+                mag[i] = std::fabs(dqkv0[i]);
+            double scale = 1.0 / std::sqrt((double)hd);
+            std::vector<double> D(T);
+            for (int b = 0; b < B; b++)
+                for (int h = 0; h < H; h++)
+                    for (int t = 0; t < T; t++) {
+                        const float *a = &att[(((size_t)b * H + h) * T + t) * T];
+                        const float *dy = &dout[(size_t)(b * T + t) * C + h * hd];
+                        const float *q = &qkv[(size_t)(b * T + t) * C3 + h * hd];
+                        double Dsum = 0;
+                        for (int j = 0; j <= t; j++) {
+                            const float *v = &qkv[(size_t)(b * T + j) * C3 + 2 * C + h * hd];
+                            D[j] = 0;
+                            for (int i = 0; i < hd; i++)
+                                D[j] += std::fabs(dy[i] * v[i]);
+                            Dsum += a[j] * D[j];
+                        }
+                        size_t rq = (size_t)(b * T + t) * C3 + h * hd;
+                        for (int j = 0; j <= t; j++) {
+                            double P = a[j] * scale * (D[j] + Dsum);
+                            size_t rj = (size_t)(b * T + j) * C3 + h * hd;
+                            for (int i = 0; i < hd; i++) {
+                                mag[rq + i] += P * std::fabs(qkv[rj + C + i]);
+                                mag[rj + C + i] += P * std::fabs(q[i]);
+                                mag[rj + 2 * C + i] += a[j] * std::fabs(dy[i]);
+                            }
                         }
                     }
-                }
-        std::vector<double> tol(mag.size());
-        for (size_t i = 0; i < tol.size(); i++)
-            tol[i] = kEps * (hd + 2.0 * T + 8) * mag[i] + 1e-30;
-        Guarded<float> gdqkv(dqkv0), gdatt(att.size()), gdout(dout), gqkv(qkv), gatt(att);
-        k_->attention_backward(gdqkv.data(), gdatt.data(), gdout.data(), gqkv.data(), gatt.data(),
-                               B, T, C, H);
-        ASSERT_TRUE(Near("dqkv", gdqkv.data(), ref, tol))
-            << "B=" << B << " T=" << T << " H=" << H << " hd=" << hd;
-    }
+            std::vector<double> tol(mag.size());
+            for (size_t i = 0; i < tol.size(); i++)
+                tol[i] = kEps * (hd + 2.0 * T + 8) * mag[i] + 1e-30;
+            Guarded<float> gdqkv(Start(dqkv0, write)), gdatt(att.size()), gdout(dout), gqkv(qkv),
+                gatt(att);
+            k_->attention_backward(gdqkv.data(), gdatt.data(), gdout.data(), gqkv.data(),
+                                   gatt.data(), B, T, C, H, write);
+            ASSERT_TRUE(Near("dqkv", gdqkv.data(), ref, tol))
+                << "B=" << B << " T=" << T << " H=" << H << " hd=" << hd << ", " << Mode(write);
+        }
 }
 
 // ---- element-wise --------------------------------------------------------------------
@@ -577,16 +635,20 @@ TEST_P(BackendOps, SqreluBackward)
 {
     REQUIRE_KERNEL(sqrelu_backward);
     // dinp0 + 2*inp*dout where inp > 0: three roundings, |diff| <= 3 eps (|dinp0| + |2 inp dout|)
-    for (size_t n : ElementCounts()) {
-        std::vector<float> inp = Random(rng_, n), dout = Random(rng_, n), d0 = Random(rng_, n);
-        std::vector<float> ref = d0, mag(n);
-        ref_->sqrelu_backward(ref.data(), dout.data(), inp.data(), n);
-        for (size_t i = 0; i < n; i++)
-            mag[i] = std::fabs(d0[i]) + 2 * std::fabs(inp[i] * dout[i]);
-        Guarded<float> g(d0), gdout(dout), ginp(inp);
-        k_->sqrelu_backward(g.data(), gdout.data(), ginp.data(), n);
-        ASSERT_TRUE(Near("dinp", g.data(), ref, Tol(mag, 3))) << "n=" << n;
-    }
+    // (dinp0 = 0 when writing: where inp <= 0 the kernel must then store 0)
+    for (unsigned write : kDinpModes)
+        for (size_t n : ElementCounts()) {
+            std::vector<float> inp = Random(rng_, n), dout = Random(rng_, n);
+            std::vector<float> d0 = RefStart(Random(rng_, n), write);
+            std::vector<float> ref = d0, mag(n);
+            ref_->sqrelu_backward(ref.data(), dout.data(), inp.data(), n, 0);
+            for (size_t i = 0; i < n; i++)
+                mag[i] = std::fabs(d0[i]) + 2 * std::fabs(inp[i] * dout[i]);
+            Guarded<float> g(Start(d0, write)), gdout(dout), ginp(inp);
+            k_->sqrelu_backward(g.data(), gdout.data(), ginp.data(), n, write);
+            ASSERT_TRUE(Near("dinp", g.data(), ref, Tol(mag, 3)))
+                << "n=" << n << ", " << Mode(write);
+        }
 }
 
 TEST_P(BackendOps, AddForward)
@@ -607,16 +669,20 @@ TEST_P(BackendOps, AddForward)
 TEST_P(BackendOps, Accumulate)
 {
     REQUIRE_KERNEL(accumulate);
-    // one addition onto a nonzero destination: |diff| <= eps * (|dst| + |src|)
-    for (size_t n : ElementCounts()) {
-        std::vector<float> dst = Random(rng_, n), src = Random(rng_, n), ref = dst, mag(n);
-        ref_->accumulate(ref.data(), src.data(), n);
-        for (size_t i = 0; i < n; i++)
-            mag[i] = std::fabs(dst[i]) + std::fabs(src[i]);
-        Guarded<float> g(dst), gsrc(src);
-        k_->accumulate(g.data(), gsrc.data(), n);
-        ASSERT_TRUE(Near("dst", g.data(), ref, Tol(mag, 1))) << "n=" << n;
-    }
+    // one addition onto a nonzero destination: |diff| <= eps * (|dst| + |src|); writing
+    // (dst = src, dst = 0 in the bound) is then within eps * |src| of the copy
+    for (unsigned write : kDinpModes)
+        for (size_t n : ElementCounts()) {
+            std::vector<float> dst = RefStart(Random(rng_, n), write), src = Random(rng_, n);
+            std::vector<float> ref = dst, mag(n);
+            ref_->accumulate(ref.data(), src.data(), n, 0);
+            for (size_t i = 0; i < n; i++)
+                mag[i] = std::fabs(dst[i]) + std::fabs(src[i]);
+            Guarded<float> g(Start(dst, write)), gsrc(src);
+            k_->accumulate(g.data(), gsrc.data(), n, write);
+            ASSERT_TRUE(Near("dst", g.data(), ref, Tol(mag, 1)))
+                << "n=" << n << ", " << Mode(write);
+        }
 }
 
 TEST_P(BackendOps, Zero)
@@ -726,27 +792,35 @@ TEST_P(BackendOps, CrossentropyBackward)
 {
     REQUIRE_KERNEL(crossentropy_backward);
     // dlogits0 + dloss * (p - onehot): three roundings, |diff| <= 3 eps (|dlogits0| +
-    // |dloss| (p + 1)); masked rows must stay exactly as they were.
-    for (int N : {1, 3, 17})
-        for (int V : kSizes) {
-            std::vector<float> logits;
-            std::vector<int> targets;
-            CrossentropyInputs(rng_, N, V, logits, targets);
-            std::vector<float> loss(N), probs((size_t)N * V);
-            ref_->crossentropy_forward(loss.data(), probs.data(), logits.data(), targets.data(),
-                                       N, V);
-            std::vector<float> d0 = Random(rng_, probs.size()), ref = d0;
-            const float dloss = 0.37f;
-            ref_->crossentropy_backward(ref.data(), probs.data(), targets.data(), dloss, N, V);
-            std::vector<double> tol(probs.size());
-            for (size_t i = 0; i < tol.size(); i++)
-                tol[i] = targets[i / V] < 0 ? 0.0
-                         : 3 * kEps * (std::fabs(d0[i]) + dloss * (probs[i] + 1.0));
-            Guarded<float> g(d0), gp(probs);
-            Guarded<int> gt(targets);
-            k_->crossentropy_backward(g.data(), gp.data(), gt.data(), dloss, N, V);
-            ASSERT_TRUE(Near("dlogits", g.data(), ref, tol)) << "N=" << N << " V=" << V;
-        }
+    // |dloss| (p + 1)); masked rows must stay exactly as they were when accumulating, and
+    // become exactly 0 when writing (dlogits0 = 0 for the reference; every written case has
+    // a masked row).
+    for (unsigned write : kDinpModes)
+        for (int N : {1, 3, 17})
+            for (int V : kSizes) {
+                std::vector<float> logits;
+                std::vector<int> targets;
+                CrossentropyInputs(rng_, N, V, logits, targets);
+                if (write && std::none_of(targets.begin(), targets.end(),
+                                          [](int t) { return t < 0; }))
+                    targets[N / 2] = -1;
+                std::vector<float> loss(N), probs((size_t)N * V);
+                ref_->crossentropy_forward(loss.data(), probs.data(), logits.data(),
+                                           targets.data(), N, V);
+                std::vector<float> d0 = RefStart(Random(rng_, probs.size()), write), ref = d0;
+                const float dloss = 0.37f;
+                ref_->crossentropy_backward(ref.data(), probs.data(), targets.data(), dloss, N, V,
+                                            0);
+                std::vector<double> tol(probs.size());
+                for (size_t i = 0; i < tol.size(); i++)
+                    tol[i] = targets[i / V] < 0 ? 0.0
+                             : 3 * kEps * (std::fabs(d0[i]) + dloss * (probs[i] + 1.0));
+                Guarded<float> g(Start(d0, write)), gp(probs);
+                Guarded<int> gt(targets);
+                k_->crossentropy_backward(g.data(), gp.data(), gt.data(), dloss, N, V, write);
+                ASSERT_TRUE(Near("dlogits", g.data(), ref, tol))
+                    << "N=" << N << " V=" << V << ", " << Mode(write);
+            }
 }
 
 // ---- optimizer -----------------------------------------------------------------------
@@ -808,24 +882,30 @@ TEST_P(BackendOps, Deterministic)
 {
     REQUIRE_KERNEL(matmul_forward);
     REQUIRE_KERNEL(matmul_backward);
-    // Same inputs, same bits: twice in a row, for shapes with several cache blocks.
-    for (MatShape s : {MatShape{257, 300, 100}, MatShape{33, 65, 257}}) {
-        int N = s.N, C = s.C, OC = s.OC;
-        std::vector<float> inp = Random(rng_, (size_t)N * C), w = Random(rng_, (size_t)OC * C);
-        std::vector<float> dout = Random(rng_, (size_t)N * OC);
-        std::vector<float> out[2], dinp[2], dw[2];
-        for (int r = 0; r < 2; r++) {
-            out[r].assign((size_t)N * OC, 0.0f);
-            dinp[r].assign((size_t)N * C, 0.5f);
-            dw[r].assign((size_t)OC * C, -0.5f);
-            k_->matmul_forward(out[r].data(), inp.data(), w.data(), N, C, OC);
-            k_->matmul_backward(dinp[r].data(), dw[r].data(), dout.data(), inp.data(), w.data(),
-                                N, C, OC);
+    // Same inputs, same bits: twice in a row, for shapes with several cache blocks, the
+    // backward accumulating and writing both gradients.
+    for (unsigned write : {0u, (unsigned)(MGPT_WRITE_DINP | MGPT_WRITE_DW)})
+        for (MatShape s : {MatShape{257, 300, 100}, MatShape{33, 65, 257}}) {
+            int N = s.N, C = s.C, OC = s.OC;
+            std::vector<float> inp = Random(rng_, (size_t)N * C);
+            std::vector<float> w = Random(rng_, (size_t)OC * C);
+            std::vector<float> dout = Random(rng_, (size_t)N * OC);
+            std::vector<float> out[2], dinp[2], dw[2];
+            for (int r = 0; r < 2; r++) {
+                out[r].assign((size_t)N * OC, 0.0f);
+                dinp[r].assign((size_t)N * C, write ? NAN : 0.5f);
+                dw[r].assign((size_t)OC * C, write ? NAN : -0.5f);
+                k_->matmul_forward(out[r].data(), inp.data(), w.data(), N, C, OC);
+                k_->matmul_backward(dinp[r].data(), dw[r].data(), dout.data(), inp.data(),
+                                    w.data(), N, C, OC, write);
+            }
+            EXPECT_EQ(0, std::memcmp(out[0].data(), out[1].data(), out[0].size() * sizeof(float)));
+            EXPECT_EQ(0, std::memcmp(dinp[0].data(), dinp[1].data(),
+                                     dinp[0].size() * sizeof(float)))
+                << Mode(write);
+            EXPECT_EQ(0, std::memcmp(dw[0].data(), dw[1].data(), dw[0].size() * sizeof(float)))
+                << Mode(write);
         }
-        EXPECT_EQ(0, std::memcmp(out[0].data(), out[1].data(), out[0].size() * sizeof(float)));
-        EXPECT_EQ(0, std::memcmp(dinp[0].data(), dinp[1].data(), dinp[0].size() * sizeof(float)));
-        EXPECT_EQ(0, std::memcmp(dw[0].data(), dw[1].data(), dw[0].size() * sizeof(float)));
-    }
 }
 
 TEST_P(BackendOps, ProbePeakFlops)

@@ -72,6 +72,14 @@ TEST_F(Loader, BadModulesAreSkippedWithFileAndReason)
     EXPECT_NE(std::string(bad->reason).find("ABI version 1, but this mgpt speaks version " +
                                             std::to_string(MGPT_BACKEND_ABI_VERSION)),
               std::string::npos) << bad->reason;
+    // a version-2 module: a table of the same size as version 3's, but backward kernels
+    // without the write argument (they would add into gradients the engine no longer zeroes)
+    const mgpt_backend_entry *bad2 = entry(r, "badabi2");
+    ASSERT_NE(bad2, nullptr);
+    EXPECT_EQ(bad2->status, MGPT_BE_REJECTED);
+    EXPECT_NE(std::string(bad2->reason).find("ABI version 2, but this mgpt speaks version " +
+                                             std::to_string(MGPT_BACKEND_ABI_VERSION)),
+              std::string::npos) << bad2->reason;
 
     const mgpt_backend_entry *nosym = entry(r, "nosym");
     ASSERT_NE(nosym, nullptr);
@@ -84,7 +92,8 @@ TEST_F(Loader, BadModulesAreSkippedWithFileAndReason)
     EXPECT_NE(std::string(mis->reason).find("somebodyelse"), std::string::npos);
 
     // one warning per bad module, each naming its file
-    for (const char *file : {"mgpt_badabi.so", "mgpt_nosym.so", "mgpt_misnamed.so"})
+    for (const char *file :
+         {"mgpt_badabi.so", "mgpt_badabi2.so", "mgpt_nosym.so", "mgpt_misnamed.so"})
         EXPECT_NE(warnings.find(file), std::string::npos) << "no warning names " << file;
     // good modules load
     const mgpt_backend_entry *scalar = entry(r, "scalar");

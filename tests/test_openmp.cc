@@ -11,7 +11,10 @@
 // default team over the SSE kernels). Here every kernel runs on two sets of shapes: large
 // ones, above every serial threshold of backends/openmp/kernels.c, in the default mode;
 // and small ones with every vector and split tail, with MGPT_OPENMP_SPLIT=always so that
-// they are split too.
+// they are split too. Backward kernels run both accumulating and writing their gradients
+// (the write bits; a written gradient starts as NaN, so a split that reads it, or leaves a
+// range unwritten, shows as NaN); and a backward pass of the engine over gradient arenas
+// full of NaN gives the bits of one over zeroed arenas.
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
@@ -26,6 +29,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <memory>
 #include <random>
 #include <sstream>
 #include <string>
@@ -221,19 +225,31 @@ Outputs run_suite(const mgpt_kernels &k, const Shapes &s)
         k.rmsnorm_forward(y.data(), r.data(), x.data(), s.rows, s.cols);
         out.push_back(y);
         out.push_back(r);
-        std::vector<float> dy = rnd(g, x.size()), dx = rnd(g, x.size());
-        k.rmsnorm_backward(dx.data(), dy.data(), x.data(), r.data(), s.rows, s.cols);
+        std::vector<float> dy = rnd(g, x.size()), dx = rnd(g, x.size()), wx(x.size(), NAN);
+        k.rmsnorm_backward(dx.data(), dy.data(), x.data(), r.data(), s.rows, s.cols, 0);
         out.push_back(dx);
+        k.rmsnorm_backward(wx.data(), dy.data(), x.data(), r.data(), s.rows, s.cols,
+                           MGPT_WRITE_DINP);
+        out.push_back(wx);
     }
     {   // matmul
         std::vector<float> x = rnd(g, (size_t)s.N * s.C), w = rnd(g, (size_t)s.OC * s.C);
         std::vector<float> y((size_t)s.N * s.OC);
         k.matmul_forward(y.data(), x.data(), w.data(), s.N, s.C, s.OC);
         out.push_back(y);
-        std::vector<float> dy = rnd(g, y.size()), dx = rnd(g, x.size()), dw = rnd(g, w.size());
-        k.matmul_backward(dx.data(), dw.data(), dy.data(), x.data(), w.data(), s.N, s.C, s.OC);
-        out.push_back(dx);
-        out.push_back(dw);
+        std::vector<float> dy = rnd(g, y.size()), dx0 = rnd(g, x.size()), dw0 = rnd(g, w.size());
+        // accumulating both, then writing both, dinp only and dw only
+        for (unsigned write : {0u, (unsigned)(MGPT_WRITE_DINP | MGPT_WRITE_DW),
+                               (unsigned)MGPT_WRITE_DINP, (unsigned)MGPT_WRITE_DW}) {
+            std::vector<float> dx = write & MGPT_WRITE_DINP ? std::vector<float>(dx0.size(), NAN)
+                                                            : dx0;
+            std::vector<float> dw = write & MGPT_WRITE_DW ? std::vector<float>(dw0.size(), NAN)
+                                                          : dw0;
+            k.matmul_backward(dx.data(), dw.data(), dy.data(), x.data(), w.data(), s.N, s.C, s.OC,
+                              write);
+            out.push_back(dx);
+            out.push_back(dw);
+        }
     }
     {   // attention
         int C = s.H * s.hd, N = s.B * s.T;
@@ -244,19 +260,28 @@ Outputs run_suite(const mgpt_kernels &k, const Shapes &s)
         out.push_back(att);
         std::vector<float> dy = rnd(g, y.size()), dqkv = rnd(g, qkv.size()), datt(att.size());
         k.attention_backward(dqkv.data(), datt.data(), dy.data(), qkv.data(), att.data(), s.B,
-                             s.T, C, s.H);
+                             s.T, C, s.H, 0);
         out.push_back(dqkv);
+        std::vector<float> wqkv(qkv.size(), NAN);
+        k.attention_backward(wqkv.data(), datt.data(), dy.data(), qkv.data(), att.data(), s.B,
+                             s.T, C, s.H, MGPT_WRITE_DINP);
+        out.push_back(wqkv);
     }
     {   // element-wise
         std::vector<float> a = rnd(g, s.n), b = rnd(g, s.n), y(s.n), d = rnd(g, s.n);
         k.sqrelu_forward(y.data(), a.data(), s.n);
         out.push_back(y);
-        k.sqrelu_backward(d.data(), b.data(), a.data(), s.n);
+        std::vector<float> wd(s.n, NAN), wa(s.n, NAN);
+        k.sqrelu_backward(d.data(), b.data(), a.data(), s.n, 0);
         out.push_back(d);
+        k.sqrelu_backward(wd.data(), b.data(), a.data(), s.n, MGPT_WRITE_DINP);
+        out.push_back(wd);
         k.add_forward(y.data(), a.data(), b.data(), s.n);
         out.push_back(y);
-        k.accumulate(d.data(), a.data(), s.n);
+        k.accumulate(d.data(), a.data(), s.n, 0);
         out.push_back(d);
+        k.accumulate(wa.data(), a.data(), s.n, MGPT_WRITE_DINP);
+        out.push_back(wa);
         k.zero(d.data() + 3, s.n - 5);   // unaligned start, a partial line at the end
         out.push_back(d);
     }
@@ -269,9 +294,12 @@ Outputs run_suite(const mgpt_kernels &k, const Shapes &s)
         k.crossentropy_forward(loss.data(), p.data(), z.data(), t.data(), s.ce_rows, s.V);
         out.push_back(loss);
         out.push_back(p);
-        std::vector<float> dz = rnd(g, z.size());
-        k.crossentropy_backward(dz.data(), p.data(), t.data(), 0.37f, s.ce_rows, s.V);
+        std::vector<float> dz = rnd(g, z.size()), wz(z.size(), NAN);
+        k.crossentropy_backward(dz.data(), p.data(), t.data(), 0.37f, s.ce_rows, s.V, 0);
         out.push_back(dz);
+        k.crossentropy_backward(wz.data(), p.data(), t.data(), 0.37f, s.ce_rows, s.V,
+                                MGPT_WRITE_DINP);
+        out.push_back(wz);
     }
     {   // sumsq: one chunk, then several
         std::vector<float> x = rnd(g, s.n_sumsq);
@@ -296,10 +324,17 @@ std::string output_name(size_t i)
     static const std::vector<std::string> names = {
         "embed_forward out", "embed_backward dwte", "embed_backward dwpe",
         "rmsnorm_forward out", "rmsnorm_forward rstd", "rmsnorm_backward dinp",
+        "rmsnorm_backward dinp (written)",
         "matmul_forward out", "matmul_backward dinp", "matmul_backward dw",
+        "matmul_backward dinp (both written)", "matmul_backward dw (both written)",
+        "matmul_backward dinp (written)", "matmul_backward dw (dinp written)",
+        "matmul_backward dinp (dw written)", "matmul_backward dw (written)",
         "attention_forward out", "attention_forward att", "attention_backward dqkv",
-        "sqrelu_forward", "sqrelu_backward", "add_forward", "accumulate", "zero",
+        "attention_backward dqkv (written)",
+        "sqrelu_forward", "sqrelu_backward", "sqrelu_backward (written)", "add_forward",
+        "accumulate", "accumulate (written)", "zero",
         "crossentropy_forward loss", "crossentropy_forward probs", "crossentropy_backward",
+        "crossentropy_backward (written)",
         "sumsq (one chunk)", "sumsq (chunked)", "adam param", "adam m", "adam v"};
     return i < names.size() ? names[i] : "output " + std::to_string(i);
 }
@@ -318,6 +353,21 @@ std::string output_name(size_t i)
             if (memcmp(&a[i][j], &b[i][j], sizeof(float)) != 0)
                 return ::testing::AssertionFailure()
                        << output_name(i) << "[" << j << "] = " << a[i][j] << " vs " << b[i][j];
+    }
+    return ::testing::AssertionSuccess();
+}
+
+// No NaN in any output but sumsq's (whose floats hold a double's bits): the written
+// gradients started as NaN, so one that was read, or left partly unwritten, shows here
+// (SameBits alone would pass two modules that both read it).
+::testing::AssertionResult NoNaN(const Outputs &a)
+{
+    for (size_t i = 0; i < a.size(); i++) {
+        if (output_name(i).rfind("sumsq", 0) == 0)
+            continue;
+        for (size_t j = 0; j < a[i].size(); j++)
+            if (std::isnan(a[i][j]))
+                return ::testing::AssertionFailure() << output_name(i) << "[" << j << "] is NaN";
     }
     return ::testing::AssertionSuccess();
 }
@@ -346,6 +396,8 @@ TEST_F(OpenmpTest, EveryKernelIsBitwiseTheSameOnOneToFourThreadsAndAsTheIsaModul
         isa_large = run_suite(isa.k(), kLarge);
         isa_small = run_suite(isa.k(), kSmall);
     }
+    EXPECT_TRUE(NoNaN(isa_large));
+    EXPECT_TRUE(NoNaN(isa_small));
     Outputs first_large, first_small;
     for (const char *mode : {"auto", "always"}) {
         ScopedEnv split("MGPT_OPENMP_SPLIT", mode);
@@ -357,6 +409,8 @@ TEST_F(OpenmpTest, EveryKernelIsBitwiseTheSameOnOneToFourThreadsAndAsTheIsaModul
             EXPECT_NE(std::string(omp.description()).find(isa_ + " kernels"), std::string::npos)
                 << omp.description();
             Outputs large = run_suite(omp.k(), kLarge), small = run_suite(omp.k(), kSmall);
+            EXPECT_TRUE(NoNaN(large));
+            EXPECT_TRUE(NoNaN(small));
             // the ISA's own module, sumsq over 17 chunks included (the ISA's sumsq adds
             // the same chunks in the same order)
             EXPECT_TRUE(SameBits(large, isa_large));
@@ -521,6 +575,63 @@ TEST_F(OpenmpTest, TrainingIsBitwiseTheSameAsTheIsaModule)
     }
 }
 
+// Every gradient of the last backward pass: the parameters', then each node output's that
+// keeps one.
+std::vector<float> step_gradients(const mgpt_model *m)
+{
+    std::vector<float> g(m->grad_mem, m->grad_mem + m->num_floats);
+    for (int i = 0; i < m->graph.n_nodes; i++) {
+        const mgpt_tensor *t = m->graph.nodes[i].out;
+        if (t->grad)
+            g.insert(g.end(), t->grad, t->grad + t->numel);
+    }
+    return g;
+}
+
+TEST_F(OpenmpTest, BackwardNeverReadsAStaleGradient)
+{
+    // The engine stores each gradient with its first contributor in the backward walk (the
+    // kernels' write bits) and zeroes only dwte and dwpe, so no gradient is read before the
+    // pass has written it: a pass over gradient arenas full of NaN must give the bits of a
+    // pass over the arenas as allocated (zeros), with every op split over 2 and 3 threads (a
+    // range that reads its stale gradient, or is left unwritten, shows as NaN). Every fourth
+    // target is masked: those dlogits rows are written with 0.
+    mgpt_config cfg{};
+    int B = 0;
+    char err[512] = "";
+    ASSERT_EQ(mgpt_config_parse_name("e64_L2_b16_B4", &cfg, &B, err, sizeof err), 0) << err;
+    ScopedEnv split("MGPT_OPENMP_SPLIT", "always");
+    for (int threads : {2, 3}) {
+        SCOPED_TRACE(std::to_string(threads) + " threads");
+        Backend omp(reg_, "openmp", threads, engine_binding(threads));
+        ASSERT_TRUE(omp.ok()) << omp.why();
+        std::unique_ptr<mgpt_model, void (*)(mgpt_model *)> m(
+            mgpt_model_create(&cfg, B, &omp.k(), err, sizeof err), mgpt_model_free);
+        ASSERT_NE(m, nullptr) << err;
+        mgpt_model_init(m.get(), 3);
+        mgpt_batch_random(m->tokens, m->targets, m->N, cfg.vocab_size, 5);
+        for (int n = 0; n < m->N; n += 4)
+            m->targets[n] = -1;
+        std::vector<float> pass[2];
+        for (int p = 0; p < 2; p++) {
+            if (p == 1) {
+                std::fill(m->grad_mem, m->grad_mem + m->num_floats, NAN);
+                std::fill(m->act_grad_mem, m->act_grad_mem + m->act_grad_floats, NAN);
+            }
+            mgpt_model_forward(m.get());
+            mgpt_model_backward(m.get());
+            pass[p] = step_gradients(m.get());
+        }
+        ASSERT_EQ(pass[0].size(), pass[1].size());
+        ASSERT_GT(pass[1].size(), m->num_floats);
+        for (size_t i = 0; i < pass[1].size(); i++)
+            ASSERT_EQ(memcmp(&pass[0][i], &pass[1][i], sizeof(float)), 0)
+                << (i < m->num_floats ? "parameter" : "activation") << " gradient element "
+                << (i < m->num_floats ? i : i - m->num_floats) << ": " << pass[1][i]
+                << " over NaN arenas, " << pass[0][i] << " over zeroed ones";
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Binding: the team of the backend's parallel regions is the OpenMP runtime's pool of this
 // thread, so a parallel region here runs on the same threads.
@@ -581,7 +692,7 @@ TEST_F(OpenmpTest, ThreadsRunOnTheRequestedProcessors)
                 EXPECT_EQ(cpus[(size_t)t], std::vector<int>{pu[(size_t)t]}) << "thread " << t;
             // the kernels' own regions keep them there
             std::vector<float> a(1 << 20, 1.0f), b(1 << 20, 2.0f);
-            omp.k().accumulate(a.data(), b.data(), a.size());
+            omp.k().accumulate(a.data(), b.data(), a.size(), 0);
             cpus = team_cpus(threads);
             for (int t = 0; t < threads; t++)
                 EXPECT_EQ(cpus[(size_t)t], std::vector<int>{pu[(size_t)t]}) << "thread " << t;

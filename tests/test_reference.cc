@@ -561,25 +561,32 @@ TEST(Reference, LossLogitsAndEveryGradient)
 
 TEST(Reference, AllPaddingBatchHasZeroLossAndGradient)
 {
+    // With no target the loss is 0 and so is every gradient, stored as such by the backward
+    // pass: the gradient arenas start full of NaN (a step that skipped the backward of the
+    // loss, or left a gradient as the last step did, would leave them so).
     mgpt_config cfg = make_config(7, 8, 2, 1, 4);
     ModelPtr m = make_model(cfg, 2);
     ASSERT_TRUE(m);
     randomize_params(m.get(), 11);
     for (int b = 0; b < 2; b++)
         spec_encode_row({}, 4, m->tokens + b * 4, m->targets + b * 4, true);
+    std::fill(m->grad_mem, m->grad_mem + m->num_floats, NAN);
+    std::fill(m->act_grad_mem, m->act_grad_mem + m->act_grad_floats, NAN);
     EXPECT_EQ(mgpt_model_forward(m.get()), 0.0f);
     mgpt_model_backward(m.get());
     for (size_t i = 0; i < m->num_floats; i++)
         ASSERT_EQ(m->grad_mem[i], 0.0f) << "gradient element " << i;
 }
 
-TEST(Reference, BackwardZeroesEveryGradientBeforeItsFirstUse)
+TEST(Reference, BackwardNeverReadsAGradientBeforeWritingIt)
 {
-    // The backward walk zeroes each gradient just before the first kernel that accumulates
-    // into it (model.c plans which). With both gradient arenas full of NaN before the second
-    // of two identical backward passes, any gradient read before it was zeroed would turn
-    // NaN: both passes must give the same bits, for the parameters and for every
-    // activation that keeps a gradient. Some rows padded, so masked rows are covered.
+    // The first kernel of the backward walk to contribute to a gradient stores it (the write
+    // bits, planned in model.c), and only dwte and dwpe are zeroed (just before embed's
+    // scatter adds into them): no gradient's old contents are ever read. With both gradient
+    // arenas full of NaN before the second of two identical backward passes, any gradient
+    // read before this pass wrote it would turn NaN: both passes must give the same bits,
+    // for the parameters and for every activation that keeps a gradient. Some rows padded,
+    // so masked rows (written with 0 by the loss's backward) are covered.
     mgpt_config cfg = make_config(11, 16, 4, 2, 8);
     ModelPtr m = make_model(cfg, 3);
     ASSERT_TRUE(m);
@@ -609,9 +616,68 @@ TEST(Reference, BackwardZeroesEveryGradientBeforeItsFirstUse)
         ASSERT_EQ(acts.size(), first[1].size());
         EXPECT_GT(acts.size(), (size_t)m->N * cfg.n_embd);
         EXPECT_EQ(memcmp(params.data(), first[0].data(), params.size() * sizeof(float)), 0)
-            << "a parameter gradient was read before it was zeroed";
+            << "a parameter gradient was read before the pass wrote it";
         EXPECT_EQ(memcmp(acts.data(), first[1].data(), acts.size() * sizeof(float)), 0)
-            << "an activation gradient was read before it was zeroed";
+            << "an activation gradient was read before the pass wrote it";
+    }
+}
+
+// The scalar kernels, with `zero` recording what it is called on.
+std::vector<std::pair<const float *, size_t>> zero_calls;
+const mgpt_kernels *zero_inner = nullptr;
+
+void recording_zero(float *x, size_t n)
+{
+    zero_calls.push_back({x, n});
+    zero_inner->zero(x, n);
+}
+
+// The tensor whose gradient starts at p, for messages.
+std::string grad_owner(const mgpt_model *m, const float *p)
+{
+    for (int i = 0; i < m->n_tensors; i++)
+        if (m->tensors[i].grad == p)
+            return m->tensors[i].name;
+    return "a gradient no tensor starts at";
+}
+
+TEST(Reference, BackwardZeroesOnlyTheEmbeddingGradients)
+{
+    // Every other gradient is stored by its first contributor (the write bits), so a
+    // backward pass calls zero exactly twice, on the whole of dwte and of dwpe (the
+    // embedding's scatter only adds). Zeroing more is correct but costs a pass over the
+    // gradient (what the write bits removed); the NaN test above fails if less.
+    const mgpt_kernels *k = ScalarBackend::get().kernels();
+    ASSERT_NE(k, nullptr) << ScalarBackend::get().why();
+    mgpt_kernels rec = *k;
+    rec.zero = recording_zero;
+    zero_inner = k;
+    mgpt_config cfg = make_config(11, 16, 4, 2, 8);
+    char err[512] = "";
+    ModelPtr m(mgpt_model_create(&cfg, 3, &rec, err, sizeof err));
+    ASSERT_TRUE(m) << err;
+    randomize_params(m.get(), 41);
+    auto docs = random_docs({3, 9, 5}, 11, 42);
+    for (int b = 0; b < 3; b++)
+        spec_encode_row(docs[b], 8, m->tokens + b * 8, m->targets + b * 8);
+    for (int pass = 0; pass < 2; pass++) {
+        mgpt_model_forward(m.get());
+        zero_calls.clear();
+        mgpt_model_backward(m.get());
+        const mgpt_param *wte = mgpt_model_param(m.get(), "wte");
+        const mgpt_param *wpe = mgpt_model_param(m.get(), "wpe");
+        ASSERT_TRUE(wte && wpe);
+        std::vector<std::pair<const float *, size_t>> want = {
+            {wte->grad, (size_t)wte->rows * wte->cols}, {wpe->grad, (size_t)wpe->rows * wpe->cols}};
+        std::vector<std::pair<const float *, size_t>> got = zero_calls;
+        std::sort(got.begin(), got.end());
+        std::sort(want.begin(), want.end());
+        std::string calls;
+        for (const auto &c : zero_calls)
+            calls += "\n  " + grad_owner(m.get(), c.first) + ", " + std::to_string(c.second) +
+                     " floats";
+        EXPECT_TRUE(got == want) << "pass " << pass + 1 << ": zero was called on:" << calls
+                                 << "\n(expected: dwte and dwpe, whole, once each)";
     }
 }
 

@@ -10,6 +10,12 @@
 // flop (a multiply-add two); bytes are compulsory traffic: 4 bytes per distinct element
 // whose first access is a read, plus 4 per distinct element written (so an accumulated
 // buffer counts twice, and a value the kernel wrote and reads back costs nothing more).
+// The backward kernels are counted in both modes of their gradients: accumulating (+=),
+// and writing (=, the MGPT_WRITE_* bits the engine gives a gradient's first contributor),
+// transcribed as the reference writes: matmul and attention zero the written gradient and
+// add into the zeros (which they wrote: no read), rmsnorm and cross-entropy add their value
+// to 0 instead of the old contents, sqrelu stores its value, accumulate copies. A written
+// gradient starts as NaN, so a transcription or kernel that read it would not compare.
 #include <gtest/gtest.h>
 
 #include <unistd.h>
@@ -90,6 +96,12 @@ struct IArr {
 
 // --- the scalar reference kernels, transcribed over counted types ------------------------
 
+void c_zero(Arr<float> x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        x.set(i, k(0));
+}
+
 void c_embed_forward(Arr<float> out, IArr tok, Arr<float> wte, Arr<float> wpe, int N, int T, int C)
 {
     for (int n = 0; n < N; n++) {
@@ -127,7 +139,8 @@ void c_rmsnorm_forward(Arr<float> out, Arr<float> rstd, Arr<float> inp, int N, i
     }
 }
 
-void c_rmsnorm_backward(Arr<float> dinp, Arr<float> dout, Arr<float> inp, Arr<float> rstd, int N, int C)
+void c_rmsnorm_backward(Arr<float> dinp, Arr<float> dout, Arr<float> inp, Arr<float> rstd, int N,
+                        int C, unsigned write)
 {
     for (int n = 0; n < N; n++) {
         CF r = rstd.get(n), dot = k(0);
@@ -136,7 +149,8 @@ void c_rmsnorm_backward(Arr<float> dinp, Arr<float> dout, Arr<float> inp, Arr<fl
         CF kk = r * r * r * dot / k((float)C);
         for (int c = 0; c < C; c++) {
             size_t i = (size_t)n * C + c;
-            dinp.set(i, dinp.get(i) + (r * dout.get(i) - kk * inp.get(i)));
+            CF d = r * dout.get(i) - kk * inp.get(i);
+            dinp.set(i, (write & MGPT_WRITE_DINP ? k(0) : dinp.get(i)) + d);
         }
     }
 }
@@ -153,8 +167,12 @@ void c_matmul_forward(Arr<float> out, Arr<float> inp, Arr<float> w, int N, int C
 }
 
 void c_matmul_backward(Arr<float> dinp, Arr<float> dw, Arr<float> dout, Arr<float> inp, Arr<float> w,
-                       int N, int C, int OC)
+                       int N, int C, int OC, unsigned write)
 {
+    if (write & MGPT_WRITE_DINP)
+        c_zero(dinp, (size_t)N * C);
+    if (write & MGPT_WRITE_DW)
+        c_zero(dw, (size_t)OC * C);
     for (int n = 0; n < N; n++)
         for (int o = 0; o < OC; o++) {
             CF d = dout.get((size_t)n * OC + o);
@@ -216,8 +234,10 @@ void c_attention_forward(Arr<float> out, Arr<float> att, Arr<float> qkv, int B, 
 }
 
 void c_attention_backward(Arr<float> dqkv, Arr<float> datt, Arr<float> dout, Arr<float> qkv,
-                          Arr<float> att, int B, int T, int C, int H)
+                          Arr<float> att, int B, int T, int C, int H, unsigned write)
 {
+    if (write & MGPT_WRITE_DINP)
+        c_zero(dqkv, (size_t)B * T * 3 * C);
     int hd = C / H;
     size_t C3 = 3 * (size_t)C;
     CF scale = k(1) / csqrt(k((float)hd));
@@ -258,12 +278,12 @@ void c_sqrelu_forward(Arr<float> out, Arr<float> inp, size_t n)
     }
 }
 
-void c_sqrelu_backward(Arr<float> dinp, Arr<float> dout, Arr<float> inp, size_t n)
+void c_sqrelu_backward(Arr<float> dinp, Arr<float> dout, Arr<float> inp, size_t n, unsigned write)
 {
     for (size_t i = 0; i < n; i++) {
         CF x = inp.get(i);
-        if (gt(x, k(0)))
-            dinp.set(i, dinp.get(i) + k(2) * x * dout.get(i));
+        CF g = gt(x, k(0)) ? k(2) * x * dout.get(i) : k(0);
+        dinp.set(i, write & MGPT_WRITE_DINP ? g : dinp.get(i) + g);
     }
 }
 
@@ -273,10 +293,10 @@ void c_add_forward(Arr<float> out, Arr<float> a, Arr<float> b, size_t n)
         out.set(i, a.get(i) + b.get(i));
 }
 
-void c_accumulate(Arr<float> dst, Arr<float> src, size_t n)
+void c_accumulate(Arr<float> dst, Arr<float> src, size_t n, unsigned write)
 {
     for (size_t i = 0; i < n; i++)
-        dst.set(i, dst.get(i) + src.get(i));
+        dst.set(i, write & MGPT_WRITE_DINP ? src.get(i) : dst.get(i) + src.get(i));
 }
 
 void c_crossentropy_forward(Arr<float> loss, Arr<float> probs, Arr<float> logits, IArr targets,
@@ -301,15 +321,21 @@ void c_crossentropy_forward(Arr<float> loss, Arr<float> probs, Arr<float> logits
     }
 }
 
-void c_crossentropy_backward(Arr<float> dlogits, Arr<float> probs, IArr targets, float dloss, int N, int V)
+void c_crossentropy_backward(Arr<float> dlogits, Arr<float> probs, IArr targets, float dloss, int N,
+                             int V, unsigned write)
 {
+    bool wr = write & MGPT_WRITE_DINP;
     for (int n = 0; n < N; n++) {
         int t = targets.get(n);
-        if (t < 0)
+        if (t < 0) {   // masked: no gradient, but a written row is zeros
+            for (int i = 0; wr && i < V; i++)
+                dlogits.set((size_t)n * V + i, k(0));
             continue;
+        }
         for (int i = 0; i < V; i++) {
             size_t j = (size_t)n * V + i;
-            dlogits.set(j, dlogits.get(j) + k(dloss) * (probs.get(j) - k(i == t ? 1.0f : 0.0f)));
+            CF d = k(dloss) * (probs.get(j) - k(i == t ? 1.0f : 0.0f));
+            dlogits.set(j, (wr ? k(0) : dlogits.get(j)) + d);
         }
     }
 }
@@ -322,12 +348,6 @@ double c_sumsq(Arr<float> x, size_t n)
         s = s + v * v;
     }
     return s.v;
-}
-
-void c_zero(Arr<float> x, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        x.set(i, k(0));
 }
 
 void c_adam_update(Arr<float> param, Arr<float> grad, Arr<float> m, Arr<float> v, size_t n,
@@ -385,20 +405,41 @@ struct Node {
         out.numel = numel;
         nd.out = &out;
     }
-    Count cost(int backward) const
+    // `write`: the node's write bits (bit j: its backward stores in[j]'s gradient, the
+    // engine's plan for a gradient's first contributor); 0: it accumulates into both.
+    Count cost(int backward, unsigned write = 0) const
     {
-        mgpt_cost c = mgpt_node_cost(&nd, backward);
+        mgpt_node n = nd;
+        n.write = write;
+        mgpt_cost c = mgpt_node_cost(&n, backward);
         return {c.flops, c.bytes};
     }
 };
 
-// Agreement of the engine's count with the brute-force one: within `rel`.
-void expect_agree(const char *what, Count formula, Count brute, double rel)
+// Agreement of the engine's count with the brute-force one: FLOPs within `rel_flops`
+// (exactly 0 if the brute force counts none: a copy), bytes within `rel_bytes`.
+void expect_agree(const std::string &what, Count formula, Count brute, double rel_flops,
+                  double rel_bytes)
 {
-    EXPECT_NEAR(formula.flops / brute.flops, 1.0, rel)
-        << what << " flops: formula " << formula.flops << ", brute force " << brute.flops;
-    EXPECT_NEAR(formula.bytes / brute.bytes, 1.0, rel)
+    if (brute.flops == 0)
+        EXPECT_EQ(formula.flops, 0.0) << what << " flops: formula " << formula.flops
+                                      << ", brute force 0";
+    else
+        EXPECT_NEAR(formula.flops / brute.flops, 1.0, rel_flops)
+            << what << " flops: formula " << formula.flops << ", brute force " << brute.flops;
+    EXPECT_NEAR(formula.bytes / brute.bytes, 1.0, rel_bytes)
         << what << " bytes: formula " << formula.bytes << ", brute force " << brute.bytes;
+}
+
+void expect_agree(const std::string &what, Count formula, Count brute, double rel)
+{
+    expect_agree(what, formula, brute, rel, rel);
+}
+
+// A gradient that a kernel writes: NaN, which it must not read.
+std::vector<float> nans(size_t n)
+{
+    return std::vector<float>(n, NAN);
 }
 
 // Shapes: per-row terms (rstd, loss, tokens, the softmax's divide) stay under 3% at C = 64,
@@ -465,10 +506,21 @@ TEST(RooflineCounts, RmsNorm)
     std::vector<float> dinp = randv((size_t)N * C, 6), rdinp = dinp;
     Tally tb;
     tally = &tb;
-    c_rmsnorm_backward({dinp.data()}, {dout.data()}, {inp.data()}, {rstd.data()}, N, C);
-    K->rmsnorm_backward(rdinp.data(), dout.data(), inp.data(), rstd.data(), N, C);
+    c_rmsnorm_backward({dinp.data()}, {dout.data()}, {inp.data()}, {rstd.data()}, N, C, 0);
+    K->rmsnorm_backward(rdinp.data(), dout.data(), inp.data(), rstd.data(), N, C, 0);
     expect_close(dinp, rdinp, "rmsnorm_backward");
     expect_agree("rmsnorm_backward", node.cost(1), {tb.flops, tb.bytes()}, EXACT);
+
+    // writing dinp: the same FLOPs (its value added to 0), 4 bytes an element less
+    std::vector<float> wdinp = nans((size_t)N * C), rwdinp = wdinp;
+    Tally tw;
+    tally = &tw;
+    c_rmsnorm_backward({wdinp.data()}, {dout.data()}, {inp.data()}, {rstd.data()}, N, C,
+                       MGPT_WRITE_DINP);
+    K->rmsnorm_backward(rwdinp.data(), dout.data(), inp.data(), rstd.data(), N, C,
+                        MGPT_WRITE_DINP);
+    expect_close(wdinp, rwdinp, "rmsnorm_backward writing");
+    expect_agree("rmsnorm_backward writing", node.cost(1, 1u), {tw.flops, tw.bytes()}, EXACT);
 }
 
 TEST(RooflineCounts, Matmul)
@@ -492,13 +544,39 @@ TEST(RooflineCounts, Matmul)
     std::vector<float> rdinp = dinp, rdw = dw;
     Tally tb;
     tally = &tb;
-    c_matmul_backward({dinp.data()}, {dw.data()}, {dout.data()}, {inp.data()}, {w.data()}, N, C, OC);
-    K->matmul_backward(rdinp.data(), rdw.data(), dout.data(), inp.data(), w.data(), N, C, OC);
+    c_matmul_backward({dinp.data()}, {dw.data()}, {dout.data()}, {inp.data()}, {w.data()}, N, C,
+                      OC, 0);
+    K->matmul_backward(rdinp.data(), rdw.data(), dout.data(), inp.data(), w.data(), N, C, OC, 0);
     expect_close(dinp, rdinp, "matmul_backward dinp");
     expect_close(dw, rdw, "matmul_backward dw");
     Count f = node.cost(1);
     EXPECT_DOUBLE_EQ(f.flops, tb.flops);
     expect_agree("matmul_backward", f, {tb.flops, tb.bytes()}, 1e-9);
+
+    // writing dinp, dw, or both (the node's bits 1 and 2, the kernel's MGPT_WRITE_DINP and
+    // MGPT_WRITE_DW): the same FLOPs (sums started at 0), 4 bytes an element of each written
+    // gradient less
+    const struct {
+        unsigned node, kernel;
+    } modes[] = {{1u, MGPT_WRITE_DINP}, {2u, MGPT_WRITE_DW}, {3u, MGPT_WRITE_DINP | MGPT_WRITE_DW}};
+    for (auto mode : modes) {
+        bool wi = mode.kernel & MGPT_WRITE_DINP, ww = mode.kernel & MGPT_WRITE_DW;
+        std::vector<float> wdinp = wi ? nans(dinp.size()) : randv(dinp.size(), 10);
+        std::vector<float> wdw = ww ? nans(dw.size()) : randv(dw.size(), 11);
+        std::vector<float> rwdinp = wdinp, rwdw = wdw;
+        Tally tw;
+        tally = &tw;
+        c_matmul_backward({wdinp.data()}, {wdw.data()}, {dout.data()}, {inp.data()}, {w.data()},
+                          N, C, OC, mode.kernel);
+        K->matmul_backward(rwdinp.data(), rwdw.data(), dout.data(), inp.data(), w.data(), N, C,
+                           OC, mode.kernel);
+        std::string what = "matmul_backward writing" + std::string(wi ? " dinp" : "") +
+                           (ww ? " dw" : "");
+        expect_close(wdinp, rwdinp, (what + ": dinp").c_str());
+        expect_close(wdw, rwdw, (what + ": dw").c_str());
+        EXPECT_DOUBLE_EQ(node.cost(1, mode.node).flops, tw.flops) << what;
+        expect_agree(what, node.cost(1, mode.node), {tw.flops, tw.bytes()}, 1e-9);
+    }
 }
 
 TEST(RooflineCounts, Attention)
@@ -524,11 +602,22 @@ TEST(RooflineCounts, Attention)
     Tally tb;
     tally = &tb;
     c_attention_backward({dqkv.data()}, {datt.data()}, {dout.data()}, {qkv.data()}, {att.data()},
-                         B, T, C, H);
+                         B, T, C, H, 0);
     K->attention_backward(rdqkv.data(), rdatt.data(), dout.data(), qkv.data(), att.data(), B, T,
-                          C, H);
+                          C, H, 0);
     expect_close(dqkv, rdqkv, "attention_backward");
     expect_agree("attention_backward", node.cost(1), {tb.flops, tb.bytes()}, APPROX);
+
+    // writing dqkv: the same FLOPs (sums started at 0), 4 bytes an element of dqkv less
+    std::vector<float> wdqkv = nans(dqkv.size()), rwdqkv = wdqkv;
+    Tally tw;
+    tally = &tw;
+    c_attention_backward({wdqkv.data()}, {datt.data()}, {dout.data()}, {qkv.data()}, {att.data()},
+                         B, T, C, H, MGPT_WRITE_DINP);
+    K->attention_backward(rwdqkv.data(), rdatt.data(), dout.data(), qkv.data(), att.data(), B, T,
+                          C, H, MGPT_WRITE_DINP);
+    expect_close(wdqkv, rwdqkv, "attention_backward writing");
+    expect_agree("attention_backward writing", node.cost(1, 1u), {tw.flops, tw.bytes()}, APPROX);
 }
 
 TEST(RooflineCounts, SqreluAddAccumulate)
@@ -552,10 +641,20 @@ TEST(RooflineCounts, SqreluAddAccumulate)
     std::vector<float> dinp = randv(n, 17), rdinp = dinp;
     Tally tb;
     tally = &tb;
-    c_sqrelu_backward({dinp.data()}, {dout.data()}, {inp.data()}, n);
-    K->sqrelu_backward(rdinp.data(), dout.data(), inp.data(), n);
+    c_sqrelu_backward({dinp.data()}, {dout.data()}, {inp.data()}, n, 0);
+    K->sqrelu_backward(rdinp.data(), dout.data(), inp.data(), n, 0);
     expect_close(dinp, rdinp, "sqrelu_backward");
     expect_agree("sqrelu_backward", sq.cost(1), {tb.flops, tb.bytes()}, 1e-9);
+
+    // writing dinp: its value stored, not added (one FLOP an element less), 4 bytes an
+    // element less
+    std::vector<float> wdinp = nans(n), rwdinp = wdinp;
+    Tally tw;
+    tally = &tw;
+    c_sqrelu_backward({wdinp.data()}, {dout.data()}, {inp.data()}, n, MGPT_WRITE_DINP);
+    K->sqrelu_backward(rwdinp.data(), dout.data(), inp.data(), n, MGPT_WRITE_DINP);
+    expect_close(wdinp, rwdinp, "sqrelu_backward writing");
+    expect_agree("sqrelu_backward writing", sq.cost(1, 1u), {tw.flops, tw.bytes()}, 1e-9);
 
     size_t m = (size_t)B1 * T1 * C1;
     auto a = randv(m, 18), b = randv(m, 19);
@@ -568,20 +667,27 @@ TEST(RooflineCounts, SqreluAddAccumulate)
     Node add(MGPT_OP_ADD, B1, T1, C1, 0, H1, V1, m);
     expect_agree("add_forward", add.cost(0), {ta.flops, ta.bytes()}, 1e-9);
 
-    // the add node's backward is two accumulate calls, counted call by call
-    std::vector<float> da = randv(m, 20), db = randv(m, 21), rda = da, rdb = db;
+    // the add node's backward is two accumulate calls, counted call by call, each operand's
+    // gradient accumulated or written (node bit 0: a's, bit 1: b's; a copy when writing)
     auto dsum = randv(m, 22);
-    Tally t1, t2;
-    tally = &t1;
-    c_accumulate({da.data()}, {dsum.data()}, m);
-    tally = &t2;
-    c_accumulate({db.data()}, {dsum.data()}, m);
-    K->accumulate(rda.data(), dsum.data(), m);
-    K->accumulate(rdb.data(), dsum.data(), m);
-    expect_close(da, rda, "accumulate a");
-    expect_close(db, rdb, "accumulate b");
-    expect_agree("accumulate x2", add.cost(1),
-                 {t1.flops + t2.flops, t1.bytes() + t2.bytes()}, 1e-9);
+    for (unsigned write = 0; write < 4; write++) {
+        unsigned wa = write & 1u ? (unsigned)MGPT_WRITE_DINP : 0u;
+        unsigned wb = write & 2u ? (unsigned)MGPT_WRITE_DINP : 0u;
+        std::vector<float> da = wa ? nans(m) : randv(m, 20), db = wb ? nans(m) : randv(m, 21);
+        std::vector<float> rda = da, rdb = db;
+        Tally t1, t2;
+        tally = &t1;
+        c_accumulate({da.data()}, {dsum.data()}, m, wa);
+        tally = &t2;
+        c_accumulate({db.data()}, {dsum.data()}, m, wb);
+        K->accumulate(rda.data(), dsum.data(), m, wa);
+        K->accumulate(rdb.data(), dsum.data(), m, wb);
+        std::string what = "accumulate x2, node write bits " + std::to_string(write);
+        expect_close(da, rda, (what + ": a").c_str());
+        expect_close(db, rdb, (what + ": b").c_str());
+        expect_agree(what, add.cost(1, write), {t1.flops + t2.flops, t1.bytes() + t2.bytes()},
+                     1e-9);
+    }
 }
 
 TEST(RooflineCounts, CrossEntropy)
@@ -607,12 +713,25 @@ TEST(RooflineCounts, CrossEntropy)
     std::vector<float> dl = randv((size_t)N * V, 24), rdl = dl;
     Tally tb;
     tally = &tb;
-    c_crossentropy_backward({dl.data()}, {probs.data()}, {targets.data()}, 1.0f / N, N, V);
-    K->crossentropy_backward(rdl.data(), probs.data(), targets.data(), 1.0f / N, N, V);
+    c_crossentropy_backward({dl.data()}, {probs.data()}, {targets.data()}, 1.0f / N, N, V, 0);
+    K->crossentropy_backward(rdl.data(), probs.data(), targets.data(), 1.0f / N, N, V, 0);
     expect_close(dl, rdl, "crossentropy_backward");
     Count f = node.cost(1);
     EXPECT_NEAR(f.flops / tb.flops, 1.0, EXACT);
     EXPECT_NEAR(f.bytes / tb.bytes(), 1.0, EXACT);
+
+    // writing dlogits: the same FLOPs (its value added to 0), 4 bytes an element less (no
+    // row masked: the formula's case)
+    std::vector<float> wdl = nans((size_t)N * V), rwdl = wdl;
+    Tally tw;
+    tally = &tw;
+    c_crossentropy_backward({wdl.data()}, {probs.data()}, {targets.data()}, 1.0f / N, N, V,
+                            MGPT_WRITE_DINP);
+    K->crossentropy_backward(rwdl.data(), probs.data(), targets.data(), 1.0f / N, N, V,
+                             MGPT_WRITE_DINP);
+    expect_close(wdl, rwdl, "crossentropy_backward writing");
+    expect_agree("crossentropy_backward writing", node.cost(1, 1u), {tw.flops, tw.bytes()},
+                 EXACT);
 }
 
 TEST(RooflineCounts, Optimizer)
@@ -679,14 +798,13 @@ TEST(RooflineCounts, EveryKernelOfAStep)
         }
     used.insert(roof_slot_sumsq());
     used.insert(roof_slot_adam());
-    // every gradient of the step is zeroed by the walk, once: the parameters' and the
-    // activations' (the nodes' outputs that keep one)
-    size_t act = 0;
-    for (int i = 0; i < m->graph.n_nodes; i++)
-        if (m->graph.nodes[i].out->grad)
-            act += m->graph.nodes[i].out->numel;
+    // the walk zeroes dwte and dwpe, once each (embed's scatter adds into them); every other
+    // gradient is stored by its first contributor, with the write bits
+    const mgpt_param *wte = mgpt_model_param(m.get(), "wte");
+    const mgpt_param *wpe = mgpt_model_param(m.get(), "wpe");
+    ASSERT_TRUE(wte && wpe);
     double zeroed = mgpt_graph_zero_cost(&m->graph).bytes;
-    EXPECT_DOUBLE_EQ(zeroed, 4.0 * (double)(m->num_floats + act));
+    EXPECT_DOUBLE_EQ(zeroed, 4.0 * (double)(wte->rows * wte->cols + wpe->rows * wpe->cols));
     if (zeroed > 0)
         used.insert(roof_slot_zero());
     EXPECT_EQ((int)used.size(), mgpt_kernel_count());
