@@ -27,7 +27,8 @@ static mgpt_cost attention_cost(const mgpt_node *nd, int backward)
 mgpt_cost mgpt_node_cost(const mgpt_node *nd, int backward)
 {
     double N = nd->N, C = nd->C, OC = nd->OC, V = nd->V, n = nd->out ? (double)nd->out->numel : 0;
-    /* a gradient its kernel writes (nd->write) is not read: 4 bytes an element less */
+    /* a gradient its kernel writes (nd->write) is not read: 4 bytes an element less, and
+     * the element-wise ops skip their add: a flop an element less */
     int w0 = backward && (nd->write & 1u), w1 = backward && (nd->write & 2u);
     mgpt_cost c = {0, 0};
     switch (nd->op) {
@@ -36,7 +37,7 @@ mgpt_cost mgpt_node_cost(const mgpt_node *nd, int backward)
         c.bytes = backward ? 20 * N * C : 12 * N * C;
         break;
     case MGPT_OP_RMSNORM:
-        c.flops = backward ? 6 * N * C : 3 * N * C;
+        c.flops = backward ? 6 * N * C - w0 * N * C : 3 * N * C;
         c.bytes = backward ? 16 * N * C - 4 * w0 * N * C : 8 * N * C;
         break;
     case MGPT_OP_MATMUL:
@@ -50,7 +51,7 @@ mgpt_cost mgpt_node_cost(const mgpt_node *nd, int backward)
         return attention_cost(nd, backward);
     case MGPT_OP_SQRELU:
         /* compare and square; backward: compare, 2*x*dy, accumulate into dinp */
-        c.flops = backward ? 4 * n : 2 * n;
+        c.flops = backward ? 4 * n - w0 * n : 2 * n;
         c.bytes = backward ? 16 * n - 4 * w0 * n : 8 * n;
         break;
     case MGPT_OP_ADD:
@@ -59,7 +60,7 @@ mgpt_cost mgpt_node_cost(const mgpt_node *nd, int backward)
         c.bytes = backward ? (24 - 4 * w0 - 4 * w1) * n : 12 * n;
         break;
     case MGPT_OP_XENT:
-        c.flops = backward ? 3 * N * V : 5 * N * V;
+        c.flops = backward ? 3 * N * V - w0 * N * V : 5 * N * V;
         c.bytes = backward ? 12 * N * V - 4 * w0 * N * V : 8 * N * V;
         break;
     default:

@@ -11,7 +11,7 @@ void scalar_sqrelu_forward(float *out, const float *inp, size_t n)
     }
 }
 
-/* flops 4*n, bytes 16*n (12*n writing) */
+/* flops 4*n, bytes 16*n (writing: flops 3*n, bytes 12*n) */
 void scalar_sqrelu_backward(float *dinp, const float *dout, const float *inp, size_t n,
                             unsigned write)
 {

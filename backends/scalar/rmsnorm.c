@@ -22,7 +22,7 @@ void scalar_rmsnorm_forward(float *out, float *rstd, const float *inp, int N, in
 
 /* With y = x*r and r = (mean(x^2)+eps)^-1/2:
  *   dx = r*dy - x * r^3 * mean(dy*x)
- * flops 6*N*C, bytes 16*N*C (12*N*C writing) */
+ * flops 6*N*C, bytes 16*N*C (writing: flops 5*N*C, bytes 12*N*C) */
 void scalar_rmsnorm_backward(float *dinp, const float *dout, const float *inp,
                              const float *rstd, int N, int C, unsigned write)
 {
@@ -37,6 +37,6 @@ void scalar_rmsnorm_backward(float *dinp, const float *dout, const float *inp,
             dot += dy[c] * x[c];
         float k = r * r * r * dot / C;
         for (int c = 0; c < C; c++)
-            dx[c] = (add ? dx[c] : 0.0f) + (r * dy[c] - k * x[c]);
+            dx[c] = add ? dx[c] + (r * dy[c] - k * x[c]) : r * dy[c] - k * x[c];
     }
 }

@@ -42,7 +42,7 @@ SIMD_ALWAYS_INLINE void sqrelu_backward_body(float *dinp, const float *dout, con
     }
 }
 
-/* flops 4*n, bytes 16*n (12*n writing dinp) */
+/* flops 4*n, bytes 16*n (writing dinp: flops 3*n, bytes 12*n) */
 void SIMD_FN(sqrelu_backward)(float *dinp, const float *dout, const float *inp, size_t n,
                               unsigned write)
 {

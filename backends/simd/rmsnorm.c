@@ -46,7 +46,7 @@ SIMD_ALWAYS_INLINE void rmsnorm_backward_body(float *dinp, const float *dout, co
     }
 }
 
-/* flops 6*N*C, bytes 16*N*C (12*N*C writing dinp) */
+/* flops 6*N*C, bytes 16*N*C (writing dinp: flops 5*N*C, bytes 12*N*C) */
 void SIMD_FN(rmsnorm_backward)(float *dinp, const float *dout, const float *inp,
                                const float *rstd, int N, int C, unsigned write)
 {

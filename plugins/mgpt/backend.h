@@ -94,7 +94,7 @@ typedef struct mgpt_kernels {
     /* rstd[n] = 1/sqrt(mean(inp[n,:]^2) + 1e-5); out = inp * rstd  flops 3*N*C, bytes 8*N*C */
     void (*rmsnorm_forward)(float *out, float *rstd, const float *inp, int N, int C);
     /* dinp += rstd*(dout - inp * rstd^2 * mean(dout*inp))          flops 6*N*C, bytes 16*N*C
-     * (12*N*C when writing dinp) */
+     * (writing dinp: flops 5*N*C, bytes 12*N*C) */
     void (*rmsnorm_backward)(float *dinp, const float *dout, const float *inp,
                              const float *rstd, int N, int C, unsigned write);
 
@@ -119,7 +119,7 @@ typedef struct mgpt_kernels {
 
     /* out = max(inp, 0)^2                                          flops 2*n, bytes 8*n */
     void (*sqrelu_forward)(float *out, const float *inp, size_t n);
-    /* dinp += dout * 2 * max(inp, 0)                 flops 4*n, bytes 16*n (12*n writing) */
+    /* dinp += dout * 2 * max(inp, 0)       flops 4*n, bytes 16*n (writing: 3*n, 12*n) */
     void (*sqrelu_backward)(float *dinp, const float *dout, const float *inp, size_t n,
                             unsigned write);
 
@@ -134,7 +134,8 @@ typedef struct mgpt_kernels {
     void (*crossentropy_forward)(float *loss, float *probs, const float *logits,
                                  const int *targets, int N, int V);
     /* dlogits[n,:] += dloss * (probs[n,:] - onehot(targets[n])), rows with targets[n] < 0
-     * untouched (written with 0 when writing).     flops 3*N*V, bytes 12*N*V (8*N*V writing) */
+     * untouched (written with 0 when writing).    flops 3*N*V, bytes 12*N*V (writing: 2*N*V,
+     * 8*N*V) */
     void (*crossentropy_backward)(float *dlogits, const float *probs, const int *targets,
                                   float dloss, int N, int V, unsigned write);
 
