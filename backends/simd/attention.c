@@ -95,6 +95,331 @@ static void attention_backward_small(float *dq, float *dk, float *dv, const floa
     }
 }
 
+/* Moderate heads (the batched configs: T = 16..64, hd = 32..192) skip the GEMM calls, their
+ * packing and the full T x T square. Register tiles of a few rows by a few vectors, each
+ * lane one FMA chain in the GEMM path's order, work on small scratch buffers in `work`
+ * (L1/L2 resident): the head's keys (values) transposed once, kt[i][j] = k_j[i] in rows of
+ * Tp = T rounded up to whole vectors (zero padded), and a T x Tp matrix of scores whose
+ * rows are whole vectors, so no load waits on a masked store. Scores are computed only up
+ * to the vector holding the diagonal; the products that sum over j <= t (t >= j) stop at
+ * the tile's last (start at its first) row, where the zeros above the diagonal of att and
+ * dpre add exact zeros, as in the GEMM path. */
+/* Score tiles: rows of ATT_SBLK at a time, whose vectors (up to the last row's diagonal)
+ * are split into chunks of at most ATT_SNV; a chunk of nv vectors goes by tiles of
+ * ATT_SR<nv> rows, enough independent chains to hide the FMA latency. */
+#if SIMD_W >= 16
+#define ATT_SBLK 16
+#define ATT_SNV 3
+#define ATT_SR1 16          /* 16 chains (of 32 zmm); 8 x 2, 8 x 3 */
+#define ATT_SR2 8
+#define ATT_SR3 8
+#elif SIMD_W == 8
+#define ATT_SBLK 8
+#define ATT_SNV 3
+#define ATT_SR1 8           /* 8 chains (of 16 ymm); 4 x 2, 4 x 3 */
+#define ATT_SR2 4
+#define ATT_SR3 4
+#else
+#define ATT_SBLK 8
+#define ATT_SNV 2
+#define ATT_SR1 8
+#define ATT_SR2 4
+#endif
+#define ATT_SMR ATT_SR1
+#define ATT_MR GEMM_MR      /* product tile (over hd): the GEMM's register tile */
+#define ATT_NV GEMM_NV
+#define ATT_RMAX (ATT_SMR > ATT_MR ? ATT_SMR : ATT_MR)
+#define ATT_NVMAX (ATT_SNV > ATT_NV ? ATT_SNV : ATT_NV)
+#define ATT_TMAX 128        /* longer heads take the GEMM path */
+#define ATT_OWN_FLOATS (64 * 1024)  /* the scratch of callers that pass no `work` */
+
+/* C[r][0:nv vectors) (beta 1: +=, 0: =) sum_{p < k} A(r, p) B(p, :) for the rows r < m of
+ * a tile of R rows: A(r, p) = a[r*lda + p] (atr 0) or a[p*lda + r] (atr 1: A transposed),
+ * B(p, :) = b + p*ldb, C(r, :) = c + r*ldc; the last vector is nlast lanes wide (full:
+ * nlast == SIMD_W, known at compile time). Each lane is one FMA chain over p in order,
+ * from +0 or from C. Rows past m repeat row m-1 (in bounds, never stored). Per step: nv
+ * loads and R broadcasts for R*nv FMAs. */
+SIMD_ALWAYS_INLINE void att_tile(const int R, const int nv, const int atr, const int full,
+                                 int m, int k, const float *a, ptrdiff_t lda, const float *b,
+                                 ptrdiff_t ldb, float *c, ptrdiff_t ldc, int nlast, int beta)
+{
+    vec acc[ATT_RMAX][ATT_NVMAX];
+    const float *ar[ATT_RMAX];
+    ptrdiff_t as = atr ? lda : 1;
+#pragma GCC unroll 16
+    for (int i = 0; i < R; i++) {
+        int ii = i < m ? i : m - 1;
+        ar[i] = atr ? a + ii : a + ii * lda;
+#pragma GCC unroll 8
+        for (int j = 0; j < nv; j++)
+            acc[i][j] = !beta ? v_zero()
+                        : full || j < nv - 1 ? v_load(c + ii * ldc + j * SIMD_W)
+                                             : v_load_part(c + ii * ldc + j * SIMD_W, nlast);
+    }
+#pragma GCC unroll 4
+    for (int p = 0; p < k; p++) {
+        vec bv[ATT_NVMAX];
+#pragma GCC unroll 8
+        for (int j = 0; j < nv; j++)
+            bv[j] = full || j < nv - 1 ? v_load(b + j * SIMD_W)
+                                       : v_load_part(b + j * SIMD_W, nlast);
+        b += ldb;
+#pragma GCC unroll 16
+        for (int i = 0; i < R; i++) {
+            vec ai = v_set1(ar[i][p * as]);
+#pragma GCC unroll 8
+            for (int j = 0; j < nv; j++)
+                acc[i][j] = v_fma(ai, bv[j], acc[i][j]);
+        }
+    }
+#pragma GCC unroll 16
+    for (int i = 0; i < R; i++) {
+        if (i >= m)
+            break;
+#pragma GCC unroll 8
+        for (int j = 0; j < nv; j++) {
+            if (full || j < nv - 1)
+                v_store(c + i * ldc + j * SIMD_W, acc[i][j]);
+            else
+                v_store_part(c + i * ldc + j * SIMD_W, acc[i][j], nlast);
+        }
+    }
+}
+
+typedef void (*att_tile_fn)(int m, int k, const float *a, ptrdiff_t lda, const float *b,
+                            ptrdiff_t ldb, float *c, ptrdiff_t ldc, int nlast, int beta);
+
+/* att_stile_NV: a score tile (ATT_SMR rows, B whole vectors); att_ptile_NV_ATR_FULL: a
+ * product tile (ATT_MR rows) */
+#define ATT_STILE(NV)                                                                       \
+    static void att_stile_##NV(int m, int k, const float *a, ptrdiff_t lda, const float *b, \
+                               ptrdiff_t ldb, float *c, ptrdiff_t ldc, int nlast, int beta) \
+    {                                                                                       \
+        att_tile(ATT_SR##NV, NV, 0, 1, m, k, a, lda, b, ldb, c, ldc, nlast, beta);          \
+    }
+#define ATT_PTILE(NV, ATR, FULL)                                                            \
+    static void att_ptile_##NV##_##ATR##_##FULL(int m, int k, const float *a,              \
+                                                ptrdiff_t lda, const float *b,              \
+                                                ptrdiff_t ldb, float *c, ptrdiff_t ldc,     \
+                                                int nlast, int beta)                        \
+    {                                                                                       \
+        att_tile(ATT_MR, NV, ATR, FULL, m, k, a, lda, b, ldb, c, ldc, nlast, beta);         \
+    }
+#define ATT_PTILES(NV)                                                                      \
+    ATT_PTILE(NV, 0, 0) ATT_PTILE(NV, 0, 1) ATT_PTILE(NV, 1, 0) ATT_PTILE(NV, 1, 1)
+#define ATT_PROW(NV)                                                                        \
+    { { att_ptile_##NV##_0_0, att_ptile_##NV##_0_1 },                                       \
+      { att_ptile_##NV##_1_0, att_ptile_##NV##_1_1 } }
+
+ATT_STILE(1)
+ATT_STILE(2)
+ATT_PTILES(1)
+#if ATT_SNV >= 3
+ATT_STILE(3)
+#endif
+#if ATT_SNV >= 4
+#error "add score tile instances for ATT_SNV >= 4"
+#endif
+#if ATT_NV >= 2
+ATT_PTILES(2)
+#endif
+#if ATT_NV >= 3
+ATT_PTILES(3)
+#endif
+#if ATT_NV >= 4
+#error "add product tile instances for ATT_NV >= 4"
+#endif
+
+static const int att_srows[ATT_SNV] = {
+    ATT_SR1, ATT_SR2,
+#if ATT_SNV >= 3
+    ATT_SR3,
+#endif
+};
+static const att_tile_fn att_stiles[ATT_SNV] = {
+    att_stile_1, att_stile_2,
+#if ATT_SNV >= 3
+    att_stile_3,
+#endif
+};
+/* att_ptiles[nv - 1][atr][full] */
+static const att_tile_fn att_ptiles[ATT_NV][2][2] = {
+    ATT_PROW(1),
+#if ATT_NV >= 2
+    ATT_PROW(2),
+#endif
+#if ATT_NV >= 3
+    ATT_PROW(3),
+#endif
+};
+
+/* n vectors in nch near-equal chunks: chunk ch has this many (a 4-vector row as 2 + 2,
+ * not 3 + 1, whose 1-vector tile has too few chains and a load per FMA) */
+static inline int chunk_vectors(int n, int nch, int ch)
+{
+    return n / nch + (ch < n % nch);
+}
+
+/* dst[i*ldd + j] = src[j*lds + i] for i < hd, j < round_up(T, SIMD_W) (0 for j >= T):
+ * SIMD_W x SIMD_W transposes. flops 0, bytes 8*T*hd */
+static void transpose_head(float *dst, ptrdiff_t ldd, const float *src, ptrdiff_t lds, int T,
+                           int hd)
+{
+    for (int j0 = 0; j0 < T; j0 += SIMD_W) {
+        int rows = T - j0 < SIMD_W ? T - j0 : SIMD_W;
+        for (int i0 = 0; i0 < hd; i0 += SIMD_W) {
+            int cols = hd - i0 < SIMD_W ? hd - i0 : SIMD_W;
+            const float *sp = src + j0 * lds + i0;
+            vec r[SIMD_W];
+#pragma GCC unroll 16
+            for (int i = 0; i < SIMD_W; i++)
+                r[i] = i >= rows ? v_zero()
+                       : cols == SIMD_W ? v_load(sp + i * lds) : v_load_part(sp + i * lds, cols);
+            v_transpose(r);
+#pragma GCC unroll 16
+            for (int i = 0; i < cols; i++)
+                v_store(dst + (i0 + i) * ldd + j0, r[i]);
+        }
+    }
+}
+
+/* s[t][0 : the vector holding t] = sum_i a_t[i] kt[i][:] (a_t = a + t*lda; chain i = 0..hd-1,
+ * the GEMM's). flops ~T*T*hd (+ the diagonal vectors' rest) */
+static void causal_scores(float *s, const float *a, ptrdiff_t lda, const float *kt, int T,
+                          int Tp, int hd)
+{
+    for (int b0 = 0; b0 < T; b0 += ATT_SBLK) {
+        int b1 = T - b0 < ATT_SBLK ? T : b0 + ATT_SBLK;
+        int nvt = (b1 - 1) / SIMD_W + 1, nch = (nvt + ATT_SNV - 1) / ATT_SNV;
+        for (int ch = 0, v0 = 0; ch < nch; ch++) {
+            int nv = chunk_vectors(nvt, nch, ch), R = att_srows[nv - 1];
+            for (int t0 = b0; t0 < b1; t0 += R)
+                att_stiles[nv - 1](b1 - t0 < R ? b1 - t0 : R, hd, a + t0 * lda, lda,
+                                   kt + v0 * SIMD_W, Tp, s + (ptrdiff_t)t0 * Tp + v0 * SIMD_W,
+                                   Tp, SIMD_W, 0);
+            v0 += nv;
+        }
+    }
+}
+
+/* c_r (+)= sum_p A(r, p) b_p for the T rows r of c (hd wide), causally: atr 0, A = a
+ * row-major, p = 0..r; atr 1, A(r, p) = a[p*lda + r], p = r..T-1. A's zeros on the other
+ * side of the diagonal let a tile of rows share one range of p. flops ~T*T*hd */
+static void causal_product(int atr, int T, int hd, const float *a, ptrdiff_t lda,
+                           const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc, int beta)
+{
+    int nvh = (hd + SIMD_W - 1) / SIMD_W, nch = (nvh + ATT_NV - 1) / ATT_NV;
+    for (int r0 = 0; r0 < T; r0 += ATT_MR) {
+        int m = T - r0 < ATT_MR ? T - r0 : ATT_MR;
+        int k = atr ? T - r0 : r0 + m;
+        const float *at = atr ? a + r0 * lda + r0 : a + r0 * lda;
+        const float *bt = atr ? b + r0 * ldb : b;
+        for (int ch = 0, v0 = 0; ch < nch; ch++) {
+            int nv = chunk_vectors(nvh, nch, ch);
+            int nlast = hd - (v0 + nv - 1) * SIMD_W;
+            nlast = nlast < SIMD_W ? nlast : SIMD_W;
+            att_ptiles[nv - 1][atr][nlast == SIMD_W](m, k, at, lda, bt + v0 * SIMD_W, ldb,
+                                                     c + r0 * ldc + v0 * SIMD_W, ldc, nlast,
+                                                     beta);
+            v0 += nv;
+        }
+    }
+}
+
+/* Row t of a causal T x T matrix in rows of whole vectors: vectors 0..t/W-1 are whole, the
+ * last one, t/W, holds lanes 0..r-1 with r = t % W + 1 (1..W). Adding a whole last vector
+ * as this "tail" adds the same values in the same order as simd_softmax and the GEMM path,
+ * and every row of a block of W rows then has the same loop counts (no mispredicted exits
+ * from row to row). */
+
+/* att row t = softmax(s[t][0..t] * scale), zeros up to T: simd_max's max and simd_softmax's
+ * arithmetic (the GEMM path's) on the padded rows of s, which keep e between the passes.
+ * Each pass is independent across rows: a row alone is one long chain of latencies (two
+ * horizontal reductions, exp, a division), rows side by side overlap. flops ~20*T*T/2,
+ * bytes ~16*T*T/2 */
+static void causal_softmax(float *att, float *s, int T, int Tp, float scale)
+{
+    float mx[ATT_TMAX], inv[ATT_TMAX];
+    for (int t = 0; t < T; t++) {   /* max, exact in any order */
+        const float *sr = s + (ptrdiff_t)t * Tp;
+        int nf = t / SIMD_W * SIMD_W;
+        vec vm = v_load(sr + nf);
+        float m = v_hmax_first(vm, t + 1 - nf);
+        if (nf) {
+            vm = v_load(sr);
+            for (int j = SIMD_W; j < nf; j += SIMD_W)
+                vm = v_max(vm, v_load(sr + j));
+            float mf = v_hmax(vm);
+            m = mf > m ? mf : m;
+        }
+        mx[t] = m * scale;
+    }
+    vec vs = v_set1(scale);
+    for (int t = 0; t < T; t++) {   /* e = exp(s*scale - max), zero past t; 1 / sum */
+        float *sr = s + (ptrdiff_t)t * Tp;
+        int nf = t / SIMD_W * SIMD_W;
+        vec vmax = v_set1(mx[t]), sum = v_zero();
+        for (int j = 0; j < nf; j += SIMD_W) {
+            vec e = v_exp(v_sub(v_mul(v_load(sr + j), vs), vmax));
+            v_store(sr + j, e);
+            sum = v_add(sum, e);
+        }
+        vec e = v_keep_first(v_exp(v_sub(v_mul(v_load(sr + nf), vs), vmax)), t + 1 - nf);
+        v_store(sr + nf, e);
+        inv[t] = 1.0f / v_hsum(v_add(sum, e));
+    }
+    for (int t = 0; t < T; t++) {   /* att = e / sum */
+        const float *sr = s + (ptrdiff_t)t * Tp;
+        float *ar = att + (ptrdiff_t)t * T;
+        int ne = t / SIMD_W * SIMD_W + SIMD_W;  /* e's floats */
+        vec vi = v_set1(inv[t]);
+        int j = 0;
+        for (; j < ne && j + SIMD_W <= T; j += SIMD_W)
+            v_store(ar + j, v_mul(v_load(sr + j), vi));
+        for (; j + SIMD_W <= T; j += SIMD_W)
+            v_store(ar + j, v_zero());
+        if (j < T)
+            v_store_part(ar + j, j < ne ? v_mul(v_load(sr + j), vi) : v_zero(), T - j);
+    }
+}
+
+/* d[t][:] = dpre row t = att_t * (datt_t - dot(att_t, datt_t)) * scale up to t, zeros up
+ * to Tp, in place over datt in d (padded rows): the GEMM path's arithmetic (simd_dot), in
+ * two passes independent across rows (see causal_softmax). flops ~5*T*T/2, bytes
+ * ~16*T*T/2 */
+static void causal_dpre(float *d, const float *att, int T, int Tp, float scale)
+{
+    float dsum[ATT_TMAX];
+    for (int t = 0; t < T; t++)
+        dsum[t] = simd_dot(att + (ptrdiff_t)t * T, d + (ptrdiff_t)t * Tp, t + 1);
+    vec vs = v_set1(scale);
+    for (int t = 0; t < T; t++) {
+        const float *ar = att + (ptrdiff_t)t * T;
+        float *dr = d + (ptrdiff_t)t * Tp;
+        int nf = t / SIMD_W * SIMD_W, r = t + 1 - nf;
+        vec ds = v_set1(dsum[t]);
+        for (int j = 0; j < nf; j += SIMD_W)
+            v_store(dr + j, v_mul(v_mul(v_load(ar + j), v_sub(v_load(dr + j), ds)), vs));
+        vec g = v_mul(load_row(ar + nf, r), v_sub(v_load(dr + nf), ds));
+        v_store(dr + nf, v_keep_first(v_mul(g, vs), r));
+        for (int j = nf + SIMD_W; j < Tp; j += SIMD_W)
+            v_store(dr + j, v_zero());
+    }
+}
+
+static _Alignas(64) float att_own_work[ATT_OWN_FLOATS];
+
+/* The scratch of the tile path, (hd + T) * Tp floats: `work`, or NULL if the head takes
+ * the GEMM path (longer than ATT_TMAX, or too large a scratch). */
+static float *tile_scratch(int T, int hd, float *work)
+{
+    size_t Tp = (size_t)(T + SIMD_W - 1) / SIMD_W * SIMD_W;
+    size_t avail = work ? SIMD_FN(gemm_work_floats)() : ATT_OWN_FLOATS;
+    if (T > ATT_TMAX || ((size_t)hd + T) * Tp > avail)
+        return NULL;
+    return work ? work : att_own_work;
+}
+
 /* One (document b, head h), as two GEMMs over the head's T x hd slices of q, k, v (rows
  * 3C apart) and a causal softmax of each row of scores in between:
  *   att = Q K^T (all T x T; the upper triangle is then overwritten with 0)
@@ -112,6 +437,16 @@ static void attention_forward_bh(float *out, float *att, const float *qkv, int b
     float *a = att + ((size_t)b * H + h) * T * T;
     if (T <= SIMD_W && hd <= SIMD_W) {
         attention_forward_small(out + (size_t)b * T * C + h * hd, a, q, k, v, C3, C, T, hd, scale);
+        return;
+    }
+    float *kt = tile_scratch(T, hd, work);
+    if (kt) {       /* flops ~4*T*T*hd/2 + ~10*T*T/2, bytes 4*(3*T*hd + T*T) */
+        int Tp = (T + SIMD_W - 1) / SIMD_W * SIMD_W;
+        float *s = kt + (size_t)hd * Tp;
+        transpose_head(kt, Tp, k, C3, T, hd);
+        causal_scores(s, q, C3, kt, T, Tp, hd);
+        causal_softmax(a, s, T, Tp, scale);
+        causal_product(0, T, hd, a, T, v, C3, out + (size_t)b * T * C + h * hd, C, 0);
         return;
     }
     SIMD_FN(gemm)(T, T, hd, q, C3, 1, k, 1, C3, a, T, 0, work);
@@ -145,6 +480,19 @@ static void attention_backward_bh(float *dqkv, float *datt, const float *dout, c
     float *da = datt + ((size_t)b * H + h) * T * T;
     if (T <= SIMD_W && hd <= SIMD_W) {
         attention_backward_small(dq, dk, dv, q, k, v, dy, a, C3, C, T, hd, scale, add);
+        return;
+    }
+    float *vt = tile_scratch(T, hd, work);
+    if (vt) {       /* flops ~8*T*T*hd/2 + ~6*T*T/2, bytes 4*(8*T*hd + T*T) (3*T*hd less
+                     * writing) */
+        int Tp = (T + SIMD_W - 1) / SIMD_W * SIMD_W;
+        float *d = vt + (size_t)hd * Tp;
+        transpose_head(vt, Tp, v, C3, T, hd);
+        causal_scores(d, dy, C, vt, T, Tp, hd);                   /* datt = dY V^T */
+        causal_dpre(d, a, T, Tp, scale);
+        causal_product(1, T, hd, a, T, dy, C, dv, C3, add);      /* dV += att^T dY */
+        causal_product(0, T, hd, d, Tp, k, C3, dq, C3, add);     /* dQ += dpre K */
+        causal_product(1, T, hd, d, Tp, q, C3, dk, C3, add);     /* dK += dpre^T Q */
         return;
     }
     SIMD_FN(gemm)(T, T, hd, dy, C, 1, v, 1, C3, da, T, 0, work);

@@ -54,7 +54,7 @@ static inline float v_hmax_first(vec v, int n)   /* max of lanes 0..n-1, 0 < n <
 }
 
 /* r[0..15] = the columns of the 16x16 matrix whose rows are r[0..15] */
-static inline void v_transpose(vec r[SIMD_W])
+static inline __attribute__((always_inline)) void v_transpose(vec r[SIMD_W])
 {
     __m512 t[16], u[16];
 #pragma GCC unroll 8
