@@ -110,9 +110,9 @@ static void attention_backward_small(float *dq, float *dk, float *dv, const floa
 #if SIMD_W >= 16
 #define ATT_SBLK 16
 #define ATT_SNV 3
-#define ATT_SR1 16          /* 16 chains (of 32 zmm); 8 x 2, 8 x 3 */
-#define ATT_SR2 8
-#define ATT_SR3 8
+#define ATT_SR1 8           /* 8, 16, 24 chains (of 32 zmm); 16 x 1 measured 2-4% slower: */
+#define ATT_SR2 8           /* its row pointers spill to xmm registers, and moving them back */
+#define ATT_SR3 8           /* takes the FMA ports */
 #elif SIMD_W == 8
 #define ATT_SBLK 8
 #define ATT_SNV 3
@@ -130,26 +130,26 @@ static void attention_backward_small(float *dq, float *dk, float *dv, const floa
 #define ATT_NV GEMM_NV
 #define ATT_RMAX (ATT_SMR > ATT_MR ? ATT_SMR : ATT_MR)
 #define ATT_NVMAX (ATT_SNV > ATT_NV ? ATT_SNV : ATT_NV)
-#define ATT_TMAX 128        /* longer heads take the GEMM path */
-#define ATT_OWN_FLOATS (64 * 1024)  /* the scratch of callers that pass no `work` */
+#define ATT_G (SIMD_W < 8 ? SIMD_W : 8)   /* rows of softmax side by side (G | W) */
+_Static_assert(SIMD_W % ATT_MR == 0, "causal_product reads A^T up to round_up(T, ATT_MR)");
 
 /* C[r][0:nv vectors) (beta 1: +=, 0: =) sum_{p < k} A(r, p) B(p, :) for the rows r < m of
  * a tile of R rows: A(r, p) = a[r*lda + p] (atr 0) or a[p*lda + r] (atr 1: A transposed),
  * B(p, :) = b + p*ldb, C(r, :) = c + r*ldc; the last vector is nlast lanes wide (full:
  * nlast == SIMD_W, known at compile time). Each lane is one FMA chain over p in order,
- * from +0 or from C. Rows past m repeat row m-1 (in bounds, never stored). Per step: nv
- * loads and R broadcasts for R*nv FMAs. */
+ * from +0 or from C. Rows past m repeat row m-1 (in bounds, never stored); with atr 1
+ * they read A(m.., p), so a transposed A must be readable up to R columns (padded). Per
+ * step: nv loads and R broadcasts for R*nv FMAs. */
 SIMD_ALWAYS_INLINE void att_tile(const int R, const int nv, const int atr, const int full,
                                  int m, int k, const float *a, ptrdiff_t lda, const float *b,
                                  ptrdiff_t ldb, float *c, ptrdiff_t ldc, int nlast, int beta)
 {
     vec acc[ATT_RMAX][ATT_NVMAX];
     const float *ar[ATT_RMAX];
-    ptrdiff_t as = atr ? lda : 1;
 #pragma GCC unroll 16
     for (int i = 0; i < R; i++) {
         int ii = i < m ? i : m - 1;
-        ar[i] = atr ? a + ii : a + ii * lda;
+        ar[i] = a + ii * lda;   /* (atr 0) */
 #pragma GCC unroll 8
         for (int j = 0; j < nv; j++)
             acc[i][j] = !beta ? v_zero()
@@ -166,7 +166,7 @@ SIMD_ALWAYS_INLINE void att_tile(const int R, const int nv, const int atr, const
         b += ldb;
 #pragma GCC unroll 16
         for (int i = 0; i < R; i++) {
-            vec ai = v_set1(ar[i][p * as]);
+            vec ai = v_set1(atr ? a[p * lda + i] : ar[i][p]);
 #pragma GCC unroll 8
             for (int j = 0; j < nv; j++)
                 acc[i][j] = v_fma(ai, bv[j], acc[i][j]);
@@ -253,15 +253,20 @@ static const att_tile_fn att_ptiles[ATT_NV][2][2] = {
 #endif
 };
 
-/* n vectors in nch near-equal chunks: chunk ch has this many (a 4-vector row as 2 + 2,
- * not 3 + 1, whose 1-vector tile has too few chains and a load per FMA) */
-static inline int chunk_vectors(int n, int nch, int ch)
+/* n vectors in nch = ceil(n / max) near-equal chunks: the first `extra` have base + 1, the
+ * others base (a 4-vector row as 2 + 2, not 3 + 1, whose 1-vector tile has too few
+ * chains and a load per FMA) */
+struct chunks {
+    int nch, base, extra;
+};
+static inline struct chunks chunk_vectors(int n, int max)
 {
-    return n / nch + (ch < n % nch);
+    int nch = (n + max - 1) / max;
+    return (struct chunks){ nch, n / nch, n % nch };
 }
 
 /* dst[i*ldd + j] = src[j*lds + i] for i < hd, j < round_up(T, SIMD_W) (0 for j >= T):
- * SIMD_W x SIMD_W transposes. flops 0, bytes 8*T*hd */
+ * SIMD_W x SIMD_W transposes, whole blocks without the edge tests. flops 0, bytes 8*T*hd */
 static void transpose_head(float *dst, ptrdiff_t ldd, const float *src, ptrdiff_t lds, int T,
                            int hd)
 {
@@ -270,15 +275,27 @@ static void transpose_head(float *dst, ptrdiff_t ldd, const float *src, ptrdiff_
         for (int i0 = 0; i0 < hd; i0 += SIMD_W) {
             int cols = hd - i0 < SIMD_W ? hd - i0 : SIMD_W;
             const float *sp = src + j0 * lds + i0;
+            float *dp = dst + i0 * ldd + j0;
             vec r[SIMD_W];
+            if (rows == SIMD_W && cols == SIMD_W) {
+#pragma GCC unroll 16
+                for (int i = 0; i < SIMD_W; i++)
+                    r[i] = v_load(sp + i * lds);
+                v_transpose(r);
+#pragma GCC unroll 16
+                for (int i = 0; i < SIMD_W; i++)
+                    v_store(dp + i * ldd, r[i]);
+                continue;
+            }
 #pragma GCC unroll 16
             for (int i = 0; i < SIMD_W; i++)
                 r[i] = i >= rows ? v_zero()
                        : cols == SIMD_W ? v_load(sp + i * lds) : v_load_part(sp + i * lds, cols);
             v_transpose(r);
 #pragma GCC unroll 16
-            for (int i = 0; i < cols; i++)
-                v_store(dst + (i0 + i) * ldd + j0, r[i]);
+            for (int i = 0; i < SIMD_W; i++)
+                if (i < cols)
+                    v_store(dp + i * ldd, r[i]);
         }
     }
 }
@@ -290,38 +307,38 @@ static void causal_scores(float *s, const float *a, ptrdiff_t lda, const float *
 {
     for (int b0 = 0; b0 < T; b0 += ATT_SBLK) {
         int b1 = T - b0 < ATT_SBLK ? T : b0 + ATT_SBLK;
-        int nvt = (b1 - 1) / SIMD_W + 1, nch = (nvt + ATT_SNV - 1) / ATT_SNV;
-        for (int ch = 0, v0 = 0; ch < nch; ch++) {
-            int nv = chunk_vectors(nvt, nch, ch), R = att_srows[nv - 1];
+        struct chunks c = chunk_vectors((b1 - 1) / SIMD_W + 1, ATT_SNV);
+        for (int ch = 0, v0 = 0, nv; ch < c.nch; ch++, v0 += nv) {
+            nv = c.base + (ch < c.extra);
+            int R = att_srows[nv - 1];
             for (int t0 = b0; t0 < b1; t0 += R)
                 att_stiles[nv - 1](b1 - t0 < R ? b1 - t0 : R, hd, a + t0 * lda, lda,
                                    kt + v0 * SIMD_W, Tp, s + (ptrdiff_t)t0 * Tp + v0 * SIMD_W,
                                    Tp, SIMD_W, 0);
-            v0 += nv;
         }
     }
 }
 
 /* c_r (+)= sum_p A(r, p) b_p for the T rows r of c (hd wide), causally: atr 0, A = a
- * row-major, p = 0..r; atr 1, A(r, p) = a[p*lda + r], p = r..T-1. A's zeros on the other
- * side of the diagonal let a tile of rows share one range of p. flops ~T*T*hd */
+ * row-major, p = 0..r; atr 1, A(r, p) = a[p*lda + r], p = r..T-1, a readable (padded) up
+ * to column round_up(T, ATT_MR). A's zeros on the other side of the diagonal let a tile of
+ * rows share one range of p. flops ~T*T*hd */
 static void causal_product(int atr, int T, int hd, const float *a, ptrdiff_t lda,
                            const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc, int beta)
 {
-    int nvh = (hd + SIMD_W - 1) / SIMD_W, nch = (nvh + ATT_NV - 1) / ATT_NV;
+    struct chunks ch = chunk_vectors((hd + SIMD_W - 1) / SIMD_W, ATT_NV);
     for (int r0 = 0; r0 < T; r0 += ATT_MR) {
         int m = T - r0 < ATT_MR ? T - r0 : ATT_MR;
         int k = atr ? T - r0 : r0 + m;
         const float *at = atr ? a + r0 * lda + r0 : a + r0 * lda;
         const float *bt = atr ? b + r0 * ldb : b;
-        for (int ch = 0, v0 = 0; ch < nch; ch++) {
-            int nv = chunk_vectors(nvh, nch, ch);
+        for (int i = 0, v0 = 0, nv; i < ch.nch; i++, v0 += nv) {
+            nv = ch.base + (i < ch.extra);
             int nlast = hd - (v0 + nv - 1) * SIMD_W;
             nlast = nlast < SIMD_W ? nlast : SIMD_W;
             att_ptiles[nv - 1][atr][nlast == SIMD_W](m, k, at, lda, bt + v0 * SIMD_W, ldb,
                                                      c + r0 * ldc + v0 * SIMD_W, ldc, nlast,
                                                      beta);
-            v0 += nv;
         }
     }
 }
@@ -332,92 +349,123 @@ static void causal_product(int atr, int T, int hd, const float *a, ptrdiff_t lda
  * and every row of a block of W rows then has the same loop counts (no mispredicted exits
  * from row to row). */
 
-/* att row t = softmax(s[t][0..t] * scale), zeros up to T: simd_max's max and simd_softmax's
- * arithmetic (the GEMM path's) on the padded rows of s, which keep e between the passes.
- * Each pass is independent across rows: a row alone is one long chain of latencies (two
- * horizontal reductions, exp, a division), rows side by side overlap. flops ~20*T*T/2,
- * bytes ~16*T*T/2 */
-static void causal_softmax(float *att, float *s, int T, int Tp, float scale)
+/* Rows t0..t0+G-1 of causal_softmax, side by side (G independent chains of latencies in one
+ * stream of instructions: one row alone is two horizontal reductions, exp and a division
+ * in a row), all with the same whole vectors nf/W (nf = t0/W*W: G divides W). */
+SIMD_ALWAYS_INLINE void softmax_rows(const int G, float *att, float *s, int t0, int T, int Tp,
+                                     float scale)
 {
-    float mx[ATT_TMAX], inv[ATT_TMAX];
-    for (int t = 0; t < T; t++) {   /* max, exact in any order */
-        const float *sr = s + (ptrdiff_t)t * Tp;
-        int nf = t / SIMD_W * SIMD_W;
-        vec vm = v_load(sr + nf);
-        float m = v_hmax_first(vm, t + 1 - nf);
+    int nf = t0 / SIMD_W * SIMD_W, nt = T - nf < SIMD_W ? T - nf : SIMD_W;
+    vec vs = v_set1(scale), vmax[ATT_G], sum[ATT_G], e[ATT_G];
+    float *sr[ATT_G], *ar[ATT_G];
+#pragma GCC unroll 16
+    for (int g = 0; g < G; g++) {   /* the max, exact in any order */
+        sr[g] = s + (ptrdiff_t)(t0 + g) * Tp;
+        ar[g] = att + (ptrdiff_t)(t0 + g) * T;
+        float m = v_hmax_first(v_load(sr[g] + nf), t0 + g + 1 - nf);
         if (nf) {
-            vm = v_load(sr);
+            vec vm = v_load(sr[g]);
             for (int j = SIMD_W; j < nf; j += SIMD_W)
-                vm = v_max(vm, v_load(sr + j));
+                vm = v_max(vm, v_load(sr[g] + j));
             float mf = v_hmax(vm);
             m = mf > m ? mf : m;
         }
-        mx[t] = m * scale;
+        vmax[g] = v_set1(m * scale);
+        sum[g] = v_zero();
     }
-    vec vs = v_set1(scale);
-    for (int t = 0; t < T; t++) {   /* e = exp(s*scale - max), zero past t; 1 / sum */
-        float *sr = s + (ptrdiff_t)t * Tp;
-        int nf = t / SIMD_W * SIMD_W;
-        vec vmax = v_set1(mx[t]), sum = v_zero();
-        for (int j = 0; j < nf; j += SIMD_W) {
-            vec e = v_exp(v_sub(v_mul(v_load(sr + j), vs), vmax));
-            v_store(sr + j, e);
-            sum = v_add(sum, e);
+    for (int j = 0; j < nf; j += SIMD_W) {
+#pragma GCC unroll 16
+        for (int g = 0; g < G; g++) {
+            vec x = v_exp(v_sub(v_mul(v_load(sr[g] + j), vs), vmax[g]));
+            v_store(sr[g] + j, x);
+            sum[g] = v_add(sum[g], x);
         }
-        vec e = v_keep_first(v_exp(v_sub(v_mul(v_load(sr + nf), vs), vmax)), t + 1 - nf);
-        v_store(sr + nf, e);
-        inv[t] = 1.0f / v_hsum(v_add(sum, e));
     }
-    for (int t = 0; t < T; t++) {   /* att = e / sum */
-        const float *sr = s + (ptrdiff_t)t * Tp;
-        float *ar = att + (ptrdiff_t)t * T;
-        int ne = t / SIMD_W * SIMD_W + SIMD_W;  /* e's floats */
-        vec vi = v_set1(inv[t]);
-        int j = 0;
-        for (; j < ne && j + SIMD_W <= T; j += SIMD_W)
-            v_store(ar + j, v_mul(v_load(sr + j), vi));
-        for (; j + SIMD_W <= T; j += SIMD_W)
-            v_store(ar + j, v_zero());
-        if (j < T)
-            v_store_part(ar + j, j < ne ? v_mul(v_load(sr + j), vi) : v_zero(), T - j);
+#pragma GCC unroll 16
+    for (int g = 0; g < G; g++) {
+        e[g] = v_keep_first(v_exp(v_sub(v_mul(v_load(sr[g] + nf), vs), vmax[g])),
+                            t0 + g + 1 - nf);
+        sum[g] = v_set1(1.0f / v_hsum(v_add(sum[g], e[g])));
+    }
+    for (int j = 0; j < nf; j += SIMD_W) {
+#pragma GCC unroll 16
+        for (int g = 0; g < G; g++)
+            v_store(ar[g] + j, v_mul(v_load(sr[g] + j), sum[g]));
+    }
+#pragma GCC unroll 16
+    for (int g = 0; g < G; g++) {   /* the last vector of e, then zeros up to T */
+        if (nt == SIMD_W)
+            v_store(ar[g] + nf, v_mul(e[g], sum[g]));
+        else
+            v_store_part(ar[g] + nf, v_mul(e[g], sum[g]), nt);
+        for (int j = nf + SIMD_W; j < T; j += SIMD_W) {
+            if (j + SIMD_W <= T)
+                v_store(ar[g] + j, v_zero());
+            else
+                v_store_part(ar[g] + j, v_zero(), T - j);
+        }
+    }
+}
+
+/* att row t = softmax(s[t][0..t] * scale), zeros up to T: simd_max's max and simd_softmax's
+ * arithmetic (the GEMM path's) on the padded rows of s, which keep e between the passes
+ * over whole vectors. flops ~20*T*T/2, bytes ~16*T*T/2 */
+static void causal_softmax(float *att, float *s, int T, int Tp, float scale)
+{
+    int t = 0;
+    for (; t + ATT_G <= T; t += ATT_G)
+        softmax_rows(ATT_G, att, s, t, T, Tp, scale);
+    for (; t < T; t++)
+        softmax_rows(1, att, s, t, T, Tp, scale);
+}
+
+/* Rows t0..t1-1 of causal_dpre, in two passes each independent across rows (see
+ * softmax_rows): the sums, then the rows. */
+#define ATT_DROWS 64
+static void dpre_rows(float *d, float *ap, const float *att, int t0, int t1, int T, int Tp,
+                      float scale)
+{
+    float dsum[ATT_DROWS];
+    for (int t = t0; t < t1; t++)
+        dsum[t - t0] = simd_dot(att + (ptrdiff_t)t * T, d + (ptrdiff_t)t * Tp, t + 1);
+    vec vs = v_set1(scale);
+    for (int t = t0; t < t1; t++) {
+        const float *ar = att + (ptrdiff_t)t * T;
+        float *dr = d + (ptrdiff_t)t * Tp, *pr = ap + (ptrdiff_t)t * Tp;
+        int nf = t / SIMD_W * SIMD_W, r = t + 1 - nf;
+        vec ds = v_set1(dsum[t - t0]);
+        for (int j = 0; j < nf; j += SIMD_W) {
+            vec at = v_load(ar + j);
+            v_store(pr + j, at);
+            v_store(dr + j, v_mul(v_mul(at, v_sub(v_load(dr + j), ds)), vs));
+        }
+        vec at = load_row(ar + nf, r);
+        v_store(pr + nf, at);
+        v_store(dr + nf, v_keep_first(v_mul(v_mul(at, v_sub(v_load(dr + nf), ds)), vs), r));
+        for (int j = nf + SIMD_W; j < Tp; j += SIMD_W) {
+            v_store(pr + j, v_zero());
+            v_store(dr + j, v_zero());
+        }
     }
 }
 
 /* d[t][:] = dpre row t = att_t * (datt_t - dot(att_t, datt_t)) * scale up to t, zeros up
- * to Tp, in place over datt in d (padded rows): the GEMM path's arithmetic (simd_dot), in
- * two passes independent across rows (see causal_softmax). flops ~5*T*T/2, bytes
- * ~16*T*T/2 */
-static void causal_dpre(float *d, const float *att, int T, int Tp, float scale)
+ * to Tp, in place over datt in d, and ap = att with rows padded to Tp (zeros past t): the
+ * GEMM path's arithmetic (simd_dot). flops ~5*T*T/2, bytes ~20*T*T/2 */
+static void causal_dpre(float *d, float *ap, const float *att, int T, int Tp, float scale)
 {
-    float dsum[ATT_TMAX];
-    for (int t = 0; t < T; t++)
-        dsum[t] = simd_dot(att + (ptrdiff_t)t * T, d + (ptrdiff_t)t * Tp, t + 1);
-    vec vs = v_set1(scale);
-    for (int t = 0; t < T; t++) {
-        const float *ar = att + (ptrdiff_t)t * T;
-        float *dr = d + (ptrdiff_t)t * Tp;
-        int nf = t / SIMD_W * SIMD_W, r = t + 1 - nf;
-        vec ds = v_set1(dsum[t]);
-        for (int j = 0; j < nf; j += SIMD_W)
-            v_store(dr + j, v_mul(v_mul(v_load(ar + j), v_sub(v_load(dr + j), ds)), vs));
-        vec g = v_mul(load_row(ar + nf, r), v_sub(v_load(dr + nf), ds));
-        v_store(dr + nf, v_keep_first(v_mul(g, vs), r));
-        for (int j = nf + SIMD_W; j < Tp; j += SIMD_W)
-            v_store(dr + j, v_zero());
-    }
+    for (int t0 = 0; t0 < T; t0 += ATT_DROWS)
+        dpre_rows(d, ap, att, t0, T - t0 < ATT_DROWS ? T : t0 + ATT_DROWS, T, Tp, scale);
 }
 
-static _Alignas(64) float att_own_work[ATT_OWN_FLOATS];
-
-/* The scratch of the tile path, (hd + T) * Tp floats: `work`, or NULL if the head takes
- * the GEMM path (longer than ATT_TMAX, or too large a scratch). */
-static float *tile_scratch(int T, int hd, float *work)
+/* The scratch of the tile path, (hd + rows) * Tp floats: `work` or the library's own, or
+ * NULL if it does not fit (then the head takes the GEMM path: T of about 1000 and more). */
+static float *tile_scratch(int T, int hd, int rows, float *work)
 {
     size_t Tp = (size_t)(T + SIMD_W - 1) / SIMD_W * SIMD_W;
-    size_t avail = work ? SIMD_FN(gemm_work_floats)() : ATT_OWN_FLOATS;
-    if (T > ATT_TMAX || ((size_t)hd + T) * Tp > avail)
+    if (((size_t)hd + rows) * Tp > SIMD_FN(gemm_work_floats)())
         return NULL;
-    return work ? work : att_own_work;
+    return work ? work : SIMD_FN(own_work)();
 }
 
 /* One (document b, head h), as two GEMMs over the head's T x hd slices of q, k, v (rows
@@ -439,7 +487,7 @@ static void attention_forward_bh(float *out, float *att, const float *qkv, int b
         attention_forward_small(out + (size_t)b * T * C + h * hd, a, q, k, v, C3, C, T, hd, scale);
         return;
     }
-    float *kt = tile_scratch(T, hd, work);
+    float *kt = tile_scratch(T, hd, T, work);
     if (kt) {       /* flops ~4*T*T*hd/2 + ~10*T*T/2, bytes 4*(3*T*hd + T*T) */
         int Tp = (T + SIMD_W - 1) / SIMD_W * SIMD_W;
         float *s = kt + (size_t)hd * Tp;
@@ -482,15 +530,15 @@ static void attention_backward_bh(float *dqkv, float *datt, const float *dout, c
         attention_backward_small(dq, dk, dv, q, k, v, dy, a, C3, C, T, hd, scale, add);
         return;
     }
-    float *vt = tile_scratch(T, hd, work);
+    float *vt = tile_scratch(T, hd, 2 * T, work);
     if (vt) {       /* flops ~8*T*T*hd/2 + ~6*T*T/2, bytes 4*(8*T*hd + T*T) (3*T*hd less
                      * writing) */
         int Tp = (T + SIMD_W - 1) / SIMD_W * SIMD_W;
-        float *d = vt + (size_t)hd * Tp;
+        float *d = vt + (size_t)hd * Tp, *ap = d + (size_t)T * Tp;
         transpose_head(vt, Tp, v, C3, T, hd);
         causal_scores(d, dy, C, vt, T, Tp, hd);                   /* datt = dY V^T */
-        causal_dpre(d, a, T, Tp, scale);
-        causal_product(1, T, hd, a, T, dy, C, dv, C3, add);      /* dV += att^T dY */
+        causal_dpre(d, ap, a, T, Tp, scale);
+        causal_product(1, T, hd, ap, Tp, dy, C, dv, C3, add);    /* dV += att^T dY */
         causal_product(0, T, hd, d, Tp, k, C3, dq, C3, add);     /* dQ += dpre K */
         causal_product(1, T, hd, d, Tp, q, C3, dk, C3, add);     /* dK += dpre^T Q */
         return;
