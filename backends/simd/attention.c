@@ -1,12 +1,15 @@
-/* Causal multi-head self-attention over qkv[N, 3C] (q | k | v in each row): per document
- * and head, GEMMs (matmul.c) for the products and a vectorized softmax over positions. */
+/* Causal multi-head self-attention over qkv[N, 3C] (q | k | v in each row), per document
+ * and head: in registers for the shortest heads, by register tiles over scratch in `work`
+ * for the others, by GEMM calls (matmul.c) for heads too long for that scratch. All three
+ * give the same bits: each element is one FMA chain, in the same order, and the softmax is
+ * simd_softmax's arithmetic. */
 #include <math.h>
 #include "simd/simd.h"
 
-/* Short heads (T <= SIMD_W and hd <= SIMD_W: the small configs) stay in registers: one
- * transpose gives kt[i] = (k_0[i], ..., k_{T-1}[i]), so a row of scores is one vector,
- * sum_i q_t[i] kt[i], softmaxed in place and stored once; no masked store is reloaded
- * (see simd_softmax). The FMA chains and their order are those of the GEMM path. */
+/* Short heads (T <= SIMD_W and hd <= SIMD_W: the small configs; see short_head) stay in
+ * registers: one transpose gives kt[i] = (k_0[i], ..., k_{T-1}[i]), so a row of scores is
+ * one vector, sum_i q_t[i] kt[i], softmaxed in place and stored once; no masked store is
+ * reloaded (see simd_softmax). The FMA chains and their order are those of the GEMM path. */
 
 /* r[i] = column i of the T x hd block with rows p, p + ld, ...; zero past T and hd */
 static inline void load_transposed(vec r[SIMD_W], const float *p, ptrdiff_t ld, int T, int hd)
@@ -95,15 +98,16 @@ static void attention_backward_small(float *dq, float *dk, float *dv, const floa
     }
 }
 
-/* Moderate heads (the batched configs: T = 16..64, hd = 32..192) skip the GEMM calls, their
- * packing and the full T x T square. Register tiles of a few rows by a few vectors, each
- * lane one FMA chain in the GEMM path's order, work on small scratch buffers in `work`
- * (L1/L2 resident): the head's keys (values) transposed once, kt[i][j] = k_j[i] in rows of
- * Tp = T rounded up to whole vectors (zero padded), and a T x Tp matrix of scores whose
- * rows are whole vectors, so no load waits on a masked store. Scores are computed only up
- * to the vector holding the diagonal; the products that sum over j <= t (t >= j) stop at
- * the tile's last (start at its first) row, where the zeros above the diagonal of att and
- * dpre add exact zeros, as in the GEMM path. */
+/* Longer heads (the batched configs: T = 16..64, hd = 32..192) go by register tiles of a
+ * few rows by a few vectors, without the GEMM calls, their packing and the full T x T
+ * square (measured 1.4-2.7x faster than the GEMM path, T = 16..512). Each lane is one FMA
+ * chain in the GEMM path's order. The scratch (in `work`, L1/L2 resident): the head's keys
+ * (values) transposed once, kt[i][j] = k_j[i] in rows of Tp = T rounded up to whole
+ * vectors (zero padded), and T x Tp matrices of scores whose rows are whole vectors, so
+ * no load waits on a masked store. Scores are computed only up to the vector holding the
+ * diagonal; the products that sum over j <= t (t >= j) stop at the tile's last (start at
+ * its first) row, where the zeros above the diagonal of att and dpre add exact zeros, as
+ * in the GEMM path. */
 /* Score tiles: rows of ATT_SBLK at a time, whose vectors (up to the last row's diagonal)
  * are split into chunks of at most ATT_SNV; a chunk of nv vectors goes by tiles of
  * ATT_SR<nv> rows, enough independent chains to hide the FMA latency. */
@@ -468,35 +472,51 @@ static float *tile_scratch(int T, int hd, int rows, float *work)
     return work ? work : SIMD_FN(own_work)();
 }
 
-/* One (document b, head h), as two GEMMs over the head's T x hd slices of q, k, v (rows
- * 3C apart) and a causal softmax of each row of scores in between:
+/* Forward of one head by tiles (kt, s: scratch of hd x Tp and T x Tp floats):
+ *   kt = K^T;  s = Q K^T (causal vectors);  att = softmax(s / sqrt(hd));  out = att V
+ * flops ~2*T*T*hd + ~20*T*T/2, bytes 4*(4*T*hd + T*T) */
+static void attention_forward_tiles(float *out, float *a, const float *q, const float *k,
+                                    const float *v, ptrdiff_t C3, ptrdiff_t C, int T, int hd,
+                                    float scale, float *kt)
+{
+    int Tp = (T + SIMD_W - 1) / SIMD_W * SIMD_W;
+    float *s = kt + (size_t)hd * Tp;
+    transpose_head(kt, Tp, k, C3, T, hd);
+    causal_scores(s, q, C3, kt, T, Tp, hd);
+    causal_softmax(a, s, T, Tp, scale);
+    causal_product(0, T, hd, a, T, v, C3, out, C, 0);
+}
+
+/* Backward of one head by tiles (vt, d, ap: scratch of hd x Tp, T x Tp and T x Tp floats):
+ *   vt = V^T;  d = dY V^T (causal vectors), then dpre in place;  ap = att padded;
+ *   dV += att^T dY;  dQ += dpre K;  dK += dpre^T Q   (= when add == 0, never loaded)
+ * flops ~4*T*T*hd + ~6*T*T/2, bytes 4*(10*T*hd + T*T) (3*T*hd less writing) */
+static void attention_backward_tiles(float *dq, float *dk, float *dv, const float *q,
+                                     const float *k, const float *v, const float *dy,
+                                     const float *a, ptrdiff_t C3, ptrdiff_t C, int T, int hd,
+                                     float scale, int add, float *vt)
+{
+    int Tp = (T + SIMD_W - 1) / SIMD_W * SIMD_W;
+    float *d = vt + (size_t)hd * Tp, *ap = d + (size_t)T * Tp;
+    transpose_head(vt, Tp, v, C3, T, hd);
+    causal_scores(d, dy, C, vt, T, Tp, hd);
+    causal_dpre(d, ap, a, T, Tp, scale);
+    causal_product(1, T, hd, ap, Tp, dy, C, dv, C3, add);
+    causal_product(0, T, hd, d, Tp, k, C3, dq, C3, add);
+    causal_product(1, T, hd, d, Tp, q, C3, dk, C3, add);
+}
+
+/* Heads too long for the tile path's scratch, as two GEMMs over the head's T x hd slices
+ * of q, k, v (rows 3C apart) and a causal softmax of each row of scores in between:
  *   att = Q K^T (all T x T; the upper triangle is then overwritten with 0)
  *   att[t, 0..t] = softmax(att[t, 0..t] / sqrt(hd))
  *   out = att V (the zeros above the diagonal add exact zeros)
  * Every element is the same FMA chain, in the same order, as a loop over j <= t would give.
  * flops 4*T*T*hd + ~10*T*T/2 (the triangle costs what the square does, at GEMM speed) */
-static void attention_forward_bh(float *out, float *att, const float *qkv, int b, int h,
-                                 int T, int C, int H, float *work)
+static void attention_forward_gemm(float *out, float *a, const float *q, const float *k,
+                                   const float *v, ptrdiff_t C3, ptrdiff_t C, int T, int hd,
+                                   float scale, float *work)
 {
-    int hd = C / H;
-    ptrdiff_t C3 = 3 * (ptrdiff_t)C;
-    float scale = 1.0f / sqrtf((float)hd);
-    const float *q = qkv + (size_t)b * T * C3 + h * hd, *k = q + C, *v = q + 2 * C;
-    float *a = att + ((size_t)b * H + h) * T * T;
-    if (T <= SIMD_W && hd <= SIMD_W) {
-        attention_forward_small(out + (size_t)b * T * C + h * hd, a, q, k, v, C3, C, T, hd, scale);
-        return;
-    }
-    float *kt = tile_scratch(T, hd, T, work);
-    if (kt) {       /* flops ~4*T*T*hd/2 + ~10*T*T/2, bytes 4*(3*T*hd + T*T) */
-        int Tp = (T + SIMD_W - 1) / SIMD_W * SIMD_W;
-        float *s = kt + (size_t)hd * Tp;
-        transpose_head(kt, Tp, k, C3, T, hd);
-        causal_scores(s, q, C3, kt, T, Tp, hd);
-        causal_softmax(a, s, T, Tp, scale);
-        causal_product(0, T, hd, a, T, v, C3, out + (size_t)b * T * C + h * hd, C, 0);
-        return;
-    }
     SIMD_FN(gemm)(T, T, hd, q, C3, 1, k, 1, C3, a, T, 0, work);
     for (int t = 0; t < T; t++) {
         float *row = a + (size_t)t * T;
@@ -505,44 +525,20 @@ static void attention_forward_bh(float *out, float *att, const float *qkv, int b
         for (int j = t + 1; j < T; j++)
             row[j] = 0.0f;
     }
-    SIMD_FN(gemm)(T, hd, T, a, T, 1, v, C3, 1, out + (size_t)b * T * C + h * hd, C, 0, work);
+    SIMD_FN(gemm)(T, hd, T, a, T, 1, v, C3, 1, out, C, 0, work);
 }
 
-/* One (b, h), with dpre = att * (datt - rowsum(att * datt)) / sqrt(hd) (the softmax's
- * backward), built in datt:
+/* The backward of attention_forward_gemm, with dpre = att * (datt - rowsum(att * datt)) /
+ * sqrt(hd) (the softmax's backward) built in da (the head's datt):
  *   datt = dY V^T;  dV += att^T dY;  dQ += dpre K;  dK += dpre^T Q
  * With add == 0 the three products are stored (=) instead: each is the only contribution
  * to its T x hd slice, so the GEMMs write it on their first k-block and never read it.
  * flops ~8*T*T*hd + ~6*T*T/2 */
-static void attention_backward_bh(float *dqkv, float *datt, const float *dout, const float *qkv,
-                                  const float *att, int b, int h, int T, int C, int H, int add,
-                                  float *work)
+static void attention_backward_gemm(float *dq, float *dk, float *dv, float *da, const float *q,
+                                    const float *k, const float *v, const float *dy,
+                                    const float *a, ptrdiff_t C3, ptrdiff_t C, int T, int hd,
+                                    float scale, int add, float *work)
 {
-    int hd = C / H;
-    ptrdiff_t C3 = 3 * (ptrdiff_t)C;
-    float scale = 1.0f / sqrtf((float)hd);
-    const float *q = qkv + (size_t)b * T * C3 + h * hd, *k = q + C, *v = q + 2 * C;
-    float *dq = dqkv + (size_t)b * T * C3 + h * hd, *dk = dq + C, *dv = dq + 2 * C;
-    const float *dy = dout + (size_t)b * T * C + h * hd;
-    const float *a = att + ((size_t)b * H + h) * T * T;
-    float *da = datt + ((size_t)b * H + h) * T * T;
-    if (T <= SIMD_W && hd <= SIMD_W) {
-        attention_backward_small(dq, dk, dv, q, k, v, dy, a, C3, C, T, hd, scale, add);
-        return;
-    }
-    float *vt = tile_scratch(T, hd, 2 * T, work);
-    if (vt) {       /* flops ~8*T*T*hd/2 + ~6*T*T/2, bytes 4*(8*T*hd + T*T) (3*T*hd less
-                     * writing) */
-        int Tp = (T + SIMD_W - 1) / SIMD_W * SIMD_W;
-        float *d = vt + (size_t)hd * Tp, *ap = d + (size_t)T * Tp;
-        transpose_head(vt, Tp, v, C3, T, hd);
-        causal_scores(d, dy, C, vt, T, Tp, hd);                   /* datt = dY V^T */
-        causal_dpre(d, ap, a, T, Tp, scale);
-        causal_product(1, T, hd, ap, Tp, dy, C, dv, C3, add);    /* dV += att^T dY */
-        causal_product(0, T, hd, d, Tp, k, C3, dq, C3, add);     /* dQ += dpre K */
-        causal_product(1, T, hd, d, Tp, q, C3, dk, C3, add);     /* dK += dpre^T Q */
-        return;
-    }
     SIMD_FN(gemm)(T, T, hd, dy, C, 1, v, 1, C3, da, T, 0, work);
     SIMD_FN(gemm)(T, hd, T, a, 1, T, dy, C, 1, dv, C3, add, work);    /* A(j, t) = att[t, j] */
     vec vs = v_set1(scale);
@@ -563,6 +559,55 @@ static void attention_backward_bh(float *dqkv, float *datt, const float *dout, c
     }
     SIMD_FN(gemm)(T, hd, T, da, T, 1, k, C3, 1, dq, C3, add, work);
     SIMD_FN(gemm)(T, hd, T, da, 1, T, q, C3, 1, dk, C3, add, work);   /* A(j, t) = dpre[t, j] */
+}
+
+/* The registers' path while a head fits in a vector both ways and T*T*hd is below 16^3:
+ * measured 1.2-2.7x faster than the tiles at 4..8 x 4..8 (forward and backward), about
+ * even at 12..16 x 8..16, slower at 16 x 16 x 16 (AVX-512: the tiles 1.4x forward, 1.1x
+ * backward), where the register path's rows are one long chain after another. */
+static inline int short_head(int T, int hd)
+{
+    return T <= SIMD_W && hd <= SIMD_W && T * T * hd < 16 * 16 * 16;
+}
+
+/* One (document b, head h): its T x hd slices of q, k, v (rows 3C apart), of out and dout
+ * (rows C apart), its T x T block of att (and datt) */
+static void attention_forward_bh(float *out, float *att, const float *qkv, int b, int h,
+                                 int T, int C, int H, float *work)
+{
+    int hd = C / H;
+    ptrdiff_t C3 = 3 * (ptrdiff_t)C;
+    float scale = 1.0f / sqrtf((float)hd);
+    const float *q = qkv + (size_t)b * T * C3 + h * hd, *k = q + C, *v = q + 2 * C;
+    float *o = out + (size_t)b * T * C + h * hd, *a = att + ((size_t)b * H + h) * T * T;
+    float *scratch = tile_scratch(T, hd, T, work);
+    if (short_head(T, hd))
+        attention_forward_small(o, a, q, k, v, C3, C, T, hd, scale);
+    else if (scratch)
+        attention_forward_tiles(o, a, q, k, v, C3, C, T, hd, scale, scratch);
+    else
+        attention_forward_gemm(o, a, q, k, v, C3, C, T, hd, scale, work);
+}
+
+static void attention_backward_bh(float *dqkv, float *datt, const float *dout, const float *qkv,
+                                  const float *att, int b, int h, int T, int C, int H, int add,
+                                  float *work)
+{
+    int hd = C / H;
+    ptrdiff_t C3 = 3 * (ptrdiff_t)C;
+    float scale = 1.0f / sqrtf((float)hd);
+    const float *q = qkv + (size_t)b * T * C3 + h * hd, *k = q + C, *v = q + 2 * C;
+    float *dq = dqkv + (size_t)b * T * C3 + h * hd, *dk = dq + C, *dv = dq + 2 * C;
+    const float *dy = dout + (size_t)b * T * C + h * hd;
+    const float *a = att + ((size_t)b * H + h) * T * T;
+    float *scratch = tile_scratch(T, hd, 2 * T, work);
+    if (short_head(T, hd))
+        attention_backward_small(dq, dk, dv, q, k, v, dy, a, C3, C, T, hd, scale, add);
+    else if (scratch)
+        attention_backward_tiles(dq, dk, dv, q, k, v, dy, a, C3, C, T, hd, scale, add, scratch);
+    else
+        attention_backward_gemm(dq, dk, dv, datt + ((size_t)b * H + h) * T * T, q, k, v, dy, a,
+                                C3, C, T, hd, scale, add, work);
 }
 
 void SIMD_FN(attention_forward_range)(float *out, float *att, const float *qkv,
