@@ -137,17 +137,38 @@ static void attention_backward_small(float *dq, float *dk, float *dv, const floa
 #define ATT_G (SIMD_W < 8 ? SIMD_W : 8)   /* rows of softmax side by side (G | W) */
 _Static_assert(SIMD_W % ATT_MR == 0, "causal_product reads A^T up to round_up(T, ATT_MR)");
 
+/* One step p of att_tile, for its rows i0..i1-1: acc[i] += A(i, p) B(p, :) */
+SIMD_ALWAYS_INLINE void att_step(const int nv, const int atr, const int whole, const int i0,
+                                 const int i1, vec acc[][ATT_NVMAX], const float *const ar[],
+                                 const float *a, ptrdiff_t lda, const float *b, int p, int nlast)
+{
+    vec bv[ATT_NVMAX];
+#pragma GCC unroll 8
+    for (int j = 0; j < nv; j++)
+        bv[j] = whole || j < nv - 1 ? v_load(b + j * SIMD_W) : v_load_part(b + j * SIMD_W, nlast);
+#pragma GCC unroll 16
+    for (int i = i0; i < i1; i++) {
+        vec ai = v_set1(atr ? a[p * lda + i] : ar[i][p]);
+#pragma GCC unroll 8
+        for (int j = 0; j < nv; j++)
+            acc[i][j] = v_fma(ai, bv[j], acc[i][j]);
+    }
+}
+
 /* C[r][0:nv vectors) (beta 1: +=, 0: =) sum_{p < k} A(r, p) B(p, :) for the rows r < m of
  * a tile of R rows: A(r, p) = a[r*lda + p] (atr 0) or a[p*lda + r] (atr 1: A transposed),
- * B(p, :) = b + p*ldb, C(r, :) = c + r*ldc; the last vector is nlast lanes wide (full:
- * nlast == SIMD_W, known at compile time). Each lane is one FMA chain over p in order,
- * from +0 or from C. Rows past m repeat row m-1 (in bounds, never stored); with atr 1
- * they read A(m.., p), so a transposed A must be readable up to R columns (padded). Per
- * step: nv loads and R broadcasts for R*nv FMAs. */
-SIMD_ALWAYS_INLINE void att_tile(const int R, const int nv, const int atr, const int full,
+ * B(p, :) = b + p*ldb, C(r, :) = c + r*ldc. kind 0: the last vector is nlast lanes wide;
+ * 1: whole vectors; 2: whole, and the tile (m == R) is on the diagonal of a triangular A,
+ * whose zeros it skips (row i ends at p = k - R + i with atr 0, starts at p = i with atr
+ * 1; the zeros would add exact zeros). Each lane is one FMA chain over p in order, from +0
+ * or from C. Rows past m repeat row m-1 (in bounds, never stored); with atr 1 they read
+ * A(m.., p), so a transposed A must be readable up to R columns (padded). Per step: nv
+ * loads and R broadcasts for R*nv FMAs. */
+SIMD_ALWAYS_INLINE void att_tile(const int R, const int nv, const int atr, const int kind,
                                  int m, int k, const float *a, ptrdiff_t lda, const float *b,
                                  ptrdiff_t ldb, float *c, ptrdiff_t ldc, int nlast, int beta)
 {
+    const int whole = kind >= 1, tri = kind == 2;
     vec acc[ATT_RMAX][ATT_NVMAX];
     const float *ar[ATT_RMAX];
 #pragma GCC unroll 16
@@ -157,24 +178,22 @@ SIMD_ALWAYS_INLINE void att_tile(const int R, const int nv, const int atr, const
 #pragma GCC unroll 8
         for (int j = 0; j < nv; j++)
             acc[i][j] = !beta ? v_zero()
-                        : full || j < nv - 1 ? v_load(c + ii * ldc + j * SIMD_W)
-                                             : v_load_part(c + ii * ldc + j * SIMD_W, nlast);
+                        : whole || j < nv - 1 ? v_load(c + ii * ldc + j * SIMD_W)
+                                              : v_load_part(c + ii * ldc + j * SIMD_W, nlast);
+    }
+    int p = 0, pend = tri && !atr ? k - (R - 1) : k;
+    if (tri && atr) {
+#pragma GCC unroll 16
+        for (int q = 0; q < R - 1; q++, p++, b += ldb)      /* rows 0..q */
+            att_step(nv, atr, whole, 0, q + 1, acc, ar, a, lda, b, p, nlast);
     }
 #pragma GCC unroll 4
-    for (int p = 0; p < k; p++) {
-        vec bv[ATT_NVMAX];
-#pragma GCC unroll 8
-        for (int j = 0; j < nv; j++)
-            bv[j] = full || j < nv - 1 ? v_load(b + j * SIMD_W)
-                                       : v_load_part(b + j * SIMD_W, nlast);
-        b += ldb;
+    for (; p < pend; p++, b += ldb)
+        att_step(nv, atr, whole, 0, R, acc, ar, a, lda, b, p, nlast);
+    if (tri && !atr) {
 #pragma GCC unroll 16
-        for (int i = 0; i < R; i++) {
-            vec ai = v_set1(atr ? a[p * lda + i] : ar[i][p]);
-#pragma GCC unroll 8
-            for (int j = 0; j < nv; j++)
-                acc[i][j] = v_fma(ai, bv[j], acc[i][j]);
-        }
+        for (int q = 0; q < R - 1; q++, p++, b += ldb)      /* rows q+1..R-1 */
+            att_step(nv, atr, whole, q + 1, R, acc, ar, a, lda, b, p, nlast);
     }
 #pragma GCC unroll 16
     for (int i = 0; i < R; i++) {
@@ -182,7 +201,7 @@ SIMD_ALWAYS_INLINE void att_tile(const int R, const int nv, const int atr, const
             break;
 #pragma GCC unroll 8
         for (int j = 0; j < nv; j++) {
-            if (full || j < nv - 1)
+            if (whole || j < nv - 1)
                 v_store(c + i * ldc + j * SIMD_W, acc[i][j]);
             else
                 v_store_part(c + i * ldc + j * SIMD_W, acc[i][j], nlast);
@@ -193,7 +212,7 @@ SIMD_ALWAYS_INLINE void att_tile(const int R, const int nv, const int atr, const
 typedef void (*att_tile_fn)(int m, int k, const float *a, ptrdiff_t lda, const float *b,
                             ptrdiff_t ldb, float *c, ptrdiff_t ldc, int nlast, int beta);
 
-/* att_stile_NV: a score tile (ATT_SMR rows, B whole vectors); att_ptile_NV_ATR_FULL: a
+/* att_stile_NV: a score tile (ATT_SR<NV> rows, whole vectors); att_ptile_NV_ATR_KIND: a
  * product tile (ATT_MR rows) */
 #define ATT_STILE(NV)                                                                       \
     static void att_stile_##NV(int m, int k, const float *a, ptrdiff_t lda, const float *b, \
@@ -201,19 +220,20 @@ typedef void (*att_tile_fn)(int m, int k, const float *a, ptrdiff_t lda, const f
     {                                                                                       \
         att_tile(ATT_SR##NV, NV, 0, 1, m, k, a, lda, b, ldb, c, ldc, nlast, beta);          \
     }
-#define ATT_PTILE(NV, ATR, FULL)                                                            \
-    static void att_ptile_##NV##_##ATR##_##FULL(int m, int k, const float *a,              \
+#define ATT_PTILE(NV, ATR, KIND)                                                            \
+    static void att_ptile_##NV##_##ATR##_##KIND(int m, int k, const float *a,              \
                                                 ptrdiff_t lda, const float *b,              \
                                                 ptrdiff_t ldb, float *c, ptrdiff_t ldc,     \
                                                 int nlast, int beta)                        \
     {                                                                                       \
-        att_tile(ATT_MR, NV, ATR, FULL, m, k, a, lda, b, ldb, c, ldc, nlast, beta);         \
+        att_tile(ATT_MR, NV, ATR, KIND, m, k, a, lda, b, ldb, c, ldc, nlast, beta);         \
     }
 #define ATT_PTILES(NV)                                                                      \
-    ATT_PTILE(NV, 0, 0) ATT_PTILE(NV, 0, 1) ATT_PTILE(NV, 1, 0) ATT_PTILE(NV, 1, 1)
+    ATT_PTILE(NV, 0, 0) ATT_PTILE(NV, 0, 1) ATT_PTILE(NV, 0, 2)                             \
+    ATT_PTILE(NV, 1, 0) ATT_PTILE(NV, 1, 1) ATT_PTILE(NV, 1, 2)
 #define ATT_PROW(NV)                                                                        \
-    { { att_ptile_##NV##_0_0, att_ptile_##NV##_0_1 },                                       \
-      { att_ptile_##NV##_1_0, att_ptile_##NV##_1_1 } }
+    { { att_ptile_##NV##_0_0, att_ptile_##NV##_0_1, att_ptile_##NV##_0_2 },                 \
+      { att_ptile_##NV##_1_0, att_ptile_##NV##_1_1, att_ptile_##NV##_1_2 } }
 
 ATT_STILE(1)
 ATT_STILE(2)
@@ -246,8 +266,8 @@ static const att_tile_fn att_stiles[ATT_SNV] = {
     att_stile_3,
 #endif
 };
-/* att_ptiles[nv - 1][atr][full] */
-static const att_tile_fn att_ptiles[ATT_NV][2][2] = {
+/* att_ptiles[nv - 1][atr][kind] */
+static const att_tile_fn att_ptiles[ATT_NV][2][3] = {
     ATT_PROW(1),
 #if ATT_NV >= 2
     ATT_PROW(2),
@@ -325,8 +345,9 @@ static void causal_scores(float *s, const float *a, ptrdiff_t lda, const float *
 
 /* c_r (+)= sum_p A(r, p) b_p for the T rows r of c (hd wide), causally: atr 0, A = a
  * row-major, p = 0..r; atr 1, A(r, p) = a[p*lda + r], p = r..T-1, a readable (padded) up
- * to column round_up(T, ATT_MR). A's zeros on the other side of the diagonal let a tile of
- * rows share one range of p. flops ~T*T*hd */
+ * to column round_up(T, ATT_MR). A tile of rows shares one range of p; a whole one skips
+ * A's zeros on the other side of the diagonal, a partial one adds them (exact zeros).
+ * flops ~T*T*hd */
 static void causal_product(int atr, int T, int hd, const float *a, ptrdiff_t lda,
                            const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc, int beta)
 {
@@ -340,9 +361,9 @@ static void causal_product(int atr, int T, int hd, const float *a, ptrdiff_t lda
             nv = ch.base + (i < ch.extra);
             int nlast = hd - (v0 + nv - 1) * SIMD_W;
             nlast = nlast < SIMD_W ? nlast : SIMD_W;
-            att_ptiles[nv - 1][atr][nlast == SIMD_W](m, k, at, lda, bt + v0 * SIMD_W, ldb,
-                                                     c + r0 * ldc + v0 * SIMD_W, ldc, nlast,
-                                                     beta);
+            int kind = nlast < SIMD_W ? 0 : m < ATT_MR ? 1 : 2;
+            att_ptiles[nv - 1][atr][kind](m, k, at, lda, bt + v0 * SIMD_W, ldb,
+                                          c + r0 * ldc + v0 * SIMD_W, ldc, nlast, beta);
         }
     }
 }
