@@ -105,9 +105,9 @@ static void attention_backward_small(float *dq, float *dk, float *dv, const floa
  * (values) transposed once, kt[i][j] = k_j[i] in rows of Tp = T rounded up to whole
  * vectors (zero padded), and T x Tp matrices of scores whose rows are whole vectors, so
  * no load waits on a masked store. Scores are computed only up to the vector holding the
- * diagonal; the products that sum over j <= t (t >= j) stop at the tile's last (start at
- * its first) row, where the zeros above the diagonal of att and dpre add exact zeros, as
- * in the GEMM path. */
+ * diagonal, the products over j <= t (t >= j) only up to (from) the diagonal: where a
+ * partial tile runs past it, the zeros of att and dpre there add exact zeros, as in the
+ * GEMM path. */
 /* Score tiles: rows of ATT_SBLK at a time, whose vectors (up to the last row's diagonal)
  * are split into chunks of at most ATT_SNV; a chunk of nv vectors goes by tiles of
  * ATT_SR<nv> rows, enough independent chains to hide the FMA latency. */
@@ -129,10 +129,9 @@ static void attention_backward_small(float *dq, float *dk, float *dv, const floa
 #define ATT_SR1 8
 #define ATT_SR2 4
 #endif
-#define ATT_SMR ATT_SR1
 #define ATT_MR GEMM_MR      /* product tile (over hd): the GEMM's register tile */
 #define ATT_NV GEMM_NV
-#define ATT_RMAX (ATT_SMR > ATT_MR ? ATT_SMR : ATT_MR)
+#define ATT_RMAX (ATT_SR1 > ATT_MR ? ATT_SR1 : ATT_MR)     /* the most rows of a tile */
 #define ATT_NVMAX (ATT_SNV > ATT_NV ? ATT_SNV : ATT_NV)
 #define ATT_G (SIMD_W < 8 ? SIMD_W : 8)   /* rows of softmax side by side (G | W) */
 _Static_assert(SIMD_W % ATT_MR == 0, "causal_product reads A^T up to round_up(T, ATT_MR)");
@@ -381,7 +380,7 @@ SIMD_ALWAYS_INLINE void softmax_rows(const int G, float *att, float *s, int t0, 
                                      float scale)
 {
     int nf = t0 / SIMD_W * SIMD_W, nt = T - nf < SIMD_W ? T - nf : SIMD_W;
-    vec vs = v_set1(scale), vmax[ATT_G], sum[ATT_G], e[ATT_G];
+    vec vs = v_set1(scale), vmax[ATT_G], sum[ATT_G], e[ATT_G], inv[ATT_G];
     float *sr[ATT_G], *ar[ATT_G];
 #pragma GCC unroll 16
     for (int g = 0; g < G; g++) {   /* the max, exact in any order */
@@ -410,19 +409,19 @@ SIMD_ALWAYS_INLINE void softmax_rows(const int G, float *att, float *s, int t0, 
     for (int g = 0; g < G; g++) {
         e[g] = v_keep_first(v_exp(v_sub(v_mul(v_load(sr[g] + nf), vs), vmax[g])),
                             t0 + g + 1 - nf);
-        sum[g] = v_set1(1.0f / v_hsum(v_add(sum[g], e[g])));
+        inv[g] = v_set1(1.0f / v_hsum(v_add(sum[g], e[g])));
     }
     for (int j = 0; j < nf; j += SIMD_W) {
 #pragma GCC unroll 16
         for (int g = 0; g < G; g++)
-            v_store(ar[g] + j, v_mul(v_load(sr[g] + j), sum[g]));
+            v_store(ar[g] + j, v_mul(v_load(sr[g] + j), inv[g]));
     }
 #pragma GCC unroll 16
     for (int g = 0; g < G; g++) {   /* the last vector of e, then zeros up to T */
         if (nt == SIMD_W)
-            v_store(ar[g] + nf, v_mul(e[g], sum[g]));
+            v_store(ar[g] + nf, v_mul(e[g], inv[g]));
         else
-            v_store_part(ar[g] + nf, v_mul(e[g], sum[g]), nt);
+            v_store_part(ar[g] + nf, v_mul(e[g], inv[g]), nt);
         for (int j = nf + SIMD_W; j < T; j += SIMD_W) {
             if (j + SIMD_W <= T)
                 v_store(ar[g] + j, v_zero());
