@@ -79,7 +79,7 @@ static inline float v_hmax_first(vec v, int n)   /* max of lanes 0..n-1, 0 < n <
 }
 
 /* r[0..7] = the columns of the 8x8 matrix whose rows are r[0..7] */
-static inline __attribute__((always_inline)) void v_transpose(vec r[SIMD_W])
+static inline void v_transpose(vec r[SIMD_W])
 {
     __m256 t[8], u[8];
 #pragma GCC unroll 8
