@@ -83,6 +83,9 @@ float SIMD_FN(stream_read)(const float *buf, size_t n, int passes);
  * means the library's own static one, for single-threaded callers. Every range function
  * below that multiplies matrices takes one. */
 size_t SIMD_FN(gemm_work_floats)(void);
+/* The library's own workspace (what work == NULL stands for), for range functions that
+ * use theirs as scratch between GEMM calls: single-threaded callers only. */
+float *SIMD_FN(own_work)(void);
 void SIMD_FN(gemm)(int M, int N, int K, const float *a, ptrdiff_t rsa, ptrdiff_t csa,
                    const float *b, ptrdiff_t rsb, ptrdiff_t csb, float *c, ptrdiff_t ldc,
                    int accumulate, float *work);

@@ -272,6 +272,11 @@ size_t SIMD_FN(gemm_work_floats)(void)
     return GEMM_WORK_FLOATS;
 }
 
+float *SIMD_FN(own_work)(void)
+{
+    return own_work;
+}
+
 void SIMD_FN(gemm)(int M, int N, int K, const float *a, ptrdiff_t rsa, ptrdiff_t csa,
                    const float *b, ptrdiff_t rsb, ptrdiff_t csb, float *c, ptrdiff_t ldc,
                    int accumulate, float *work)
