@@ -227,13 +227,12 @@ static void build(builder *b)
 
 /* The first contributor to each gradient in the backward walk (the tensor's last reader in
  * forward order) stores it: its kernel gets the write bit (node->write), so no gradient is
- * zeroed and none is read before it is written (zeroing them all up front streamed 347 MB
- * through the caches at e768_L4_b64_B16, 2.6% of a step, and each first GEMM then read
- * the zeroes back). Embed's scatter only adds, so dwte and dwpe are zeroed just before it
+ * zeroed and none is read before it is written (zeroing them wrote 347 MB a step at
+ * e768_L4_b64_B16, 2.6% of it, and each first GEMM then read the zeroes back). Embed's scatter only adds, so dwte and dwpe are zeroed just before it
  * (zero_grad), in the caches of the kernel and on its threads. A gradient no node reads is
  * never touched and stays as allocated: zero (wq, wk and wv are read only through the
  * fused wqkv view, which covers them). 0, or -1 when out of memory. */
-static int plan_grad_zeroing(mgpt_model *m)
+static int plan_first_contributors(mgpt_model *m)
 {
     char *planned = calloc((size_t)m->n_tensors, 1);
     if (!planned)
@@ -323,7 +322,7 @@ mgpt_model *mgpt_model_create(const mgpt_config *cfg, int B, const mgpt_kernels 
 
     b = (builder){.m = m, .counting = 0};
     build(&b);
-    if (plan_grad_zeroing(m) != 0) {
+    if (plan_first_contributors(m) != 0) {
         snprintf(err, errlen, "out of memory");
         mgpt_model_free(m);
         return NULL;
@@ -395,7 +394,7 @@ float mgpt_model_forward(mgpt_model *m)
 
 void mgpt_model_backward(mgpt_model *m)
 {
-    /* each gradient's first contributor stores it (plan_grad_zeroing) */
+    /* each gradient's first contributor stores it (plan_first_contributors) */
     mgpt_graph_backward(&m->graph, m->k);
 }
 
