@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <mgpt/backend.h>
+#include "compute.h"
 #include "tensor.h"
 
 #ifdef __cplusplus
@@ -50,14 +51,20 @@ typedef struct mgpt_graph {
 } mgpt_graph;
 
 const char *mgpt_op_name(mgpt_op_kind op);
-void mgpt_node_forward(const mgpt_node *nd, const mgpt_graph *g, const mgpt_kernels *k);
-void mgpt_node_backward(const mgpt_node *nd, const mgpt_graph *g, const mgpt_kernels *k);
-void mgpt_graph_forward(mgpt_graph *g, const mgpt_kernels *k);
+void mgpt_node_forward(const mgpt_node *nd, const mgpt_graph *g, const mgpt_compute *c);
+void mgpt_node_backward(const mgpt_node *nd, const mgpt_graph *g, const mgpt_compute *c);
+void mgpt_graph_forward(mgpt_graph *g, const mgpt_compute *c);
 /* Backward walk; before each node, its zero_grad gradients are zeroed. */
-void mgpt_graph_backward(mgpt_graph *g, const mgpt_kernels *k);
+void mgpt_graph_backward(mgpt_graph *g, const mgpt_compute *c);
 
-/* FLOPs and bytes moved by one node (op_cost.c); the roofline and benchmark use these. */
+/* FLOPs and bytes moved (op_cost.c, from the formulas of mgpt/kernel_list.h); the roofline
+ * and benchmark divide by time. */
 typedef struct mgpt_cost { double flops; double bytes; } mgpt_cost;
+/* The sizes of one kernel call: those of its arguments (unused ones 0), w = 1 when it
+ * writes its gradient (its write bit for that slot is set). */
+typedef struct mgpt_call_sizes { double B, T, N, C, OC, H, V, n; int w; } mgpt_call_sizes;
+mgpt_cost mgpt_kernel_cost(int slot, const mgpt_call_sizes *s);
+/* One node, forward or backward: the sum of the kernel calls it makes. */
 mgpt_cost mgpt_node_cost(const mgpt_node *nd, int backward);
 mgpt_cost mgpt_graph_cost(const mgpt_graph *g, int backward);
 /* The optimizer step over n parameters: the global-norm sum of squares, then Adam. */

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <mgpt/backend.h>
 #include "mgpt_config.h"
+#include "compute.h"
 #include "graph.h"
 
 #ifdef __cplusplus
@@ -21,7 +22,7 @@ typedef struct mgpt_param {
 typedef struct mgpt_model {
     mgpt_config cfg;
     int B, T, N;                 /* documents per batch, positions, rows = B*T */
-    const mgpt_kernels *k;
+    mgpt_compute compute;        /* the kernels every op runs (a copy of the caller's) */
 
     mgpt_param *params;          /* in the spec's order */
     int n_params;
@@ -40,7 +41,7 @@ typedef struct mgpt_model {
 } mgpt_model;
 
 /* NULL on failure with err set (bad config, out of memory). */
-mgpt_model *mgpt_model_create(const mgpt_config *cfg, int B, const mgpt_kernels *k,
+mgpt_model *mgpt_model_create(const mgpt_config *cfg, int B, const mgpt_compute *c,
                               char *err, size_t errlen);
 void mgpt_model_free(mgpt_model *m);
 /* The spec's initialisation from seed (stream MGPT_STREAM_INIT); zeroes Adam state. */

@@ -24,6 +24,8 @@ typedef struct mgpt_backend_entry {
     const mgpt_backend_desc *desc;  /* NULL when rejected */
     mgpt_be_status status;
     uint32_t missing;               /* required features this CPU lacks */
+    int n_slots;                    /* slots of its table the engine reads: min(n_kernels,
+                                     * MGPT_KERNEL_COUNT); the rest run the reference */
     char reason[512];               /* why rejected */
 } mgpt_backend_entry;
 
@@ -44,7 +46,8 @@ int mgpt_registry_load(mgpt_registry *r, const char *path, FILE *warn, char *err
 void mgpt_registry_free(mgpt_registry *r);
 const mgpt_backend_entry *mgpt_registry_find(const mgpt_registry *r, const char *name);
 
-/* The best runnable entry (highest priority; the name breaks ties), or NULL. */
+/* The best runnable fp32 entry (highest priority; the name breaks ties), or NULL. Reduced
+ * precision backends are chosen only by name. */
 const mgpt_backend_entry *mgpt_registry_best(const mgpt_registry *r);
 
 /* Chooses without running plugin code: `forced` (or MGPT_BACKEND if forced is NULL), else
@@ -53,25 +56,36 @@ const mgpt_backend_entry *mgpt_registry_best(const mgpt_registry *r);
 int mgpt_registry_select(const mgpt_registry *r, const char *forced,
                          const mgpt_backend_entry **out, char *err, size_t errlen);
 
-/* An active backend: the entry's kernels with every NULL filled from the scalar module. */
+/* An active backend instance: the entry's kernels with every slot it leaves NULL (or its
+ * table does not reach) filled with the scalar reference kernel linked into the engine,
+ * and the instance its init returned. */
 typedef struct mgpt_backend {
     const mgpt_backend_entry *entry;
     mgpt_kernels k;
-    uint32_t native;               /* bit i set: kernel i of mgpt_kernels is the module's own */
+    uint64_t native;               /* bit i set: slot i is the module's own kernel */
+    void *instance;                /* init's *instance */
+    mgpt_ctx ctx;                  /* {instance, thread 0}: single-threaded calls */
+    int num_threads;               /* env->num_threads it was initialised for */
 } mgpt_backend;
+
+/* The scalar reference kernels (backends/scalar, linked into the engine): the list's
+ * reference column as a table. */
+extern const mgpt_kernels mgpt_reference_kernels;
 
 /* Picks `forced` (or MGPT_BACKEND if forced is NULL, else the best), refuses one the CPU
  * cannot run, and calls its init. 0 on success; else err says why, and the return value
  * is 2 for "cannot run here / unknown name" and 1 for other failures. Sets the calling
  * thread's SSE control register to flush denormals (FTZ | DAZ); threads created after
- * inherit it. */
+ * inherit it. Several instances of one entry may be open at once. */
 int mgpt_backend_open(mgpt_registry *r, const char *forced, const mgpt_backend_env *env,
                       mgpt_backend *out, char *err, size_t errlen);
 void mgpt_backend_close(mgpt_backend *b);
 
-/* Names of the kernel slots, in mgpt_kernels order (for --verbose listings). */
+/* The kernel slots, in mgpt_kernels order (kernel_slots.c, from mgpt/kernel_list.h). */
 int mgpt_kernel_count(void);
 const char *mgpt_kernel_name(int i);
+int mgpt_kernel_index(const char *name);   /* -1 if no slot has that name */
+int mgpt_kernel_split(int i);              /* MGPT_SPLIT_* */
 /* Slot i of a kernel table as a generic function pointer (NULL = not implemented). */
 typedef void (*mgpt_any_fn)(void);
 mgpt_any_fn mgpt_kernel_get(const mgpt_kernels *k, int i);
