@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "model.h"
+#include "threads.h"
 #include "rng.h"
 
 #define ALIGN_FLOATS 16 /* 64-byte alignment for activations */
@@ -264,7 +265,20 @@ static float *arena(size_t n)
     return p;
 }
 
-mgpt_model *mgpt_model_create(const mgpt_config *cfg, int B, const mgpt_kernels *k,
+/* Every kernel call of a training step, for mgpt_team_compute_for's dry run (which executes
+ * none): the graph both ways, the gradient norm and Adam. */
+static void dry_step(const mgpt_compute *c, void *arg)
+{
+    mgpt_model *m = arg;
+    mgpt_adam_args none = {0};
+    mgpt_graph_forward(&m->graph, c);
+    mgpt_graph_backward(&m->graph, c);
+    (void)mgpt_compute_sumsq(c, m->grad_mem, m->num_floats);
+    c->k->adam_update(c->ctx, m->param_mem, m->grad_mem, m->m_mem, m->v_mem, m->num_floats,
+                      &none);
+}
+
+mgpt_model *mgpt_model_create(const mgpt_config *cfg, int B, const mgpt_compute *c,
                               char *err, size_t errlen)
 {
     if (mgpt_config_validate(cfg, err, errlen) != 0)
@@ -287,7 +301,7 @@ mgpt_model *mgpt_model_create(const mgpt_config *cfg, int B, const mgpt_kernels 
     m->B = B;
     m->T = cfg->block_size;
     m->N = B * cfg->block_size;
-    m->k = k;
+    m->compute = *c;
 
     builder b = {.m = m, .counting = 1};
     build(&b);
@@ -329,6 +343,8 @@ mgpt_model *mgpt_model_create(const mgpt_config *cfg, int B, const mgpt_kernels 
     }
     m->graph.tokens = m->tokens;
     m->graph.targets = m->targets;
+    if (c->team)
+        m->compute = mgpt_team_compute_for(c->team, dry_step, m);
     return m;
 }
 
@@ -382,7 +398,7 @@ void mgpt_model_copy_params(mgpt_model *dst, const mgpt_model *src)
 
 float mgpt_model_forward(mgpt_model *m)
 {
-    mgpt_graph_forward(&m->graph, m->k);
+    mgpt_graph_forward(&m->graph, &m->compute);
     if (m->graph.n_targets == 0)
         return 0.0f;
     double sum = 0.0;
@@ -395,7 +411,7 @@ float mgpt_model_forward(mgpt_model *m)
 void mgpt_model_backward(mgpt_model *m)
 {
     /* each gradient's first contributor stores it (plan_first_contributors) */
-    mgpt_graph_backward(&m->graph, m->k);
+    mgpt_graph_backward(&m->graph, &m->compute);
 }
 
 const float *mgpt_model_logits(const mgpt_model *m, int b, int t)

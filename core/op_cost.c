@@ -1,67 +1,85 @@
-/* FLOP and byte counts of every op, forward and backward: the numbers the roofline and the
- * benchmark divide by time. Bytes count each operand once (ideal caching); FLOPs count a
- * multiply-add as 2 and exp/sqrt/div as 1. The per-kernel comments in
- * plugins/mgpt/backend.h state the same formulas. */
+/* FLOP and byte counts: each kernel call's from the formulas of mgpt/kernel_list.h, each
+ * node's as the sum of the calls it makes. The roofline and the benchmark divide these by
+ * time. Bytes count each operand once (ideal caching); FLOPs count a multiply-add as 2 and
+ * exp/sqrt/div as 1. */
 #include "graph.h"
 
-/* Attention: over all (b, h, t) a row attends to t+1 keys: sum_t (t+1) = T(T+1)/2. */
-static mgpt_cost attention_cost(const mgpt_node *nd, int backward)
+mgpt_cost mgpt_kernel_cost(int slot, const mgpt_call_sizes *s)
 {
-    double B = nd->B, T = nd->T, C = nd->C, H = nd->H, hd = C / H;
-    double pairs = B * H * T * (T + 1) / 2; /* (query, key) pairs */
-    mgpt_cost c;
-    if (!backward) {
-        /* scores 2*hd, softmax ~5 (max, sub, exp, sum, scale), weighted sum 2*hd */
-        c.flops = pairs * (4 * hd + 5);
-        c.bytes = 4 * (B * T * 3 * C + B * H * T * T + B * T * C);
-    } else {
-        /* datt 2hd, dv 2hd, dpre 4, dq 2hd, dk 2hd */
-        c.flops = pairs * (8 * hd + 4);
-        /* qkv read, dqkv read and written (only written: its first contributor), att and
-         * the datt scratch, dout */
-        c.bytes = 4 * ((nd->write & 1u ? 2 : 3) * B * T * 3 * C + 2 * B * H * T * T + B * T * C);
+    /* the names the list's formulas use */
+    const double B = s->B, T = s->T, N = s->N, C = s->C, OC = s->OC, H = s->H, V = s->V,
+                 n = s->n, w = s->w ? 1.0 : 0.0;
+    const double hd = H > 0 ? C / H : 0, pairs = B * H * T * (T + 1) / 2;
+    (void)B, (void)T, (void)N, (void)C, (void)OC, (void)H, (void)V, (void)n, (void)w;
+    (void)hd, (void)pairs;
+    mgpt_cost c = {0, 0};
+    switch (slot) {
+#define X_COST(id, field, ref, ret, params, split, flop_count, byte_count) \
+    case id:                                                               \
+        c.flops = (flop_count);                                            \
+        c.bytes = (byte_count);                                            \
+        break;
+        MGPT_KERNEL_LIST(X_COST)
+#undef X_COST
+    default:
+        break;
     }
     return c;
 }
 
+static void add_call(mgpt_cost *total, int slot, const mgpt_call_sizes *s)
+{
+    mgpt_cost c = mgpt_kernel_cost(slot, s);
+    total->flops += c.flops;
+    total->bytes += c.bytes;
+}
+
+/* The calls of mgpt_node_forward / mgpt_node_backward (graph.c), with their sizes. */
 mgpt_cost mgpt_node_cost(const mgpt_node *nd, int backward)
 {
-    double N = nd->N, C = nd->C, OC = nd->OC, V = nd->V, n = nd->out ? (double)nd->out->numel : 0;
-    /* a gradient its kernel writes (nd->write) is not read: 4 bytes an element less, and
-     * the element-wise ops skip their add: a flop an element less */
+    mgpt_call_sizes s = {nd->B, nd->T, nd->N, nd->C, nd->OC, nd->H, nd->V,
+                         nd->out ? (double)nd->out->numel : 0, 0};
     int w0 = backward && (nd->write & 1u), w1 = backward && (nd->write & 2u);
     mgpt_cost c = {0, 0};
     switch (nd->op) {
     case MGPT_OP_EMBED:
-        c.flops = backward ? 2 * N * C : N * C;
-        c.bytes = backward ? 20 * N * C : 12 * N * C;
+        add_call(&c, backward ? MGPT_K_EMBED_BACKWARD : MGPT_K_EMBED_FORWARD, &s);
         break;
     case MGPT_OP_RMSNORM:
-        c.flops = backward ? 6 * N * C - w0 * N * C : 3 * N * C;
-        c.bytes = backward ? 16 * N * C - 4 * w0 * N * C : 8 * N * C;
+        s.w = w0;
+        add_call(&c, backward ? MGPT_K_RMSNORM_BACKWARD : MGPT_K_RMSNORM_FORWARD, &s);
         break;
     case MGPT_OP_MATMUL:
-        c.flops = (backward ? 4 : 2) * N * C * OC;
-        /* backward: dinp and dw are read and written (accumulated) or only written, dout
-         * read once */
-        c.bytes = backward ? 4 * ((3 - w0) * N * C + (3 - w1) * OC * C + N * OC)
-                           : 4 * (N * C + OC * C + N * OC);
+        if (!backward) {
+            add_call(&c, MGPT_K_MATMUL_FORWARD, &s);
+            break;
+        }
+        s.w = w0;
+        add_call(&c, MGPT_K_MATMUL_BACKWARD_DINP, &s);
+        s.w = w1;
+        add_call(&c, MGPT_K_MATMUL_BACKWARD_DW, &s);
         break;
     case MGPT_OP_ATTENTION:
-        return attention_cost(nd, backward);
+        s.w = w0;
+        add_call(&c, backward ? MGPT_K_ATTENTION_BACKWARD : MGPT_K_ATTENTION_FORWARD, &s);
+        break;
     case MGPT_OP_SQRELU:
-        /* compare and square; backward: compare, 2*x*dy, accumulate into dinp */
-        c.flops = backward ? 4 * n - w0 * n : 2 * n;
-        c.bytes = backward ? 16 * n - 4 * w0 * n : 8 * n;
+        s.w = w0;
+        add_call(&c, backward ? MGPT_K_SQRELU_BACKWARD : MGPT_K_SQRELU_FORWARD, &s);
         break;
     case MGPT_OP_ADD:
-        /* backward: dst += src for each operand, or a copy (no flop, dst not read) */
-        c.flops = backward ? (2 - w0 - w1) * n : n;
-        c.bytes = backward ? (24 - 4 * w0 - 4 * w1) * n : 12 * n;
+        if (!backward) {
+            add_call(&c, MGPT_K_ADD_FORWARD, &s);
+            break;
+        }
+        s.w = w0;
+        add_call(&c, MGPT_K_ACCUMULATE, &s);
+        s.w = w1;
+        add_call(&c, MGPT_K_ACCUMULATE, &s);
         break;
     case MGPT_OP_XENT:
-        c.flops = backward ? 3 * N * V - w0 * N * V : 5 * N * V;
-        c.bytes = backward ? 12 * N * V - 4 * w0 * N * V : 8 * N * V;
+        s.w = w0;
+        add_call(&c, backward ? MGPT_K_CROSSENTROPY_BACKWARD : MGPT_K_CROSSENTROPY_FORWARD, &s);
         break;
     default:
         break;
@@ -69,18 +87,21 @@ mgpt_cost mgpt_node_cost(const mgpt_node *nd, int backward)
     return c;
 }
 
-mgpt_cost mgpt_sumsq_cost(size_t n)
+static mgpt_cost elements_cost(int slot, size_t n)
 {
-    mgpt_cost c = {2.0 * (double)n, 4.0 * (double)n};
-    return c;
+    mgpt_call_sizes s = {0};
+    s.n = (double)n;
+    return mgpt_kernel_cost(slot, &s);
 }
 
-/* scale, 3 for m, 4 for v, 2 bias corrections, sqrt, +eps, lr*, /, -=: 15 flops;
- * param, m, v read and written, grad read: 28 bytes */
+mgpt_cost mgpt_sumsq_cost(size_t n)
+{
+    return elements_cost(MGPT_K_SUMSQ, n);
+}
+
 mgpt_cost mgpt_adam_cost(size_t n)
 {
-    mgpt_cost c = {15.0 * (double)n, 28.0 * (double)n};
-    return c;
+    return elements_cost(MGPT_K_ADAM_UPDATE, n);
 }
 
 mgpt_cost mgpt_optimizer_cost(size_t n)
@@ -90,11 +111,9 @@ mgpt_cost mgpt_optimizer_cost(size_t n)
     return c;
 }
 
-/* written, never read: 4 bytes a float */
 mgpt_cost mgpt_zero_cost(size_t n)
 {
-    mgpt_cost c = {0.0, 4.0 * (double)n};
-    return c;
+    return elements_cost(MGPT_K_ZERO, n);
 }
 
 mgpt_cost mgpt_graph_zero_cost(const mgpt_graph *g)

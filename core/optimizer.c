@@ -34,8 +34,8 @@ float mgpt_lr_at(const mgpt_optim *o, long step)
 
 float mgpt_adam_step(mgpt_model *m, const mgpt_optim *o)
 {
-    const mgpt_kernels *k = m->k;
-    float norm = (float)sqrt(k->sumsq(m->grad_mem, m->num_floats));
+    const mgpt_compute *c = &m->compute;
+    float norm = (float)sqrt(mgpt_compute_sumsq(c, m->grad_mem, m->num_floats));
     long t = m->step + 1;
     mgpt_adam_args a = {
         .lr = mgpt_lr_at(o, m->step),
@@ -48,7 +48,8 @@ float mgpt_adam_step(mgpt_model *m, const mgpt_optim *o)
     };
     if (o->grad_clip > 0 && norm > o->grad_clip)
         a.grad_scale = o->grad_clip / norm;
-    k->adam_update(m->param_mem, m->grad_mem, m->m_mem, m->v_mem, m->num_floats, &a);
+    c->k->adam_update(c->ctx, m->param_mem, m->grad_mem, m->m_mem, m->v_mem, m->num_floats,
+                      &a);
     m->step++;
     return norm;
 }

@@ -99,9 +99,11 @@ static void load_module(mgpt_registry *r, const char *dir, const char *file, con
                sym, 0, 0);
         return;
     }
-    if (d->abi_version != MGPT_BACKEND_ABI_VERSION) {
-        reject(e, warn, "%sABI version %u, but this mgpt speaks version %u", "", d->abi_version,
-               MGPT_BACKEND_ABI_VERSION);
+    /* the first 32 bits have always held the version: a v1-v3 module's abi_version reads
+     * as its major here */
+    if (d->abi_major != MGPT_BACKEND_ABI_MAJOR) {
+        reject(e, warn, "%sbuilt for ABI major version %u, but this mgpt speaks %u.x", "",
+               d->abi_major, MGPT_BACKEND_ABI_MAJOR);
         return;
     }
     if (d->desc_size < sizeof(mgpt_backend_desc)) {
@@ -114,10 +116,17 @@ static void load_module(mgpt_registry *r, const char *dir, const char *file, con
                0, 0);
         return;
     }
-    if (!d->kernels) {
+    if (!d->kernels || d->n_kernels == 0) {
         reject(e, warn, "%sdescriptor has no kernel table", "", 0, 0);
         return;
     }
+    if (d->precision != MGPT_PRECISION_FP32 && d->precision != MGPT_PRECISION_BF16) {
+        reject(e, warn, "%sunknown precision class %u", "", d->precision, 0);
+        return;
+    }
+    /* an older minor's table is shorter: its missing slots run the reference; a newer
+     * minor's slots past ours are not read */
+    e->n_slots = d->n_kernels < MGPT_KERNEL_COUNT ? (int)d->n_kernels : MGPT_KERNEL_COUNT;
     e->desc = d;
     e->missing = d->required_features & ~r->cpu_features;
     e->status = e->missing ? MGPT_BE_NOT_RUNNABLE : MGPT_BE_RUNNABLE;
@@ -233,7 +242,13 @@ const mgpt_backend_entry *mgpt_registry_find(const mgpt_registry *r, const char 
     return NULL;
 }
 
-/* Candidates in selection order: runnable first, then by priority (higher first), then name. */
+/* Automatic selection considers only fp32 backends: reduced precision is asked for. */
+static int automatic(const mgpt_backend_entry *e)
+{
+    return e->status == MGPT_BE_RUNNABLE && e->desc->precision == MGPT_PRECISION_FP32;
+}
+
+/* Candidates in selection order: by priority (higher first), then name. */
 static int better(const mgpt_backend_entry *a, const mgpt_backend_entry *b)
 {
     if (a->desc->priority != b->desc->priority)
@@ -246,50 +261,45 @@ const mgpt_backend_entry *mgpt_registry_best(const mgpt_registry *r)
     const mgpt_backend_entry *best = NULL;
     for (int i = 0; i < r->n; i++) {
         const mgpt_backend_entry *e = &r->entries[i];
-        if (e->status == MGPT_BE_RUNNABLE && (!best || better(e, best)))
+        if (automatic(e) && (!best || better(e, best)))
             best = e;
     }
     return best;
 }
 
-/* Fills the kernel table of b from e, NULL slots from the scalar module. */
-static int fill_kernels(const mgpt_registry *r, const mgpt_backend_entry *e, mgpt_backend *b,
-                        char *err, size_t errlen)
+/* Fills the kernel table of b from e: the slots its table reaches and implements, the
+ * rest from the reference kernels linked into the engine. */
+static void fill_kernels(const mgpt_backend_entry *e, mgpt_backend *b)
 {
-    const mgpt_backend_entry *scalar = mgpt_registry_find(r, "scalar");
     b->entry = e;
-    b->k = *e->desc->kernels;
+    b->k = mgpt_reference_kernels;
     b->native = 0;
-    for (int i = 0; i < mgpt_kernel_count(); i++) {
-        if (mgpt_kernel_get(&b->k, i)) {
-            b->native |= 1u << i;
-            continue;
+    for (int i = 0; i < e->n_slots; i++) {
+        mgpt_any_fn f = mgpt_kernel_get(e->desc->kernels, i);
+        if (f) {
+            mgpt_kernel_set(&b->k, i, f);
+            b->native |= (uint64_t)1 << i;
         }
-        mgpt_any_fn f = scalar && scalar->desc ? mgpt_kernel_get(scalar->desc->kernels, i) : NULL;
-        if (!f) {
-            snprintf(err, errlen, "backend '%s' (%s) does not implement %s and the scalar backend, "
-                     "its fallback, was not found in %s", e->name, e->path, mgpt_kernel_name(i),
-                     r->searched);
-            return -1;
-        }
-        mgpt_kernel_set(&b->k, i, f);
     }
-    return 0;
 }
 
-static int try_open(const mgpt_registry *r, const mgpt_backend_entry *e,
-                    const mgpt_backend_env *env, mgpt_backend *out, char *err, size_t errlen)
+static int try_open(const mgpt_backend_entry *e, const mgpt_backend_env *env, mgpt_backend *out,
+                    char *err, size_t errlen)
 {
-    if (fill_kernels(r, e, out, err, errlen) != 0)
-        return -1;
+    fill_kernels(e, out);
+    out->instance = NULL;
+    out->num_threads = env->num_threads;
     if (e->desc->init) {
         char why[300] = "";
-        if (e->desc->init(env, why, sizeof why) != 0) {
+        if (e->desc->init(env, &out->instance, why, sizeof why) != 0) {
             snprintf(err, errlen, "backend '%s' (%s) failed to initialise: %s", e->name, e->path,
                      why[0] ? why : "no reason given");
+            out->instance = NULL;
             return -1;
         }
     }
+    out->ctx.instance = out->instance;
+    out->ctx.thread = 0;
     return 0;
 }
 
@@ -365,18 +375,18 @@ int mgpt_backend_open(mgpt_registry *r, const char *forced, const mgpt_backend_e
     if (rc != 0)
         return rc;
     if (forced && *forced)
-        return try_open(r, e, env, out, err, errlen) == 0 ? 0 : 1;
+        return try_open(e, env, out, err, errlen) == 0 ? 0 : 1;
     /* automatic: best runnable first; one whose init fails is skipped with a warning */
     int tried[256] = {0};
     for (;;) {
-        if (try_open(r, e, env, out, err, errlen) == 0)
+        if (try_open(e, env, out, err, errlen) == 0)
             return 0;
         fprintf(stderr, "mgpt: warning: skipping %s\n", err);
         tried[e - r->entries] = 1;
         e = NULL;
         for (int i = 0; i < r->n && i < 256; i++) {
             const mgpt_backend_entry *c = &r->entries[i];
-            if (!tried[i] && c->status == MGPT_BE_RUNNABLE && (!e || better(c, e)))
+            if (!tried[i] && automatic(c) && (!e || better(c, e)))
                 e = c;
         }
         if (!e) {
@@ -389,6 +399,6 @@ int mgpt_backend_open(mgpt_registry *r, const char *forced, const mgpt_backend_e
 void mgpt_backend_close(mgpt_backend *b)
 {
     if (b->entry && b->entry->desc && b->entry->desc->shutdown)
-        b->entry->desc->shutdown();
+        b->entry->desc->shutdown(b->instance);
     memset(b, 0, sizeof *b);
 }

@@ -33,6 +33,9 @@ typedef struct mgpt_team {
     int threads;
     mgpt_split_mode split;
     int tile_rows, tile_cols;         /* the backend's TILES granules (>= 1) */
+    /* A dry run: the threaded kernels only note into max_parts how many parts each call
+     * would have, and run nothing (mgpt_team_compute_for). */
+    int dry_run, max_parts;
 } mgpt_team;
 
 /* The split mode MGPT_THREAD_SPLIT asks for (auto, always, never; unset: auto). 0, or -1
@@ -56,6 +59,14 @@ extern const mgpt_kernels mgpt_threaded_kernels;
 /* The compute of a team: the threaded kernels, or the backend's own table when the team
  * has one thread. */
 mgpt_compute mgpt_team_compute(mgpt_team *t);
+
+/* The compute for one model: `run(arg)` makes, through the compute it is given, every call
+ * of the model's step (a dry run: nothing executes, nothing is written); if none of them
+ * would be split over the team's threads (every op of a small model is below its
+ * threshold), the backend's own table on the calling thread, so that threads never cost
+ * a layer of calls; else the threaded kernels. */
+mgpt_compute mgpt_team_compute_for(mgpt_team *t, void (*run)(const mgpt_compute *c, void *arg),
+                                   void *arg);
 
 /* Whether this build runs teams of more than one thread (OpenMP). */
 int mgpt_threads_available(void);

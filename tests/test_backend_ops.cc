@@ -1,6 +1,9 @@
-// Every kernel (forward and backward) and probe of every backend module the registry finds,
-// against the scalar backend's reference kernels, on random inputs whose sizes hit every
-// vector tail (1, 3, 7, ..., 257 in each dimension that varies).
+// Every kernel slot (forward and backward) and probe of every backend module the registry
+// finds, called through its instance's context, against the scalar reference kernels linked
+// into the engine, on random inputs whose sizes hit every vector tail (1, 3, 7, ..., 257 in
+// each dimension that varies); and the ABI's split rule: a ranged slot (matmul_*,
+// attention_*) called on blocks of its output gives the bits of one whole call and writes
+// nothing outside its block.
 //
 // Buffers handed to the backend under test end exactly at an inaccessible page, so a tail
 // that reads or writes one float too far faults instead of passing. Backward kernels run in
@@ -28,6 +31,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <new>
 #include <random>
 #include <sstream>
@@ -203,19 +207,20 @@ std::vector<double> Tol(const std::vector<float> &mag, double c, double floor = 
 }
 
 // ---------------------------------------------------------------------------------------
-// Each test opens its backend as the engine does (mgpt_backend_open: init with 2 threads, so
-// that a threaded backend splits its ops; NULL slots filled from scalar; denormals flushed
-// in this thread) and compares it with the scalar module's own kernel table.
+// Each test opens an instance of its backend as the engine does (mgpt_backend_open: init for
+// 2 threads; slots left NULL, or past its table, filled with the reference; denormals
+// flushed in this thread) and compares its kernels, called with the instance's context,
+// with the scalar reference kernels linked into the engine (mgpt_reference_kernels), which
+// take no state.
 class BackendOps : public ::testing::TestWithParam<std::string> {
 protected:
+    static const int kThreads = 2;
+
     void SetUp() override
     {
         Registry &g = Registry::get();
         ASSERT_TRUE(g.error().empty()) << "loading the backend registry: " << g.error();
-        const mgpt_backend_entry *s = mgpt_registry_find(&g.reg(), "scalar");
-        ASSERT_NE(s, nullptr) << "the scalar backend (the reference) was not found in "
-                              << g.reg().searched;
-        ref_ = s->desc->kernels;
+        ref_ = &mgpt_reference_kernels;
         const mgpt_backend_entry *e = mgpt_registry_find(&g.reg(), GetParam().c_str());
         ASSERT_NE(e, nullptr) << "no backend modules found in " << g.reg().searched;
         if (e->status == MGPT_BE_NOT_RUNNABLE) {
@@ -224,12 +229,23 @@ protected:
             GTEST_SKIP() << "backend '" << e->name << "' needs CPU features this machine "
                          << "lacks: " << need;
         }
-        mgpt_backend_env env = {MGPT_BACKEND_ABI_VERSION, 2, NULL, 0, g.reg().cpu_features};
+        mgpt_backend_env env{};
+        env.abi_major = MGPT_BACKEND_ABI_MAJOR;
+        env.abi_minor = MGPT_BACKEND_ABI_MINOR;
+        env.num_threads = kThreads;
+        env.cpu_features = g.reg().cpu_features;
         char err[512] = "";
         ASSERT_EQ(0, mgpt_backend_open(&g.reg(), e->name, &env, &be_, err, sizeof err))
             << "opening backend '" << e->name << "': " << err;
         open_ = true;
+        ASSERT_EQ(be_.ctx.instance, be_.instance);
+        ASSERT_EQ(be_.ctx.thread, 0);
         k_ = &be_.k;
+        ctx_ = &be_.ctx;
+        for (int t = 0; t < kThreads; t++)
+            thread_ctx_[t] = {be_.instance, t};
+        tile_rows_ = std::max<int>(1, e->desc->tile_rows);
+        tile_cols_ = std::max<int>(1, e->desc->tile_cols);
         probes_ = e->desc->probes;
         rng_.seed(20240601u);
     }
@@ -238,17 +254,22 @@ protected:
         if (open_)
             mgpt_backend_close(&be_);
     }
-    // Whether the backend implements the kernel slot itself (else it is scalar's: no test).
+    // Whether the backend implements the kernel slot itself (else it is the reference: no
+    // test).
     bool Native(const char *slot) const
     {
-        for (int i = 0; i < mgpt_kernel_count(); i++)
-            if (std::strcmp(mgpt_kernel_name(i), slot) == 0)
-                return (be_.native >> i) & 1u;
-        return false;
+        int i = mgpt_kernel_index(slot);
+        return i >= 0 && ((be_.native >> i) & 1u);
     }
+    // The context of the instance's thread t (parts of a split run on every thread).
+    const mgpt_ctx *ThreadCtx(int t) const { return &thread_ctx_[t % kThreads]; }
     mgpt_backend be_{};
     bool open_ = false;
     const mgpt_kernels *k_ = nullptr, *ref_ = nullptr;
+    const mgpt_ctx *ctx_ = nullptr;        // the instance's, thread 0
+    const mgpt_ctx rctx_ = {nullptr, 0};   // the reference kernels take no state
+    mgpt_ctx thread_ctx_[kThreads] = {};
+    int tile_rows_ = 1, tile_cols_ = 1;
     const mgpt_probes *probes_ = nullptr;
     std::mt19937 rng_;
 };
@@ -275,12 +296,13 @@ TEST_P(BackendOps, EmbedForward)
                 for (int &t : tok)
                     t = (int)(rng_() % V);
                 std::vector<float> ref((size_t)N * C), mag((size_t)N * C);
-                ref_->embed_forward(ref.data(), tok.data(), wte.data(), wpe.data(), N, T, C);
-                ref_->embed_forward(mag.data(), tok.data(), Abs(wte).data(), Abs(wpe).data(), N,
-                                    T, C);
+                ref_->embed_forward(&rctx_, ref.data(), tok.data(), wte.data(), wpe.data(), N, T,
+                                    C);
+                ref_->embed_forward(&rctx_, mag.data(), tok.data(), Abs(wte).data(),
+                                    Abs(wpe).data(), N, T, C);
                 Guarded<float> out((size_t)N * C), gte(wte), gpe(wpe);
                 Guarded<int> gtok(tok);
-                k_->embed_forward(out.data(), gtok.data(), gte.data(), gpe.data(), N, T, C);
+                k_->embed_forward(ctx_, out.data(), gtok.data(), gte.data(), gpe.data(), N, T, C);
                 ASSERT_TRUE(Near("out", out.data(), ref, Tol(mag, 1)))
                     << "N=" << N << " T=" << T << " C=" << C;
             }
@@ -301,11 +323,14 @@ TEST_P(BackendOps, EmbedBackward)
                 for (int &t : tok)
                     t = (int)(rng_() % V);
                 std::vector<float> rte = dwte0, rpe = dwpe0, mte = Abs(dwte0), mpe = Abs(dwpe0);
-                ref_->embed_backward(rte.data(), rpe.data(), dout.data(), tok.data(), N, T, C);
-                ref_->embed_backward(mte.data(), mpe.data(), Abs(dout).data(), tok.data(), N, T, C);
+                ref_->embed_backward(&rctx_, rte.data(), rpe.data(), dout.data(), tok.data(), N, T,
+                                     C);
+                ref_->embed_backward(&rctx_, mte.data(), mpe.data(), Abs(dout).data(), tok.data(),
+                                     N, T, C);
                 Guarded<float> gte(dwte0), gpe(dwpe0), gdout(dout);
                 Guarded<int> gtok(tok);
-                k_->embed_backward(gte.data(), gpe.data(), gdout.data(), gtok.data(), N, T, C);
+                k_->embed_backward(ctx_, gte.data(), gpe.data(), gdout.data(), gtok.data(), N, T,
+                                   C);
                 ASSERT_TRUE(Near("dwte", gte.data(), rte, Tol(mte, N + 1)))
                     << "N=" << N << " T=" << T << " C=" << C;
                 ASSERT_TRUE(Near("dwpe", gpe.data(), rpe, Tol(mpe, N + 1)))
@@ -323,9 +348,9 @@ TEST_P(BackendOps, RmsnormForward)
         for (int C : kSizes) {
             std::vector<float> inp = Random(rng_, (size_t)N * C);
             std::vector<float> ref((size_t)N * C), rref(N);
-            ref_->rmsnorm_forward(ref.data(), rref.data(), inp.data(), N, C);
+            ref_->rmsnorm_forward(&rctx_, ref.data(), rref.data(), inp.data(), N, C);
             Guarded<float> out((size_t)N * C), rstd(N), ginp(inp);
-            k_->rmsnorm_forward(out.data(), rstd.data(), ginp.data(), N, C);
+            k_->rmsnorm_forward(ctx_, out.data(), rstd.data(), ginp.data(), N, C);
             ASSERT_TRUE(Near("rstd", rstd.data(), rref, Tol(Abs(rref), C + 8)))
                 << "N=" << N << " C=" << C;
             ASSERT_TRUE(Near("out", out.data(), ref, Tol(Abs(ref), C + 8)))
@@ -346,9 +371,10 @@ TEST_P(BackendOps, RmsnormBackward)
                 std::vector<float> dout = Random(rng_, (size_t)N * C);
                 std::vector<float> dinp0 = RefStart(Random(rng_, (size_t)N * C), write);
                 std::vector<float> y((size_t)N * C), rstd(N);
-                ref_->rmsnorm_forward(y.data(), rstd.data(), inp.data(), N, C);
+                ref_->rmsnorm_forward(&rctx_, y.data(), rstd.data(), inp.data(), N, C);
                 std::vector<float> ref = dinp0, mag((size_t)N * C);
-                ref_->rmsnorm_backward(ref.data(), dout.data(), inp.data(), rstd.data(), N, C, 0);
+                ref_->rmsnorm_backward(&rctx_, ref.data(), dout.data(), inp.data(), rstd.data(), N,
+                                       C, 0);
                 for (int n = 0; n < N; n++) {
                     double r = rstd[n], dot = 0;
                     for (int c = 0; c < C; c++)
@@ -360,7 +386,7 @@ TEST_P(BackendOps, RmsnormBackward)
                     }
                 }
                 Guarded<float> g(Start(dinp0, write)), gdout(dout), ginp(inp), grstd(rstd);
-                k_->rmsnorm_backward(g.data(), gdout.data(), ginp.data(), grstd.data(), N, C,
+                k_->rmsnorm_backward(ctx_, g.data(), gdout.data(), ginp.data(), grstd.data(), N, C,
                                      write);
                 ASSERT_TRUE(Near("dinp", g.data(), ref, Tol(mag, C + 8)))
                     << "N=" << N << " C=" << C << ", " << Mode(write);
@@ -402,52 +428,69 @@ TEST_P(BackendOps, MatmulForward)
         int N = s.N, C = s.C, OC = s.OC;
         std::vector<float> inp = Random(rng_, (size_t)N * C), w = Random(rng_, (size_t)OC * C);
         std::vector<float> ref((size_t)N * OC), mag((size_t)N * OC);
-        ref_->matmul_forward(ref.data(), inp.data(), w.data(), N, C, OC);
-        ref_->matmul_forward(mag.data(), Abs(inp).data(), Abs(w).data(), N, C, OC);
+        ref_->matmul_forward(&rctx_, ref.data(), inp.data(), w.data(), N, C, OC, 0, N, 0, OC);
+        ref_->matmul_forward(&rctx_, mag.data(), Abs(inp).data(), Abs(w).data(), N, C, OC, 0, N,
+                             0, OC);
         Guarded<float> out((size_t)N * OC), ginp(inp), gw(w);
-        k_->matmul_forward(out.data(), ginp.data(), gw.data(), N, C, OC);
+        k_->matmul_forward(ctx_, out.data(), ginp.data(), gw.data(), N, C, OC, 0, N, 0, OC);
         ASSERT_TRUE(Near("out", out.data(), ref, Tol(mag, C + 2)))
             << "N=" << N << " C=" << C << " OC=" << OC;
     }
 }
 
-TEST_P(BackendOps, MatmulBackward)
+// The two gradients of a matmul are two slots. Each shape in both modes of the slot's
+// gradient (accumulated onto its initial values, or written into NaN); the reference runs
+// onto the initial values and into zeros (a written gradient's reference).
+TEST_P(BackendOps, MatmulBackwardDinp)
 {
-    REQUIRE_KERNEL(matmul_backward);
-    // dinp[n,c] = dinp0 + sum over OC products, dw[o,c] = dw0 + sum over N products:
-    // |diff| <= (K + 2) * eps * (|initial| + sum |products|), K = OC resp. N. Each shape in
-    // the four modes (each gradient accumulated or written, independently); dinp and dw do
-    // not depend on each other, so the reference runs twice, onto the initial values and into
-    // zeros, and each gradient is compared with the run of its own mode.
-    const unsigned modes[] = {0u, MGPT_WRITE_DINP, MGPT_WRITE_DW,
-                              MGPT_WRITE_DINP | MGPT_WRITE_DW};
+    REQUIRE_KERNEL(matmul_backward_dinp);
+    // dinp[n,c] = dinp0 + sum over OC products:
+    // |diff| <= (OC + 2) * eps * (|dinp0| + sum_o |dout[n,o] w[o,c]|).
     for (MatShape s : MatmulShapes()) {
         int N = s.N, C = s.C, OC = s.OC;
-        std::vector<float> inp = Random(rng_, (size_t)N * C), w = Random(rng_, (size_t)OC * C);
+        std::vector<float> w = Random(rng_, (size_t)OC * C);
         std::vector<float> dout = Random(rng_, (size_t)N * OC);
         std::vector<float> dinp0 = Random(rng_, (size_t)N * C);
-        std::vector<float> dw0 = Random(rng_, (size_t)OC * C);
-        std::vector<float> adout = Abs(dout), ainp = Abs(inp), aw = Abs(w);
-        // [0]: accumulated onto dinp0, dw0; [1]: into zeros (a written gradient's reference)
-        std::vector<float> rdinp[2] = {dinp0, RefStart(dinp0, true)};
-        std::vector<float> rdw[2] = {dw0, RefStart(dw0, true)};
-        std::vector<float> mdinp[2] = {Abs(dinp0), RefStart(dinp0, true)};
-        std::vector<float> mdw[2] = {Abs(dw0), RefStart(dw0, true)};
-        for (int z = 0; z < 2; z++) {
-            ref_->matmul_backward(rdinp[z].data(), rdw[z].data(), dout.data(), inp.data(),
-                                  w.data(), N, C, OC, 0);
-            ref_->matmul_backward(mdinp[z].data(), mdw[z].data(), adout.data(), ainp.data(),
-                                  aw.data(), N, C, OC, 0);
-        }
-        Guarded<float> gdout(dout), ginp(inp), gw(w);
-        for (unsigned write : modes) {
-            int wi = (write & MGPT_WRITE_DINP) != 0, ww = (write & MGPT_WRITE_DW) != 0;
-            Guarded<float> gdinp(Start(dinp0, wi)), gdw(Start(dw0, ww));
-            k_->matmul_backward(gdinp.data(), gdw.data(), gdout.data(), ginp.data(), gw.data(), N,
-                                C, OC, write);
-            ASSERT_TRUE(Near("dinp", gdinp.data(), rdinp[wi], Tol(mdinp[wi], OC + 2)))
+        Guarded<float> gdout(dout), gw(w);
+        for (unsigned write : kDinpModes) {
+            std::vector<float> ref = RefStart(dinp0, write);
+            std::vector<float> mag = write ? ref : Abs(dinp0);
+            ref_->matmul_backward_dinp(&rctx_, ref.data(), dout.data(), w.data(), N, C, OC, 0, N,
+                                       0, C, 0);
+            ref_->matmul_backward_dinp(&rctx_, mag.data(), Abs(dout).data(), Abs(w).data(), N, C,
+                                       OC, 0, N, 0, C, 0);
+            Guarded<float> gdinp(Start(dinp0, write));
+            k_->matmul_backward_dinp(ctx_, gdinp.data(), gdout.data(), gw.data(), N, C, OC, 0, N,
+                                     0, C, write);
+            ASSERT_TRUE(Near("dinp", gdinp.data(), ref, Tol(mag, OC + 2)))
                 << "N=" << N << " C=" << C << " OC=" << OC << ", " << Mode(write);
-            ASSERT_TRUE(Near("dw", gdw.data(), rdw[ww], Tol(mdw[ww], N + 2)))
+        }
+    }
+}
+
+TEST_P(BackendOps, MatmulBackwardDw)
+{
+    REQUIRE_KERNEL(matmul_backward_dw);
+    // dw[o,c] = dw0 + sum over N products:
+    // |diff| <= (N + 2) * eps * (|dw0| + sum_n |dout[n,o] inp[n,c]|).
+    const unsigned modes[] = {0u, MGPT_WRITE_DW};
+    for (MatShape s : MatmulShapes()) {
+        int N = s.N, C = s.C, OC = s.OC;
+        std::vector<float> inp = Random(rng_, (size_t)N * C);
+        std::vector<float> dout = Random(rng_, (size_t)N * OC);
+        std::vector<float> dw0 = Random(rng_, (size_t)OC * C);
+        Guarded<float> gdout(dout), ginp(inp);
+        for (unsigned write : modes) {
+            std::vector<float> ref = RefStart(dw0, write);
+            std::vector<float> mag = write ? ref : Abs(dw0);
+            ref_->matmul_backward_dw(&rctx_, ref.data(), dout.data(), inp.data(), N, C, OC, 0, OC,
+                                     0, C, 0);
+            ref_->matmul_backward_dw(&rctx_, mag.data(), Abs(dout).data(), Abs(inp).data(), N, C,
+                                     OC, 0, OC, 0, C, 0);
+            Guarded<float> gdw(Start(dw0, write));
+            k_->matmul_backward_dw(ctx_, gdw.data(), gdout.data(), ginp.data(), N, C, OC, 0, OC, 0,
+                                   C, write);
+            ASSERT_TRUE(Near("dw", gdw.data(), ref, Tol(mag, N + 2)))
                 << "N=" << N << " C=" << C << " OC=" << OC << ", " << Mode(write);
         }
     }
@@ -506,7 +549,7 @@ TEST_P(BackendOps, AttentionForward)
                     qkv[r * C3 + C + c] -= 8.0f;
                 }
         std::vector<float> out((size_t)B * T * C), att((size_t)B * H * T * T);
-        ref_->attention_forward(out.data(), att.data(), qkv.data(), B, T, C, H);
+        ref_->attention_forward(&rctx_, out.data(), att.data(), qkv.data(), B, T, C, H, 0, B * H);
         std::vector<double> tol_att(att.size(), 0.0), tol_out(out.size());
         double scale = 1.0 / std::sqrt((double)hd);
         for (int b = 0; b < B; b++)
@@ -535,7 +578,7 @@ TEST_P(BackendOps, AttentionForward)
                     }
                 }
         Guarded<float> gout(out.size()), gatt(att.size()), gqkv(qkv);
-        k_->attention_forward(gout.data(), gatt.data(), gqkv.data(), B, T, C, H);
+        k_->attention_forward(ctx_, gout.data(), gatt.data(), gqkv.data(), B, T, C, H, 0, B * H);
         ASSERT_TRUE(Near("att", gatt.data(), att, tol_att))
             << "B=" << B << " T=" << T << " H=" << H << " hd=" << hd;
         ASSERT_TRUE(Near("out", gout.data(), out, tol_out))
@@ -559,12 +602,13 @@ TEST_P(BackendOps, AttentionBackward)
             size_t C3 = 3 * (size_t)C;
             std::vector<float> qkv = Random(rng_, (size_t)B * T * C3);
             std::vector<float> out((size_t)B * T * C), att((size_t)B * H * T * T);
-            ref_->attention_forward(out.data(), att.data(), qkv.data(), B, T, C, H);
+            ref_->attention_forward(&rctx_, out.data(), att.data(), qkv.data(), B, T, C, H, 0,
+                                    B * H);
             std::vector<float> dout = Random(rng_, out.size());
             std::vector<float> dqkv0 = RefStart(Random(rng_, qkv.size()), write);
             std::vector<float> ref = dqkv0, datt(att.size());
-            ref_->attention_backward(ref.data(), datt.data(), dout.data(), qkv.data(), att.data(),
-                                     B, T, C, H, 0);
+            ref_->attention_backward(&rctx_, ref.data(), datt.data(), dout.data(), qkv.data(),
+                                     att.data(), B, T, C, H, 0, B * H, 0);
             std::vector<double> mag(qkv.size());
             for (size_t i = 0; i < mag.size(); i++)
                 mag[i] = std::fabs(dqkv0[i]);
@@ -600,8 +644,8 @@ TEST_P(BackendOps, AttentionBackward)
                 tol[i] = kEps * (hd + 2.0 * T + 8) * mag[i] + 1e-30;
             Guarded<float> gdqkv(Start(dqkv0, write)), gdatt(att.size()), gdout(dout), gqkv(qkv),
                 gatt(att);
-            k_->attention_backward(gdqkv.data(), gdatt.data(), gdout.data(), gqkv.data(),
-                                   gatt.data(), B, T, C, H, write);
+            k_->attention_backward(ctx_, gdqkv.data(), gdatt.data(), gdout.data(), gqkv.data(),
+                                   gatt.data(), B, T, C, H, 0, B * H, write);
             ASSERT_TRUE(Near("dqkv", gdqkv.data(), ref, tol))
                 << "B=" << B << " T=" << T << " H=" << H << " hd=" << hd << ", " << Mode(write);
         }
@@ -624,9 +668,9 @@ TEST_P(BackendOps, SqreluForward)
     // one multiplication: |diff| <= eps * out
     for (size_t n : ElementCounts()) {
         std::vector<float> inp = Random(rng_, n), ref(n);
-        ref_->sqrelu_forward(ref.data(), inp.data(), n);
+        ref_->sqrelu_forward(&rctx_, ref.data(), inp.data(), n);
         Guarded<float> out(n), ginp(inp);
-        k_->sqrelu_forward(out.data(), ginp.data(), n);
+        k_->sqrelu_forward(ctx_, out.data(), ginp.data(), n);
         ASSERT_TRUE(Near("out", out.data(), ref, Tol(ref, 1))) << "n=" << n;
     }
 }
@@ -641,11 +685,11 @@ TEST_P(BackendOps, SqreluBackward)
             std::vector<float> inp = Random(rng_, n), dout = Random(rng_, n);
             std::vector<float> d0 = RefStart(Random(rng_, n), write);
             std::vector<float> ref = d0, mag(n);
-            ref_->sqrelu_backward(ref.data(), dout.data(), inp.data(), n, 0);
+            ref_->sqrelu_backward(&rctx_, ref.data(), dout.data(), inp.data(), n, 0);
             for (size_t i = 0; i < n; i++)
                 mag[i] = std::fabs(d0[i]) + 2 * std::fabs(inp[i] * dout[i]);
             Guarded<float> g(Start(d0, write)), gdout(dout), ginp(inp);
-            k_->sqrelu_backward(g.data(), gdout.data(), ginp.data(), n, write);
+            k_->sqrelu_backward(ctx_, g.data(), gdout.data(), ginp.data(), n, write);
             ASSERT_TRUE(Near("dinp", g.data(), ref, Tol(mag, 3)))
                 << "n=" << n << ", " << Mode(write);
         }
@@ -657,11 +701,11 @@ TEST_P(BackendOps, AddForward)
     // one addition: |diff| <= eps * (|a| + |b|)
     for (size_t n : ElementCounts()) {
         std::vector<float> a = Random(rng_, n), b = Random(rng_, n), ref(n), mag(n);
-        ref_->add_forward(ref.data(), a.data(), b.data(), n);
+        ref_->add_forward(&rctx_, ref.data(), a.data(), b.data(), n);
         for (size_t i = 0; i < n; i++)
             mag[i] = std::fabs(a[i]) + std::fabs(b[i]);
         Guarded<float> out(n), ga(a), gb(b);
-        k_->add_forward(out.data(), ga.data(), gb.data(), n);
+        k_->add_forward(ctx_, out.data(), ga.data(), gb.data(), n);
         ASSERT_TRUE(Near("out", out.data(), ref, Tol(mag, 1))) << "n=" << n;
     }
 }
@@ -675,11 +719,11 @@ TEST_P(BackendOps, Accumulate)
         for (size_t n : ElementCounts()) {
             std::vector<float> dst = RefStart(Random(rng_, n), write), src = Random(rng_, n);
             std::vector<float> ref = dst, mag(n);
-            ref_->accumulate(ref.data(), src.data(), n, 0);
+            ref_->accumulate(&rctx_, ref.data(), src.data(), n, 0);
             for (size_t i = 0; i < n; i++)
                 mag[i] = std::fabs(dst[i]) + std::fabs(src[i]);
             Guarded<float> g(Start(dst, write)), gsrc(src);
-            k_->accumulate(g.data(), gsrc.data(), n, write);
+            k_->accumulate(ctx_, g.data(), gsrc.data(), n, write);
             ASSERT_TRUE(Near("dst", g.data(), ref, Tol(mag, 1)))
                 << "n=" << n << ", " << Mode(write);
         }
@@ -690,8 +734,8 @@ TEST_P(BackendOps, Zero)
     REQUIRE_KERNEL(zero);
     // x[0..n) = +0.0f exactly (all bits clear), from NaN and negative values, and nothing
     // outside: the end touches a guard page, and the floats before x keep their values.
-    // Sizes past 2^20 reach the openmp backend's split (2 threads here); the offsets give
-    // every alignment of x within a 64-byte line.
+    // Sizes past 2^20 too (more than any cache); the offsets give every alignment of x within
+    // a 64-byte line.
     std::vector<size_t> counts = ElementCounts();
     counts.push_back((size_t)1 << 20);
     counts.push_back(((size_t)1 << 20) + 13);
@@ -701,7 +745,7 @@ TEST_P(BackendOps, Zero)
             for (size_t i = before; i < n + before; i += 7)
                 init[i] = NAN;
             Guarded<float> g(init);
-            k_->zero(g.data() + before, n);
+            k_->zero(ctx_, g.data() + before, n);
             for (size_t i = 0; i < before; i++)
                 ASSERT_EQ(std::memcmp(&g.data()[i], &init[i], sizeof(float)), 0)
                     << "n=" << n << ": x[" << (long)i - (long)before << "] was written";
@@ -742,8 +786,8 @@ TEST_P(BackendOps, CrossentropyForward)
             std::vector<int> targets;
             CrossentropyInputs(rng_, N, V, logits, targets);
             std::vector<float> loss(N), probs((size_t)N * V);
-            ref_->crossentropy_forward(loss.data(), probs.data(), logits.data(), targets.data(),
-                                       N, V);
+            ref_->crossentropy_forward(&rctx_, loss.data(), probs.data(), logits.data(),
+                                       targets.data(), N, V);
             std::vector<double> tol_p(probs.size()), tol_l(N);
             for (int n = 0; n < N; n++) {
                 const float *z = &logits[(size_t)n * V];
@@ -755,7 +799,7 @@ TEST_P(BackendOps, CrossentropyForward)
             }
             Guarded<float> gl(N), gp(probs.size()), gz(logits);
             Guarded<int> gt(targets);
-            k_->crossentropy_forward(gl.data(), gp.data(), gz.data(), gt.data(), N, V);
+            k_->crossentropy_forward(ctx_, gl.data(), gp.data(), gz.data(), gt.data(), N, V);
             ASSERT_TRUE(Near("probs", gp.data(), probs, tol_p)) << "N=" << N << " V=" << V;
             ASSERT_TRUE(Near("loss", gl.data(), loss, tol_l)) << "N=" << N << " V=" << V;
         }
@@ -778,7 +822,7 @@ TEST_P(BackendOps, SoftmaxExpAccuracy)
     }
     Guarded<float> gl(N), gp((size_t)N * V), gz(logits);
     Guarded<int> gt(targets);
-    k_->crossentropy_forward(gl.data(), gp.data(), gz.data(), gt.data(), N, V);
+    k_->crossentropy_forward(ctx_, gl.data(), gp.data(), gz.data(), gt.data(), N, V);
     for (int n = 0; n < N; n++) {
         double x = logits[(size_t)n * V + 1], e = std::exp(x), p1 = e / (1.0 + e);
         ASSERT_LE(std::fabs(gp.data()[(size_t)n * V + 1] - p1), (8 + std::fabs(x)) * kEps * p1)
@@ -805,19 +849,19 @@ TEST_P(BackendOps, CrossentropyBackward)
                                           [](int t) { return t < 0; }))
                     targets[N / 2] = -1;
                 std::vector<float> loss(N), probs((size_t)N * V);
-                ref_->crossentropy_forward(loss.data(), probs.data(), logits.data(),
+                ref_->crossentropy_forward(&rctx_, loss.data(), probs.data(), logits.data(),
                                            targets.data(), N, V);
                 std::vector<float> d0 = RefStart(Random(rng_, probs.size()), write), ref = d0;
                 const float dloss = 0.37f;
-                ref_->crossentropy_backward(ref.data(), probs.data(), targets.data(), dloss, N, V,
-                                            0);
+                ref_->crossentropy_backward(&rctx_, ref.data(), probs.data(), targets.data(), dloss,
+                                            N, V, 0);
                 std::vector<double> tol(probs.size());
                 for (size_t i = 0; i < tol.size(); i++)
                     tol[i] = targets[i / V] < 0 ? 0.0
                              : 3 * kEps * (std::fabs(d0[i]) + dloss * (probs[i] + 1.0));
                 Guarded<float> g(Start(d0, write)), gp(probs);
                 Guarded<int> gt(targets);
-                k_->crossentropy_backward(g.data(), gp.data(), gt.data(), dloss, N, V, write);
+                k_->crossentropy_backward(ctx_, g.data(), gp.data(), gt.data(), dloss, N, V, write);
                 ASSERT_TRUE(Near("dlogits", g.data(), ref, tol))
                     << "N=" << N << " V=" << V << ", " << Mode(write);
             }
@@ -828,14 +872,16 @@ TEST_P(BackendOps, Sumsq)
 {
     REQUIRE_KERNEL(sumsq);
     // n positive terms summed in double (squares of floats are exact in double):
-    // |diff| <= n * 2^-52 * sum.
+    // |diff| <= n * 2^-52 * sum. The engine calls it on at most MGPT_SUMSQ_CHUNK floats (and
+    // adds the chunks' sums itself): up to that length, and exactly it.
     std::vector<size_t> counts = ElementCounts();
-    counts.push_back(100003);
+    counts.push_back(MGPT_SUMSQ_CHUNK - 1);
+    counts.push_back(MGPT_SUMSQ_CHUNK);
     for (size_t n : counts) {
         std::vector<float> x = Random(rng_, n);
-        double ref = ref_->sumsq(x.data(), n);
+        double ref = ref_->sumsq(&rctx_, x.data(), n);
         Guarded<float> gx(x);
-        double got = k_->sumsq(gx.data(), n);
+        double got = k_->sumsq(ctx_, gx.data(), n);
         EXPECT_LE(std::fabs(got - ref), (double)n * DBL_EPSILON * ref) << "n=" << n;
     }
 }
@@ -859,7 +905,7 @@ TEST_P(BackendOps, AdamUpdate)
         std::vector<float> m = Random(rng_, n, -0.1f, 0.1f);
         std::vector<float> v = Random(rng_, n, 0.0f, 0.01f);
         std::vector<float> rp = p, rm = m, rv = v;
-        ref_->adam_update(rp.data(), g.data(), rm.data(), rv.data(), n, &args);
+        ref_->adam_update(&rctx_, rp.data(), g.data(), rm.data(), rv.data(), n, &args);
         std::vector<double> tp(n), tm(n), tv(n);
         for (size_t i = 0; i < n; i++) {
             double gs = (double)g[i] * args.grad_scale;
@@ -870,7 +916,7 @@ TEST_P(BackendOps, AdamUpdate)
             tp[i] = kEps * (2 * std::fabs(p[i]) + 12 * step);
         }
         Guarded<float> gp(p), gg(g), gm(m), gv(v);
-        k_->adam_update(gp.data(), gg.data(), gm.data(), gv.data(), n, &args);
+        k_->adam_update(ctx_, gp.data(), gg.data(), gm.data(), gv.data(), n, &args);
         ASSERT_TRUE(Near("m", gm.data(), rm, tm)) << "n=" << n;
         ASSERT_TRUE(Near("v", gv.data(), rv, tv)) << "n=" << n;
         ASSERT_TRUE(Near("param", gp.data(), rp, tp)) << "n=" << n;
@@ -881,9 +927,9 @@ TEST_P(BackendOps, AdamUpdate)
 TEST_P(BackendOps, Deterministic)
 {
     REQUIRE_KERNEL(matmul_forward);
-    REQUIRE_KERNEL(matmul_backward);
-    // Same inputs, same bits: twice in a row, for shapes with several cache blocks, the
-    // backward accumulating and writing both gradients.
+    // Same inputs, same bits: twice in a row, the second time as the instance's thread 1 (its
+    // scratch, if it has any per thread), for shapes with several cache blocks, the
+    // backward slots accumulating and writing their gradients.
     for (unsigned write : {0u, (unsigned)(MGPT_WRITE_DINP | MGPT_WRITE_DW)})
         for (MatShape s : {MatShape{257, 300, 100}, MatShape{33, 65, 257}}) {
             int N = s.N, C = s.C, OC = s.OC;
@@ -892,12 +938,15 @@ TEST_P(BackendOps, Deterministic)
             std::vector<float> dout = Random(rng_, (size_t)N * OC);
             std::vector<float> out[2], dinp[2], dw[2];
             for (int r = 0; r < 2; r++) {
+                const mgpt_ctx *x = ThreadCtx(r);
                 out[r].assign((size_t)N * OC, 0.0f);
                 dinp[r].assign((size_t)N * C, write ? NAN : 0.5f);
                 dw[r].assign((size_t)OC * C, write ? NAN : -0.5f);
-                k_->matmul_forward(out[r].data(), inp.data(), w.data(), N, C, OC);
-                k_->matmul_backward(dinp[r].data(), dw[r].data(), dout.data(), inp.data(),
-                                    w.data(), N, C, OC, write);
+                k_->matmul_forward(x, out[r].data(), inp.data(), w.data(), N, C, OC, 0, N, 0, OC);
+                k_->matmul_backward_dinp(x, dinp[r].data(), dout.data(), w.data(), N, C, OC, 0, N,
+                                         0, C, write & MGPT_WRITE_DINP);
+                k_->matmul_backward_dw(x, dw[r].data(), dout.data(), inp.data(), N, C, OC, 0, OC, 0,
+                                       C, write & MGPT_WRITE_DW);
             }
             EXPECT_EQ(0, std::memcmp(out[0].data(), out[1].data(), out[0].size() * sizeof(float)));
             EXPECT_EQ(0, std::memcmp(dinp[0].data(), dinp[1].data(),
@@ -905,6 +954,310 @@ TEST_P(BackendOps, Deterministic)
                 << Mode(write);
             EXPECT_EQ(0, std::memcmp(dw[0].data(), dw[1].data(), dw[0].size() * sizeof(float)))
                 << Mode(write);
+        }
+}
+
+// ---- the split rule ------------------------------------------------------------------
+// The ranged slots (MGPT_SPLIT_TILES: the matmuls; MGPT_SPLIT_HEADS: attention) compute the
+// part of their output that their range arguments name, each element the same way whatever
+// part it falls in: the threading layer calls them on disjoint parts, concurrently, and the
+// result must be the bits of one whole call. Each part here is called alone on a fresh
+// output (as another thread of the instance: thread = part index mod 2): its elements must
+// be the whole call's bits, and every other element must keep its initial bits (a call
+// writes its own part only: anything else would race with the other threads). The parts
+// cut at multiples of the backend's register tile (tile_rows x tile_cols, where the layer
+// cuts) and at arbitrary places (any cut must give the same bits); the initial contents of
+// a written gradient are NaN.
+
+// Cuts of [0, n): at multiples of `tile` at or above n/3 and 2n/3 (3 ranges), or (tile 0)
+// at arbitrary places: 1, an odd number near n/2, and n - 1 (4 ranges). Cuts outside (0, n)
+// or repeated are dropped (a small n gives fewer ranges); each list starts at 0, ends at n.
+std::vector<int> Cuts(int n, int tile)
+{
+    std::vector<int> c = {0};
+    auto add = [&](int x) {
+        if (x > c.back() && x < n)
+            c.push_back(x);
+    };
+    if (tile > 0) {
+        add((n / 3 + tile - 1) / tile * tile);
+        add((2 * n / 3 + tile - 1) / tile * tile);
+    } else {
+        add(1);
+        add(n / 2 + 1 - (n / 2) % 2);
+        add(n - 1);
+    }
+    c.push_back(n);
+    return c;
+}
+
+std::string CutsText(const std::vector<int> &c)
+{
+    std::string s;
+    for (size_t i = 0; i < c.size(); i++)
+        s += (i ? "," : "") + std::to_string(c[i]);
+    return s;
+}
+
+// Rows [r0, r1) x columns [c0, c1) of a matrix, as a part of a call.
+struct Block {
+    int r0, r1, c0, c1;
+};
+
+std::vector<Block> Blocks(const std::vector<int> &rows, const std::vector<int> &cols)
+{
+    std::vector<Block> b;
+    for (size_t i = 0; i + 1 < rows.size(); i++)
+        for (size_t j = 0; j + 1 < cols.size(); j++)
+            b.push_back({rows[i], rows[i + 1], cols[j], cols[j + 1]});
+    return b;
+}
+
+// A part's call checked element by element: where `mine(i)`, the whole call's bits; else
+// the initial bits. (whole nullptr: scratch, whose own part is not compared.)
+template <typename Mine>
+::testing::AssertionResult PartIsWholeCall(const char *what, const float *got,
+                                           const std::vector<float> &init, const float *whole,
+                                           Mine mine)
+{
+    for (size_t i = 0; i < init.size(); i++) {
+        if (mine(i)) {
+            if (whole && std::memcmp(&got[i], &whole[i], sizeof(float)) != 0)
+                return ::testing::AssertionFailure() << what << "[" << i << "] = " << got[i]
+                                                     << ", in one call " << whole[i];
+        } else if (std::memcmp(&got[i], &init[i], sizeof(float)) != 0) {
+            return ::testing::AssertionFailure() << what << "[" << i << "] = " << got[i]
+                                                 << " was written outside the call's part (it "
+                                                 << "held " << init[i] << ")";
+        }
+    }
+    return ::testing::AssertionSuccess();
+}
+
+// Element i of a matrix `cols` wide is in block b.
+std::function<bool(size_t)> InBlock(const Block &b, int cols)
+{
+    return [b, cols](size_t i) {
+        int r = (int)(i / (size_t)cols), c = (int)(i % (size_t)cols);
+        return r >= b.r0 && r < b.r1 && c >= b.c0 && c < b.c1;
+    };
+}
+
+std::string BlockText(const Block &b)
+{
+    return "rows " + std::to_string(b.r0) + ".." + std::to_string(b.r1 - 1) + ", columns " +
+           std::to_string(b.c0) + ".." + std::to_string(b.c1 - 1);
+}
+
+// Shapes for the split rule: tails in every dimension, several tiles, and (9, 600, 40): long
+// reductions.
+const MatShape kPartShapes[] = {{37, 19, 53}, {100, 65, 257}, {9, 600, 40}, {64, 64, 64},
+                                {3, 7, 5}, {130, 33, 17}};
+
+// The row and column cuts of a block split: at the backend's tiles, arbitrary, and mixed.
+std::vector<std::pair<std::vector<int>, std::vector<int>>> BlockCuts(int rows, int cols,
+                                                                     int tile_rows,
+                                                                     int tile_cols)
+{
+    return {{Cuts(rows, tile_rows), Cuts(cols, tile_cols)}, {Cuts(rows, 0), Cuts(cols, 0)},
+            {Cuts(rows, tile_rows), Cuts(cols, 0)}};
+}
+
+TEST_P(BackendOps, MatmulForwardInBlocksIsOneCall)
+{
+    REQUIRE_KERNEL(matmul_forward);
+    for (MatShape s : kPartShapes) {
+        int N = s.N, C = s.C, OC = s.OC;
+        std::vector<float> inp = Random(rng_, (size_t)N * C), w = Random(rng_, (size_t)OC * C);
+        Guarded<float> ginp(inp), gw(w), whole((size_t)N * OC);
+        k_->matmul_forward(ctx_, whole.data(), ginp.data(), gw.data(), N, C, OC, 0, N, 0, OC);
+        std::vector<float> init = Random(rng_, (size_t)N * OC, 100.0f, 200.0f);
+        for (const auto &cut : BlockCuts(N, OC, tile_rows_, tile_cols_)) {
+            std::vector<Block> b = Blocks(cut.first, cut.second);
+            for (size_t i = 0; i < b.size(); i++) {
+                Guarded<float> out(init);
+                k_->matmul_forward(ThreadCtx((int)i), out.data(), ginp.data(), gw.data(), N, C,
+                                   OC, b[i].r0, b[i].r1, b[i].c0, b[i].c1);
+                ASSERT_TRUE(PartIsWholeCall("out", out.data(), init, whole.data(),
+                                            InBlock(b[i], OC)))
+                    << "N=" << N << " C=" << C << " OC=" << OC << ", the block of "
+                    << BlockText(b[i]) << " (rows cut at " << CutsText(cut.first)
+                    << ", columns at " << CutsText(cut.second) << ")";
+            }
+        }
+    }
+}
+
+TEST_P(BackendOps, MatmulBackwardDinpInBlocksIsOneCall)
+{
+    REQUIRE_KERNEL(matmul_backward_dinp);
+    for (MatShape s : kPartShapes)
+        for (unsigned write : kDinpModes) {
+            int N = s.N, C = s.C, OC = s.OC;
+            std::vector<float> w = Random(rng_, (size_t)OC * C);
+            std::vector<float> dout = Random(rng_, (size_t)N * OC);
+            std::vector<float> init = Start(Random(rng_, (size_t)N * C), write);
+            Guarded<float> gw(w), gdout(dout), whole(init);
+            k_->matmul_backward_dinp(ctx_, whole.data(), gdout.data(), gw.data(), N, C, OC, 0, N,
+                                     0, C, write);
+            for (const auto &cut : BlockCuts(N, C, tile_rows_, tile_cols_)) {
+                std::vector<Block> b = Blocks(cut.first, cut.second);
+                for (size_t i = 0; i < b.size(); i++) {
+                    Guarded<float> dinp(init);
+                    k_->matmul_backward_dinp(ThreadCtx((int)i), dinp.data(), gdout.data(),
+                                             gw.data(), N, C, OC, b[i].r0, b[i].r1, b[i].c0,
+                                             b[i].c1, write);
+                    ASSERT_TRUE(PartIsWholeCall("dinp", dinp.data(), init, whole.data(),
+                                                InBlock(b[i], C)))
+                        << "N=" << N << " C=" << C << " OC=" << OC << ", " << Mode(write)
+                        << ", the block of " << BlockText(b[i]) << " (rows cut at "
+                        << CutsText(cut.first) << ", columns at " << CutsText(cut.second) << ")";
+                }
+            }
+        }
+}
+
+TEST_P(BackendOps, MatmulBackwardDwInBlocksIsOneCall)
+{
+    REQUIRE_KERNEL(matmul_backward_dw);
+    for (MatShape s : kPartShapes)
+        for (unsigned write : {0u, (unsigned)MGPT_WRITE_DW}) {
+            int N = s.N, C = s.C, OC = s.OC;
+            std::vector<float> inp = Random(rng_, (size_t)N * C);
+            std::vector<float> dout = Random(rng_, (size_t)N * OC);
+            std::vector<float> init = Start(Random(rng_, (size_t)OC * C), write);
+            Guarded<float> ginp(inp), gdout(dout), whole(init);
+            k_->matmul_backward_dw(ctx_, whole.data(), gdout.data(), ginp.data(), N, C, OC, 0, OC,
+                                   0, C, write);
+            for (const auto &cut : BlockCuts(OC, C, tile_rows_, tile_cols_)) {
+                std::vector<Block> b = Blocks(cut.first, cut.second);
+                for (size_t i = 0; i < b.size(); i++) {
+                    Guarded<float> dw(init);
+                    k_->matmul_backward_dw(ThreadCtx((int)i), dw.data(), gdout.data(),
+                                           ginp.data(), N, C, OC, b[i].r0, b[i].r1, b[i].c0,
+                                           b[i].c1, write);
+                    ASSERT_TRUE(PartIsWholeCall("dw", dw.data(), init, whole.data(),
+                                                InBlock(b[i], C)))
+                        << "N=" << N << " C=" << C << " OC=" << OC << ", " << Mode(write)
+                        << ", the block of " << BlockText(b[i]) << " (rows cut at "
+                        << CutsText(cut.first) << ", columns at " << CutsText(cut.second) << ")";
+                }
+            }
+        }
+}
+
+// Attention splits over (document, head) pairs bh = b*H + h: pair bh owns rows b*T..b*T+T-1
+// of its head's hd channels in out (and in each of q, k and v of dqkv), and att's (and
+// datt's) T x T block [b, h]. The ranges: every pair alone, arbitrary cuts, and halves.
+const AttShape kAttPartShapes[] = {{2, 7, 3, 5}, {3, 17, 2, 16}, {1, 33, 4, 8}, {2, 65, 2, 33},
+                                   {2, 4, 2, 4}, {1, 1, 3, 7}};
+
+std::vector<std::vector<int>> PairCuts(int BH)
+{
+    std::vector<std::vector<int>> cuts;
+    std::vector<int> each;
+    for (int i = 0; i <= BH; i++)
+        each.push_back(i);
+    cuts.push_back(each);
+    cuts.push_back(Cuts(BH, 0));
+    if (BH >= 2)
+        cuts.push_back({0, BH / 2, BH});
+    return cuts;
+}
+
+// The pair owning each element of out[N, C] (sections 1) or qkv[N, 3C] (sections 3), and of
+// an att[B, H, T, T].
+std::vector<int> RowOwners(int B, int T, int H, int hd, int sections)
+{
+    int C = H * hd, W = sections * C;
+    std::vector<int> o((size_t)B * T * W);
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++)
+            for (int x = 0; x < W; x++)
+                o[((size_t)b * T + t) * W + x] = b * H + (x % C) / hd;
+    return o;
+}
+
+std::vector<int> AttOwners(int B, int T, int H)
+{
+    std::vector<int> o((size_t)B * H * T * T);
+    for (size_t i = 0; i < o.size(); i++)
+        o[i] = (int)(i / ((size_t)T * T));
+    return o;
+}
+
+// Element i is owned by a pair of [p0, p1).
+std::function<bool(size_t)> InPairs(const std::vector<int> &owner, int p0, int p1)
+{
+    return [&owner, p0, p1](size_t i) { return owner[i] >= p0 && owner[i] < p1; };
+}
+
+TEST_P(BackendOps, AttentionForwardInPairRangesIsOneCall)
+{
+    REQUIRE_KERNEL(attention_forward);
+    for (AttShape s : kAttPartShapes) {
+        int B = s.B, T = s.T, H = s.H, hd = s.hd, C = H * hd, BH = B * H;
+        std::vector<float> qkv = Random(rng_, (size_t)B * T * 3 * C);
+        Guarded<float> gqkv(qkv), wout((size_t)B * T * C), watt((size_t)BH * T * T);
+        k_->attention_forward(ctx_, wout.data(), watt.data(), gqkv.data(), B, T, C, H, 0, BH);
+        std::vector<int> out_owner = RowOwners(B, T, H, hd, 1), att_owner = AttOwners(B, T, H);
+        std::vector<float> out0 = Random(rng_, wout.size(), 100.0f, 200.0f);
+        std::vector<float> att0 = Random(rng_, watt.size(), 100.0f, 200.0f);
+        for (const std::vector<int> &cut : PairCuts(BH))
+            for (size_t i = 0; i + 1 < cut.size(); i++) {
+                Guarded<float> out(out0), att(att0);
+                k_->attention_forward(ThreadCtx((int)i), out.data(), att.data(), gqkv.data(), B,
+                                      T, C, H, cut[i], cut[i + 1]);
+                std::string where = "B=" + std::to_string(B) + " T=" + std::to_string(T) +
+                                    " H=" + std::to_string(H) + " hd=" + std::to_string(hd) +
+                                    ", pairs " + std::to_string(cut[i]) + ".." +
+                                    std::to_string(cut[i + 1] - 1);
+                ASSERT_TRUE(PartIsWholeCall("out", out.data(), out0, wout.data(),
+                                            InPairs(out_owner, cut[i], cut[i + 1])))
+                    << where;
+                ASSERT_TRUE(PartIsWholeCall("att", att.data(), att0, watt.data(),
+                                            InPairs(att_owner, cut[i], cut[i + 1])))
+                    << where;
+            }
+    }
+}
+
+TEST_P(BackendOps, AttentionBackwardInPairRangesIsOneCall)
+{
+    REQUIRE_KERNEL(attention_backward);
+    for (AttShape s : kAttPartShapes)
+        for (unsigned write : kDinpModes) {
+            int B = s.B, T = s.T, H = s.H, hd = s.hd, C = H * hd, BH = B * H;
+            std::vector<float> qkv = Random(rng_, (size_t)B * T * 3 * C);
+            std::vector<float> out((size_t)B * T * C), att((size_t)BH * T * T);
+            ref_->attention_forward(&rctx_, out.data(), att.data(), qkv.data(), B, T, C, H, 0, BH);
+            std::vector<float> dout = Random(rng_, out.size());
+            std::vector<float> dqkv0 = Start(Random(rng_, qkv.size()), write);
+            Guarded<float> gqkv(qkv), gatt(att), gdout(dout), whole(dqkv0), wdatt(att.size());
+            k_->attention_backward(ctx_, whole.data(), wdatt.data(), gdout.data(), gqkv.data(),
+                                   gatt.data(), B, T, C, H, 0, BH, write);
+            std::vector<int> dqkv_owner = RowOwners(B, T, H, hd, 3);
+            std::vector<int> datt_owner = AttOwners(B, T, H);
+            std::vector<float> datt0 = Random(rng_, att.size(), 100.0f, 200.0f);
+            for (const std::vector<int> &cut : PairCuts(BH))
+                for (size_t i = 0; i + 1 < cut.size(); i++) {
+                    Guarded<float> dqkv(dqkv0), datt(datt0);
+                    k_->attention_backward(ThreadCtx((int)i), dqkv.data(), datt.data(),
+                                           gdout.data(), gqkv.data(), gatt.data(), B, T, C, H,
+                                           cut[i], cut[i + 1], write);
+                    std::string where = "B=" + std::to_string(B) + " T=" + std::to_string(T) +
+                                        " H=" + std::to_string(H) + " hd=" +
+                                        std::to_string(hd) + ", " + Mode(write) + ", pairs " +
+                                        std::to_string(cut[i]) + ".." +
+                                        std::to_string(cut[i + 1] - 1);
+                    ASSERT_TRUE(PartIsWholeCall("dqkv", dqkv.data(), dqkv0, whole.data(),
+                                                InPairs(dqkv_owner, cut[i], cut[i + 1])))
+                        << where;
+                    // datt is scratch, but each pair's own: the other threads' pairs use theirs
+                    ASSERT_TRUE(PartIsWholeCall("datt", datt.data(), datt0, nullptr,
+                                                InPairs(datt_owner, cut[i], cut[i + 1])))
+                        << where;
+                }
         }
 }
 

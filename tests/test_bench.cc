@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "test_program.h"
+#include "test_util.h"
 
 namespace {
 
@@ -156,6 +157,22 @@ TEST_F(Bench, RunWritesJsonWithMachineSettingsAndResults)
     EXPECT_DOUBLE_EQ(flops, num(r, "flops_forward") + num(r, "flops_backward") +
                                 num(r, "flops_optimizer"));
     EXPECT_DOUBLE_EQ(num(r, "flops_optimizer"), 17.0 * num(r, "params"));
+    // the counts are the engine's: the graph's nodes (each the sum of its kernel calls), the
+    // backward walk's zeroing and the optimizer (sumsq, Adam)
+    {
+        mgpt_test::ModelPtr m = mgpt_test::make_model(mgpt_test::make_config(27, 16, 4, 1, 8), 1);
+        ASSERT_TRUE(m);
+        mgpt_cost f = mgpt_graph_cost(&m->graph, 0), b = mgpt_graph_cost(&m->graph, 1);
+        mgpt_cost z = mgpt_graph_zero_cost(&m->graph), o = mgpt_optimizer_cost(m->num_floats);
+        EXPECT_EQ(num(r, "params"), (double)m->num_floats);
+        EXPECT_DOUBLE_EQ(num(r, "flops_forward"), f.flops);
+        EXPECT_DOUBLE_EQ(num(r, "flops_backward"), b.flops);
+        EXPECT_DOUBLE_EQ(num(r, "flops_optimizer"), o.flops);
+        EXPECT_DOUBLE_EQ(num(r, "bytes_per_step"), f.bytes + b.bytes + z.bytes + o.bytes);
+    }
+    EXPECT_EQ(num(r, "threads"), 1);
+    EXPECT_EQ(num(root, "backend_abi"), MGPT_BACKEND_ABI_MAJOR);
+    EXPECT_EQ(num(root, "backend_abi_minor"), MGPT_BACKEND_ABI_MINOR);
     EXPECT_NEAR(num(r, "gflops"), flops / (med * 1e-3) * 1e-9, 1e-6 * num(r, "gflops"));
     EXPECT_TRUE(std::isfinite(num(r, "final_loss")));
     EXPECT_TRUE(json_is_array(json_object_get(root, "skipped")));
@@ -206,6 +223,40 @@ TEST_F(Bench, BackendsThisCpuCannotRunAreSkippedSayingWhy)
     r = bench("run -q --backend avx2 --config e16_L1_b8 --steps 1 --repeats 1", "MGPT_CPU_DISABLE=avx2");
     EXPECT_EQ(r.status, 1) << r.out;
     EXPECT_NE(r.out.find("nothing was measured"), std::string::npos) << r.out;
+}
+
+TEST_F(Bench, AnyBackendRunsOnTheEnginesThreadsWithTheSameResults)
+{
+    // The threads are the engine's: the scalar backend on 2 threads (every op split), the
+    // same final loss and counts as on 1.
+    std::string f1 = tmp_path("t1.json"), f2 = tmp_path("t2.json");
+    const std::string args = "run -q --config e16_L1_b8_B4 --steps 3 --repeats 1 --warmup 0 "
+                             "--backend scalar --json ";
+    Outcome r1 = bench(args + quote(f1) + " --threads 1", "MGPT_THREAD_SPLIT=always");
+    ASSERT_EQ(r1.status, 0) << r1.out;
+    Outcome r2 = bench(args + quote(f2) + " --threads 2", "MGPT_THREAD_SPLIT=always");
+    if (r2.status != 0 && r2.out.find("without OpenMP") != std::string::npos)
+        GTEST_SKIP() << r2.out;
+    ASSERT_EQ(r2.status, 0) << r2.out;
+    json_t *a = json_load_file(f1.c_str(), 0, nullptr);
+    json_t *b = json_load_file(f2.c_str(), 0, nullptr);
+    ASSERT_TRUE(a && b);
+    json_t *ra = json_array_get(json_object_get(a, "results"), 0);
+    json_t *rb = json_array_get(json_object_get(b, "results"), 0);
+    EXPECT_EQ(num(json_object_get(b, "settings"), "threads"), 2);
+    EXPECT_EQ(num(ra, "threads"), 1);
+    EXPECT_EQ(num(rb, "threads"), 2);
+    for (const char *k : {"final_loss", "flops_per_step", "bytes_per_step", "tokens_per_step"})
+        EXPECT_EQ(num(ra, k), num(rb, k)) << k;
+    json_decref(a);
+    json_decref(b);
+    remove(f1.c_str());
+    remove(f2.c_str());
+    // and a bad split mode is refused before anything runs
+    Outcome bad = bench(args + quote(f1), "MGPT_THREAD_SPLIT=sometimes");
+    EXPECT_EQ(bad.status, 2) << bad.out;
+    EXPECT_NE(bad.out.find("MGPT_THREAD_SPLIT='sometimes'"), std::string::npos) << bad.out;
+    remove(f1.c_str());
 }
 
 TEST_F(Bench, CompareWithItselfPasses)

@@ -23,6 +23,7 @@ extern "C" {
 #include "model.h"
 #include "tokenizer.h"
 }
+#include "test_util.h"
 
 namespace {
 
@@ -213,9 +214,14 @@ protected:
 
     mgpt_model *make_model(const mgpt_config &c, uint64_t seed)
     {
-        char e[512];
-        // The checkpoint needs no forward pass: no kernels.
-        mgpt_model *m = mgpt_model_create(&c, 1, nullptr, e, sizeof e);
+        char e[512] = "";
+        // The checkpoint needs no forward pass, but a model is made with the compute it
+        // would run on: the scalar backend's.
+        const mgpt_compute *k = mgpt_test::ScalarBackend::get().compute();
+        EXPECT_NE(k, nullptr) << mgpt_test::ScalarBackend::get().why();
+        if (!k)
+            return nullptr;
+        mgpt_model *m = mgpt_model_create(&c, 1, k, e, sizeof e);
         EXPECT_NE(m, nullptr) << e;
         if (m)
             mgpt_model_init(m, seed);

@@ -1,15 +1,34 @@
-// The backend loader: bad modules are skipped with a warning naming the file and the
-// reason; the SDK template loads as a partial backend; CPU feature masking drives the
-// dispatch chain avx512 -> avx2 -> sse -> scalar; forcing is checked like automatic choice.
+// The backend loader: bad modules are skipped with a warning naming the file and the reason
+// (ABI versions 1, 2 and 3, read as majors by a 4.x loader; a future major; no entry
+// symbol; a wrong name), a failing init makes automatic choice fall back; modules built for
+// an older minor (a table 3 slots short: the last 3 slots run the reference, never read from
+// the module) and a newer one (2 slots more, and a longer descriptor: unread) load and run;
+// the SDK template is a partial backend; a reduced-precision module is never chosen
+// automatically, whatever its priority; CPU feature masking drives the dispatch chain
+// avx512 -> avx2 -> sse -> scalar; forcing is checked like automatic choice; and `mgpt
+// backends --verbose` says which slots of a module run the reference.
 #include <gtest/gtest.h>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
+#include <set>
+#include <sstream>
 #include <string>
 #include <unistd.h>
+#include <vector>
 
+extern "C" {
+#include "compute.h"
 #include "cpu.h"
+#include "dataset.h"
+#include "engine.h"
+#include "model.h"
+#include "optimizer.h"
 #include "registry.h"
+}
+#include "test_program.h"
 
 namespace {
 
@@ -24,6 +43,13 @@ std::string fixtures_and_backends()
     return env("MGPT_FIXTURE_DIR") + ":" + env("MGPT_PLUGIN_PATH");
 }
 
+// The reduced-precision module built beside the tests (tests/lowprec_module.cc), then the
+// backends.
+std::string lowprec_and_backends()
+{
+    return env("MGPT_TEST_MODULE_DIR") + ":" + env("MGPT_PLUGIN_PATH");
+}
+
 const mgpt_backend_entry *entry(const mgpt_registry &r, const char *name)
 {
     for (int i = 0; i < r.n; i++)
@@ -34,7 +60,11 @@ const mgpt_backend_entry *entry(const mgpt_registry &r, const char *name)
 
 mgpt_backend_env default_env(const mgpt_registry &r)
 {
-    mgpt_backend_env e = {MGPT_BACKEND_ABI_VERSION, 1, nullptr, 0, r.cpu_features};
+    mgpt_backend_env e{};
+    e.abi_major = MGPT_BACKEND_ABI_MAJOR;
+    e.abi_minor = MGPT_BACKEND_ABI_MINOR;
+    e.num_threads = 1;
+    e.cpu_features = r.cpu_features;
     return e;
 }
 
@@ -52,7 +82,7 @@ std::string read_all(FILE *f)
 class Loader : public ::testing::Test {
 protected:
     void SetUp() override { unsetenv("MGPT_CPU_DISABLE"); unsetenv("MGPT_BACKEND"); }
-    void TearDown() override { unsetenv("MGPT_CPU_DISABLE"); }
+    void TearDown() override { unsetenv("MGPT_CPU_DISABLE"); unsetenv("MGPT_BACKEND"); }
 };
 
 TEST_F(Loader, BadModulesAreSkippedWithFileAndReason)
@@ -65,21 +95,25 @@ TEST_F(Loader, BadModulesAreSkippedWithFileAndReason)
     std::string warnings = read_all(warn);
     fclose(warn);
 
-    const mgpt_backend_entry *bad = entry(r, "badabi");
-    ASSERT_NE(bad, nullptr);
-    EXPECT_EQ(bad->status, MGPT_BE_REJECTED);
-    // a version-1 module (its kernel table is shorter than this ABI's)
-    EXPECT_NE(std::string(bad->reason).find("ABI version 1, but this mgpt speaks version " +
-                                            std::to_string(MGPT_BACKEND_ABI_VERSION)),
-              std::string::npos) << bad->reason;
-    // a version-2 module: a table of the same size as version 3's, but backward kernels
-    // without the write argument (they would add into gradients the engine no longer zeroes)
-    const mgpt_backend_entry *bad2 = entry(r, "badabi2");
-    ASSERT_NE(bad2, nullptr);
-    EXPECT_EQ(bad2->status, MGPT_BE_REJECTED);
-    EXPECT_NE(std::string(bad2->reason).find("ABI version 2, but this mgpt speaks version " +
-                                             std::to_string(MGPT_BACKEND_ABI_VERSION)),
-              std::string::npos) << bad2->reason;
+    // Modules built for ABI versions 1, 2 and 3 (their own layouts: a shorter table; backward
+    // kernels without the write argument; no context, matmul_backward as one slot): the
+    // first 32 bits of their descriptors, abi_version, read as the major here. And a module
+    // of a future major (5) in today's layout: its rules may differ in any way.
+    const std::string speaks = "but this mgpt speaks " + std::to_string(MGPT_BACKEND_ABI_MAJOR);
+    const struct {
+        const char *name;
+        int major;
+    } old[] = {{"badabi", 1}, {"badabi2", 2}, {"abi3", 3}, {"newmajor", 5}};
+    for (auto o : old) {
+        const mgpt_backend_entry *bad = entry(r, o.name);
+        ASSERT_NE(bad, nullptr) << o.name << " not found in " << r.searched;
+        EXPECT_EQ(bad->status, MGPT_BE_REJECTED) << o.name;
+        EXPECT_EQ(bad->desc, nullptr) << o.name;
+        std::string reason = bad->reason;
+        EXPECT_NE(reason.find("major version " + std::to_string(o.major)), std::string::npos)
+            << o.name << ": " << reason;
+        EXPECT_NE(reason.find(speaks), std::string::npos) << o.name << ": " << reason;
+    }
 
     const mgpt_backend_entry *nosym = entry(r, "nosym");
     ASSERT_NE(nosym, nullptr);
@@ -91,14 +125,22 @@ TEST_F(Loader, BadModulesAreSkippedWithFileAndReason)
     EXPECT_EQ(mis->status, MGPT_BE_REJECTED);
     EXPECT_NE(std::string(mis->reason).find("somebodyelse"), std::string::npos);
 
-    // one warning per bad module, each naming its file
-    for (const char *file :
-         {"mgpt_badabi.so", "mgpt_badabi2.so", "mgpt_nosym.so", "mgpt_misnamed.so"})
-        EXPECT_NE(warnings.find(file), std::string::npos) << "no warning names " << file;
-    // good modules load
-    const mgpt_backend_entry *scalar = entry(r, "scalar");
-    ASSERT_NE(scalar, nullptr);
-    EXPECT_EQ(scalar->status, MGPT_BE_RUNNABLE);
+    // one warning per bad module, each naming its file and its reason
+    for (const char *name : {"badabi", "badabi2", "abi3", "newmajor", "nosym", "misnamed"}) {
+        std::string file = std::string("mgpt_") + name + ".so";
+        size_t at = warnings.find(file);
+        ASSERT_NE(at, std::string::npos) << "no warning names " << file << ":\n" << warnings;
+        std::string line = warnings.substr(at, warnings.find('\n', at) - at);
+        EXPECT_NE(line.find(entry(r, name)->reason), std::string::npos) << line;
+    }
+    // the good modules load, the fixtures of other minors among them
+    for (const char *name : {"scalar", "shorttable", "newminor", "instance", "template"}) {
+        const mgpt_backend_entry *good = entry(r, name);
+        ASSERT_NE(good, nullptr) << name;
+        EXPECT_EQ(good->status, MGPT_BE_RUNNABLE) << name << ": " << good->reason;
+        EXPECT_EQ(warnings.find(std::string("mgpt_") + name + ".so"), std::string::npos)
+            << name << " was warned about:\n" << warnings;
+    }
     mgpt_registry_free(&r);
 }
 
@@ -113,7 +155,18 @@ TEST_F(Loader, FailingInitIsSkippedWithWarningInAutomaticChoice)
     int rc = mgpt_backend_open(&r, nullptr, &e, &be, err, sizeof err);
     std::string warnings = testing::internal::GetCapturedStderr();
     ASSERT_EQ(rc, 0) << err;
-    EXPECT_STRNE(be.entry->name, "failinit");
+    // failinit has the highest priority; the choice falls back to the best of the others
+    EXPECT_EQ(mgpt_registry_best(&r), entry(r, "failinit"));
+    const mgpt_backend_entry *next = nullptr;
+    for (int i = 0; i < r.n; i++) {
+        const mgpt_backend_entry *c = &r.entries[i];
+        if (c->status == MGPT_BE_RUNNABLE && c->desc->precision == MGPT_PRECISION_FP32 &&
+            strcmp(c->name, "failinit") != 0 &&
+            (!next || c->desc->priority > next->desc->priority))
+            next = c;
+    }
+    ASSERT_NE(next, nullptr);
+    EXPECT_STREQ(be.entry->name, next->name);
     EXPECT_NE(warnings.find("mgpt_failinit.so"), std::string::npos) << warnings;
     EXPECT_NE(warnings.find("no accelerator attached"), std::string::npos) << warnings;
     mgpt_backend_close(&be);
@@ -132,16 +185,17 @@ TEST_F(Loader, ForcedFailingInitIsAnError)
     mgpt_registry_free(&r);
 }
 
-TEST_F(Loader, TemplateIsAPartialBackendFilledFromScalar)
+TEST_F(Loader, TemplateIsAPartialBackendFilledFromTheReference)
 {
     mgpt_registry r;
     char err[512];
     ASSERT_GE(mgpt_registry_load(&r, fixtures_and_backends().c_str(), nullptr, err, sizeof err), 0);
-    const mgpt_backend_entry *scalar = mgpt_registry_find(&r, "scalar");
-    ASSERT_NE(scalar, nullptr);
     mgpt_backend_env e = default_env(r);
     mgpt_backend be;
     ASSERT_EQ(mgpt_backend_open(&r, "template", &e, &be, err, sizeof err), 0) << err;
+    EXPECT_EQ(be.entry->n_slots, MGPT_KERNEL_COUNT);
+    EXPECT_EQ(be.instance, nullptr);   // stateless: no init
+    EXPECT_EQ(be.ctx.instance, nullptr);
     for (int i = 0; i < mgpt_kernel_count(); i++) {
         std::string name = mgpt_kernel_name(i);
         bool native = name == "sqrelu_forward" || name == "sqrelu_backward" ||
@@ -149,21 +203,298 @@ TEST_F(Loader, TemplateIsAPartialBackendFilledFromScalar)
         EXPECT_EQ((be.native >> i) & 1u, native ? 1u : 0u) << name;
         ASSERT_NE(mgpt_kernel_get(&be.k, i), nullptr) << name;
         if (!native) {
-            EXPECT_EQ(mgpt_kernel_get(&be.k, i), mgpt_kernel_get(scalar->desc->kernels, i)) << name;
+            EXPECT_EQ(mgpt_kernel_get(&be.k, i), mgpt_kernel_get(&mgpt_reference_kernels, i))
+                << name;
+        } else {
+            EXPECT_EQ(mgpt_kernel_get(&be.k, i), mgpt_kernel_get(be.entry->desc->kernels, i))
+                << name;
         }
     }
     // and it computes: the template's squared ReLU
     float x[3] = {-1.0f, 0.5f, 2.0f}, y[3];
-    be.k.sqrelu_forward(y, x, 3);
+    be.k.sqrelu_forward(&be.ctx, y, x, 3);
     EXPECT_EQ(y[0], 0.0f);
     EXPECT_EQ(y[1], 0.25f);
     EXPECT_EQ(y[2], 4.0f);
-    be.k.zero(y, 2);
+    be.k.zero(&be.ctx, y, 2);
     EXPECT_EQ(y[0], 0.0f);
     EXPECT_EQ(y[1], 0.0f);
     EXPECT_EQ(y[2], 4.0f);
     mgpt_backend_close(&be);
     mgpt_registry_free(&r);
+}
+
+// ---------------------------------------------------------------------------------------
+// Other minors of ABI 4.
+
+// Training steps of a small model (with clipping: sumsq and adam run) on compute c, the
+// losses and the final parameters; a test failure if it cannot run.
+std::vector<float> train_steps(const mgpt_compute *c, int steps)
+{
+    std::vector<float> out;
+    mgpt_config cfg{};
+    int B = 0;
+    char err[512] = "";
+    EXPECT_EQ(mgpt_config_parse_name("e32_L1_b8_B4", &cfg, &B, err, sizeof err), 0) << err;
+    mgpt_model *m = mgpt_model_create(&cfg, B, c, err, sizeof err);
+    EXPECT_NE(m, nullptr) << err;
+    if (!m)
+        return out;
+    mgpt_model_init(m, 11);
+    mgpt_optim o;
+    mgpt_optim_defaults(&o);
+    o.total_steps = steps;
+    o.grad_clip = 0.5f;
+    for (int s = 0; s < steps; s++) {
+        mgpt_batch_random(m->tokens, m->targets, m->N, cfg.vocab_size, 100 + (uint64_t)s);
+        m->targets[1] = -1;   // a masked row: crossentropy_backward's other path
+        out.push_back(mgpt_model_forward(m));
+        mgpt_model_backward(m);
+        out.push_back(mgpt_adam_step(m, &o));
+    }
+    out.insert(out.end(), m->param_mem, m->param_mem + m->num_floats);
+    mgpt_model_free(m);
+    return out;
+}
+
+::testing::AssertionResult SameBits(const std::vector<float> &a, const std::vector<float> &b)
+{
+    if (a.empty() || a.size() != b.size())
+        return ::testing::AssertionFailure() << a.size() << " vs " << b.size() << " floats";
+    for (size_t i = 0; i < a.size(); i++)
+        if (memcmp(&a[i], &b[i], sizeof(float)) != 0)
+            return ::testing::AssertionFailure() << "float " << i << ": " << a[i] << " vs "
+                                                 << b[i];
+    return ::testing::AssertionSuccess();
+}
+
+// The same steps on the reference kernels alone.
+std::vector<float> reference_steps(int steps)
+{
+    static const mgpt_ctx ctx = {nullptr, 0};
+    const mgpt_compute c = {&mgpt_reference_kernels, &ctx, nullptr};
+    return train_steps(&c, steps);
+}
+
+TEST_F(Loader, OlderMinorWithAShorterTableLoadsAndItsMissingSlotsRunTheReference)
+{
+    // tests/fixtures/short_table.c: n_kernels = MGPT_KERNEL_COUNT - 3; its own kernels are
+    // sqrelu_forward, add_forward and crossentropy_backward (the last slot its table
+    // reaches), and the slots of its table object past n_kernels abort if called.
+    mgpt_registry r;
+    char err[512];
+    ASSERT_GE(mgpt_registry_load(&r, fixtures_and_backends().c_str(), nullptr, err, sizeof err), 0);
+    const mgpt_backend_entry *s = entry(r, "shorttable");
+    ASSERT_NE(s, nullptr) << "no shorttable fixture in " << r.searched;
+    ASSERT_EQ(s->status, MGPT_BE_RUNNABLE) << s->reason;
+    ASSERT_NE(s->desc, nullptr);
+    EXPECT_EQ(s->desc->abi_major, MGPT_BACKEND_ABI_MAJOR);
+    const int short_slots = MGPT_KERNEL_COUNT - 3;
+    EXPECT_EQ((int)s->desc->n_kernels, short_slots);
+    EXPECT_EQ(s->n_slots, short_slots);
+    mgpt_backend_env e = default_env(r);
+    mgpt_backend be;
+    ASSERT_EQ(mgpt_backend_open(&r, "shorttable", &e, &be, err, sizeof err), 0) << err;
+    const std::set<int> own = {MGPT_K_SQRELU_FORWARD, MGPT_K_ADD_FORWARD,
+                               MGPT_K_CROSSENTROPY_BACKWARD};
+    for (int i = 0; i < MGPT_KERNEL_COUNT; i++) {
+        bool native = own.count(i) > 0;
+        EXPECT_EQ((be.native >> i) & 1u, native ? 1u : 0u) << mgpt_kernel_name(i);
+        mgpt_any_fn want = native ? mgpt_kernel_get(s->desc->kernels, i)
+                                  : mgpt_kernel_get(&mgpt_reference_kernels, i);
+        EXPECT_EQ(mgpt_kernel_get(&be.k, i), want) << mgpt_kernel_name(i);
+    }
+    EXPECT_EQ(be.native >> short_slots, 0u) << "a slot past the module's table is 'native'";
+    // the slots past its table, called: the reference's results, no abort
+    float x[4] = {1, 2, 3, 4}, m[4] = {0, 0, 0, 0}, v[4] = {0, 0, 0, 0}, g[4] = {1, 1, 1, 1};
+    EXPECT_EQ(be.k.sumsq(&be.ctx, x, 4), 30.0);
+    mgpt_adam_args a = {0.1f, 0.9f, 0.95f, 1e-8f, 0.1f, 0.05f, 1.0f};
+    be.k.adam_update(&be.ctx, x, g, m, v, 4, &a);
+    EXPECT_LT(x[0], 1.0f);
+    be.k.zero(&be.ctx, x, 4);
+    EXPECT_EQ(x[3], 0.0f);
+    // and a training run on it (every slot called, its own among them) is the reference's
+    const mgpt_compute c = {&be.k, &be.ctx, nullptr};
+    EXPECT_TRUE(SameBits(train_steps(&c, 3), reference_steps(3)));
+    mgpt_backend_close(&be);
+    mgpt_registry_free(&r);
+}
+
+TEST_F(Loader, NewerMinorLoadsAndItsExtraSlotsAreNotRead)
+{
+    // tests/fixtures/new_minor.c: minor + 1, n_kernels = MGPT_KERNEL_COUNT + 2 (the two extra
+    // slots abort if called), a descriptor 16 bytes longer; its own kernels are accumulate
+    // and zero.
+    mgpt_registry r;
+    char err[512];
+    ASSERT_GE(mgpt_registry_load(&r, fixtures_and_backends().c_str(), nullptr, err, sizeof err), 0);
+    const mgpt_backend_entry *n = entry(r, "newminor");
+    ASSERT_NE(n, nullptr) << "no newminor fixture in " << r.searched;
+    ASSERT_EQ(n->status, MGPT_BE_RUNNABLE) << n->reason;
+    EXPECT_EQ(n->desc->abi_minor, MGPT_BACKEND_ABI_MINOR + 1);
+    EXPECT_EQ(n->desc->n_kernels, (uint32_t)MGPT_KERNEL_COUNT + 2);
+    EXPECT_GT(n->desc->desc_size, (uint32_t)sizeof(mgpt_backend_desc));
+    EXPECT_EQ(n->n_slots, MGPT_KERNEL_COUNT);
+    mgpt_backend_env e = default_env(r);
+    mgpt_backend be;
+    ASSERT_EQ(mgpt_backend_open(&r, "newminor", &e, &be, err, sizeof err), 0) << err;
+    uint64_t want = ((uint64_t)1 << MGPT_K_ACCUMULATE) | ((uint64_t)1 << MGPT_K_ZERO);
+    EXPECT_EQ(be.native, want);
+    EXPECT_EQ(mgpt_kernel_get(&be.k, MGPT_K_ZERO), mgpt_kernel_get(n->desc->kernels, MGPT_K_ZERO));
+    const mgpt_compute c = {&be.k, &be.ctx, nullptr};
+    EXPECT_TRUE(SameBits(train_steps(&c, 3), reference_steps(3)));
+    mgpt_backend_close(&be);
+    mgpt_registry_free(&r);
+}
+
+// `mgpt backends --verbose`'s block for one module: each "label:" line's words (wrapped
+// lines continue the label above).
+std::map<std::string, std::vector<std::string>> backends_block(const std::string &out,
+                                                               const std::string &name)
+{
+    std::map<std::string, std::vector<std::string>> block;
+    std::istringstream in(out);
+    std::string line, label;
+    bool inside = false;
+    while (std::getline(in, line)) {
+        if (line.rfind("  ", 0) == 0 && line.size() > 2 && line[2] != ' ') {   // "  name"
+            inside = line.substr(2) == name;
+            continue;
+        }
+        if (!inside)
+            continue;
+        if (line.rfind("    ", 0) != 0) {   // the end of the module list
+            inside = false;
+            continue;
+        }
+        std::istringstream words(line);
+        std::string w;
+        size_t colon = line.find(':');
+        if (line.size() > 4 && line[4] != ' ' && colon != std::string::npos &&
+            line.find(' ', 4) > colon) {
+            label = line.substr(4, colon - 4);
+            words.str(line.substr(colon + 1));
+        }
+        while (words >> w)
+            block[label].push_back(w);
+    }
+    return block;
+}
+
+TEST_F(Loader, BackendsVerboseShowsWhichSlotsRunTheReference)
+{
+    std::string exe = env("MGPT_EXE");
+    if (exe.empty())
+        GTEST_SKIP() << "MGPT_EXE is not set (run through make check)";
+    std::string out;
+    int st = mgpt_test::run_shell("MGPT_PLUGIN_PATH='" + fixtures_and_backends() + "' '" + exe +
+                                      "' backends --verbose 2>/dev/null",
+                                  &out);
+    ASSERT_EQ(st, 0) << out;
+    auto names = [](std::vector<int> slots) {
+        std::set<std::string> s;
+        for (int i : slots)
+            s.insert(mgpt_kernel_name(i));
+        return s;
+    };
+    auto as_set = [](const std::vector<std::string> &v) {
+        return std::set<std::string>(v.begin(), v.end());
+    };
+    // the short table: its three kernels; every other slot, the three past its table among
+    // them, from the reference; and how far its table reaches
+    auto s = backends_block(out, "shorttable");
+    ASSERT_FALSE(s.empty()) << "no shorttable block in:\n" << out;
+    EXPECT_EQ(as_set(s["kernels"]), names({MGPT_K_SQRELU_FORWARD, MGPT_K_ADD_FORWARD,
+                                           MGPT_K_CROSSENTROPY_BACKWARD}))
+        << out;
+    std::set<std::string> ref = as_set(s["reference"]);
+    EXPECT_EQ(ref.size() + 3, (size_t)MGPT_KERNEL_COUNT) << out;
+    for (const char *k : {"sumsq", "adam_update", "zero", "matmul_backward_dw"})
+        EXPECT_TRUE(ref.count(k)) << k << " is not listed as the reference's:\n" << out;
+    std::string table;
+    for (const std::string &w : s["table"])
+        table += w + " ";
+    EXPECT_NE(table.find(std::to_string(MGPT_KERNEL_COUNT - 3) + " slots"), std::string::npos)
+        << table;
+    // the newer minor: its two kernels, its extra slots unused
+    auto n = backends_block(out, "newminor");
+    ASSERT_FALSE(n.empty()) << "no newminor block in:\n" << out;
+    EXPECT_EQ(as_set(n["kernels"]), names({MGPT_K_ACCUMULATE, MGPT_K_ZERO})) << out;
+    EXPECT_EQ(n["reference"].size() + 2, (size_t)MGPT_KERNEL_COUNT) << out;
+    table.clear();
+    for (const std::string &w : n["table"])
+        table += w + " ";
+    EXPECT_NE(table.find("unused"), std::string::npos) << table;
+    // a module with every slot of its own lists no reference line
+    auto sc = backends_block(out, "scalar");
+    ASSERT_FALSE(sc.empty()) << out;
+    EXPECT_EQ(sc["kernels"].size(), (size_t)MGPT_KERNEL_COUNT) << out;
+    EXPECT_EQ(sc.count("reference"), 0u) << out;
+}
+
+// ---------------------------------------------------------------------------------------
+// Choice.
+
+TEST_F(Loader, ReducedPrecisionIsNeverChosenAutomatically)
+{
+    // tests/lowprec_module.cc: precision bf16, priority 1000000, runnable on any x86-64.
+    mgpt_registry r;
+    char err[512];
+    ASSERT_GE(mgpt_registry_load(&r, lowprec_and_backends().c_str(), nullptr, err, sizeof err), 0);
+    const mgpt_backend_entry *lp = mgpt_registry_find(&r, "lowprec");
+    if (!lp)
+        GTEST_SKIP() << "the lowprec test module is not in " << r.searched
+                     << " (run through make check)";
+    ASSERT_EQ(lp->status, MGPT_BE_RUNNABLE) << lp->reason;
+    EXPECT_EQ(lp->desc->precision, (uint32_t)MGPT_PRECISION_BF16);
+    for (int i = 0; i < r.n; i++)
+        if (r.entries[i].desc && &r.entries[i] != lp) {
+            EXPECT_GT(lp->desc->priority, r.entries[i].desc->priority) << r.entries[i].name;
+        }
+    const mgpt_backend_entry *best = mgpt_registry_best(&r);
+    ASSERT_NE(best, nullptr);
+    EXPECT_NE(best, lp);
+    EXPECT_EQ(best->desc->precision, (uint32_t)MGPT_PRECISION_FP32);
+    const mgpt_backend_entry *chosen = nullptr;
+    ASSERT_EQ(mgpt_registry_select(&r, nullptr, &chosen, err, sizeof err), 0) << err;
+    EXPECT_EQ(chosen, best);
+    mgpt_backend_env e = default_env(r);
+    mgpt_backend be;
+    ASSERT_EQ(mgpt_backend_open(&r, nullptr, &e, &be, err, sizeof err), 0) << err;
+    EXPECT_EQ(be.entry, best);
+    mgpt_backend_close(&be);
+    // by name it runs: forced, and through MGPT_BACKEND
+    ASSERT_EQ(mgpt_backend_open(&r, "lowprec", &e, &be, err, sizeof err), 0) << err;
+    EXPECT_EQ(be.entry, lp);
+    mgpt_backend_close(&be);
+    setenv("MGPT_BACKEND", "lowprec", 1);
+    ASSERT_EQ(mgpt_backend_open(&r, nullptr, &e, &be, err, sizeof err), 0) << err;
+    EXPECT_EQ(be.entry, lp);
+    mgpt_backend_close(&be);
+    unsetenv("MGPT_BACKEND");
+    mgpt_registry_free(&r);
+    // and an engine's automatic choice, and `mgpt backends`'s, are fp32 too
+    mgpt_engine *eng = new mgpt_engine();
+    mgpt_engine_opts o{};
+    o.threads = 1;
+    std::string path = lowprec_and_backends();
+    o.plugin_path = path.c_str();
+    ASSERT_EQ(mgpt_engine_open(eng, &o, err, sizeof err), MGPT_ENGINE_OK) << err;
+    EXPECT_STRNE(eng->be.entry->name, "lowprec");
+    EXPECT_EQ(eng->be.entry->desc->precision, (uint32_t)MGPT_PRECISION_FP32);
+    mgpt_engine_close(eng);
+    delete eng;
+    std::string exe = env("MGPT_EXE"), out;
+    if (!exe.empty()) {
+        ASSERT_EQ(mgpt_test::run_shell("MGPT_PLUGIN_PATH='" + path + "' '" + exe +
+                                           "' backends 2>/dev/null",
+                                       &out),
+                  0)
+            << out;
+        EXPECT_NE(out.find("  lowprec\n"), std::string::npos) << out;
+        EXPECT_EQ(out.find("selected: lowprec"), std::string::npos) << out;
+        EXPECT_NE(out.find("selected: "), std::string::npos) << out;
+    }
 }
 
 TEST_F(Loader, EmptyPluginDirectoryIsAClearError)
@@ -219,7 +550,8 @@ TEST_F(Loader, MaskingFeaturesWalksAvx512Avx2SseScalar)
     ASSERT_EQ(mgpt_cpu_detect(&cpu, err, sizeof err), 0) << err;
     struct Step { const char *mask; const char *expect; uint32_t needs; };
     const Step chain[] = {
-        {"", "avx512", MGPT_CPU_AVX512F | MGPT_CPU_AVX512BW | MGPT_CPU_AVX512VL | MGPT_CPU_AVX512DQ},
+        {"", "avx512",
+         MGPT_CPU_AVX512F | MGPT_CPU_AVX512BW | MGPT_CPU_AVX512VL | MGPT_CPU_AVX512DQ},
         {"avx512f", "avx2", MGPT_CPU_AVX2 | MGPT_CPU_FMA},
         {"avx512f,avx2", "sse", MGPT_CPU_SSE42},
         {"avx512f,avx2,sse4.1", "scalar", 0},
@@ -242,21 +574,13 @@ TEST_F(Loader, MaskingFeaturesWalksAvx512Avx2SseScalar)
         }
         const mgpt_backend_entry *best = mgpt_registry_best(&r);
         ASSERT_NE(best, nullptr);
-        // A threaded module (openmp: priority 40, runnable wherever sse is, composing the
-        // best SIMD kernels) wins while it can run; the chain is that of the others.
-        const mgpt_backend_entry *omp = mgpt_registry_find(&r, "openmp");
-        if (omp && omp->status == MGPT_BE_RUNNABLE) {
-            EXPECT_STREQ(best->name, "openmp") << "MGPT_CPU_DISABLE=" << s.mask;
-            best = nullptr;
-            for (int i = 0; i < r.n; i++) {
-                const mgpt_backend_entry *e = &r.entries[i];
-                if (e->status == MGPT_BE_RUNNABLE && !(e->desc->flags & MGPT_BACKEND_THREADED) &&
-                    (!best || e->desc->priority > best->desc->priority))
-                    best = e;
-            }
-            ASSERT_NE(best, nullptr);
-        }
         EXPECT_STREQ(best->name, s.expect) << "MGPT_CPU_DISABLE=" << s.mask;
+        // and opening without a name takes it
+        mgpt_backend_env e = default_env(r);
+        mgpt_backend be;
+        ASSERT_EQ(mgpt_backend_open(&r, nullptr, &e, &be, err, sizeof err), 0) << err;
+        EXPECT_STREQ(be.entry->name, s.expect) << "MGPT_CPU_DISABLE=" << s.mask;
+        mgpt_backend_close(&be);
         mgpt_registry_free(&r);
     }
     if (skipped == 4)
@@ -309,6 +633,41 @@ TEST(Cpu, OsSupportGatesVectorFeatures)
     EXPECT_STREQ(names, "sse4.1 avx2");
     EXPECT_EQ(mgpt_cpu_feature_bit("avx512bw"), (uint32_t)MGPT_CPU_AVX512BW);
     EXPECT_EQ(mgpt_cpu_feature_bit("nonsense"), 0u);
+}
+
+// The slot list as the engine reports it: names, indices and splits from mgpt/kernel_list.h.
+TEST(KernelSlots, NamesIndicesAndSplits)
+{
+    ASSERT_EQ(mgpt_kernel_count(), MGPT_KERNEL_COUNT);
+    EXPECT_EQ(sizeof(mgpt_kernels), MGPT_KERNEL_COUNT * sizeof(void (*)(void)));
+    std::set<std::string> seen;
+    for (int i = 0; i < mgpt_kernel_count(); i++) {
+        const char *name = mgpt_kernel_name(i);
+        ASSERT_NE(name, nullptr) << i;
+        EXPECT_TRUE(seen.insert(name).second) << name << " twice";
+        EXPECT_EQ(mgpt_kernel_index(name), i) << name;
+        EXPECT_NE(mgpt_kernel_get(&mgpt_reference_kernels, i), nullptr) << name;
+    }
+    EXPECT_EQ(mgpt_kernel_name(mgpt_kernel_count()), nullptr);
+    EXPECT_EQ(mgpt_kernel_index("matmul_backward"), -1);   // two slots since 4.0
+    EXPECT_EQ(mgpt_kernel_index("nosuch"), -1);
+    EXPECT_STREQ(mgpt_kernel_name(MGPT_K_MATMUL_BACKWARD_DINP), "matmul_backward_dinp");
+    EXPECT_STREQ(mgpt_kernel_name(MGPT_K_MATMUL_BACKWARD_DW), "matmul_backward_dw");
+    EXPECT_STREQ(mgpt_kernel_name(MGPT_K_ZERO), "zero");
+    const struct {
+        int slot, split;
+    } splits[] = {{MGPT_K_EMBED_FORWARD, MGPT_SPLIT_DOCS},
+                  {MGPT_K_EMBED_BACKWARD, MGPT_SPLIT_NONE},
+                  {MGPT_K_RMSNORM_BACKWARD, MGPT_SPLIT_ROWS},
+                  {MGPT_K_MATMUL_FORWARD, MGPT_SPLIT_TILES},
+                  {MGPT_K_MATMUL_BACKWARD_DINP, MGPT_SPLIT_TILES},
+                  {MGPT_K_MATMUL_BACKWARD_DW, MGPT_SPLIT_TILES},
+                  {MGPT_K_ATTENTION_FORWARD, MGPT_SPLIT_HEADS},
+                  {MGPT_K_ATTENTION_BACKWARD, MGPT_SPLIT_HEADS},
+                  {MGPT_K_ACCUMULATE, MGPT_SPLIT_ELEMENTS},
+                  {MGPT_K_SUMSQ, MGPT_SPLIT_CHUNKS}};
+    for (auto s : splits)
+        EXPECT_EQ(mgpt_kernel_split(s.slot), s.split) << mgpt_kernel_name(s.slot);
 }
 
 }  // namespace

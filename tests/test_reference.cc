@@ -626,10 +626,10 @@ TEST(Reference, BackwardNeverReadsAGradientBeforeWritingIt)
 std::vector<std::pair<const float *, size_t>> zero_calls;
 const mgpt_kernels *zero_inner = nullptr;
 
-void recording_zero(float *x, size_t n)
+void recording_zero(const mgpt_ctx *ctx, float *x, size_t n)
 {
     zero_calls.push_back({x, n});
-    zero_inner->zero(x, n);
+    zero_inner->zero(ctx, x, n);
 }
 
 // The tensor whose gradient starts at p, for messages.
@@ -647,14 +647,15 @@ TEST(Reference, BackwardZeroesOnlyTheEmbeddingGradients)
     // backward pass calls zero exactly twice, on the whole of dwte and of dwpe (the
     // embedding's scatter only adds). Zeroing more is correct but costs a pass over the
     // gradient (what the write bits removed); the NaN test above fails if less.
-    const mgpt_kernels *k = ScalarBackend::get().kernels();
-    ASSERT_NE(k, nullptr) << ScalarBackend::get().why();
-    mgpt_kernels rec = *k;
+    const mgpt_compute *c = ScalarBackend::get().compute();
+    ASSERT_NE(c, nullptr) << ScalarBackend::get().why();
+    mgpt_kernels rec = *c->k;
     rec.zero = recording_zero;
-    zero_inner = k;
+    zero_inner = c->k;
+    const mgpt_compute recording = {&rec, c->ctx, nullptr};
     mgpt_config cfg = make_config(11, 16, 4, 2, 8);
     char err[512] = "";
-    ModelPtr m(mgpt_model_create(&cfg, 3, &rec, err, sizeof err));
+    ModelPtr m(mgpt_model_create(&cfg, 3, &recording, err, sizeof err));
     ASSERT_TRUE(m) << err;
     randomize_params(m.get(), 41);
     auto docs = random_docs({3, 9, 5}, 11, 42);

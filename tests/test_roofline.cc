@@ -1,8 +1,13 @@
-// mgpt-roofline: the FLOP and byte counts it places kernels with (core/op_cost.c and the
-// optimizer formulas) against brute-force counts on small shapes; the placement and the
-// working-set plan; and, through the built program (MGPT_ROOFLINE_EXE), --help, --version,
-// exit status 2 with a message for bad options, a JSON report with every field, and an SVG
-// that a real XML parser (libxml2) reads, with one marker per kernel and backend.
+// mgpt-roofline: the FLOP and byte counts it places kernels with (mgpt_kernel_cost, the
+// formulas of the kernel list, one per slot) against brute-force counts on small shapes;
+// each op node's count as the sum of the kernel calls it makes (matmul's backward: the
+// matmul_backward_dinp and matmul_backward_dw slots); the kernel calls of a training step as
+// the roofline finds them (roof_step_calls: every slot, each node's calls, the zeroing, the
+// optimizer's sumsq chunks); the placement and the working-set plan; and, through the built
+// program (MGPT_ROOFLINE_EXE), --help, --version, exit status 2 with a message for bad
+// options, a JSON report with every field (a kernel per slot, the engine's counts, the ISA
+// and kernel threads of each backend), and an SVG that a real XML parser (libxml2) reads,
+// with one marker per kernel and backend.
 //
 // Brute force: each scalar reference kernel is transcribed here over a counting float type
 // and counting arrays, checked to compute what the real kernel computes (so the count is of
@@ -25,6 +30,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <random>
 #include <set>
 #include <string>
@@ -166,13 +172,13 @@ void c_matmul_forward(Arr<float> out, Arr<float> inp, Arr<float> w, int N, int C
         }
 }
 
-void c_matmul_backward(Arr<float> dinp, Arr<float> dw, Arr<float> dout, Arr<float> inp, Arr<float> w,
-                       int N, int C, int OC, unsigned write)
+// Each gradient's slot: written, it is zeroed and the sums added into the zeros (which the
+// kernel wrote: no read), as the reference does.
+void c_matmul_backward_dinp(Arr<float> dinp, Arr<float> dout, Arr<float> w, int N, int C, int OC,
+                            unsigned write)
 {
     if (write & MGPT_WRITE_DINP)
         c_zero(dinp, (size_t)N * C);
-    if (write & MGPT_WRITE_DW)
-        c_zero(dw, (size_t)OC * C);
     for (int n = 0; n < N; n++)
         for (int o = 0; o < OC; o++) {
             CF d = dout.get((size_t)n * OC + o);
@@ -181,6 +187,13 @@ void c_matmul_backward(Arr<float> dinp, Arr<float> dw, Arr<float> dout, Arr<floa
                 dinp.set(i, dinp.get(i) + d * w.get((size_t)o * C + c));
             }
         }
+}
+
+void c_matmul_backward_dw(Arr<float> dw, Arr<float> dout, Arr<float> inp, int N, int C, int OC,
+                          unsigned write)
+{
+    if (write & MGPT_WRITE_DW)
+        c_zero(dw, (size_t)OC * C);
     for (int o = 0; o < OC; o++)
         for (int n = 0; n < N; n++) {
             CF d = dout.get((size_t)n * OC + o);
@@ -388,6 +401,73 @@ struct Count {
     double flops, bytes;
 };
 
+Count operator+(Count a, Count b)
+{
+    return {a.flops + b.flops, a.bytes + b.bytes};
+}
+
+// The sizes of one kernel call, as mgpt_call_sizes names them (unused ones 0); w: the call
+// writes its gradient.
+mgpt_call_sizes sizes(double B, double T, double N, double C, double OC, double H, double V,
+                      double n, int w)
+{
+    mgpt_call_sizes s;
+    s.B = B;
+    s.T = T;
+    s.N = N;
+    s.C = C;
+    s.OC = OC;
+    s.H = H;
+    s.V = V;
+    s.n = n;
+    s.w = w;
+    return s;
+}
+
+// The engine's count of one kernel call: mgpt_kernel_cost, the formulas of the kernel list.
+Count kernel_cost(int slot, const mgpt_call_sizes &s)
+{
+    mgpt_cost c = mgpt_kernel_cost(slot, &s);
+    return {c.flops, c.bytes};
+}
+
+// The kernel calls an op node makes (core/graph.c, restated: the calls a graph node's
+// forward and backward make, with their sizes and write bits), one per slot call.
+std::vector<std::pair<int, mgpt_call_sizes>> node_calls(const mgpt_node &nd, int backward)
+{
+    int w0 = backward && (nd.write & 1u), w1 = backward && (nd.write & 2u);
+    double n = nd.out ? (double)nd.out->numel : 0;
+    switch (nd.op) {
+    case MGPT_OP_EMBED:
+        return {{backward ? MGPT_K_EMBED_BACKWARD : MGPT_K_EMBED_FORWARD,
+                 sizes(0, nd.T, nd.N, nd.C, 0, 0, 0, 0, 0)}};
+    case MGPT_OP_RMSNORM:
+        return {{backward ? MGPT_K_RMSNORM_BACKWARD : MGPT_K_RMSNORM_FORWARD,
+                 sizes(0, 0, nd.N, nd.C, 0, 0, 0, 0, w0)}};
+    case MGPT_OP_MATMUL:
+        if (!backward)
+            return {{MGPT_K_MATMUL_FORWARD, sizes(0, 0, nd.N, nd.C, nd.OC, 0, 0, 0, 0)}};
+        return {{MGPT_K_MATMUL_BACKWARD_DINP, sizes(0, 0, nd.N, nd.C, nd.OC, 0, 0, 0, w0)},
+                {MGPT_K_MATMUL_BACKWARD_DW, sizes(0, 0, nd.N, nd.C, nd.OC, 0, 0, 0, w1)}};
+    case MGPT_OP_ATTENTION:
+        return {{backward ? MGPT_K_ATTENTION_BACKWARD : MGPT_K_ATTENTION_FORWARD,
+                 sizes(nd.B, nd.T, (double)nd.B * nd.T, nd.C, 0, nd.H, 0, 0, w0)}};
+    case MGPT_OP_SQRELU:
+        return {{backward ? MGPT_K_SQRELU_BACKWARD : MGPT_K_SQRELU_FORWARD,
+                 sizes(0, 0, 0, 0, 0, 0, 0, n, w0)}};
+    case MGPT_OP_ADD:
+        if (!backward)
+            return {{MGPT_K_ADD_FORWARD, sizes(0, 0, 0, 0, 0, 0, 0, n, 0)}};
+        return {{MGPT_K_ACCUMULATE, sizes(0, 0, 0, 0, 0, 0, 0, n, w0)},
+                {MGPT_K_ACCUMULATE, sizes(0, 0, 0, 0, 0, 0, 0, n, w1)}};
+    case MGPT_OP_XENT:
+        return {{backward ? MGPT_K_CROSSENTROPY_BACKWARD : MGPT_K_CROSSENTROPY_FORWARD,
+                 sizes(0, 0, nd.N, 0, 0, 0, nd.V, 0, w0)}};
+    default:
+        return {};
+    }
+}
+
 // A node of the given op with the given shape, for mgpt_node_cost.
 struct Node {
     mgpt_node nd{};
@@ -414,6 +494,28 @@ struct Node {
         mgpt_cost c = mgpt_node_cost(&n, backward);
         return {c.flops, c.bytes};
     }
+    // The sum of the kernel calls the node makes, each counted by mgpt_kernel_cost.
+    Count calls(int backward, unsigned write = 0) const
+    {
+        mgpt_node n = nd;
+        n.write = write;
+        Count c = {0, 0};
+        for (const auto &call : node_calls(n, backward))
+            c = c + kernel_cost(call.first, call.second);
+        return c;
+    }
+    // A node's count is the sum of its calls', in every mode of its write bits.
+    void expect_sum_of_calls(const char *what) const
+    {
+        for (int backward = 0; backward < 2; backward++)
+            for (unsigned write = 0; write < (backward ? 4u : 1u); write++) {
+                Count n = cost(backward, write), k = calls(backward, write);
+                EXPECT_DOUBLE_EQ(n.flops, k.flops) << what << (backward ? " backward" : "")
+                                                   << ", write bits " << write;
+                EXPECT_DOUBLE_EQ(n.bytes, k.bytes) << what << (backward ? " backward" : "")
+                                                   << ", write bits " << write;
+            }
+    }
 };
 
 // Agreement of the engine's count with the brute-force one: FLOPs within `rel_flops`
@@ -436,6 +538,11 @@ void expect_agree(const std::string &what, Count formula, Count brute, double re
     expect_agree(what, formula, brute, rel, rel);
 }
 
+Count tallied(const Tally &t)
+{
+    return {t.flops, t.bytes()};
+}
+
 // A gradient that a kernel writes: NaN, which it must not read.
 std::vector<float> nans(size_t n)
 {
@@ -446,21 +553,17 @@ std::vector<float> nans(size_t n)
 // V = 27. One document (B = 1) with distinct tokens: the embedding gathers touch N
 // distinct rows, as the formula assumes.
 const int B1 = 1, T1 = 16, C1 = 64, H1 = 4, V1 = 27, OC1 = 96;
-const double EXACT = 0.03;   // formulas stated exactly in backend.h (per-row terms aside)
-const double APPROX = 0.10;  // formulas stated as approximate ("~")
+const double EXACT = 0.03;   // formulas stated exactly in the kernel list (per-row terms aside)
+const double APPROX = 0.10;  // the attention and softmax formulas (per-row terms)
 
-const mgpt_kernels *scalar()
-{
-    const mgpt_kernels *k = mgpt_test::ScalarBackend::get().kernels();
-    EXPECT_NE(k, nullptr) << mgpt_test::ScalarBackend::get().why();
-    return k;
-}
+// The scalar reference kernels (linked into the engine) and their context: what the
+// transcriptions are checked against.
+const mgpt_kernels *K = &mgpt_reference_kernels;
+const mgpt_ctx kRefCtx = {nullptr, 0};
+const mgpt_ctx *X = &kRefCtx;
 
 TEST(RooflineCounts, Embed)
 {
-    const mgpt_kernels *K = scalar();
-    if (!K)
-        return;
     int N = B1 * T1, T = T1, C = C1, V = 40;
     std::vector<int> tok(N);
     for (int n = 0; n < N; n++)
@@ -470,131 +573,140 @@ TEST(RooflineCounts, Embed)
     Tally t;
     tally = &t;
     c_embed_forward({out.data()}, {tok.data()}, {wte.data()}, {wpe.data()}, N, T, C);
-    K->embed_forward(ref.data(), tok.data(), wte.data(), wpe.data(), N, T, C);
+    K->embed_forward(X, ref.data(), tok.data(), wte.data(), wpe.data(), N, T, C);
     expect_close(out, ref, "embed_forward");
-    Node node(MGPT_OP_EMBED, B1, T, C, 0, H1, V, (size_t)N * C);
-    expect_agree("embed_forward", node.cost(0), {t.flops, t.bytes()}, EXACT);
+    mgpt_call_sizes s = sizes(0, T, N, C, 0, 0, 0, 0, 0);
+    expect_agree("embed_forward", kernel_cost(MGPT_K_EMBED_FORWARD, s), tallied(t), EXACT);
 
     auto dout = randv((size_t)N * C, 3);
     std::vector<float> dwte((size_t)V * C, 0), dwpe((size_t)T * C, 0), rwte = dwte, rwpe = dwpe;
     Tally tb;
     tally = &tb;
     c_embed_backward({dwte.data()}, {dwpe.data()}, {dout.data()}, {tok.data()}, N, T, C);
-    K->embed_backward(rwte.data(), rwpe.data(), dout.data(), tok.data(), N, T, C);
+    K->embed_backward(X, rwte.data(), rwpe.data(), dout.data(), tok.data(), N, T, C);
     expect_close(dwte, rwte, "embed_backward dwte");
     expect_close(dwpe, rwpe, "embed_backward dwpe");
-    expect_agree("embed_backward", node.cost(1), {tb.flops, tb.bytes()}, EXACT);
+    expect_agree("embed_backward", kernel_cost(MGPT_K_EMBED_BACKWARD, s), tallied(tb), EXACT);
+
+    Node node(MGPT_OP_EMBED, B1, T, C, 0, H1, V, (size_t)N * C);
+    node.expect_sum_of_calls("embed");
+    expect_agree("embed node", node.cost(0) + node.cost(1), tallied(t) + tallied(tb), EXACT);
 }
 
 TEST(RooflineCounts, RmsNorm)
 {
-    const mgpt_kernels *K = scalar();
-    if (!K)
-        return;
     int N = B1 * T1, C = C1;
     auto inp = randv((size_t)N * C, 4);
     std::vector<float> out((size_t)N * C), ref(out), rstd(N), rrstd(N);
     Tally t;
     tally = &t;
     c_rmsnorm_forward({out.data()}, {rstd.data()}, {inp.data()}, N, C);
-    K->rmsnorm_forward(ref.data(), rrstd.data(), inp.data(), N, C);
+    K->rmsnorm_forward(X, ref.data(), rrstd.data(), inp.data(), N, C);
     expect_close(out, ref, "rmsnorm_forward");
-    Node node(MGPT_OP_RMSNORM, B1, T1, C, 0, H1, V1, (size_t)N * C);
-    expect_agree("rmsnorm_forward", node.cost(0), {t.flops, t.bytes()}, EXACT);
+    expect_agree("rmsnorm_forward",
+                 kernel_cost(MGPT_K_RMSNORM_FORWARD, sizes(0, 0, N, C, 0, 0, 0, 0, 0)),
+                 tallied(t), EXACT);
 
     auto dout = randv((size_t)N * C, 5);
     std::vector<float> dinp = randv((size_t)N * C, 6), rdinp = dinp;
     Tally tb;
     tally = &tb;
     c_rmsnorm_backward({dinp.data()}, {dout.data()}, {inp.data()}, {rstd.data()}, N, C, 0);
-    K->rmsnorm_backward(rdinp.data(), dout.data(), inp.data(), rstd.data(), N, C, 0);
+    K->rmsnorm_backward(X, rdinp.data(), dout.data(), inp.data(), rstd.data(), N, C, 0);
     expect_close(dinp, rdinp, "rmsnorm_backward");
-    expect_agree("rmsnorm_backward", node.cost(1), {tb.flops, tb.bytes()}, EXACT);
+    expect_agree("rmsnorm_backward",
+                 kernel_cost(MGPT_K_RMSNORM_BACKWARD, sizes(0, 0, N, C, 0, 0, 0, 0, 0)),
+                 tallied(tb), EXACT);
 
-    // writing dinp: the same FLOPs (its value added to 0), 4 bytes an element less
+    // writing dinp: its value stored, not added (one FLOP an element less), 4 bytes an
+    // element less
     std::vector<float> wdinp = nans((size_t)N * C), rwdinp = wdinp;
     Tally tw;
     tally = &tw;
     c_rmsnorm_backward({wdinp.data()}, {dout.data()}, {inp.data()}, {rstd.data()}, N, C,
                        MGPT_WRITE_DINP);
-    K->rmsnorm_backward(rwdinp.data(), dout.data(), inp.data(), rstd.data(), N, C,
+    K->rmsnorm_backward(X, rwdinp.data(), dout.data(), inp.data(), rstd.data(), N, C,
                         MGPT_WRITE_DINP);
     expect_close(wdinp, rwdinp, "rmsnorm_backward writing");
-    expect_agree("rmsnorm_backward writing", node.cost(1, 1u), {tw.flops, tw.bytes()}, EXACT);
+    expect_agree("rmsnorm_backward writing",
+                 kernel_cost(MGPT_K_RMSNORM_BACKWARD, sizes(0, 0, N, C, 0, 0, 0, 0, 1)),
+                 tallied(tw), EXACT);
+
+    Node node(MGPT_OP_RMSNORM, B1, T1, C, 0, H1, V1, (size_t)N * C);
+    node.expect_sum_of_calls("rmsnorm");
+    expect_agree("rmsnorm node writing", node.cost(1, 1u), tallied(tw), EXACT);
 }
 
 TEST(RooflineCounts, Matmul)
 {
-    const mgpt_kernels *K = scalar();
-    if (!K)
-        return;
     int N = B1 * T1, C = C1, OC = OC1;
     auto inp = randv((size_t)N * C, 7), w = randv((size_t)OC * C, 8);
     std::vector<float> out((size_t)N * OC), ref(out);
     Tally t;
     tally = &t;
     c_matmul_forward({out.data()}, {inp.data()}, {w.data()}, N, C, OC);
-    K->matmul_forward(ref.data(), inp.data(), w.data(), N, C, OC);
+    K->matmul_forward(X, ref.data(), inp.data(), w.data(), N, C, OC, 0, N, 0, OC);
     expect_close(out, ref, "matmul_forward");
-    Node node(MGPT_OP_MATMUL, B1, T1, C, OC, H1, V1, (size_t)N * OC);
-    expect_agree("matmul_forward", node.cost(0), {t.flops, t.bytes()}, 1e-9);
+    Count f = kernel_cost(MGPT_K_MATMUL_FORWARD, sizes(0, 0, N, C, OC, 0, 0, 0, 0));
+    EXPECT_DOUBLE_EQ(f.flops, t.flops);
+    expect_agree("matmul_forward", f, tallied(t), 1e-9);
 
+    // each gradient's slot, accumulating and writing (the sums started at 0: the same
+    // FLOPs, 4 bytes an element of the written gradient less)
     auto dout = randv((size_t)N * OC, 9);
-    std::vector<float> dinp = randv((size_t)N * C, 10), dw = randv((size_t)OC * C, 11);
-    std::vector<float> rdinp = dinp, rdw = dw;
-    Tally tb;
-    tally = &tb;
-    c_matmul_backward({dinp.data()}, {dw.data()}, {dout.data()}, {inp.data()}, {w.data()}, N, C,
-                      OC, 0);
-    K->matmul_backward(rdinp.data(), rdw.data(), dout.data(), inp.data(), w.data(), N, C, OC, 0);
-    expect_close(dinp, rdinp, "matmul_backward dinp");
-    expect_close(dw, rdw, "matmul_backward dw");
-    Count f = node.cost(1);
-    EXPECT_DOUBLE_EQ(f.flops, tb.flops);
-    expect_agree("matmul_backward", f, {tb.flops, tb.bytes()}, 1e-9);
+    Count brute[2][2];   // [dinp, dw][w]
+    for (int wr = 0; wr < 2; wr++) {
+        std::vector<float> dinp = wr ? nans((size_t)N * C) : randv((size_t)N * C, 10);
+        std::vector<float> rdinp = dinp;
+        Tally ti;
+        tally = &ti;
+        unsigned wi = wr ? (unsigned)MGPT_WRITE_DINP : 0u, ww = wr ? (unsigned)MGPT_WRITE_DW : 0u;
+        c_matmul_backward_dinp({dinp.data()}, {dout.data()}, {w.data()}, N, C, OC, wi);
+        K->matmul_backward_dinp(X, rdinp.data(), dout.data(), w.data(), N, C, OC, 0, N, 0, C, wi);
+        std::string what = std::string("matmul_backward_dinp") + (wr ? " writing" : "");
+        expect_close(dinp, rdinp, what.c_str());
+        Count fi = kernel_cost(MGPT_K_MATMUL_BACKWARD_DINP, sizes(0, 0, N, C, OC, 0, 0, 0, wr));
+        EXPECT_DOUBLE_EQ(fi.flops, ti.flops) << what;
+        expect_agree(what, fi, tallied(ti), 1e-9);
+        brute[0][wr] = tallied(ti);
 
-    // writing dinp, dw, or both (the node's bits 1 and 2, the kernel's MGPT_WRITE_DINP and
-    // MGPT_WRITE_DW): the same FLOPs (sums started at 0), 4 bytes an element of each written
-    // gradient less
-    const struct {
-        unsigned node, kernel;
-    } modes[] = {{1u, MGPT_WRITE_DINP}, {2u, MGPT_WRITE_DW}, {3u, MGPT_WRITE_DINP | MGPT_WRITE_DW}};
-    for (auto mode : modes) {
-        bool wi = mode.kernel & MGPT_WRITE_DINP, ww = mode.kernel & MGPT_WRITE_DW;
-        std::vector<float> wdinp = wi ? nans(dinp.size()) : randv(dinp.size(), 10);
-        std::vector<float> wdw = ww ? nans(dw.size()) : randv(dw.size(), 11);
-        std::vector<float> rwdinp = wdinp, rwdw = wdw;
+        std::vector<float> dw = wr ? nans((size_t)OC * C) : randv((size_t)OC * C, 11);
+        std::vector<float> rdw = dw;
         Tally tw;
         tally = &tw;
-        c_matmul_backward({wdinp.data()}, {wdw.data()}, {dout.data()}, {inp.data()}, {w.data()},
-                          N, C, OC, mode.kernel);
-        K->matmul_backward(rwdinp.data(), rwdw.data(), dout.data(), inp.data(), w.data(), N, C,
-                           OC, mode.kernel);
-        std::string what = "matmul_backward writing" + std::string(wi ? " dinp" : "") +
-                           (ww ? " dw" : "");
-        expect_close(wdinp, rwdinp, (what + ": dinp").c_str());
-        expect_close(wdw, rwdw, (what + ": dw").c_str());
-        EXPECT_DOUBLE_EQ(node.cost(1, mode.node).flops, tw.flops) << what;
-        expect_agree(what, node.cost(1, mode.node), {tw.flops, tw.bytes()}, 1e-9);
+        c_matmul_backward_dw({dw.data()}, {dout.data()}, {inp.data()}, N, C, OC, ww);
+        K->matmul_backward_dw(X, rdw.data(), dout.data(), inp.data(), N, C, OC, 0, OC, 0, C, ww);
+        what = std::string("matmul_backward_dw") + (wr ? " writing" : "");
+        expect_close(dw, rdw, what.c_str());
+        Count fw = kernel_cost(MGPT_K_MATMUL_BACKWARD_DW, sizes(0, 0, N, C, OC, 0, 0, 0, wr));
+        EXPECT_DOUBLE_EQ(fw.flops, tw.flops) << what;
+        expect_agree(what, fw, tallied(tw), 1e-9);
+        brute[1][wr] = tallied(tw);
     }
+    // the node: its forward, and its backward in the four modes of its write bits (bit 0:
+    // dinp, bit 1: dw), the sum of the two slots' calls
+    Node node(MGPT_OP_MATMUL, B1, T1, C, OC, H1, V1, (size_t)N * OC);
+    node.expect_sum_of_calls("matmul");
+    for (unsigned bits = 0; bits < 4; bits++)
+        expect_agree("matmul node backward, write bits " + std::to_string(bits),
+                     node.cost(1, bits), brute[0][bits & 1u] + brute[1][(bits >> 1) & 1u],
+                     1e-9);
 }
 
 TEST(RooflineCounts, Attention)
 {
-    const mgpt_kernels *K = scalar();
-    if (!K)
-        return;
     int B = 2, T = 8, C = C1, H = H1, N = B * T;
     auto qkv = randv((size_t)N * 3 * C, 12);
     std::vector<float> out((size_t)N * C), ref(out), att((size_t)B * H * T * T), ratt(att);
     Tally t;
     tally = &t;
     c_attention_forward({out.data()}, {att.data()}, {qkv.data()}, B, T, C, H);
-    K->attention_forward(ref.data(), ratt.data(), qkv.data(), B, T, C, H);
+    K->attention_forward(X, ref.data(), ratt.data(), qkv.data(), B, T, C, H, 0, B * H);
     expect_close(out, ref, "attention_forward out");
     expect_close(att, ratt, "attention_forward att");
-    Node node(MGPT_OP_ATTENTION, B, T, C, 0, H, V1, (size_t)N * C);
-    expect_agree("attention_forward", node.cost(0), {t.flops, t.bytes()}, APPROX);
+    expect_agree("attention_forward",
+                 kernel_cost(MGPT_K_ATTENTION_FORWARD, sizes(B, T, N, C, 0, H, 0, 0, 0)),
+                 tallied(t), APPROX);
 
     auto dout = randv((size_t)N * C, 13);
     std::vector<float> dqkv = randv((size_t)N * 3 * C, 14), rdqkv = dqkv;
@@ -603,10 +715,12 @@ TEST(RooflineCounts, Attention)
     tally = &tb;
     c_attention_backward({dqkv.data()}, {datt.data()}, {dout.data()}, {qkv.data()}, {att.data()},
                          B, T, C, H, 0);
-    K->attention_backward(rdqkv.data(), rdatt.data(), dout.data(), qkv.data(), att.data(), B, T,
-                          C, H, 0);
+    K->attention_backward(X, rdqkv.data(), rdatt.data(), dout.data(), qkv.data(), att.data(), B,
+                          T, C, H, 0, B * H, 0);
     expect_close(dqkv, rdqkv, "attention_backward");
-    expect_agree("attention_backward", node.cost(1), {tb.flops, tb.bytes()}, APPROX);
+    expect_agree("attention_backward",
+                 kernel_cost(MGPT_K_ATTENTION_BACKWARD, sizes(B, T, N, C, 0, H, 0, 0, 0)),
+                 tallied(tb), APPROX);
 
     // writing dqkv: the same FLOPs (sums started at 0), 4 bytes an element of dqkv less
     std::vector<float> wdqkv = nans(dqkv.size()), rwdqkv = wdqkv;
@@ -614,17 +728,19 @@ TEST(RooflineCounts, Attention)
     tally = &tw;
     c_attention_backward({wdqkv.data()}, {datt.data()}, {dout.data()}, {qkv.data()}, {att.data()},
                          B, T, C, H, MGPT_WRITE_DINP);
-    K->attention_backward(rwdqkv.data(), rdatt.data(), dout.data(), qkv.data(), att.data(), B, T,
-                          C, H, MGPT_WRITE_DINP);
+    K->attention_backward(X, rwdqkv.data(), rdatt.data(), dout.data(), qkv.data(), att.data(), B,
+                          T, C, H, 0, B * H, MGPT_WRITE_DINP);
     expect_close(wdqkv, rwdqkv, "attention_backward writing");
-    expect_agree("attention_backward writing", node.cost(1, 1u), {tw.flops, tw.bytes()}, APPROX);
+    expect_agree("attention_backward writing",
+                 kernel_cost(MGPT_K_ATTENTION_BACKWARD, sizes(B, T, N, C, 0, H, 0, 0, 1)),
+                 tallied(tw), APPROX);
+
+    Node node(MGPT_OP_ATTENTION, B, T, C, 0, H, V1, (size_t)N * C);
+    node.expect_sum_of_calls("attention");
 }
 
 TEST(RooflineCounts, SqreluAddAccumulate)
 {
-    const mgpt_kernels *K = scalar();
-    if (!K)
-        return;
     size_t n = (size_t)B1 * T1 * 4 * C1;
     // all inputs positive: every element does the counted work (the formula's case)
     auto inp = randv(n, 15, 0.1f, 1.0f);
@@ -632,19 +748,22 @@ TEST(RooflineCounts, SqreluAddAccumulate)
     Tally t;
     tally = &t;
     c_sqrelu_forward({out.data()}, {inp.data()}, n);
-    K->sqrelu_forward(ref.data(), inp.data(), n);
+    K->sqrelu_forward(X, ref.data(), inp.data(), n);
     expect_close(out, ref, "sqrelu_forward");
-    Node sq(MGPT_OP_SQRELU, B1, T1, C1, 0, H1, V1, n);
-    expect_agree("sqrelu_forward", sq.cost(0), {t.flops, t.bytes()}, 1e-9);
+    expect_agree("sqrelu_forward",
+                 kernel_cost(MGPT_K_SQRELU_FORWARD, sizes(0, 0, 0, 0, 0, 0, 0, n, 0)),
+                 tallied(t), 1e-9);
 
     auto dout = randv(n, 16);
     std::vector<float> dinp = randv(n, 17), rdinp = dinp;
     Tally tb;
     tally = &tb;
     c_sqrelu_backward({dinp.data()}, {dout.data()}, {inp.data()}, n, 0);
-    K->sqrelu_backward(rdinp.data(), dout.data(), inp.data(), n, 0);
+    K->sqrelu_backward(X, rdinp.data(), dout.data(), inp.data(), n, 0);
     expect_close(dinp, rdinp, "sqrelu_backward");
-    expect_agree("sqrelu_backward", sq.cost(1), {tb.flops, tb.bytes()}, 1e-9);
+    expect_agree("sqrelu_backward",
+                 kernel_cost(MGPT_K_SQRELU_BACKWARD, sizes(0, 0, 0, 0, 0, 0, 0, n, 0)),
+                 tallied(tb), 1e-9);
 
     // writing dinp: its value stored, not added (one FLOP an element less), 4 bytes an
     // element less
@@ -652,9 +771,13 @@ TEST(RooflineCounts, SqreluAddAccumulate)
     Tally tw;
     tally = &tw;
     c_sqrelu_backward({wdinp.data()}, {dout.data()}, {inp.data()}, n, MGPT_WRITE_DINP);
-    K->sqrelu_backward(rwdinp.data(), dout.data(), inp.data(), n, MGPT_WRITE_DINP);
+    K->sqrelu_backward(X, rwdinp.data(), dout.data(), inp.data(), n, MGPT_WRITE_DINP);
     expect_close(wdinp, rwdinp, "sqrelu_backward writing");
-    expect_agree("sqrelu_backward writing", sq.cost(1, 1u), {tw.flops, tw.bytes()}, 1e-9);
+    expect_agree("sqrelu_backward writing",
+                 kernel_cost(MGPT_K_SQRELU_BACKWARD, sizes(0, 0, 0, 0, 0, 0, 0, n, 1)),
+                 tallied(tw), 1e-9);
+    Node sq(MGPT_OP_SQRELU, B1, T1, C1, 0, H1, V1, n);
+    sq.expect_sum_of_calls("sqrelu");
 
     size_t m = (size_t)B1 * T1 * C1;
     auto a = randv(m, 18), b = randv(m, 19);
@@ -662,13 +785,15 @@ TEST(RooflineCounts, SqreluAddAccumulate)
     Tally ta;
     tally = &ta;
     c_add_forward({o.data()}, {a.data()}, {b.data()}, m);
-    K->add_forward(ro.data(), a.data(), b.data(), m);
+    K->add_forward(X, ro.data(), a.data(), b.data(), m);
     expect_close(o, ro, "add_forward");
-    Node add(MGPT_OP_ADD, B1, T1, C1, 0, H1, V1, m);
-    expect_agree("add_forward", add.cost(0), {ta.flops, ta.bytes()}, 1e-9);
+    expect_agree("add_forward", kernel_cost(MGPT_K_ADD_FORWARD, sizes(0, 0, 0, 0, 0, 0, 0, m, 0)),
+                 tallied(ta), 1e-9);
 
     // the add node's backward is two accumulate calls, counted call by call, each operand's
     // gradient accumulated or written (node bit 0: a's, bit 1: b's; a copy when writing)
+    Node add(MGPT_OP_ADD, B1, T1, C1, 0, H1, V1, m);
+    add.expect_sum_of_calls("add");
     auto dsum = randv(m, 22);
     for (unsigned write = 0; write < 4; write++) {
         unsigned wa = write & 1u ? (unsigned)MGPT_WRITE_DINP : 0u;
@@ -680,21 +805,20 @@ TEST(RooflineCounts, SqreluAddAccumulate)
         c_accumulate({da.data()}, {dsum.data()}, m, wa);
         tally = &t2;
         c_accumulate({db.data()}, {dsum.data()}, m, wb);
-        K->accumulate(rda.data(), dsum.data(), m, wa);
-        K->accumulate(rdb.data(), dsum.data(), m, wb);
+        K->accumulate(X, rda.data(), dsum.data(), m, wa);
+        K->accumulate(X, rdb.data(), dsum.data(), m, wb);
         std::string what = "accumulate x2, node write bits " + std::to_string(write);
         expect_close(da, rda, (what + ": a").c_str());
         expect_close(db, rdb, (what + ": b").c_str());
-        expect_agree(what, add.cost(1, write), {t1.flops + t2.flops, t1.bytes() + t2.bytes()},
-                     1e-9);
+        expect_agree("accumulate, " + std::string(wa ? "writing" : "accumulating"),
+                     kernel_cost(MGPT_K_ACCUMULATE, sizes(0, 0, 0, 0, 0, 0, 0, m, wa != 0)),
+                     tallied(t1), 1e-9);
+        expect_agree(what, add.cost(1, write), tallied(t1) + tallied(t2), 1e-9);
     }
 }
 
 TEST(RooflineCounts, CrossEntropy)
 {
-    const mgpt_kernels *K = scalar();
-    if (!K)
-        return;
     int N = B1 * T1, V = V1;
     auto logits = randv((size_t)N * V, 23, -3, 3);
     std::vector<int> targets(N);
@@ -704,49 +828,53 @@ TEST(RooflineCounts, CrossEntropy)
     Tally t;
     tally = &t;
     c_crossentropy_forward({loss.data()}, {probs.data()}, {logits.data()}, {targets.data()}, N, V);
-    K->crossentropy_forward(rloss.data(), rprobs.data(), logits.data(), targets.data(), N, V);
+    K->crossentropy_forward(X, rloss.data(), rprobs.data(), logits.data(), targets.data(), N, V);
     expect_close(probs, rprobs, "crossentropy_forward probs");
     expect_close(loss, rloss, "crossentropy_forward loss");
-    Node node(MGPT_OP_XENT, B1, T1, C1, 0, H1, V, (size_t)N);
-    expect_agree("crossentropy_forward", node.cost(0), {t.flops, t.bytes()}, APPROX);
+    expect_agree("crossentropy_forward",
+                 kernel_cost(MGPT_K_CROSSENTROPY_FORWARD, sizes(0, 0, N, 0, 0, 0, V, 0, 0)),
+                 tallied(t), APPROX);
 
     std::vector<float> dl = randv((size_t)N * V, 24), rdl = dl;
     Tally tb;
     tally = &tb;
     c_crossentropy_backward({dl.data()}, {probs.data()}, {targets.data()}, 1.0f / N, N, V, 0);
-    K->crossentropy_backward(rdl.data(), probs.data(), targets.data(), 1.0f / N, N, V, 0);
+    K->crossentropy_backward(X, rdl.data(), probs.data(), targets.data(), 1.0f / N, N, V, 0);
     expect_close(dl, rdl, "crossentropy_backward");
-    Count f = node.cost(1);
-    EXPECT_NEAR(f.flops / tb.flops, 1.0, EXACT);
-    EXPECT_NEAR(f.bytes / tb.bytes(), 1.0, EXACT);
+    expect_agree("crossentropy_backward",
+                 kernel_cost(MGPT_K_CROSSENTROPY_BACKWARD, sizes(0, 0, N, 0, 0, 0, V, 0, 0)),
+                 tallied(tb), EXACT);
 
-    // writing dlogits: the same FLOPs (its value added to 0), 4 bytes an element less (no
-    // row masked: the formula's case)
+    // writing dlogits: its value stored (one FLOP an element less), 4 bytes an element less
+    // (no row masked: the formula's case)
     std::vector<float> wdl = nans((size_t)N * V), rwdl = wdl;
     Tally tw;
     tally = &tw;
     c_crossentropy_backward({wdl.data()}, {probs.data()}, {targets.data()}, 1.0f / N, N, V,
                             MGPT_WRITE_DINP);
-    K->crossentropy_backward(rwdl.data(), probs.data(), targets.data(), 1.0f / N, N, V,
+    K->crossentropy_backward(X, rwdl.data(), probs.data(), targets.data(), 1.0f / N, N, V,
                              MGPT_WRITE_DINP);
     expect_close(wdl, rwdl, "crossentropy_backward writing");
-    expect_agree("crossentropy_backward writing", node.cost(1, 1u), {tw.flops, tw.bytes()},
-                 EXACT);
+    expect_agree("crossentropy_backward writing",
+                 kernel_cost(MGPT_K_CROSSENTROPY_BACKWARD, sizes(0, 0, N, 0, 0, 0, V, 0, 1)),
+                 tallied(tw), EXACT);
+    Node node(MGPT_OP_XENT, B1, T1, C1, 0, H1, V, (size_t)N);
+    node.expect_sum_of_calls("crossentropy");
 }
 
 TEST(RooflineCounts, Optimizer)
 {
-    const mgpt_kernels *K = scalar();
-    if (!K)
-        return;
     size_t n = 4096;
     auto x = randv(n, 25);
     Tally t;
     tally = &t;
     double s = c_sumsq({x.data()}, n);
-    EXPECT_NEAR(s, K->sumsq(x.data(), n), 1e-3 * s);
-    mgpt_cost f = roof_optimizer_cost(roof_slot_sumsq(), n);
-    expect_agree("sumsq", {f.flops, f.bytes}, {t.flops, t.bytes()}, 1e-9);
+    EXPECT_NEAR(s, K->sumsq(X, x.data(), n), 1e-3 * s);
+    Count f = kernel_cost(MGPT_K_SUMSQ, sizes(0, 0, 0, 0, 0, 0, 0, n, 0));
+    expect_agree("sumsq", f, tallied(t), 1e-9);
+    mgpt_cost fs = mgpt_sumsq_cost(n);
+    EXPECT_DOUBLE_EQ(fs.flops, f.flops);
+    EXPECT_DOUBLE_EQ(fs.bytes, f.bytes);
 
     mgpt_adam_args a = {1e-2f, 0.9f, 0.95f, 1e-8f, 0.1f, 0.05f, 1.0f};
     auto p = randv(n, 26), g = randv(n, 27), m = randv(n, 28, 0, 0.1f), v = randv(n, 29, 0, 0.1f);
@@ -754,60 +882,125 @@ TEST(RooflineCounts, Optimizer)
     Tally ta;
     tally = &ta;
     c_adam_update({p.data()}, {g.data()}, {m.data()}, {v.data()}, n, &a);
-    K->adam_update(rp.data(), g.data(), rm.data(), rv.data(), n, &a);
+    K->adam_update(X, rp.data(), g.data(), rm.data(), rv.data(), n, &a);
     expect_close(p, rp, "adam_update param");
     expect_close(m, rm, "adam_update m");
     expect_close(v, rv, "adam_update v");
-    mgpt_cost fa = roof_optimizer_cost(roof_slot_adam(), n);
-    expect_agree("adam_update", {fa.flops, fa.bytes}, {ta.flops, ta.bytes()}, 1e-9);
+    Count fa = kernel_cost(MGPT_K_ADAM_UPDATE, sizes(0, 0, 0, 0, 0, 0, 0, n, 0));
+    expect_agree("adam_update", fa, tallied(ta), 1e-9);
+    mgpt_cost ca = mgpt_adam_cost(n), co = mgpt_optimizer_cost(n);
+    EXPECT_DOUBLE_EQ(ca.flops, fa.flops);
+    EXPECT_DOUBLE_EQ(ca.bytes, fa.bytes);
+    EXPECT_DOUBLE_EQ(co.flops, f.flops + fa.flops);
+    EXPECT_DOUBLE_EQ(co.bytes, f.bytes + fa.bytes);
 }
 
 TEST(RooflineCounts, Zero)
 {
-    const mgpt_kernels *K = scalar();
-    if (!K)
-        return;
     size_t n = 4099;
     auto x = randv(n, 30), rx = x;
     Tally t;
     tally = &t;
     c_zero({x.data()}, n);
-    K->zero(rx.data(), n);
+    K->zero(X, rx.data(), n);
     expect_close(x, rx, "zero");
-    mgpt_cost f = mgpt_zero_cost(n);
+    Count f = kernel_cost(MGPT_K_ZERO, sizes(0, 0, 0, 0, 0, 0, 0, n, 0));
     EXPECT_EQ(f.flops, 0.0);
     EXPECT_EQ(t.flops, 0.0);
     EXPECT_DOUBLE_EQ(f.bytes, t.bytes());
+    EXPECT_DOUBLE_EQ(mgpt_zero_cost(n).bytes, t.bytes());
 }
 
-// Every node of a real model maps to one kernel slot, and every slot but the optimizer's
-// and zero (which the backward walk runs on the nodes' zero_grad tensors) is used by some
-// node: the roofline's table covers the whole step.
+// The kernel calls of a training step as the roofline finds them (roof_step_calls: the
+// engine's walks run on recording kernels): every slot of the list is called, each node's
+// calls are the ones restated above (matmul's backward: dinp then dw; add's: accumulate
+// twice) and add up to the node's count, the backward walk zeroes dwte and dwpe once each,
+// and the optimizer sums squares chunk by chunk (at most MGPT_SUMSQ_CHUNK floats a call,
+// over every gradient) before one Adam update.
 TEST(RooflineCounts, EveryKernelOfAStep)
 {
     mgpt_config cfg = mgpt_test::make_config(27, 64, 4, 2, 16);
     auto m = mgpt_test::make_model(cfg, 1);
-    if (!m)
-        return;
+    ASSERT_TRUE(m);
+    roof_call *calls = nullptr;
+    int n = roof_step_calls(m.get(), &calls);
+    ASSERT_GT(n, 0);
+    std::unique_ptr<roof_call, void (*)(void *)> own(calls, free);
     std::set<int> used;
+    std::map<std::pair<int, int>, std::vector<int>> node_slots;   // (node, backward): slots
+    std::map<std::pair<int, int>, Count> node_sum;
+    std::set<std::pair<const float *, size_t>> zeroed;
+    size_t sumsq_floats = 0, adam_floats = 0;
+    int sumsq_calls = 0, adam_calls = 0;
+    Count total = {0, 0};
+    for (int i = 0; i < n; i++) {
+        const roof_call &c = calls[i];
+        ASSERT_GE(c.slot, 0);
+        ASSERT_LT(c.slot, mgpt_kernel_count());
+        used.insert(c.slot);
+        Count k = kernel_cost(c.slot, c.sizes);
+        EXPECT_DOUBLE_EQ(c.cost.flops, k.flops) << mgpt_kernel_name(c.slot);
+        EXPECT_DOUBLE_EQ(c.cost.bytes, k.bytes) << mgpt_kernel_name(c.slot);
+        total = total + k;
+        switch (c.site) {
+        case ROOF_SITE_FORWARD:
+        case ROOF_SITE_BACKWARD: {
+            auto key = std::make_pair(c.node, c.site == ROOF_SITE_BACKWARD ? 1 : 0);
+            node_slots[key].push_back(c.slot);
+            node_sum[key] = node_sum[key] + k;
+            break;
+        }
+        case ROOF_SITE_ZERO:
+            EXPECT_EQ(c.slot, MGPT_K_ZERO);
+            EXPECT_TRUE(zeroed.insert({c.x, c.n}).second) << "zeroed twice";
+            break;
+        case ROOF_SITE_OPTIMIZER:
+            if (c.slot == MGPT_K_SUMSQ) {
+                EXPECT_LE(c.sizes.n, (double)MGPT_SUMSQ_CHUNK);
+                sumsq_floats += (size_t)c.sizes.n;
+                sumsq_calls++;
+            } else {
+                EXPECT_EQ(c.slot, MGPT_K_ADAM_UPDATE) << mgpt_kernel_name(c.slot);
+                adam_floats += (size_t)c.sizes.n;
+                adam_calls++;
+            }
+            break;
+        }
+    }
+    EXPECT_EQ((int)used.size(), mgpt_kernel_count()) << "a slot no step calls";
     for (int i = 0; i < m->graph.n_nodes; i++)
         for (int bw = 0; bw < 2; bw++) {
-            int s = roof_kernel_slot(m->graph.nodes[i].op, bw);
-            ASSERT_GE(s, 0) << mgpt_op_name(m->graph.nodes[i].op);
-            used.insert(s);
+            const mgpt_node &nd = m->graph.nodes[i];
+            std::string what = std::string(mgpt_op_name(nd.op)) + " node " + std::to_string(i) +
+                               (bw ? " backward" : " forward");
+            std::vector<int> want;
+            for (const auto &call : node_calls(nd, bw))
+                want.push_back(call.first);
+            std::pair<int, int> key(i, bw);
+            EXPECT_EQ(node_slots[key], want) << what;
+            mgpt_cost nc = mgpt_node_cost(&nd, bw);
+            EXPECT_DOUBLE_EQ(node_sum[key].flops, nc.flops) << what;
+            EXPECT_DOUBLE_EQ(node_sum[key].bytes, nc.bytes) << what;
         }
-    used.insert(roof_slot_sumsq());
-    used.insert(roof_slot_adam());
     // the walk zeroes dwte and dwpe, once each (embed's scatter adds into them); every other
     // gradient is stored by its first contributor, with the write bits
     const mgpt_param *wte = mgpt_model_param(m.get(), "wte");
     const mgpt_param *wpe = mgpt_model_param(m.get(), "wpe");
     ASSERT_TRUE(wte && wpe);
-    double zeroed = mgpt_graph_zero_cost(&m->graph).bytes;
-    EXPECT_DOUBLE_EQ(zeroed, 4.0 * (double)(wte->rows * wte->cols + wpe->rows * wpe->cols));
-    if (zeroed > 0)
-        used.insert(roof_slot_zero());
-    EXPECT_EQ((int)used.size(), mgpt_kernel_count());
+    std::set<std::pair<const float *, size_t>> want_zeroed = {
+        {wte->grad, (size_t)wte->rows * wte->cols}, {wpe->grad, (size_t)wpe->rows * wpe->cols}};
+    EXPECT_TRUE(zeroed == want_zeroed);
+    EXPECT_DOUBLE_EQ(mgpt_graph_zero_cost(&m->graph).bytes,
+                     4.0 * (double)(wte->rows * wte->cols + wpe->rows * wpe->cols));
+    EXPECT_EQ(sumsq_floats, m->num_floats);
+    EXPECT_EQ(sumsq_calls, (int)((m->num_floats + MGPT_SUMSQ_CHUNK - 1) / MGPT_SUMSQ_CHUNK));
+    EXPECT_EQ(adam_floats, m->num_floats);
+    EXPECT_EQ(adam_calls, 1);
+    // the step's total is the engine's
+    mgpt_cost f = mgpt_graph_cost(&m->graph, 0), b = mgpt_graph_cost(&m->graph, 1);
+    mgpt_cost z = mgpt_graph_zero_cost(&m->graph), o = mgpt_optimizer_cost(m->num_floats);
+    EXPECT_DOUBLE_EQ(total.flops, f.flops + b.flops + z.flops + o.flops);
+    EXPECT_DOUBLE_EQ(total.bytes, f.bytes + b.bytes + z.bytes + o.bytes);
 }
 
 // --- placement and working sets -----------------------------------------------------------
@@ -1154,23 +1347,23 @@ TEST_F(RooflineRun, JsonHasEveryField)
     EXPECT_TRUE(saw_scalar);
 }
 
-// The JSON's counts are the engine's: the sum of mgpt_node_cost over the graph.
+// The JSON's counts are the engine's: per slot, the sum of mgpt_kernel_cost over the calls
+// a step makes to it (each node's calls, the walk's zeroing, the optimizer's sumsq chunks
+// and its Adam update).
 TEST_F(RooflineRun, CountsAreTheEnginesCounts)
 {
     ASSERT_NE(root, nullptr);
     mgpt_config cfg = mgpt_test::make_config(27, 32, 4, 1, 8);
     auto m = mgpt_test::make_model(cfg, 1);
-    if (!m)
-        return;
+    ASSERT_TRUE(m);
     std::map<std::string, double> flops, bytes;
     for (int i = 0; i < m->graph.n_nodes; i++)
-        for (int bw = 0; bw < 2; bw++) {
-            const mgpt_node *nd = &m->graph.nodes[i];
-            std::string k = mgpt_kernel_name(roof_kernel_slot(nd->op, bw));
-            mgpt_cost c = mgpt_node_cost(nd, bw);
-            flops[k] += c.flops;
-            bytes[k] += c.bytes;
-        }
+        for (int bw = 0; bw < 2; bw++)
+            for (const auto &call : node_calls(m->graph.nodes[i], bw)) {
+                Count c = kernel_cost(call.first, call.second);
+                flops[mgpt_kernel_name(call.first)] += c.flops;
+                bytes[mgpt_kernel_name(call.first)] += c.bytes;
+            }
     for (int i = 0; i < m->graph.n_nodes; i++)   // the walk's zeroing
         for (int j = 0; j < 2; j++)
             if (const mgpt_tensor *t = m->graph.nodes[i].zero_grad[j]) {
@@ -1178,60 +1371,91 @@ TEST_F(RooflineRun, CountsAreTheEnginesCounts)
                 bytes["zero"] += mgpt_zero_cost(t->numel).bytes;
             }
     ASSERT_GT(bytes["zero"], 0);
+    mgpt_cost sq = mgpt_sumsq_cost(m->num_floats), ad = mgpt_adam_cost(m->num_floats);
+    flops["sumsq"] = sq.flops;
+    bytes["sumsq"] = sq.bytes;
+    flops["adam_update"] = ad.flops;
+    bytes["adam_update"] = ad.bytes;
+    ASSERT_EQ((int)flops.size(), mgpt_kernel_count());
     size_t i, j;
     json_t *b, *k;
+    int compared = 0;
     json_array_foreach(json_object_get(root, "backends"), i, b) {
         json_array_foreach(json_object_get(b, "kernels"), j, k) {
             if (strcmp(json_string_value(json_object_get(k, "config")), "e32_L1_b8") != 0)
                 continue;
             std::string name = json_string_value(json_object_get(k, "kernel"));
-            if (!flops.count(name))
-                continue;  // sumsq, adam_update
+            ASSERT_TRUE(flops.count(name)) << "no slot is named " << name;
             EXPECT_DOUBLE_EQ(json_number_value(json_object_get(k, "flops")), flops[name]) << name;
             EXPECT_DOUBLE_EQ(json_number_value(json_object_get(k, "bytes")), bytes[name]) << name;
+            compared++;
         }
     }
+    EXPECT_GT(compared, 0);
 }
 
-// The name of the ISA each measured backend of a mgpt-roofline JSON report is labelled with.
-std::map<std::string, std::string> isa_names(json_t *report)
-{
-    std::map<std::string, std::string> isa;
-    size_t i;
-    json_t *b;
-    json_array_foreach(json_object_get(report, "backends"), i, b) {
-        if (json_is_true(json_object_get(b, "measured")))
-            isa[json_string_value(json_object_get(b, "name"))] =
-                json_string_value(json_object_get(json_object_get(b, "isa"), "name"));
-    }
-    return isa;
-}
-
-// openmp needs only SSE but composes the best ISA at init: its datasheet peak must be that
-// ISA's, and with AVX-512 masked, AVX2's.
-TEST_F(RooflineRun, ThreadedBackendIsLabelledWithTheIsaItComposed)
+// Each backend is labelled with the ISA of its code (the widest its descriptor requires),
+// and its kernels ran on the engine's threads: 1 unless --threads is given.
+TEST_F(RooflineRun, BackendsAreLabelledWithTheirIsaAndKernelThreads)
 {
     ASSERT_NE(root, nullptr) << result->err;
-    std::map<std::string, std::string> isa = isa_names(root);
-    if (!isa.count("openmp"))
-        GTEST_SKIP() << "the openmp backend is not built or cannot run here";
-    const char *order[] = {"avx512", "avx2", "sse"};
-    std::string best;
-    for (const char *n : order)
-        if (best.empty() && isa.count(n))
-            best = isa[n];
-    ASSERT_FALSE(best.empty());
-    EXPECT_EQ(isa["openmp"], best);
-    if (!isa.count("avx512") || !isa.count("avx2"))
+    mgpt_registry reg;
+    char err[512] = "";
+    ASSERT_GE(mgpt_registry_load(&reg, nullptr, nullptr, err, sizeof err), 0) << err;
+    size_t i;
+    json_t *b;
+    int measured = 0;
+    json_array_foreach(json_object_get(root, "backends"), i, b) {
+        if (!json_is_true(json_object_get(b, "measured")))
+            continue;
+        measured++;
+        std::string name = json_string_value(json_object_get(b, "name"));
+        const mgpt_backend_entry *e = mgpt_registry_find(&reg, name.c_str());
+        ASSERT_NE(e, nullptr) << name;
+        roof_isa isa = roof_isa_of(e->desc->required_features);
+        EXPECT_STREQ(json_string_value(json_object_get(json_object_get(b, "isa"), "name")),
+                     isa.name)
+            << name;
+        EXPECT_EQ(json_integer_value(json_object_get(b, "kernel_threads")), 1) << name;
+    }
+    mgpt_registry_free(&reg);
+    EXPECT_GT(measured, 0);
+
+    // --threads=2: the kernels on 2 threads, the same counts
+    mgpt_topology t;
+    if (mgpt_topology_read(&t, err, sizeof err) != 0 || t.cores < 2 ||
+        !mgpt_threads_available())
         return;
-    setenv("MGPT_CPU_DISABLE", "avx512f", 1);
-    Outcome r = run("--backend openmp --quick --no-kernels -q --json -");
-    unsetenv("MGPT_CPU_DISABLE");
+    Outcome r = run("--backend scalar --threads 2 --quick --repeats 1 --config e32_L1_b8 -q "
+                    "--json -");
     ASSERT_EQ(r.status, 0) << r.err;
-    json_error_t e;
-    json_t *j = json_loads(r.out.c_str(), 0, &e);
-    ASSERT_NE(j, nullptr) << e.text;
-    EXPECT_EQ(isa_names(j)["openmp"], isa["avx2"]);
+    json_error_t je;
+    json_t *j = json_loads(r.out.c_str(), 0, &je);
+    ASSERT_NE(j, nullptr) << je.text;
+    json_t *b2 = json_array_get(json_object_get(j, "backends"), 0);
+    EXPECT_EQ(json_integer_value(json_object_get(b2, "kernel_threads")), 2);
+    json_t *scalar1 = nullptr;
+    json_array_foreach(json_object_get(root, "backends"), i, b) {
+        if (!strcmp(json_string_value(json_object_get(b, "name")), "scalar"))
+            scalar1 = b;
+    }
+    ASSERT_NE(scalar1, nullptr);
+    std::map<std::string, double> one;
+    size_t n;
+    json_t *k;
+    json_array_foreach(json_object_get(scalar1, "kernels"), n, k) {
+        if (!strcmp(json_string_value(json_object_get(k, "config")), "e32_L1_b8"))
+            one[json_string_value(json_object_get(k, "kernel"))] =
+                json_number_value(json_object_get(k, "flops"));
+    }
+    size_t seen = 0;
+    json_array_foreach(json_object_get(b2, "kernels"), n, k) {
+        std::string name = json_string_value(json_object_get(k, "kernel"));
+        ASSERT_TRUE(one.count(name)) << name;
+        EXPECT_EQ(json_number_value(json_object_get(k, "flops")), one[name]) << name;
+        seen++;
+    }
+    EXPECT_EQ(seen, one.size());
     json_decref(j);
 }
 

@@ -16,6 +16,7 @@
 #include <vector>
 
 extern "C" {
+#include "compute.h"
 #include "model.h"
 #include "registry.h"
 #include "tokenizer.h"
@@ -24,7 +25,9 @@ extern "C" {
 namespace mgpt_test {
 
 // The scalar backend (the reference kernels), opened once per process through the
-// registry as a program would. nullptr if it cannot be loaded; why() says why.
+// registry as a program would (mgpt_backend_open, one thread, no team: nothing binds the
+// test's thread), as the compute a model runs with: {its table, its context, no team}.
+// compute() is nullptr if it cannot be opened; why() says why.
 class ScalarBackend {
 public:
     static ScalarBackend &get()
@@ -32,7 +35,9 @@ public:
         static ScalarBackend b;
         return b;
     }
+    const mgpt_compute *compute() const { return ok_ ? &compute_ : nullptr; }
     const mgpt_kernels *kernels() const { return ok_ ? &be_.k : nullptr; }
+    const mgpt_ctx *ctx() const { return ok_ ? &be_.ctx : nullptr; }
     const std::string &why() const { return why_; }
 
 private:
@@ -43,12 +48,19 @@ private:
             why_ = std::string("registry: ") + err;
             return;
         }
-        mgpt_backend_env env = {MGPT_BACKEND_ABI_VERSION, 1, NULL, 0, reg_.cpu_features};
+        mgpt_backend_env env{};
+        env.abi_major = MGPT_BACKEND_ABI_MAJOR;
+        env.abi_minor = MGPT_BACKEND_ABI_MINOR;
+        env.num_threads = 1;
+        env.cpu_features = reg_.cpu_features;
         if (mgpt_backend_open(&reg_, "scalar", &env, &be_, err, sizeof err) != 0) {
             why_ = std::string("opening the scalar backend: ") + err + " (searched " +
                    reg_.searched + ")";
             return;
         }
+        compute_.k = &be_.k;
+        compute_.ctx = &be_.ctx;
+        compute_.team = nullptr;
         ok_ = true;
     }
     ~ScalarBackend()
@@ -59,6 +71,7 @@ private:
     }
     mgpt_registry reg_{};
     mgpt_backend be_{};
+    mgpt_compute compute_{};
     bool ok_ = false;
     std::string why_;
 };
@@ -83,12 +96,12 @@ inline mgpt_config make_config(int V, int C, int H, int L, int T)
 // failure) if it cannot be made.
 inline ModelPtr make_model(const mgpt_config &cfg, int B)
 {
-    const mgpt_kernels *k = ScalarBackend::get().kernels();
-    EXPECT_NE(k, nullptr) << ScalarBackend::get().why();
-    if (!k)
+    const mgpt_compute *c = ScalarBackend::get().compute();
+    EXPECT_NE(c, nullptr) << ScalarBackend::get().why();
+    if (!c)
         return ModelPtr();
     char err[512] = "";
-    mgpt_model *m = mgpt_model_create(&cfg, B, k, err, sizeof err);
+    mgpt_model *m = mgpt_model_create(&cfg, B, c, err, sizeof err);
     EXPECT_NE(m, nullptr) << err;
     return ModelPtr(m);
 }

@@ -4,9 +4,10 @@
 #include "scalar.h"
 
 /* flops ~5*N*V (max, sub+exp, sum, scale), bytes 8*N*V */
-void scalar_crossentropy_forward(float *loss, float *probs, const float *logits,
-                                 const int *targets, int N, int V)
+void scalar_crossentropy_forward(const mgpt_ctx *ctx, float *loss, float *probs,
+                                 const float *logits, const int *targets, int N, int V)
 {
+    (void)ctx;
     for (int n = 0; n < N; n++) {
         const float *z = logits + (size_t)n * V;
         float *p = probs + (size_t)n * V;
@@ -28,9 +29,11 @@ void scalar_crossentropy_forward(float *loss, float *probs, const float *logits,
 }
 
 /* flops 3*N*V, bytes 12*N*V (writing: flops 2*N*V, bytes 8*N*V) */
-void scalar_crossentropy_backward(float *dlogits, const float *probs, const int *targets,
-                                  float dloss, int N, int V, unsigned write)
+void scalar_crossentropy_backward(const mgpt_ctx *ctx, float *dlogits, const float *probs,
+                                  const int *targets, float dloss, int N, int V,
+                                  unsigned write)
 {
+    (void)ctx;
     int add = !(write & MGPT_WRITE_DINP);
     for (int n = 0; n < N; n++) {
         const float *p = probs + (size_t)n * V;

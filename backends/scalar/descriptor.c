@@ -1,4 +1,6 @@
-/* The scalar backend's descriptor: data only, read by the loader before any code runs. */
+/* The scalar backend's descriptor: data only, read by the loader before any code runs.
+ * The kernels and probes live in libscalar_kernels.la, which the engine links too (its
+ * fallback for slots other backends leave NULL). */
 #include "scalar.h"
 
 static const mgpt_kernels kernels = {
@@ -7,7 +9,8 @@ static const mgpt_kernels kernels = {
     .rmsnorm_forward = scalar_rmsnorm_forward,
     .rmsnorm_backward = scalar_rmsnorm_backward,
     .matmul_forward = scalar_matmul_forward,
-    .matmul_backward = scalar_matmul_backward,
+    .matmul_backward_dinp = scalar_matmul_backward_dinp,
+    .matmul_backward_dw = scalar_matmul_backward_dw,
     .attention_forward = scalar_attention_forward,
     .attention_backward = scalar_attention_backward,
     .sqrelu_forward = scalar_sqrelu_forward,
@@ -27,12 +30,14 @@ static const mgpt_probes probes = {
 };
 
 const mgpt_backend_desc mgpt_backend_scalar = {
-    .abi_version = MGPT_BACKEND_ABI_VERSION,
-    .desc_size = sizeof(mgpt_backend_desc),
+    MGPT_BACKEND_DESC_HEADER,
     .name = "scalar",
     .description = "portable C reference kernels (no SIMD)",
     .required_features = 0,
     .priority = 0,
+    .precision = MGPT_PRECISION_FP32,
+    .tile_rows = 0,
+    .tile_cols = 0,
     .kernels = &kernels,
     .probes = &probes,
     .init = NULL,

@@ -5,8 +5,10 @@
 #define RMSNORM_EPS 1e-5f
 
 /* flops 3*N*C (square+add, scale), bytes 8*N*C */
-void scalar_rmsnorm_forward(float *out, float *rstd, const float *inp, int N, int C)
+void scalar_rmsnorm_forward(const mgpt_ctx *ctx, float *out, float *rstd, const float *inp,
+                            int N, int C)
 {
+    (void)ctx;
     for (int n = 0; n < N; n++) {
         const float *x = inp + (size_t)n * C;
         float *y = out + (size_t)n * C;
@@ -23,9 +25,10 @@ void scalar_rmsnorm_forward(float *out, float *rstd, const float *inp, int N, in
 /* With y = x*r and r = (mean(x^2)+eps)^-1/2:
  *   dx = r*dy - x * r^3 * mean(dy*x)
  * flops 6*N*C, bytes 16*N*C (writing: flops 5*N*C, bytes 12*N*C) */
-void scalar_rmsnorm_backward(float *dinp, const float *dout, const float *inp,
-                             const float *rstd, int N, int C, unsigned write)
+void scalar_rmsnorm_backward(const mgpt_ctx *ctx, float *dinp, const float *dout,
+                             const float *inp, const float *rstd, int N, int C, unsigned write)
 {
+    (void)ctx;
     int add = !(write & MGPT_WRITE_DINP);
     for (int n = 0; n < N; n++) {
         const float *x = inp + (size_t)n * C;

@@ -112,32 +112,29 @@ static void attention_backward_bh(float *dqkv, float *datt, const float *dout, c
                                 C3, C, T, hd, scale, add, work);
 }
 
-void SIMD_FN(attention_forward_range)(float *out, float *att, const float *qkv,
-                                      int T, int C, int H, int bh0, int bh1, float *work)
+/* The slots: the (document, head) pairs bh in [bh0, bh1), b = bh / H, h = bh % H, on the
+ * calling thread's workspace. Pairs touch disjoint parts of out, att, datt and dqkv; with
+ * MGPT_WRITE_DINP in `write`, each pair stores (=) its own slices of dqkv, which together
+ * cover it (C = H * hd).
+ * forward: flops pairs*(4*hd + 5), bytes 4*(3*N*C + B*H*T*T + N*C) for the whole call
+ * (pairs = B*H*T*(T+1)/2 causal (query, key) pairs, hd = C/H) */
+void SIMD_FN(attention_forward)(const mgpt_ctx *ctx, float *out, float *att, const float *qkv,
+                                int B, int T, int C, int H, int bh0, int bh1)
 {
+    (void)B;
+    float *work = simd_work(ctx);
     for (int bh = bh0; bh < bh1; bh++)
         attention_forward_bh(out, att, qkv, bh / H, bh % H, T, C, H, work);
 }
 
-void SIMD_FN(attention_backward_range)(float *dqkv, float *datt, const float *dout,
-                                       const float *qkv, const float *att, int T, int C, int H,
-                                       int bh0, int bh1, unsigned write, float *work)
+/* flops pairs*(8*hd + 4), bytes 4*(3*3*N*C + 2*B*H*T*T + N*C), 4*3*N*C less writing dqkv */
+void SIMD_FN(attention_backward)(const mgpt_ctx *ctx, float *dqkv, float *datt,
+                                 const float *dout, const float *qkv, const float *att, int B,
+                                 int T, int C, int H, int bh0, int bh1, unsigned write)
 {
+    (void)B;
+    float *work = simd_work(ctx);
     int add = !(write & MGPT_WRITE_DINP);
     for (int bh = bh0; bh < bh1; bh++)
         attention_backward_bh(dqkv, datt, dout, qkv, att, bh / H, bh % H, T, C, H, add, work);
-}
-
-void SIMD_FN(attention_forward)(float *out, float *att, const float *qkv,
-                                int B, int T, int C, int H)
-{
-    SIMD_FN(attention_forward_range)(out, att, qkv, T, C, H, 0, B * H, NULL);
-}
-
-void SIMD_FN(attention_backward)(float *dqkv, float *datt, const float *dout,
-                                 const float *qkv, const float *att, int B, int T, int C, int H,
-                                 unsigned write)
-{
-    SIMD_FN(attention_backward_range)(dqkv, datt, dout, qkv, att, T, C, H, 0, B * H, write,
-                                      NULL);
 }

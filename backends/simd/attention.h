@@ -36,14 +36,15 @@ void SIMD_FN(attention_backward_small)(float *dq, float *dk, float *dv, const fl
                                        const float *a, ptrdiff_t C3, ptrdiff_t C, int T,
                                        int hd, float scale, int add);
 
-/* The scratch of the tile path, (hd + rows) * Tp floats: `work` or the library's own, or
- * NULL if it does not fit (then the head takes the GEMM path: T of about 1000 and more). */
+/* The scratch of the tile path, (hd + rows) * Tp floats: `work` (the calling thread's GEMM
+ * workspace), or NULL if it does not fit (then the head takes the GEMM path: T of about
+ * 1000 and more). */
 static inline float *tile_scratch(int T, int hd, int rows, float *work)
 {
     size_t Tp = (size_t)(T + SIMD_W - 1) / SIMD_W * SIMD_W;
     if (((size_t)hd + rows) * Tp > SIMD_FN(gemm_work_floats)())
         return NULL;
-    return work ? work : SIMD_FN(own_work)();
+    return work;
 }
 
 /* attention_tiles.c: kt (vt) is tile_scratch(T, hd, T) (backward: rows 2T) */

@@ -3,9 +3,10 @@
 #include "simd/simd.h"
 
 /* flops ~5*N*V, bytes 8*N*V */
-void SIMD_FN(crossentropy_forward)(float *loss, float *probs, const float *logits,
-                                   const int *targets, int N, int V)
+void SIMD_FN(crossentropy_forward)(const mgpt_ctx *ctx, float *loss, float *probs,
+                                   const float *logits, const int *targets, int N, int V)
 {
+    (void)ctx;
     for (int n = 0; n < N; n++) {
         const float *z = logits + (size_t)n * V;
         float *p = probs + (size_t)n * V;
@@ -18,9 +19,9 @@ void SIMD_FN(crossentropy_forward)(float *loss, float *probs, const float *logit
 
 /* dz += (add) or = dloss * (p - onehot(target)) for rows [0, N); add is a constant in
  * each call below, so the store loops never load dz */
-SIMD_ALWAYS_INLINE void crossentropy_backward_body(float *dlogits, const float *probs,
-                                                   const int *targets, float dloss, int N,
-                                                   int V, const int add)
+SIMD_ALWAYS_INLINE void crossentropy_backward_body(const mgpt_ctx *ctx, float *dlogits,
+                                                   const float *probs, const int *targets,
+                                                   float dloss, int N, int V, const int add)
 {
     vec d = v_set1(dloss);
     for (int n = 0; n < N; n++) {
@@ -28,7 +29,7 @@ SIMD_ALWAYS_INLINE void crossentropy_backward_body(float *dlogits, const float *
         float *dz = dlogits + (size_t)n * V;
         if (t < 0) {                /* masked: no gradient, so a written row is 0 */
             if (!add)
-                SIMD_FN(zero)(dz, (size_t)V);
+                SIMD_FN(zero)(ctx, dz, (size_t)V);
             continue;
         }
         const float *p = probs + (size_t)n * V;
@@ -47,11 +48,12 @@ SIMD_ALWAYS_INLINE void crossentropy_backward_body(float *dlogits, const float *
 }
 
 /* flops 3*N*V, bytes 12*N*V (writing dlogits: flops 2*N*V, bytes 8*N*V) */
-void SIMD_FN(crossentropy_backward)(float *dlogits, const float *probs, const int *targets,
-                                    float dloss, int N, int V, unsigned write)
+void SIMD_FN(crossentropy_backward)(const mgpt_ctx *ctx, float *dlogits, const float *probs,
+                                    const int *targets, float dloss, int N, int V,
+                                    unsigned write)
 {
     if (write & MGPT_WRITE_DINP)
-        crossentropy_backward_body(dlogits, probs, targets, dloss, N, V, 0);
+        crossentropy_backward_body(ctx, dlogits, probs, targets, dloss, N, V, 0);
     else
-        crossentropy_backward_body(dlogits, probs, targets, dloss, N, V, 1);
+        crossentropy_backward_body(ctx, dlogits, probs, targets, dloss, N, V, 1);
 }

@@ -9,8 +9,9 @@ static inline vec sqrelu(vec x)
 }
 
 /* flops 2*n, bytes 8*n */
-void SIMD_FN(sqrelu_forward)(float *out, const float *inp, size_t n)
+void SIMD_FN(sqrelu_forward)(const mgpt_ctx *ctx, float *out, const float *inp, size_t n)
 {
+    (void)ctx;
     size_t i = 0;
     for (; i + SIMD_W <= n; i += SIMD_W)
         v_store(out + i, sqrelu(v_load(inp + i)));
@@ -43,9 +44,10 @@ SIMD_ALWAYS_INLINE void sqrelu_backward_body(float *dinp, const float *dout, con
 }
 
 /* flops 4*n, bytes 16*n (writing dinp: flops 3*n, bytes 12*n) */
-void SIMD_FN(sqrelu_backward)(float *dinp, const float *dout, const float *inp, size_t n,
-                              unsigned write)
+void SIMD_FN(sqrelu_backward)(const mgpt_ctx *ctx, float *dinp, const float *dout,
+                              const float *inp, size_t n, unsigned write)
 {
+    (void)ctx;
     if (write & MGPT_WRITE_DINP)
         sqrelu_backward_body(dinp, dout, inp, n, 0);
     else
@@ -53,8 +55,10 @@ void SIMD_FN(sqrelu_backward)(float *dinp, const float *dout, const float *inp, 
 }
 
 /* flops n, bytes 12*n */
-void SIMD_FN(add_forward)(float *out, const float *a, const float *b, size_t n)
+void SIMD_FN(add_forward)(const mgpt_ctx *ctx, float *out, const float *a, const float *b,
+                          size_t n)
 {
+    (void)ctx;
     size_t i = 0;
     for (; i + SIMD_W <= n; i += SIMD_W)
         v_store(out + i, v_add(v_load(a + i), v_load(b + i)));
@@ -80,17 +84,20 @@ SIMD_ALWAYS_INLINE void accumulate_body(float *dst, const float *src, size_t n, 
 /* dst += src: flops n, bytes 12*n; dst = src (writing): flops 0, bytes 8*n. The copy is
  * this loop rather than memcpy, whose large copies bypass the cache (non-temporal stores)
  * while the next kernel reads dst. */
-void SIMD_FN(accumulate)(float *dst, const float *src, size_t n, unsigned write)
+void SIMD_FN(accumulate)(const mgpt_ctx *ctx, float *dst, const float *src, size_t n,
+                         unsigned write)
 {
+    (void)ctx;
     if (write & MGPT_WRITE_DINP)
         accumulate_body(dst, src, n, 0);
     else
         accumulate_body(dst, src, n, 1);
 }
 
-/* flops 0, bytes 4*n */
-void SIMD_FN(zero)(float *x, size_t n)
+/* x[0..n) = 0 (also crossentropy_backward's masked rows, when written). flops 0, bytes 4*n */
+void SIMD_FN(zero)(const mgpt_ctx *ctx, float *x, size_t n)
 {
+    (void)ctx;
     size_t i = 0;
     for (; i + SIMD_W <= n; i += SIMD_W)
         v_store(x + i, v_zero());

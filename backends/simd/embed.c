@@ -2,9 +2,10 @@
 #include "simd/simd.h"
 
 /* flops N*C, bytes 12*N*C */
-void SIMD_FN(embed_forward)(float *out, const int *tok, const float *wte, const float *wpe,
-                            int N, int T, int C)
+void SIMD_FN(embed_forward)(const mgpt_ctx *ctx, float *out, const int *tok, const float *wte,
+                            const float *wpe, int N, int T, int C)
 {
+    (void)ctx;
     for (int n = 0; n < N; n++) {
         const float *te = wte + (size_t)tok[n] * C;
         const float *pe = wpe + (size_t)(n % T) * C;
@@ -18,8 +19,10 @@ void SIMD_FN(embed_forward)(float *out, const int *tok, const float *wte, const 
     }
 }
 
-void SIMD_FN(embed_backward_range)(float *dwte, float *dwpe, const float *dout, const int *tok,
-                                   int N, int T, int C, int c0, int c1)
+/* embed_backward on channels [c0, c1) (rows of dwte repeat with the tokens, so a split
+ * would be over channels, not positions; the slot is not split: MGPT_SPLIT_NONE) */
+static void embed_backward_range(float *dwte, float *dwpe, const float *dout, const int *tok,
+                                 int N, int T, int C, int c0, int c1)
 {
     for (int n = 0; n < N; n++) {
         float *dte = dwte + (size_t)tok[n] * C;
@@ -41,8 +44,9 @@ void SIMD_FN(embed_backward_range)(float *dwte, float *dwpe, const float *dout, 
 }
 
 /* flops 2*N*C, bytes 20*N*C */
-void SIMD_FN(embed_backward)(float *dwte, float *dwpe, const float *dout, const int *tok,
-                             int N, int T, int C)
+void SIMD_FN(embed_backward)(const mgpt_ctx *ctx, float *dwte, float *dwpe, const float *dout,
+                             const int *tok, int N, int T, int C)
 {
-    SIMD_FN(embed_backward_range)(dwte, dwpe, dout, tok, N, T, C, 0, C);
+    (void)ctx;
+    embed_backward_range(dwte, dwpe, dout, tok, N, T, C, 0, C);
 }

@@ -262,19 +262,14 @@ static void gemm_block(int mc, int nc, int kc, const float *a, ptrdiff_t lda, in
     }
 }
 
-/* The library's own workspace, for callers that pass none (the single-threaded module's
- * kernels): zero pages in .bss until first used. Not reentrant, like the module. */
-static _Alignas(64) float own_work[GEMM_WORK_FLOATS];
 _Static_assert((size_t)GEMM_KC * GEMM_NC <= GEMM_WORK_FLOATS, "row-major A path's B block");
+/* the descriptors' tile_rows x tile_cols (kernels.h) */
+_Static_assert(GEMM_MR == SIMD_TILE_ROWS && GEMM_NR == SIMD_TILE_COLS,
+               "SIMD_TILE_ROWS x SIMD_TILE_COLS is the register tile GEMM_MR x GEMM_NR");
 
 size_t SIMD_FN(gemm_work_floats)(void)
 {
     return GEMM_WORK_FLOATS;
-}
-
-float *SIMD_FN(own_work)(void)
-{
-    return own_work;
 }
 
 void SIMD_FN(gemm)(int M, int N, int K, const float *a, ptrdiff_t rsa, ptrdiff_t csa,
@@ -289,8 +284,6 @@ void SIMD_FN(gemm)(int M, int N, int K, const float *a, ptrdiff_t rsa, ptrdiff_t
                 memset(c + i * ldc, 0, (size_t)N * sizeof(float));
         return;
     }
-    if (!work)
-        work = own_work;
     if (csa == 1) {
         /* Row-major A is read in place; each block of B is packed once, unless B is
          * row-major and A so short that each B element is used by at most two tiles. */
@@ -335,44 +328,37 @@ void SIMD_FN(gemm)(int M, int N, int K, const float *a, ptrdiff_t rsa, ptrdiff_t
     }
 }
 
-void SIMD_FN(matmul_forward_range)(float *out, const float *inp, const float *w, int C, int OC,
-                                   int n0, int n1, int o0, int o1, float *work)
+/* The slots: one block of each product's output, on the calling thread's workspace. The
+ * sizes are the whole call's; the block is [n0,n1) x [o0,o1) (or [c0,c1)) of the output. */
+
+/* out[n0:n1, o0:o1] = inp[n0:n1, :] @ w[o0:o1, :]^T; B(k, j) = w[j*C + k].
+ * flops 2*N*C*OC, bytes 4*(N*C + OC*C + N*OC) for the whole call */
+void SIMD_FN(matmul_forward)(const mgpt_ctx *ctx, float *out, const float *inp, const float *w,
+                             int N, int C, int OC, int n0, int n1, int o0, int o1)
 {
-    /* B(k, j) = w[j*C + k] */
+    (void)N;
     SIMD_FN(gemm)(n1 - n0, o1 - o0, C, inp + (size_t)n0 * C, C, 1, w + (size_t)o0 * C, 1, C,
-                  out + (size_t)n0 * OC + o0, OC, 0, work);
+                  out + (size_t)n0 * OC + o0, OC, 0, simd_work(ctx));
 }
 
-void SIMD_FN(matmul_backward_dinp_range)(float *dinp, const float *dout, const float *w,
-                                         int C, int OC, int n0, int n1, int c0, int c1,
-                                         int accumulate, float *work)
+/* dinp[n0:n1, c0:c1] += (or =, MGPT_WRITE_DINP: stored, never loaded) dout[n0:n1, :] @
+ * w[:, c0:c1]. flops 2*N*C*OC, bytes 4*(2*N*C + OC*C + N*OC), 4*N*C less writing dinp */
+void SIMD_FN(matmul_backward_dinp)(const mgpt_ctx *ctx, float *dinp, const float *dout,
+                                   const float *w, int N, int C, int OC, int n0, int n1,
+                                   int c0, int c1, unsigned write)
 {
+    (void)N;
     SIMD_FN(gemm)(n1 - n0, c1 - c0, OC, dout + (size_t)n0 * OC, OC, 1, w + c0, C, 1,
-                  dinp + (size_t)n0 * C + c0, C, accumulate, work);
+                  dinp + (size_t)n0 * C + c0, C, !(write & MGPT_WRITE_DINP), simd_work(ctx));
 }
 
-void SIMD_FN(matmul_backward_dw_range)(float *dw, const float *dout, const float *inp,
-                                       int N, int C, int OC, int o0, int o1, int c0, int c1,
-                                       int accumulate, float *work)
+/* dw[o0:o1, c0:c1] += (or =, MGPT_WRITE_DW) dout[:, o0:o1]^T @ inp[:, c0:c1]; A(i, k) =
+ * dout[k*OC + i]: column-major. flops 2*N*C*OC, bytes 4*(2*OC*C + N*C + N*OC), 4*OC*C less
+ * writing dw */
+void SIMD_FN(matmul_backward_dw)(const mgpt_ctx *ctx, float *dw, const float *dout,
+                                 const float *inp, int N, int C, int OC, int o0, int o1,
+                                 int c0, int c1, unsigned write)
 {
-    /* A(i, k) = dout[k*OC + i]: column-major */
     SIMD_FN(gemm)(o1 - o0, c1 - c0, N, dout + o0, 1, OC, inp + c0, C, 1,
-                  dw + (size_t)o0 * C + c0, C, accumulate, work);
-}
-
-/* flops 2*N*C*OC, bytes 4*(N*C + OC*C + N*OC) */
-void SIMD_FN(matmul_forward)(float *out, const float *inp, const float *w, int N, int C, int OC)
-{
-    SIMD_FN(matmul_forward_range)(out, inp, w, C, OC, 0, N, 0, OC, NULL);
-}
-
-/* flops 4*N*C*OC, bytes 4*(3*N*C + 3*OC*C + N*OC), 4*N*C less writing dinp and 4*OC*C
- * less writing dw (a written gradient is stored, never loaded) */
-void SIMD_FN(matmul_backward)(float *dinp, float *dw, const float *dout, const float *inp,
-                              const float *w, int N, int C, int OC, unsigned write)
-{
-    SIMD_FN(matmul_backward_dinp_range)(dinp, dout, w, C, OC, 0, N, 0, C,
-                                        !(write & MGPT_WRITE_DINP), NULL);
-    SIMD_FN(matmul_backward_dw_range)(dw, dout, inp, N, C, OC, 0, OC, 0, C,
-                                      !(write & MGPT_WRITE_DW), NULL);
+                  dw + (size_t)o0 * C + c0, C, !(write & MGPT_WRITE_DW), simd_work(ctx));
 }

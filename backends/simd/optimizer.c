@@ -2,7 +2,7 @@
 #include <math.h>
 #include "simd/simd.h"
 
-/* sum of x^2 over one chunk (n <= SIMD_SUMSQ_CHUNK) in double: each float widened, squared
+/* sum of x^2 over one chunk (n <= MGPT_SUMSQ_CHUNK) in double: each float widened, squared
  * exactly, summed in 4 double vectors. */
 static double sumsq_chunk(const float *x, size_t n)
 {
@@ -23,13 +23,16 @@ static double sumsq_chunk(const float *x, size_t n)
     return vd_hsum(vd_add(vd_add(s0, s1), vd_add(s2, s3)));
 }
 
-/* The chunks' sums added in chunk order (kernels.h: a threaded backend sums the same chunks
- * on several threads and gets these bits). flops 2*n, bytes 4*n */
-double SIMD_FN(sumsq)(const float *x, size_t n)
+/* The engine calls sumsq on one chunk of at most MGPT_SUMSQ_CHUNK floats and adds the
+ * chunks' sums in order (MGPT_SPLIT_CHUNKS). A longer x is summed here the engine's way,
+ * chunk by chunk, so its bits are those of the engine's sum on any number of threads.
+ * flops 2*n, bytes 4*n */
+double SIMD_FN(sumsq)(const mgpt_ctx *ctx, const float *x, size_t n)
 {
+    (void)ctx;
     double total = 0.0;
-    for (size_t lo = 0; lo < n; lo += SIMD_SUMSQ_CHUNK)
-        total += sumsq_chunk(x + lo, n - lo < SIMD_SUMSQ_CHUNK ? n - lo : SIMD_SUMSQ_CHUNK);
+    for (size_t lo = 0; lo < n; lo += MGPT_SUMSQ_CHUNK)
+        total += sumsq_chunk(x + lo, n - lo < MGPT_SUMSQ_CHUNK ? n - lo : MGPT_SUMSQ_CHUNK);
     return total;
 }
 
@@ -65,9 +68,10 @@ static inline void adam_vec(float *param, const float *grad, float *m, float *v,
     }
 }
 
-void SIMD_FN(adam_update)(float *param, const float *grad, float *m, float *v, size_t n,
-                          const mgpt_adam_args *a)
+void SIMD_FN(adam_update)(const mgpt_ctx *ctx, float *param, const float *grad, float *m,
+                          float *v, size_t n, const mgpt_adam_args *a)
 {
+    (void)ctx;
     adam_consts k = {
         v_set1(a->grad_scale), v_set1(a->beta1), v_set1(1.0f - a->beta1), v_set1(a->beta2),
         v_set1(1.0f - a->beta2), v_set1(a->lr / a->bc1), v_set1(1.0f / sqrtf(a->bc2)),

@@ -5,8 +5,10 @@
 #define RMSNORM_EPS 1e-5f
 
 /* flops 3*N*C, bytes 8*N*C */
-void SIMD_FN(rmsnorm_forward)(float *out, float *rstd, const float *inp, int N, int C)
+void SIMD_FN(rmsnorm_forward)(const mgpt_ctx *ctx, float *out, float *rstd, const float *inp,
+                              int N, int C)
 {
+    (void)ctx;
     for (int n = 0; n < N; n++) {
         const float *x = inp + (size_t)n * C;
         float *y = out + (size_t)n * C;
@@ -47,9 +49,11 @@ SIMD_ALWAYS_INLINE void rmsnorm_backward_body(float *dinp, const float *dout, co
 }
 
 /* flops 6*N*C, bytes 16*N*C (writing dinp: flops 5*N*C, bytes 12*N*C) */
-void SIMD_FN(rmsnorm_backward)(float *dinp, const float *dout, const float *inp,
-                               const float *rstd, int N, int C, unsigned write)
+void SIMD_FN(rmsnorm_backward)(const mgpt_ctx *ctx, float *dinp, const float *dout,
+                               const float *inp, const float *rstd, int N, int C,
+                               unsigned write)
 {
+    (void)ctx;
     if (write & MGPT_WRITE_DINP)
         rmsnorm_backward_body(dinp, dout, inp, rstd, N, C, 0);
     else

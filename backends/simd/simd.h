@@ -18,6 +18,20 @@
 
 #define SIMD_ALWAYS_INLINE static inline __attribute__((always_inline))
 
+/* What init returns (instance.c): all the mutable state of the module, since its globals
+ * are const (two instances may run in one process). The kernels that multiply matrices
+ * (matmul, attention: GEMM packing buffers, the tile path's scratch) use the calling
+ * thread's workspace, work[ctx->thread], gemm_work_floats() floats, 64-byte aligned. */
+typedef struct simd_instance {
+    int threads;        /* env->num_threads at init: 0 <= ctx->thread < threads */
+    float *work[];      /* one workspace per thread */
+} simd_instance;
+
+static inline float *simd_work(const mgpt_ctx *ctx)
+{
+    return ((const simd_instance *)ctx->instance)->work[ctx->thread];
+}
+
 /* sum a[i]*b[i], i < n, with 4 independent accumulators (fixed order: deterministic) */
 static inline float simd_dot(const float *a, const float *b, int n)
 {

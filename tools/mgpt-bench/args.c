@@ -25,8 +25,8 @@ void bench_note(const char *fmt, ...)
 
 void bench_print_version(void)
 {
-    printf("mgpt-bench (mgpt) %s (backend ABI version %u, JSON %s)\n", PACKAGE_VERSION,
-           MGPT_BACKEND_ABI_VERSION, BENCH_SCHEMA);
+    printf("mgpt-bench (mgpt) %s (backend ABI version %u.%u, JSON %s)\n", PACKAGE_VERSION,
+           MGPT_BACKEND_ABI_MAJOR, MGPT_BACKEND_ABI_MINOR, BENCH_SCHEMA);
 }
 
 int bench_bad_option(const char *cmd, char **argv, const struct option *longopts, int c)

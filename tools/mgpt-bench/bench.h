@@ -8,6 +8,7 @@
 #include <jansson.h>
 #include "mgpt_config.h"
 #include "mgpt_tools.h"
+#include "engine.h"
 #include "registry.h"
 
 /* Exit statuses, as the man page states them. */
@@ -47,7 +48,7 @@ typedef struct bench_settings {
     int warmup;         /* untimed steps before the first repeat */
     int repeats;
     double min_time;    /* seconds per repeat when steps are calibrated */
-    int threads;
+    int threads;        /* --threads; 0 = the engine's default (one per physical core) */
     int quiet;          /* no progress on stderr */
 } bench_settings;
 
@@ -59,7 +60,7 @@ typedef struct bench_result {
     size_t params;
     const char *data;           /* "names" (embedded, B = 1) or "synthetic" */
     int steps, warmup, repeats;
-    int threads;                /* the backend really uses (1 unless it is threaded) */
+    int threads;                /* the engine ran the backend on (any backend: --threads) */
     double *repeat_ms;          /* [repeats] ms per step of each repeat */
     double ms_median, ms_min, ms_max;
     double tokens_per_step;     /* unmasked targets per timed step (mean) */
@@ -70,9 +71,10 @@ typedef struct bench_result {
     double final_loss;
 } bench_result;
 
-/* Builds the model of `config` on kernels k, trains warmup + repeats x steps steps and
- * fills r. 0, or -1 after printing why (out of memory, a bad config). */
-int bench_measure(const char *backend, const mgpt_kernels *k, const char *config,
+/* Builds the model of `config` on compute c (an engine's: the backend on its threads),
+ * trains warmup + repeats x steps steps and fills r; r->threads is s->threads. 0, or -1
+ * after printing why (out of memory, a bad config). */
+int bench_measure(const char *backend, const mgpt_compute *c, const char *config,
                   const bench_settings *s, const char *progress, bench_result *r);
 void bench_result_free(bench_result *r);
 
@@ -80,12 +82,9 @@ void bench_result_free(bench_result *r);
 
 /* The machine as JSON: cpu (vendor, brand, features), topology (cores, caches), os. */
 json_t *bench_machine_json(void);
-/* "Intel(R) Xeon(R) ... (2 cores, 2 threads)" for reports. */
+/* "Intel(R) Xeon(R) ... (2 cores, 2 threads)" for reports. (The threads' count and
+ * binding are the engine's: mgpt_engine_open.) */
 void bench_machine_describe(char *buf, size_t len);
-/* The default --threads: physical cores we may run on (1 if unknown), and the binding of
- * thread i to core i's first PU (n = 0 when there are more threads than cores). */
-int bench_default_threads(void);
-int bench_thread_binding(int threads, int *pu, int max);
 
 /* --- report_json.c -------------------------------------------------------------------- */
 

@@ -1,5 +1,5 @@
 /* What the numbers were measured on: the CPU (libcpuid and our own feature check), its
- * topology (hwloc), the OS, and the worker threads' placement. */
+ * topology (hwloc) and the OS. (The threads and their placement are the engine's.) */
 #include <string.h>
 #include <sys/utsname.h>
 #include "bench.h"
@@ -65,27 +65,4 @@ void bench_machine_describe(char *buf, size_t len)
                  t.cores == 1 ? "" : "s", t.pus, t.pus == 1 ? "" : "s");
     else
         snprintf(buf, len, "%s", brand);
-}
-
-int bench_default_threads(void)
-{
-    mgpt_topology t;
-    char err[256];
-    if (mgpt_topology_read(&t, err, sizeof err) != 0)
-        return 1;
-    int n = t.cores > 0 ? t.cores : t.pus;
-    return n > 0 ? n : 1;
-}
-
-/* As the mgpt tool does: one thread per core, thread i on core i's first PU; more threads
- * than cores are left to the OS scheduler. */
-int bench_thread_binding(int threads, int *pu, int max)
-{
-    mgpt_topology t;
-    char err[256];
-    if (mgpt_topology_read(&t, err, sizeof err) != 0 || threads > t.n_core_pu || threads > max)
-        return 0;
-    for (int i = 0; i < threads; i++)
-        pu[i] = t.core_pu[i];
-    return threads;
 }

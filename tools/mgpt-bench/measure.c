@@ -174,7 +174,7 @@ static int calibrate(trainer *t, double min_time, int *steps)
     }
 }
 
-int bench_measure(const char *backend, const mgpt_kernels *k, const char *config,
+int bench_measure(const char *backend, const mgpt_compute *c, const char *config,
                   const bench_settings *s, const char *progress, bench_result *r)
 {
     memset(r, 0, sizeof *r);
@@ -197,7 +197,7 @@ int bench_measure(const char *backend, const mgpt_kernels *k, const char *config
         goto done;
     }
     cfg.vocab_size = w.vocab.size;
-    t.m = mgpt_model_create(&cfg, B, k, err, sizeof err);
+    t.m = mgpt_model_create(&cfg, B, c, err, sizeof err);
     if (!t.m) {
         tool_error("run", "%s on %s: %s", config, backend, err);
         goto done;
@@ -225,9 +225,10 @@ int bench_measure(const char *backend, const mgpt_kernels *k, const char *config
     mgpt_cost fwd = mgpt_graph_cost(&t.m->graph, 0), bwd = mgpt_graph_cost(&t.m->graph, 1);
     r->flops_forward = fwd.flops;
     r->flops_backward = bwd.flops;
-    r->flops_optimizer = mgpt_optimizer_cost((size_t)r->params).flops;
+    mgpt_cost opt = mgpt_optimizer_cost((size_t)r->params);
+    r->flops_optimizer = opt.flops;
     r->bytes_per_step = fwd.bytes + bwd.bytes + mgpt_graph_zero_cost(&t.m->graph).bytes +
-                        24.0 * (double)r->params;
+                        opt.bytes;
 
     double tokens = 0;
     if (train_steps(&t, s->warmup, &tokens) != 0)

@@ -1,9 +1,9 @@
 /* The JSON file of a run (written by `run`, read by `compare`). Layout, schema
  * "mgpt-bench/1":
- *   { "schema", "mgpt_version", "backend_abi", "timestamp",
+ *   { "schema", "mgpt_version", "backend_abi" (major), "backend_abi_minor", "timestamp",
  *     "machine": { "cpu": {...}, "topology": {...}, "os": {...}, "compiler" },
  *     "settings": { "steps" (null = calibrated), "warmup", "repeats", "min_time_s",
- *                   "threads" (requested), "seed" },
+ *                   "threads" (requested, or the engine's default), "seed" },
  *     "results": [ { "backend", "config", shape, "ms_per_step" (median), ... } ],
  *     "skipped": [ { "backend", "reason" } ] }
  * `compare` needs only "schema" and, per result, "backend", "config" and "ms_per_step"
@@ -69,7 +69,9 @@ int bench_write_json(const bench_run *run, FILE *f)
     json_t *root = json_object();
     json_object_set_new(root, "schema", json_string(BENCH_SCHEMA));
     json_object_set_new(root, "mgpt_version", json_string(PACKAGE_VERSION));
-    json_object_set_new(root, "backend_abi", json_integer(MGPT_BACKEND_ABI_VERSION));
+    /* the ABI's major, as before 4.0 (an integer), and its minor beside it */
+    json_object_set_new(root, "backend_abi", json_integer(MGPT_BACKEND_ABI_MAJOR));
+    json_object_set_new(root, "backend_abi_minor", json_integer(MGPT_BACKEND_ABI_MINOR));
     json_object_set_new(root, "timestamp", json_string(run->timestamp));
     json_object_set_new(root, "machine", bench_machine_json());
     const bench_settings *s = &run->settings;

@@ -38,8 +38,8 @@ static void usage(void)
            "      --steps=N        steps per timed run (default: auto, calibrated so that a\n"
            "                       run takes about --min-time)\n"
            "      --min-time=SEC   seconds per timed run with automatic steps (default 0.25)\n"
-           "  -t, --threads=N      threads for backends that use them (default: one per\n"
-           "                       physical core); a single-threaded backend runs on one\n"
+           "  -t, --threads=N      threads every backend runs on, 1..%d (default: one per\n"
+           "                       physical core)\n"
            "\n"
            "Output:\n"
            "      --json=FILE      write machine, settings and results as JSON (for compare)\n"
@@ -49,7 +49,8 @@ static void usage(void)
            "\n"
            "Configs without _B train one names document per step, as the seed's benchmarks\n"
            "did; _B configs train on synthetic documents longer than the block, so every\n"
-           "position is real work. tokens/s counts unmasked targets.\n");
+           "position is real work. tokens/s counts unmasked targets.\n",
+           MGPT_MAX_THREADS);
 }
 
 /* --- choosing the backends ------------------------------------------------------------ */
@@ -75,9 +76,12 @@ static int by_priority(const void *a, const void *b)
     return strcmp(x->name, y->name);
 }
 
-/* Fills names with the backends to measure: named ones (each must exist), every module
- * (slowest first, by priority), or the default one. BENCH_OK or the exit status. */
-static int choose_backends(const mgpt_registry *reg, int all, tool_names *named,
+/* Fills out with the backends to measure: named ones (each must exist), every module
+ * (slowest first, by priority), or the default one (MGPT_BACKEND, else the best). The
+ * registry here is a listing (descriptors only), so that a misspelt name fails before
+ * anything is measured; each backend is then opened by its own engine. BENCH_OK or the
+ * exit status. */
+static int choose_backends(const mgpt_registry *reg, int all, const tool_names *named,
                            tool_names *out)
 {
     char avail[512];
@@ -101,19 +105,20 @@ static int choose_backends(const mgpt_registry *reg, int all, tool_names *named,
         return BENCH_OK;
     }
     if (named->n == 0) {
-        const char *env = getenv("MGPT_BACKEND");
-        if (env && *env) {
-            if (tool_names_add(named, env) != 0)
-                return BENCH_FAIL;
-        } else {
-            const mgpt_backend_entry *best = mgpt_registry_best(reg);
-            if (!best) {
-                tool_error(CMD, "no backend in %s can run on this CPU (modules found: %s)",
-                           reg->searched[0] ? reg->searched : "(empty search path)", avail);
-                return BENCH_FAIL;
-            }
-            return tool_names_add(out, best->name) != 0 ? BENCH_FAIL : BENCH_OK;
+        /* core's choice, as mgpt makes it: MGPT_BACKEND (core reads it), else the best */
+        const mgpt_backend_entry *e;
+        char why[1200];
+        int rc = mgpt_registry_select(reg, NULL, &e, why, sizeof why);
+        if (rc == 2) {
+            tool_error(CMD, "%s given by MGPT_BACKEND", why);
+            return BENCH_USAGE;
         }
+        if (rc != 0) {
+            tool_error(CMD, "no backend in %s can run on this CPU (modules found: %s)",
+                       reg->searched[0] ? reg->searched : "(empty search path)", avail);
+            return BENCH_FAIL;
+        }
+        return tool_names_add(out, e->name) != 0 ? BENCH_FAIL : BENCH_OK;
     }
     for (int i = 0; i < named->n; i++) {
         if (!mgpt_registry_find(reg, named->v[i])) {
@@ -288,7 +293,7 @@ int cmd_run(int argc, char **argv)
                 goto out;
             break;
         case 't':
-            if (bench_parse_int(CMD, "threads", optarg, 1, 1024, &s.threads) != 0)
+            if (bench_parse_int(CMD, "threads", optarg, 1, MGPT_MAX_THREADS, &s.threads) != 0)
                 goto out;
             break;
         case 'j': /* --json (no -j here) */
@@ -329,10 +334,9 @@ int cmd_run(int argc, char **argv)
             goto out;
         }
     }
-    if (s.threads == 0)
-        s.threads = bench_default_threads();
-
     char err[1200];
+    /* the listing: names checked up front, rejected modules reported once (the engines
+     * below load the registry again, quietly) */
     if (mgpt_registry_load(&reg, NULL, stderr, err, sizeof err) < 0) {
         tool_error(CMD, "%s", err); /* MGPT_CPU_DISABLE names an unknown feature */
         goto out;
@@ -351,24 +355,8 @@ int cmd_run(int argc, char **argv)
     struct tm tm;
     gmtime_r(&now, &tm);
     strftime(run.timestamp, sizeof run.timestamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    if (!s.quiet) {
-        char machine[256];
-        bench_machine_describe(machine, sizeof machine);
-        bench_note("mgpt-bench: %s; %d thread%s; %d backend%s x %d config%s", machine,
-                   s.threads, s.threads == 1 ? "" : "s", backends.n, backends.n == 1 ? "" : "s",
-                   configs.n, configs.n == 1 ? "" : "s");
-    }
 
-    int binding[1024];
-    int n_binding = bench_thread_binding(s.threads, binding, 1024);
-    mgpt_backend_env env = {
-        .abi_version = MGPT_BACKEND_ABI_VERSION,
-        .num_threads = s.threads,
-        .pu_binding = n_binding ? binding : NULL,
-        .n_binding = n_binding,
-        .cpu_features = reg.cpu_features,
-    };
-    int failures = 0, done = 0, total = backends.n * configs.n;
+    int failures = 0, done = 0, total = backends.n * configs.n, noted = 0;
     for (int b = 0; b < backends.n; b++) {
         const char *name = backends.v[b];
         const mgpt_backend_entry *e = mgpt_registry_find(&reg, name);
@@ -379,26 +367,49 @@ int cmd_run(int argc, char **argv)
             done += configs.n;
             continue;
         }
-        mgpt_backend be;
-        if (mgpt_backend_open(&reg, name, &env, &be, err, sizeof err) != 0) {
+        /* any backend runs on --threads threads: the engine's threading layer */
+        mgpt_engine eng;
+        memset(&eng, 0, sizeof eng);
+        mgpt_engine_opts eo = {.backend = name, .threads = s.threads, .warn = NULL};
+        int erc = mgpt_engine_open(&eng, &eo, err, sizeof err);
+        if (erc == MGPT_ENGINE_USAGE && e && e->status == MGPT_BE_RUNNABLE) {
+            /* not the backend's fault (--threads, MGPT_THREAD_SPLIT): none would run */
+            tool_error(CMD, "%s", err);
+            goto out;
+        }
+        if (erc != MGPT_ENGINE_OK) {
             add_skip(&run, name, err);
             done += configs.n;
             continue;
         }
-        /* the threads are the backend's: a single-threaded one runs on one */
+        /* the default thread count is the engine's (one per physical core, 1 without
+         * OpenMP): the settings record the count the first engine chose */
+        if (!noted) {
+            if (s.threads == 0)
+                run.settings.threads = eng.threads;
+            if (!s.quiet) {
+                char machine[256];
+                int n = run.settings.threads;
+                bench_machine_describe(machine, sizeof machine);
+                bench_note("mgpt-bench: %s; %d thread%s; %d backend%s x %d config%s", machine,
+                           n, n == 1 ? "" : "s", backends.n, backends.n == 1 ? "" : "s",
+                           configs.n, configs.n == 1 ? "" : "s");
+            }
+            noted = 1;
+        }
         bench_settings bs = s;
-        bs.threads = be.entry->desc->flags & MGPT_BACKEND_THREADED ? s.threads : 1;
+        bs.threads = eng.threads;
         for (int i = 0; i < configs.n; i++) {
             char label[200];
             snprintf(label, sizeof label, "[%d/%d] %s %s", ++done, total, name, configs.v[i]);
             bench_result r;
-            if (bench_measure(name, &be.k, configs.v[i], &bs, label, &r) != 0) {
+            if (bench_measure(name, &eng.compute, configs.v[i], &bs, label, &r) != 0) {
                 failures++;
                 continue;
             }
             if (add_result(&run, &r) != 0) {
                 bench_result_free(&r);
-                mgpt_backend_close(&be);
+                mgpt_engine_close(&eng);
                 goto oom;
             }
             if (!s.quiet) {
@@ -407,7 +418,7 @@ int cmd_run(int argc, char **argv)
                 bench_note("mgpt-bench: %s: %s ms/step, %.3g GFLOP/s", label, med, r.gflops);
             }
         }
-        mgpt_backend_close(&be);
+        mgpt_engine_close(&eng);
     }
 
     if (run.n > 0)

@@ -10,69 +10,63 @@
  * into it, and the counts are those of each mode; zero runs only on dwte and dwpe, the
  * gradients no kernel writes first. Inputs are synthetic: tokens and targets drawn
  * uniformly from the vocabulary, none masked, so every row does the counted work. */
+/* Each kernel of a backend alone, on the shapes a model config really gives it: the model
+ * is built for the config on the engine's compute (the backend on its threads), one forward
+ * and backward pass fills every activation, gradient and saved tensor, and then, slot by
+ * slot of the kernel list, every call the training step makes to that slot
+ * (roof_step_calls: each node that calls it, each gradient the backward walk zeroes, the
+ * optimizer's calls) is run back to back: once untimed to warm the caches, then --repeats
+ * times, each repeat long enough for --min-time. The median per step is reported, with the
+ * engine's FLOP and byte counts for the same calls. A call runs as the engine makes it
+ * (mgpt_node_forward, mgpt_node_backward, mgpt_adam_step) on a compute where every other
+ * slot does nothing: a backward kernel gets the write bits of its node, so the first
+ * contributor to a gradient stores it, the others add into it, and the counts are those
+ * of each mode. Inputs are synthetic: tokens and targets drawn uniformly from the
+ * vocabulary, none masked, so every row does the counted work. */
 #include <stdlib.h>
 #include <string.h>
-#include "model.h"
 #include "dataset.h"
+#include "model.h"
+#include "optimizer.h"
 #include "roofline.h"
 
 /* Longest a kernel's timed repeats may take in all before they are cut. */
 #define KERNEL_BUDGET_SECONDS 4.0
 
-typedef struct call {
-    const mgpt_node *nd;
-    int backward;
-    const mgpt_tensor *zero;   /* non-NULL: a call of zero on this tensor's gradient */
-} call;
-
+/* One slot's calls: the sites that make them (each once, in step order), run on a
+ * compute where only that slot does anything. */
 typedef struct group {
-    const mgpt_backend *be;
     mgpt_model *m;
-    int slot;
-    call *calls;
-    int n_calls;
+    mgpt_compute c;
+    const mgpt_optim *optim;
+    const roof_call **sites;
+    int n_sites;
 } group;
-
-static volatile double kernel_sink;
-
-/* Bytes of the larger of an add node's two accumulate calls, which differ when one stores
- * its operand's gradient and the other adds into its own: each call moves half of what the
- * node would with both operands in that call's mode. */
-static double add_call_bytes(const mgpt_node *nd)
-{
-    double most = 0;
-    for (unsigned j = 0; j < 2; j++) {
-        mgpt_node one = *nd;
-        one.write = nd->write & (1u << j) ? 3u : 0u;
-        double b = mgpt_node_cost(&one, 1).bytes / 2;
-        if (b > most)
-            most = b;
-    }
-    return most;
-}
 
 static void run_group(const group *g)
 {
     mgpt_model *m = g->m;
-    const mgpt_kernels *k = &g->be->k;
-    if (g->slot == roof_slot_sumsq()) {
-        kernel_sink = k->sumsq(m->grad_mem, m->num_floats);
-        return;
-    }
-    if (g->slot == roof_slot_adam()) {
-        /* Adam's defaults at step 10; a small lr keeps the parameters where they are */
-        mgpt_adam_args a = {.lr = 1e-6f, .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f,
-                            .bc1 = 0.6513f, .bc2 = 0.4013f, .grad_scale = 1.0f};
-        k->adam_update(m->param_mem, m->grad_mem, m->m_mem, m->v_mem, m->num_floats, &a);
-        return;
-    }
-    for (int i = 0; i < g->n_calls; i++) {
-        if (g->calls[i].zero)
-            k->zero(g->calls[i].zero->grad, g->calls[i].zero->numel);
-        else if (g->calls[i].backward)
-            mgpt_node_backward(g->calls[i].nd, &m->graph, k);
-        else
-            mgpt_node_forward(g->calls[i].nd, &m->graph, k);
+    for (int i = 0; i < g->n_sites; i++) {
+        const roof_call *s = g->sites[i];
+        switch (s->site) {
+        case ROOF_SITE_FORWARD:
+            mgpt_node_forward(&m->graph.nodes[s->node], &m->graph, &g->c);
+            break;
+        case ROOF_SITE_BACKWARD:
+            mgpt_node_backward(&m->graph.nodes[s->node], &m->graph, &g->c);
+            break;
+        case ROOF_SITE_ZERO:
+            g->c.k->zero(g->c.ctx, s->x, s->n);
+            break;
+        case ROOF_SITE_OPTIMIZER: {
+            /* the optimizer runs on the model's compute: this one, for the call */
+            mgpt_compute keep = m->compute;
+            m->compute = g->c;
+            mgpt_adam_step(m, g->optim);
+            m->compute = keep;
+            break;
+        }
+        }
     }
 }
 
@@ -114,7 +108,14 @@ static void time_group(const group *g, const roof_timing *t, roof_kernel *out)
     free(v);
 }
 
-int roof_measure_kernels(const mgpt_backend *be, const char *config, const roof_timing *t,
+/* Whether two calls are made by one site (a node's backward calling accumulate twice, the
+ * optimizer's sumsq chunk by chunk): the site then runs once for both. */
+static int same_site(const roof_call *a, const roof_call *b)
+{
+    return a->site == b->site && a->node == b->node && a->x == b->x;
+}
+
+int roof_measure_kernels(const mgpt_engine *e, const char *config, const roof_timing *t,
                          const char *label, roof_kernel **out, int *n_out)
 {
     *out = NULL;
@@ -126,7 +127,7 @@ int roof_measure_kernels(const mgpt_backend *be, const char *config, const roof_
         tool_error(NULL, "%s", err);
         return -1;
     }
-    mgpt_model *m = mgpt_model_create(&cfg, B, &be->k, err, sizeof err);
+    mgpt_model *m = mgpt_model_create(&cfg, B, &e->compute, err, sizeof err);
     if (!m) {
         tool_error(NULL, "config %s: %s", config, err);
         return -1;
@@ -137,70 +138,56 @@ int roof_measure_kernels(const mgpt_backend *be, const char *config, const roof_
     mgpt_model_forward(m);
     mgpt_model_backward(m);
 
+    roof_call *calls = NULL;
+    int n_calls = roof_step_calls(m, &calls);
     int nslots = mgpt_kernel_count();
     roof_kernel *ks = calloc((size_t)nslots, sizeof *ks);
-    /* at most one call per node and direction, or two zeroings per node */
-    call *calls = calloc(2 * (size_t)m->graph.n_nodes + 1, sizeof *calls);
-    if (!ks || !calls) {
-        free(ks), free(calls);
+    const roof_call **sites = calloc((size_t)(n_calls > 0 ? n_calls : 1), sizeof *sites);
+    if (n_calls < 0 || !ks || !sites) {
+        free(calls), free(ks), free(sites);
         mgpt_model_free(m);
         tool_error(NULL, "out of memory");
         return -1;
     }
+    /* Adam's defaults at a constant, small rate: the parameters stay where they are */
+    mgpt_optim optim;
+    mgpt_optim_defaults(&optim);
+    optim.lr = 1e-6f;
+    optim.total_steps = 1 << 30;
+    long step = m->step;
     int n = 0;
     for (int slot = 0; slot < nslots; slot++) {
-        group g = {be, m, slot, calls, 0};
+        mgpt_kernels table;
+        group g = {m, roof_compute_only(&e->compute, slot, &table), &optim, sites, 0};
         roof_kernel *k = &ks[n];
         memset(k, 0, sizeof *k);
-        if (slot == roof_slot_sumsq() || slot == roof_slot_adam()) {
-            mgpt_cost c = roof_optimizer_cost(slot, m->num_floats);
-            k->flops = c.flops;
-            k->bytes = k->max_call_bytes = c.bytes;
-            k->calls = 1;
-        } else if (slot == roof_slot_zero()) {
-            for (int i = 0; i < m->graph.n_nodes; i++)
-                for (int j = 0; j < 2; j++) {
-                    const mgpt_tensor *t = m->graph.nodes[i].zero_grad[j];
-                    if (!t)
-                        continue;
-                    calls[g.n_calls++] = (call){NULL, 0, t};
-                    mgpt_cost c = mgpt_zero_cost(t->numel);
-                    k->bytes += c.bytes;
-                    k->calls++;
-                    if (c.bytes > k->max_call_bytes)
-                        k->max_call_bytes = c.bytes;
-                }
-            if (g.n_calls == 0)
+        const roof_call *last = NULL;
+        for (int i = 0; i < n_calls; i++) {
+            const roof_call *c = &calls[i];
+            if (c->slot != slot)
                 continue;
-        } else {
-            for (int i = 0; i < m->graph.n_nodes; i++)
-                for (int bw = 0; bw < 2; bw++) {
-                    const mgpt_node *nd = &m->graph.nodes[i];
-                    if (roof_kernel_slot(nd->op, bw) != slot)
-                        continue;
-                    calls[g.n_calls++] = (call){nd, bw, NULL};
-                    mgpt_cost c = mgpt_node_cost(nd, bw);
-                    k->flops += c.flops;
-                    k->bytes += c.bytes;
-                    /* the two accumulate calls of an add node share its count */
-                    int two = nd->op == MGPT_OP_ADD && bw;
-                    double call_bytes = two ? add_call_bytes(nd) : c.bytes;
-                    k->calls += two ? 2 : 1;
-                    if (call_bytes > k->max_call_bytes)
-                        k->max_call_bytes = call_bytes;
-                }
-            if (g.n_calls == 0)
-                continue;
+            k->flops += c->cost.flops;
+            k->bytes += c->cost.bytes;
+            k->calls++;
+            if (c->cost.bytes > k->max_call_bytes)
+                k->max_call_bytes = c->cost.bytes;
+            if (!last || !same_site(last, c))
+                sites[g.n_sites++] = c;
+            last = c;
         }
+        if (k->calls == 0)
+            continue; /* a slot this step does not call */
         snprintf(k->config, sizeof k->config, "%s", config);
         k->slot = slot;
         k->name = mgpt_kernel_name(slot);
-        k->native = (be->native >> slot) & 1u;
+        k->native = (int)((e->be.native >> slot) & 1u);
         roof_progress("%s: %s on %s (%d call%s per step)", label, k->name, config, k->calls,
                       k->calls == 1 ? "" : "s");
         time_group(&g, t, k);
         n++;
     }
+    m->step = step;
+    free(sites);
     free(calls);
     mgpt_model_free(m);
     *out = ks;

@@ -6,10 +6,11 @@
 #include <time.h>
 #include "roofline.h"
 
-/* Datasheet peaks and the port count, from the table or from the measured ratio. */
-static void fill_theory(roof_backend_result *b, const roof_machine *m, uint32_t isa_features)
+/* Datasheet peaks and the port count, from the table or from the measured ratio. The
+ * lanes are those of the ISA the backend requires: its code is built for it alone. */
+static void fill_theory(roof_backend_result *b, const roof_machine *m, uint32_t required)
 {
-    b->isa = roof_isa_of(isa_features);
+    b->isa = roof_isa_of(required);
     b->uarch = roof_uarch_lookup(m->cpu.vendor, m->family, m->model, &b->isa);
     double per_pipe = b->isa.lanes * (b->isa.fma ? 2.0 : 1.0);
     if (b->c.has_probes && b->c.peak[0].flops_per_cycle > 0)
@@ -30,13 +31,25 @@ static void fill_theory(roof_backend_result *b, const roof_machine *m, uint32_t 
 }
 
 typedef struct pick {
-    const mgpt_backend_entry *e;  /* NULL: skipped (see reason) */
+    const char *forced;           /* the name its engine is opened with (the registry's) */
     char name[64];
+    int skip;                     /* cannot run here: see reason */
     char reason[512];
 } pick;
 
-/* The backends to measure, checked before anything is measured. */
-static int choose_backends(mgpt_registry *r, const roof_options *o, pick **out, int *n_out)
+/* "this CPU lacks avx512f", with MGPT_CPU_DISABLE named when it masks one of them. */
+static void lacks(const mgpt_registry *r, const mgpt_backend_entry *e, char *buf, size_t len)
+{
+    char need[256];
+    mgpt_cpu_feature_names(e->missing, need, sizeof need);
+    snprintf(buf, len, "this CPU lacks %s%s", need,
+             (e->missing & r->cpu_masked) != 0 ? " (masked by MGPT_CPU_DISABLE)" : "");
+}
+
+/* The backends to measure, checked before anything is measured: a listing of the modules
+ * (descriptors only, no plugin code), each then opened by its own engine. */
+static int choose_backends(const mgpt_registry *r, const roof_options *o, pick **out,
+                           int *n_out)
 {
     pick *p = calloc((size_t)r->n + (size_t)o->backends.n + 1, sizeof *p);
     int n = 0;
@@ -48,16 +61,10 @@ static int choose_backends(mgpt_registry *r, const roof_options *o, pick **out, 
             if (!e->desc || e->status == MGPT_BE_SHADOWED || e->status == MGPT_BE_REJECTED)
                 continue;
             snprintf(p[n].name, sizeof p[n].name, "%s", e->name);
-            if (e->status == MGPT_BE_RUNNABLE) {
-                p[n].e = e;
-            } else {
-                char need[256], err[256];
-                mgpt_cpu_feature_names(e->missing, need, sizeof need);
-                mgpt_cpu_info cpu;
-                int masked = mgpt_cpu_detect(&cpu, err, sizeof err) == 0 &&
-                             (e->missing & cpu.masked) != 0;
-                snprintf(p[n].reason, sizeof p[n].reason, "this CPU lacks %s%s", need,
-                         masked ? " (masked by MGPT_CPU_DISABLE)" : "");
+            p[n].forced = e->name;
+            if (e->status != MGPT_BE_RUNNABLE) {
+                p[n].skip = 1;
+                lacks(r, e, p[n].reason, sizeof p[n].reason);
             }
             n++;
         }
@@ -94,36 +101,34 @@ static int choose_backends(mgpt_registry *r, const roof_options *o, pick **out, 
             if (e->status != MGPT_BE_RUNNABLE) {
                 char need[256];
                 mgpt_cpu_feature_names(e->missing, need, sizeof need);
-                char err[256];
-                mgpt_cpu_info cpu;
-                int masked = mgpt_cpu_detect(&cpu, err, sizeof err) == 0 &&
-                             (e->missing & cpu.masked) != 0;
                 tool_error(NULL, "--backend: backend '%s' cannot run on this CPU: needs %s%s",
-                           o->backends.v[i], need, masked ? " (masked by MGPT_CPU_DISABLE)" : "");
+                           o->backends.v[i], need, (e->missing & r->cpu_masked) != 0
+                           ? " (masked by MGPT_CPU_DISABLE)" : "");
                 free(p);
                 return ROOF_USAGE;
             }
-            p[n].e = e;
+            p[n].forced = e->name;
             snprintf(p[n].name, sizeof p[n].name, "%s", e->name);
             n++;
         }
     } else {
-        /* mgpt's own choice: MGPT_BACKEND, else the best runnable */
-        const char *env = getenv("MGPT_BACKEND");
-        const mgpt_backend_entry *e = env && *env ? mgpt_registry_find(r, env)
-                                                  : mgpt_registry_best(r);
-        if (env && *env && (!e || !e->desc || e->status != MGPT_BE_RUNNABLE)) {
-            tool_error(NULL, "MGPT_BACKEND=%s: %s", env,
-                       !e || !e->desc ? "no such backend" : "this CPU cannot run it");
+        /* mgpt's own choice, as core makes it: MGPT_BACKEND (core reads it), else the best
+         * runnable; made here so that nothing is measured before a bad MGPT_BACKEND is
+         * refused */
+        const mgpt_backend_entry *e;
+        char why[1200];
+        int rc = mgpt_registry_select(r, NULL, &e, why, sizeof why);
+        if (rc == 2) {
+            tool_error(NULL, "MGPT_BACKEND: %s", why);
             free(p);
             return ROOF_USAGE;
         }
-        if (!e) {
+        if (rc != 0) {
             tool_error(NULL, "no runnable backend found (searched %s)", r->searched);
             free(p);
             return ROOF_FAIL;
         }
-        p[n].e = e;
+        p[n].forced = e->name;
         snprintf(p[n].name, sizeof p[n].name, "%s", e->name);
         n++;
     }
@@ -132,48 +137,48 @@ static int choose_backends(mgpt_registry *r, const roof_options *o, pick **out, 
     return 0;
 }
 
-static int measure_backend(roof_run *run, mgpt_registry *r, const pick *pk,
+/* One backend: its engine (the kernels' threads: --threads if given, else 1), the
+ * ceilings of its probes, then its kernels placed against them. ROOF_OK, or ROOF_FAIL when
+ * the backend failed (b->reason says why), or ROOF_USAGE when no engine can open at all
+ * (a bad MGPT_THREAD_SPLIT). */
+static int measure_backend(roof_run *run, const mgpt_registry *r, const pick *pk,
                            roof_backend_result *b)
 {
     snprintf(b->name, sizeof b->name, "%s", pk->name);
-    if (!pk->e) {
-        snprintf(b->reason, sizeof b->reason, "%s", pk->reason);
-        const mgpt_backend_entry *e = mgpt_registry_find(r, pk->name);
-        if (e && e->desc) {
-            snprintf(b->description, sizeof b->description, "%s",
-                     e->desc->description ? e->desc->description : "");
-            b->isa = roof_isa_of(e->desc->required_features);
-        }
-        return 0;
+    const mgpt_backend_entry *listed = mgpt_registry_find(r, pk->name);
+    if (listed && listed->desc) {
+        snprintf(b->description, sizeof b->description, "%s",
+                 listed->desc->description ? listed->desc->description : "");
+        b->isa = roof_isa_of(listed->desc->required_features);
     }
-    const mgpt_backend_desc *d = pk->e->desc;
-    snprintf(b->description, sizeof b->description, "%s", d->description ? d->description : "");
-    /* a threaded backend runs its kernels on --threads threads, placed against the
-     * all-cores ceilings; the others run on this thread, against the 1-thread ones */
-    int threaded = (d->flags & MGPT_BACKEND_THREADED) != 0;
-    b->kernel_threads = threaded ? run->threads : 1;
-    int pu[ROOF_MAX_THREADS];
-    for (int i = 0; i < run->machine.cores; i++)
-        pu[i] = run->machine.core_pu[i];
-    mgpt_backend_env env = {MGPT_BACKEND_ABI_VERSION, b->kernel_threads, pu,
-                            run->machine.cores, run->machine.cpu.features};
-    mgpt_backend be;
-    char err[512];
-    if (mgpt_backend_open(r, pk->name, &env, &be, err, sizeof err) != 0) {
+    if (pk->skip) {
+        snprintf(b->reason, sizeof b->reason, "%s", pk->reason);
+        return ROOF_OK;
+    }
+    /* any backend runs on the engine's threads: with --threads its kernels run on that
+     * many, placed against the all-cores ceilings (measured on as many); without, on this
+     * thread against the 1-thread ones */
+    b->kernel_threads = run->opt.threads > 0 ? run->opt.threads : 1;
+    mgpt_engine eng;
+    memset(&eng, 0, sizeof eng);
+    mgpt_engine_opts eo = {.backend = pk->forced, .threads = b->kernel_threads, .warn = NULL};
+    char err[sizeof b->reason];
+    int erc = mgpt_engine_open(&eng, &eo, err, sizeof err);
+    if (erc != MGPT_ENGINE_OK) {
         snprintf(b->reason, sizeof b->reason, "%s", err);
         tool_error(NULL, "backend %s: %s", pk->name, err);
-        return -1;
+        return erc == MGPT_ENGINE_USAGE ? ROOF_USAGE : ROOF_FAIL;
     }
+    const mgpt_backend_desc *d = eng.be.entry->desc;
+    snprintf(b->description, sizeof b->description, "%s", d->description ? d->description : "");
     int rc = roof_measure_ceilings(d->probes, &run->machine, run->threads, run->ws, &run->timing,
                                    pk->name, &b->c);
     if (rc == 0) {
         if (!b->c.has_probes)
             tool_warn(NULL, "backend %s has no roofline probes: its ceilings are not measured",
                       pk->name);
-        /* the ISA its code runs: a backend that composes one at init says which */
-        uint32_t isa = d->probes && d->probes->isa_features ? d->probes->isa_features()
-                                                            : d->required_features;
-        fill_theory(b, &run->machine, isa);
+        /* the ISA of its code, probes and kernels alike: what it requires */
+        fill_theory(b, &run->machine, d->required_features);
         int set = b->kernel_threads > 1 && b->c.n_thread_sets > 1 ? 1 : 0;
         double bw[ROOF_LEVELS];
         for (int l = 0; l < ROOF_LEVELS; l++)
@@ -181,8 +186,8 @@ static int measure_backend(roof_run *run, mgpt_registry *r, const pick *pk,
         for (int ci = 0; ci < run->opt.configs.n && !run->opt.no_kernels && rc == 0; ci++) {
             roof_kernel *ks;
             int nk;
-            rc = roof_measure_kernels(&be, run->opt.configs.v[ci], &run->timing, pk->name, &ks,
-                                      &nk);
+            rc = roof_measure_kernels(&eng, run->opt.configs.v[ci], &run->timing, pk->name,
+                                      &ks, &nk);
             if (rc != 0)
                 break;
             roof_kernel *all = realloc(b->kernels, (size_t)(b->n_kernels + nk) * sizeof *all);
@@ -199,12 +204,14 @@ static int measure_backend(roof_run *run, mgpt_registry *r, const pick *pk,
             free(ks);
         }
     }
-    mgpt_backend_close(&be);
-    if (rc == 0)
+    mgpt_engine_close(&eng);
+    if (rc == 0) {
         b->measured = 1;
-    else if (!b->reason[0])
+        return ROOF_OK;
+    }
+    if (!b->reason[0])
         snprintf(b->reason, sizeof b->reason, "measurement failed");
-    return rc;
+    return ROOF_FAIL;
 }
 
 static int write_outputs(const roof_run *run)
@@ -288,9 +295,12 @@ int main(int argc, char **argv)
 
     run.be = calloc((size_t)n_picks, sizeof *run.be);
     run.n_be = n_picks;
-    int failed = 0, measured = 0;
-    for (int i = 0; i < n_picks && run.be; i++) {
-        if (measure_backend(&run, &reg, &picks[i], &run.be[i]) != 0)
+    int failed = 0, measured = 0, usage = 0;
+    for (int i = 0; i < n_picks && run.be && !usage; i++) {
+        int st = measure_backend(&run, &reg, &picks[i], &run.be[i]);
+        if (st == ROOF_USAGE)
+            usage = 1; /* the same for every backend: stop here */
+        else if (st != ROOF_OK)
             failed++;
         else if (run.be[i].measured)
             measured++;
@@ -299,7 +309,7 @@ int main(int argc, char **argv)
     run.seconds = roof_now() - t0;
     roof_progress("measured in %.1f s", run.seconds);
 
-    rc = run.be ? write_outputs(&run) : ROOF_FAIL;
+    rc = usage ? ROOF_USAGE : run.be ? write_outputs(&run) : ROOF_FAIL;
     if (rc == ROOF_OK && (failed || !measured))
         rc = ROOF_FAIL;
     for (int i = 0; i < run.n_be && run.be; i++)

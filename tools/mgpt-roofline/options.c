@@ -35,7 +35,8 @@ static void usage(FILE *f)
 "                         (default e64_L2_b16; repeat or separate with commas; 'seed' and\n"
 "                         'batched' stand for the benchmark's config lists)\n"
 "  -t, --threads=N        threads for the all-cores ceilings, one bound per physical core\n"
-"                         (default: every physical core)\n"
+"                         (default: every physical core); given, every backend's kernels\n"
+"                         also run on N threads (the engine's), else on one\n"
 "      --no-kernels       ceilings only\n"
 "      --repeats=N        timed repeats per measurement, median reported (default 7)\n"
 "      --min-time=SECONDS length of one timed repeat (default 0.02)\n"
@@ -53,7 +54,8 @@ static void usage(FILE *f)
 "\n"
 "Exit status: 0 success, 1 a measurement or a write failed, 2 bad usage (including a\n"
 "backend this CPU cannot run).\n"
-"Environment: MGPT_PLUGIN_PATH, MGPT_BACKEND, MGPT_CPU_DISABLE (see mgpt(1)).\n",
+"Environment: MGPT_PLUGIN_PATH, MGPT_BACKEND, MGPT_CPU_DISABLE, MGPT_THREAD_SPLIT\n"
+"(see mgpt(1)).\n",
         f);
 }
 

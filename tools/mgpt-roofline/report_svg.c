@@ -55,8 +55,8 @@ static void esc(FILE *f, const char *s)
     }
 }
 
-/* The ceilings the kernels of b are placed against (1 thread, unless the backend is
- * multi-threaded). */
+/* The ceilings the kernels of b are placed against (1 thread, unless its kernels ran on
+ * more: --threads). */
 static int ceiling_set(const roof_backend_result *b)
 {
     return b->kernel_threads > 1 && b->c.n_thread_sets > 1 ? 1 : 0;
@@ -74,7 +74,8 @@ typedef enum { SH_CIRCLE, SH_SQUARE, SH_TRI_UP, SH_DIAMOND, SH_TRI_DOWN, SH_PENT
 
 typedef struct op_style {
     const char *op;          /* legend name */
-    const char *fwd, *bwd;   /* kernel slot names (bwd NULL: one kernel) */
+    const char *fwd, *bwd;   /* kernel slot names (bwd NULL: one kernel); bwd also names
+                              * the slots it begins (matmul_backward: _dinp and _dw) */
     shape sh;
 } op_style;
 
@@ -98,7 +99,7 @@ static const op_style *style_of(const char *kernel, int *backward)
             *backward = 0;
             return &ops[i];
         }
-        if (ops[i].bwd && strcmp(kernel, ops[i].bwd) == 0) {
+        if (ops[i].bwd && strncmp(kernel, ops[i].bwd, strlen(ops[i].bwd)) == 0) {
             *backward = 1;
             return &ops[i];
         }
@@ -369,7 +370,7 @@ static void kernels(FILE *f, const roof_run *run, const axes *a)
             esc(f, kr->config);
             fprintf(f, "\" data-ai=\"%.4g\" data-gflops=\"%.4g\"><title>", kr->ai, kr->gflops);
             esc(f, b->name);
-            fprintf(f, " %s%s on ", kr->name, kr->native ? "" : " (scalar fallback)");
+            fprintf(f, " %s%s on ", kr->name, kr->native ? "" : " (scalar reference)");
             esc(f, kr->config);
             fprintf(f, ": AI %.3g FLOP/B, %.3g GFLOP/s, %.3g GB/s, %s", kr->ai, kr->gflops,
                     kr->gbs, roof_level_names[kr->level]);

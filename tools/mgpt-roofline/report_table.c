@@ -176,8 +176,9 @@ static void kernel_table(const roof_run *run, FILE *f)
     fprintf(f, "\nKernels, per training step: FLOPs and bytes are the engine's counts "
                "(core/op_cost.c); time is the median per step; the ceiling is\n"
                "min(peak, AI x bandwidth of the level the kernel's largest call fits in), "
-               "with the backend's own 1-thread ceilings (for a kernel\n"
-               "without FLOPs, that bandwidth); * = scalar fallback\n");
+               "with the backend's own ceilings on the kernels'\n"
+               "threads (1 unless --threads; for a kernel without FLOPs, that bandwidth); "
+               "* = scalar reference kernel\n");
     for (int i = 0; i < run->n_be; i++) {
         const roof_backend_result *b = &run->be[i];
         const char *cfg = "";

@@ -8,9 +8,11 @@
 #include <stdio.h>
 #include <jansson.h>
 #include "cpu.h"
+#include "engine.h"
 #include "graph.h"
 #include "mgpt_config.h"
 #include "mgpt_tools.h"
+#include "model.h"
 #include "registry.h"
 #include "topology.h"
 
@@ -30,7 +32,8 @@ typedef struct roof_options {
     int all_backends;
     tool_names backends;    /* --backend names, in the order given */
     tool_names configs;     /* --config names (default: e64_L2_b16) */
-    int threads;            /* "all cores" thread count; 0 = every physical core */
+    int threads;            /* "all cores" thread count; 0 = every physical core. Given,
+                             * it is also the engine's threads for the kernels (else 1) */
     const char *json_path;  /* NULL: no JSON */
     const char *svg_path;   /* NULL: no SVG */
     int repeats;            /* timed repeats per measurement (median reported) */
@@ -97,7 +100,8 @@ typedef struct roof_isa {
     int fma;                /* 1: the probe uses FMA; 0: separate mul and add */
 } roof_isa;
 
-/* The widest float ISA a backend requires (from its descriptor's required features). */
+/* The widest float ISA a backend requires (from its descriptor's required features): the
+ * ISA of its code, kernels and probes alike. */
 roof_isa roof_isa_of(uint32_t required_features);
 
 typedef struct roof_uarch {
@@ -166,17 +170,37 @@ int roof_measure_ceilings(const mgpt_probes *p, const roof_machine *m, int threa
                           roof_ceilings *out);
 void roof_buffers_free(void);
 
-/* --- kernel_cost.c: per-kernel FLOPs and bytes (the engine's counts) -------------------- */
+/* --- kernel_cost.c: the kernel calls of a step and their counts (the engine's) -------- */
 
-/* The kernel slots of mgpt_kernels that belong to an op node; the optimizer's two kernels
- * (sumsq, adam_update) have no node, and zero runs on the nodes' zero_grad tensors. */
-int roof_kernel_slot(mgpt_op_kind op, int backward);
-/* sumsq and adam_update over n floats, by the formulas of plugins/mgpt/backend.h (the
- * engine has no op node for them). */
-mgpt_cost roof_optimizer_cost(int slot, size_t n);
-int roof_slot_sumsq(void);
-int roof_slot_adam(void);
-int roof_slot_zero(void);
+/* Where a training step makes a kernel call: what runs it again. */
+typedef enum roof_site_kind {
+    ROOF_SITE_FORWARD,    /* mgpt_node_forward of graph node `node` */
+    ROOF_SITE_BACKWARD,   /* mgpt_node_backward of graph node `node` */
+    ROOF_SITE_ZERO,       /* the backward walk's zeroing of x[0..n) (a gradient) */
+    ROOF_SITE_OPTIMIZER   /* mgpt_adam_step: the gradient norm's sumsq calls, Adam */
+} roof_site_kind;
+
+typedef struct roof_call {
+    int slot;                 /* MGPT_K_*: mgpt_kernel_name(slot) */
+    roof_site_kind site;
+    int node;                 /* FORWARD, BACKWARD: the node's index; else -1 */
+    float *x;                 /* ZERO: what it clears, n floats */
+    size_t n;
+    mgpt_call_sizes sizes;    /* the call's sizes, as the kernel list's formulas name them */
+    mgpt_cost cost;           /* mgpt_kernel_cost(slot, &sizes) */
+} roof_call;
+
+/* Every kernel call of one training step of m, in the step's order: the forward walk, the
+ * backward walk node by node, the backward walk's zeroing, the optimizer step. Found by
+ * running the engine's own walks on kernels that only record their sizes, so the slots a
+ * node calls (matmul's backward: matmul_backward_dinp and matmul_backward_dw; add's:
+ * accumulate twice) and their write bits are core/graph.c's. Nothing of m changes. The
+ * count, *out allocated (free it); -1 when out of memory. */
+int roof_step_calls(mgpt_model *m, roof_call **out);
+
+/* c with every slot but `slot` a kernel that does nothing (table holds it; c's context):
+ * a step's sites run on it run that slot's calls alone, as the engine makes them. */
+mgpt_compute roof_compute_only(const mgpt_compute *c, int slot, mgpt_kernels *table);
 
 /* --- kernels.c: each kernel alone, on a model config ------------------------------------ */
 
@@ -184,8 +208,8 @@ typedef struct roof_kernel {
     char config[64];
     int slot;                    /* index into mgpt_kernels (mgpt_kernel_name) */
     const char *name;
-    int native;                  /* the backend's own kernel, not the scalar fallback */
-    int calls;                   /* calls per step (nodes using it) */
+    int native;                  /* the backend's own kernel, not the scalar reference */
+    int calls;                   /* calls per step (roof_step_calls of that slot) */
     double flops, bytes;         /* per step, engine's counts */
     double max_call_bytes;       /* the largest call's bytes: its working set */
     double seconds;              /* median time per step */
@@ -201,7 +225,9 @@ typedef struct roof_kernel {
                                   * gbs / ceiling_gbs * 100 */
 } roof_kernel;
 
-int roof_measure_kernels(const mgpt_backend *be, const char *config, const roof_timing *t,
+/* Every slot a step of `config` calls, timed alone on the engine's compute (its backend on
+ * its threads). */
+int roof_measure_kernels(const mgpt_engine *e, const char *config, const roof_timing *t,
                          const char *label, roof_kernel **out, int *n_out);
 
 /* --- placement.c ------------------------------------------------------------------------ */
@@ -229,7 +255,8 @@ typedef struct roof_backend_result {
     roof_ceilings c;
     roof_kernel *kernels;
     int n_kernels;
-    int kernel_threads;
+    int kernel_threads;          /* the engine's threads the kernels ran on: --threads if
+                                  * given, else 1 */
 } roof_backend_result;
 
 typedef struct roof_run {

@@ -9,6 +9,7 @@
 #include "checkpoint.h"
 #include "cpu.h"
 #include "mgpt_tools.h"
+#include "engine.h"
 #include "model.h"
 #include "registry.h"
 
@@ -128,43 +129,38 @@ void cli_data_describe(const cli_data *d, char *buf, size_t len);
 int cli_data_check_vocab(const char *cmd, const cli_data *d, const struct mgpt_vocab *v,
                          const char *vocab_what);
 
-/* --- engine.c: registry, backend and threads ---------------------------------------- */
+/* --- engine.c: the engine every command computes with ------------------------------- */
 
-typedef struct cli_engine {
-    mgpt_registry reg;
-    mgpt_backend be;
-    int reg_loaded, be_open;
-    int threads;
-    int binding[1024];
-    int n_binding;
-} cli_engine;
+/* The registry, the backend, its threads and the compute a model runs with: one
+ * mgpt_engine (core/engine.h), opened by cli_engine_open with the global options. */
+typedef mgpt_engine cli_engine;
 
 /* The CPU as detected, with what MGPT_CPU_DISABLE masks: CLI_OK, or CLI_USAGE after the
  * message (MGPT_CPU_DISABLE names an unknown feature). */
 int cli_cpu_detect(const char *cmd, mgpt_cpu_info *cpu);
 /* The backend modules on the plugin search path (log: where to note rejected modules, or
- * NULL): CLI_OK, or CLI_USAGE after the message. */
+ * NULL): CLI_OK, or CLI_USAGE after the message. For listings only: commands that compute
+ * open an engine. */
 int cli_registry_load(const char *cmd, mgpt_registry *reg, FILE *log);
-/* Loads the registry and opens the forced (--backend, MGPT_BACKEND) or best backend.
- * CLI_OK, or the exit status after printing why not. */
+/* Opens the engine: the forced (--backend, MGPT_BACKEND) or best backend on --threads
+ * threads (default one per physical core). CLI_OK, or the exit status after printing why
+ * not. e is zeroed first, so cli_engine_close may follow either way. */
 int cli_engine_open(cli_engine *e, const char *cmd, const cli_global *g);
 void cli_engine_close(cli_engine *e);
-/* "avx512 (4 threads)" */
+/* The threads the engine runs every kernel on (any backend). */
 int cli_engine_threads(const cli_engine *e);
 /* "0,2,4": the processors of a thread binding */
 void cli_binding_text(const int *pu, int n, char *buf, size_t len);
-/* The variable (OMP_PLACES, OMP_PROC_BIND, ...) by which the user gave the OpenMP runtime
- * the threads' placement, or NULL; the openmp backend then binds nothing itself. */
-const char *cli_openmp_placement_variable(void);
+/* "avx512 (4 threads)" */
 void cli_engine_describe(const cli_engine *e, char *buf, size_t len);
 
 /* --- model_file.c: a model from a checkpoint ----------------------------------------- */
 
-/* Peeks at path (meta filled), creates a model with B documents per batch and loads the
- * parameters (and Adam state when want_adam). CLI_OK, or the exit status after printing
- * what is wrong. */
+/* Peeks at path (meta filled), creates a model with B documents per batch on compute c
+ * (the engine's) and loads the parameters (and Adam state when want_adam). CLI_OK, or the
+ * exit status after printing what is wrong. */
 int cli_model_from_checkpoint(const char *cmd, const char *path, int B, int want_adam,
-                              const mgpt_kernels *k, mgpt_checkpoint_meta *meta,
+                              const mgpt_compute *c, mgpt_checkpoint_meta *meta,
                               mgpt_model **out);
 /* "n_embd 16, n_head 4, n_layer 1, block_size 8, vocab 27" */
 void cli_config_describe(const mgpt_config *c, char *buf, size_t len);

@@ -5,6 +5,7 @@
 #include <string.h>
 #include "cli.h"
 #include "cpu.h"
+#include "threads.h"
 
 static const struct option longopts[] = {
     {"verbose", no_argument, NULL, 'v'},
@@ -14,13 +15,14 @@ static const struct option longopts[] = {
 static void help(void)
 {
     printf("Usage: mgpt [GLOBAL OPTIONS] backends [OPTIONS]\n"
-           "List the backend modules found on the plugin search path: name, file, priority,\n"
-           "required CPU features and whether this CPU can run them, then the one that\n"
-           "train, sample and eval would use, and why. Also shows the CPU features detected\n"
-           "and those masked by MGPT_CPU_DISABLE.\n"
+           "List the backend modules found on the plugin search path: name, file, ABI\n"
+           "version, precision (fp32 or bf16), priority, required CPU features and whether\n"
+           "this CPU can run them, then the one that train, sample and eval would use, and\n"
+           "why. Also shows the backend ABI version, the CPU features detected and those\n"
+           "masked by MGPT_CPU_DISABLE. Any backend runs on the engine's --threads threads.\n"
            "\n"
-           "  -v, --verbose             also list the kernels each backend implements\n"
-           "                            itself (the others come from the scalar backend)\n"
+           "  -v, --verbose             also list the kernel slots each backend implements\n"
+           "                            itself; the others run the scalar reference kernel\n"
            "  -h, --help                show this help and exit\n"
            "      --version             show the version and exit\n"
            "\n"
@@ -53,17 +55,35 @@ static const char *status_name(const mgpt_backend_entry *e)
     return "?";
 }
 
-/* The kernel slots a module fills (native 1) or leaves to the scalar backend (0), wrapped. */
-static void print_kernels(const char *label, const mgpt_kernels *k, int native)
+static const char *precision_name(uint32_t p)
+{
+    switch (p) {
+    case MGPT_PRECISION_FP32: return "fp32";
+    case MGPT_PRECISION_BF16: return "bf16 (chosen only by name)";
+    }
+    return "unknown";
+}
+
+/* Whether slot i of a module is its own kernel: inside the part of its table the engine
+ * reads (n_slots: a module built for an older minor has a shorter table, which must not be
+ * read past) and not NULL. */
+static int slot_native(const mgpt_backend_entry *e, int i)
+{
+    return i < e->n_slots && mgpt_kernel_get(e->desc->kernels, i) != NULL;
+}
+
+/* The kernel slots a module fills (native 1) or leaves to the scalar reference (0),
+ * wrapped under a label. */
+static void print_kernels(const char *label, const mgpt_backend_entry *e, int native)
 {
     int count = 0;
     for (int i = 0; i < mgpt_kernel_count(); i++)
-        count += (mgpt_kernel_get(k, i) != NULL) == native;
+        count += slot_native(e, i) == native;
     if (count == 0 && !native)
-        return; /* nothing comes from scalar */
+        return; /* nothing runs the reference */
     int col = printf("    %-10s", label), any = 0;
     for (int i = 0; i < mgpt_kernel_count(); i++) {
-        if ((mgpt_kernel_get(k, i) != NULL) != native)
+        if (slot_native(e, i) != native)
             continue;
         const char *name = mgpt_kernel_name(i);
         if (any && col + 1 + (int)strlen(name) > 88)
@@ -74,6 +94,34 @@ static void print_kernels(const char *label, const mgpt_kernels *k, int native)
     printf("%s\n", any ? "" : " none");
 }
 
+/* What the engine makes of a module's table when it was built for another minor: a shorter
+ * table (older) has its missing slots run the reference, a longer one (newer) has the
+ * slots past the engine's list unused. */
+static void print_table_reach(const mgpt_backend_entry *e)
+{
+    const mgpt_backend_desc *d = e->desc;
+    int count = mgpt_kernel_count();
+    unsigned major = d->abi_major, minor = d->abi_minor;
+    if (e->n_slots < count) {
+        printf("    %-10s built for ABI %u.%u with %d slot%s; the rest run the reference\n",
+               "table:", major, minor, e->n_slots, e->n_slots == 1 ? "" : "s");
+        return;
+    }
+    long extra = (long)d->n_kernels - count;
+    if (minor <= MGPT_BACKEND_ABI_MINOR && extra <= 0)
+        return;
+    if (minor > MGPT_BACKEND_ABI_MINOR)
+        printf("    %-10s built for ABI %u.%u, newer than this engine's %u.%u", "table:", major,
+               minor, MGPT_BACKEND_ABI_MAJOR, MGPT_BACKEND_ABI_MINOR);
+    else
+        printf("    %-10s built for ABI %u.%u with %u slots", "table:", major, minor,
+               (unsigned)d->n_kernels);
+    if (extra > 0)
+        printf(": %ld slot%s past the engine's %d %s unused", extra, extra == 1 ? "" : "s",
+               count, extra == 1 ? "is" : "are");
+    putchar('\n');
+}
+
 static void print_entry(const mgpt_backend_entry *e, int verbose)
 {
     char need[256];
@@ -81,10 +129,12 @@ static void print_entry(const mgpt_backend_entry *e, int verbose)
     printf("    file:      %s\n", e->path);
     if (e->desc) {
         printf("    about:     %s\n", e->desc->description ? e->desc->description : "");
+        printf("    abi:       %u.%u\n", (unsigned)e->desc->abi_major,
+               (unsigned)e->desc->abi_minor);
+        printf("    precision: %s\n", precision_name(e->desc->precision));
         printf("    priority:  %d\n", e->desc->priority);
         mgpt_cpu_feature_names(e->desc->required_features, need, sizeof need);
         printf("    requires:  %s\n", need[0] ? need : "nothing");
-        printf("    threads:   %s\n", e->desc->flags & MGPT_BACKEND_THREADED ? "yes (--threads)" : "no");
     }
     printf("    status:    %s", status_name(e));
     if (e->status == MGPT_BE_NOT_RUNNABLE) {
@@ -93,9 +143,10 @@ static void print_entry(const mgpt_backend_entry *e, int verbose)
     } else if (e->status == MGPT_BE_REJECTED || e->status == MGPT_BE_SHADOWED)
         printf(": %s", e->reason);
     putchar('\n');
-    if (verbose && e->desc) {
-        print_kernels("kernels:", e->desc->kernels, 1);
-        print_kernels("from scalar:", e->desc->kernels, 0);
+    if (verbose && e->desc && e->desc->kernels) {
+        print_kernels("kernels:", e, 1);
+        print_kernels("reference:", e, 0);
+        print_table_reach(e);
     }
 }
 
@@ -112,27 +163,33 @@ int cmd_backends(int argc, char **argv, const cli_global *g)
         (status = cli_registry_load(C, &reg, NULL)) != CLI_OK)
         return status;
 
+    printf("backend ABI: %u.%u (%d kernel slots)\n", MGPT_BACKEND_ABI_MAJOR,
+           MGPT_BACKEND_ABI_MINOR, mgpt_kernel_count());
     mgpt_cpu_feature_names(cpu.hw_features, names, sizeof names);
     printf("CPU features: %s\n", names[0] ? names : "none");
     mgpt_cpu_feature_names(cpu.masked, names, sizeof names);
     printf("masked by MGPT_CPU_DISABLE: %s\n", names[0] ? names : "none");
     printf("search path: %s\n", reg.searched[0] ? reg.searched : "(empty)");
+    /* threads are the engine's, not a backend's: say so once, for every module */
+    printf("threads: the engine runs any backend on --threads threads (%s)\n",
+           mgpt_threads_available() ? "OpenMP" : "this build has no OpenMP: 1 thread");
     printf("modules:%s\n", reg.n ? "" : " none");
     for (int i = 0; i < reg.n; i++)
         print_entry(&reg.entries[i], verbose);
 
-    const char *env = getenv("MGPT_BACKEND");
-    const char *forced = g->backend && *g->backend ? g->backend : env && *env ? env : NULL;
-    const char *by = g->backend && *g->backend ? "--backend" : "MGPT_BACKEND";
+    /* core's selection, as every command makes it: --backend, else MGPT_BACKEND (core
+     * reads it), else the best. A choice other than the best was forced by MGPT_BACKEND;
+     * without --backend, a refusal can only be of MGPT_BACKEND's name. */
+    const char *forced = g->backend && *g->backend ? g->backend : NULL;
     const mgpt_backend_entry *e;
     char why[1200];
     int rc = mgpt_registry_select(&reg, forced, &e, why, sizeof why);
+    const char *by = forced ? "--backend" : "MGPT_BACKEND";
     if (rc != 0) {
         printf("selected: none\n");
-        tool_error(C, "%s%s%s", why, rc == 2 && forced ? " given by " : "",
-                   rc == 2 && forced ? by : "");
+        tool_error(C, "%s%s%s", why, rc == 2 ? " given by " : "", rc == 2 ? by : "");
         status = rc == 2 ? CLI_USAGE : CLI_FAIL;
-    } else if (forced) {
+    } else if (forced || e != mgpt_registry_best(&reg)) {
         printf("selected: %s (forced by %s)\n", e->name, by);
     } else {
         printf("selected: %s (the highest-priority runnable backend, priority %d)\n",

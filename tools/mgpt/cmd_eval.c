@@ -126,7 +126,7 @@ static int evaluate(const eval_opts *o, const cli_global *g)
     if (status == CLI_OK)
         status = cli_engine_open(&eng, C, g);
     if (status == CLI_OK)
-        status = cli_model_from_checkpoint(C, o->ckpt, o->batch, 0, &eng.be.k, &meta, &m);
+        status = cli_model_from_checkpoint(C, o->ckpt, o->batch, 0, &eng.compute, &meta, &m);
     if (status == CLI_OK) {
         double loss;
         if (mgpt_evaluate(m, data.docs, &meta.vocab, ids, n, &loss, err, sizeof err) != 0) {

@@ -4,6 +4,7 @@
 #include <string.h>
 #include "cli.h"
 #include "cpu.h"
+#include "threads.h"
 #include "topology.h"
 
 static const struct option longopts[] = {
@@ -14,9 +15,10 @@ static void help(void)
 {
     printf("Usage: mgpt [GLOBAL OPTIONS] info [OPTIONS]\n"
            "Show the CPU (vendor, brand, family and model, features, clock), the topology\n"
-           "(packages, cores, hardware threads, cache sizes and counts, the thread count\n"
-           "and the processors the threads are bound to) and the backend plugin search\n"
-           "path.\n"
+           "(packages, cores, hardware threads, cache sizes and counts), the engine's\n"
+           "threading layer (OpenMP or not, MGPT_THREAD_SPLIT, the default and --threads\n"
+           "thread counts, the processors the threads are bound to) and the backend plugin\n"
+           "search path.\n"
            "\n"
            "  -h, --help                show this help and exit\n"
            "      --version             show the version and exit\n"
@@ -54,9 +56,16 @@ static void cache_line(const char *name, size_t size, int count)
         printf("  %-17s none\n", name);
 }
 
-/* Where a threaded backend's threads go (engine.c passes this binding to the backend). */
+/* Where the engine's threads go: thread i on core i's first PU (engine.c does the same
+ * through mgpt_engine_open), unless the user gave the OpenMP runtime a placement. */
 static void binding_lines(const mgpt_topology *t, int threads)
 {
+    const char *var = mgpt_thread_placement_variable();
+    if (var && threads > 1) {
+        printf("  %-17s %s=%s is set: the OpenMP runtime places the threads\n", "binding",
+               var, getenv(var));
+        return;
+    }
     int pu[1024];
     int n = mgpt_thread_binding(t, threads, pu, 1024);
     if (n == 0) {
@@ -71,10 +80,37 @@ static void binding_lines(const mgpt_topology *t, int threads)
     else
         printf("  %-17s threads 0..%d on PUs %s (one per core; OS processor indices)\n",
                "binding", n - 1, list);
-    const char *var = cli_openmp_placement_variable();
-    if (var)
-        printf("  %-17s %s=%s is set: the openmp backend leaves placement to the OpenMP "
-               "runtime\n", "", var, getenv(var));
+}
+
+/* The engine's threading layer: whether this build has it (OpenMP), how ops are split
+ * (MGPT_THREAD_SPLIT), how many threads a command would run every backend on, and where
+ * they go (t NULL: the topology is unknown, so is the default). */
+static void threads_lines(const mgpt_topology *t, int given)
+{
+    int avail = mgpt_threads_available();
+    printf("Threads (the engine's threading layer: any backend runs on them)\n");
+    printf("  %-17s %s\n", "OpenMP", avail ? "yes" : "no: every command runs on 1 thread");
+    char split[256];
+    mgpt_split_mode mode;
+    if (mgpt_split_mode_from_env(&mode, split, sizeof split) != 0)
+        printf("  %-17s %s\n", "split", split);
+    else
+        printf("  %-17s %s%s\n", "split", mode == MGPT_SPLIT_ALWAYS ? "always"
+               : mode == MGPT_SPLIT_NEVER ? "never" : "auto (ops from their measured size on)",
+               getenv("MGPT_THREAD_SPLIT") ? " (MGPT_THREAD_SPLIT)" : "");
+    int cores = !t ? 1 : t->cores > 0 ? t->cores : (t->pus > 0 ? t->pus : 1);
+    if (!avail)
+        printf("  %-17s 1 (no OpenMP)\n", "default");
+    else if (t)
+        printf("  %-17s %d (one per physical core)\n", "default", cores);
+    else
+        printf("  %-17s unknown (one per physical core; the topology is unknown)\n",
+               "default");
+    if (given > 0)
+        printf("  %-17s %d (--threads)%s\n", "threads", given,
+               given > 1 && !avail ? ": more than this build runs" : "");
+    if (t)
+        binding_lines(t, given > 0 ? given : avail ? cores : 1);
 }
 
 int cmd_info(int argc, char **argv, const cli_global *g)
@@ -111,6 +147,7 @@ int cmd_info(int argc, char **argv, const cli_global *g)
            (unsigned long long)cpu.xcr0);
 
     mgpt_topology t;
+    int have_topo = 0;
     printf("Topology (hwloc, CPUs this process may use)\n");
     if (mgpt_topology_read(&t, err, sizeof err) != 0) {
         printf("  unknown: %s\n", err);
@@ -122,11 +159,9 @@ int cmd_info(int argc, char **argv, const cli_global *g)
         cache_line("L1d", t.l1d, t.l1d_count);
         cache_line("L2", t.l2, t.l2_count);
         cache_line("L3", t.l3, t.l3_count);
-        int threads = g->threads > 0 ? g->threads : (t.cores > 0 ? t.cores : (t.pus > 0 ? t.pus : 1));
-        printf("  %-17s %d%s\n", "threads", threads,
-               g->threads > 0 ? " (--threads)" : " (default: one per physical core)");
-        binding_lines(&t, threads);
+        have_topo = 1;
     }
+    threads_lines(have_topo ? &t : NULL, g->threads);
 
     mgpt_registry reg;
     printf("Plugins\n");

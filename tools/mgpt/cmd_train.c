@@ -103,11 +103,12 @@ static int build(trainer *t, const cli_global *g)
         return status;
     if (o->resume) {
         mgpt_checkpoint_meta meta;
-        status = cli_model_from_checkpoint(C, o->resume, o->batch, 1, &t->eng.be.k, &meta, &t->m);
+        status = cli_model_from_checkpoint(C, o->resume, o->batch, 1, &t->eng.compute, &meta,
+                                           &t->m);
         if (status != CLI_OK)
             return status;
     } else {
-        t->m = mgpt_model_create(&o->cfg, o->batch, &t->eng.be.k, err, sizeof err);
+        t->m = mgpt_model_create(&o->cfg, o->batch, &t->eng.compute, err, sizeof err);
         if (!t->m) {
             tool_error(C, "cannot create the model: %s", err);
             return CLI_FAIL;

@@ -1,10 +1,10 @@
-/* The engine a command computes with: the backend registry, the chosen backend, and the
- * worker threads (one per physical core by default, bound to the cores' first PUs). */
-#include <stdlib.h>
+/* The engine a command computes with. Opening it is core's one call, mgpt_engine_open
+ * (the registry, the backend, its instance, the team of threads and FTZ/DAZ), so that mgpt,
+ * mgpt-bench and mgpt-roofline choose and run backends alike; what stays here is what the
+ * command line says about it: the message, the hint and the --verbose line. */
 #include <string.h>
 #include "cli.h"
 #include "cpu.h"
-#include "topology.h"
 
 int cli_cpu_detect(const char *cmd, mgpt_cpu_info *cpu)
 {
@@ -26,90 +26,90 @@ int cli_registry_load(const char *cmd, mgpt_registry *reg, FILE *log)
     return CLI_OK;
 }
 
+/* Whether a usage failure was about a forced backend that exists but cannot run here: only
+ * then does `mgpt backends` help (an unknown name, a bad --threads, MGPT_THREAD_SPLIT or
+ * MGPT_CPU_DISABLE are fixed elsewhere). The engine has closed its registry, so a quiet
+ * second look at the descriptors (data only: no plugin code runs) asks core's selection,
+ * which reads --backend's name or else MGPT_BACKEND: its refusal is of a known module when
+ * it is word for word the refusal of a module this CPU cannot run. */
+static int cannot_run_here(const char *forced)
+{
+    mgpt_registry r;
+    char err[1200], other[1200];
+    if (mgpt_registry_load(&r, NULL, NULL, err, sizeof err) < 0)
+        return 0;
+    const mgpt_backend_entry *en;
+    int known = 0;
+    if (mgpt_registry_select(&r, forced, &en, err, sizeof err) == 2)
+        for (int i = 0; i < r.n && !known; i++) {
+            const mgpt_backend_entry *x = &r.entries[i];
+            known = x->desc && x->status == MGPT_BE_NOT_RUNNABLE &&
+                    mgpt_registry_select(&r, x->name, &en, other, sizeof other) == 2 &&
+                    strcmp(err, other) == 0;
+        }
+    mgpt_registry_free(&r);
+    return known;
+}
+
+/* The --verbose lines: which backend, from where, why it was chosen, and the threads. */
+static void describe_choice(const cli_engine *e, const char *cmd, const cli_global *g)
+{
+    const mgpt_backend_entry *en = e->be.entry;
+    int n = e->threads;
+    char where[320] = "", pus[256] = "";
+    if (e->placed_by)
+        snprintf(where, sizeof where, ", placed by the OpenMP runtime (%s is set)",
+                 e->placed_by);
+    else if (e->n_binding) {
+        cli_binding_text(e->binding, e->n_binding, pus, sizeof pus);
+        snprintf(where, sizeof where, ", bound %s %s", n == 1 ? "to PU" :
+                 "one per core to PUs", pus);
+    } else if (n > 1)
+        snprintf(where, sizeof where, ", placed by the OS (more threads than cores)");
+    /* the engine knows a forced name, not that it came from our --backend */
+    const char *why = g->backend && *g->backend ? "forced by --backend"
+                    : e->why ? e->why : "chosen";
+    fprintf(stderr, "mgpt %s: backend %s (%s, priority %d): %s; %d thread%s%s\n", cmd,
+            en->name, en->path, en->desc->priority, why, n, n == 1 ? "" : "s", where);
+    fprintf(stderr, "mgpt %s: %s: %s\n", cmd, en->name,
+            en->desc->description ? en->desc->description : "");
+}
+
 int cli_engine_open(cli_engine *e, const char *cmd, const cli_global *g)
 {
     memset(e, 0, sizeof *e);
     char err[1200];
-
-    mgpt_topology t;
-    int have_topo = mgpt_topology_read(&t, err, sizeof err) == 0;
-    int cores = have_topo ? (t.cores > 0 ? t.cores : t.pus) : 1;
-    e->threads = g->threads > 0 ? g->threads : (cores > 0 ? cores : 1);
-    /* one thread per core: bind thread i to core i's first PU; more threads than cores
-     * are left to the OS scheduler */
-    if (have_topo)
-        e->n_binding = mgpt_thread_binding(&t, e->threads, e->binding,
-                                           (int)(sizeof e->binding / sizeof e->binding[0]));
-
-    int status = cli_registry_load(cmd, &e->reg, stderr);
-    if (status != CLI_OK)
-        return status;
-    e->reg_loaded = 1;
-
-    mgpt_backend_env env = {
-        .abi_version = MGPT_BACKEND_ABI_VERSION,
-        .num_threads = e->threads,
-        .pu_binding = e->n_binding ? e->binding : NULL,
-        .n_binding = e->n_binding,
-        .cpu_features = e->reg.cpu_features,
+    mgpt_engine_opts o = {
+        .backend = g->backend,
+        .threads = g->threads,    /* 0: the engine's default, one per physical core */
+        .plugin_path = NULL,      /* MGPT_PLUGIN_PATH, then the system path */
+        .warn = stderr,           /* rejected modules are worth a line on every command */
     };
-    int rc = mgpt_backend_open(&e->reg, g->backend, &env, &e->be, err, sizeof err);
-    if (rc != 0) {
+    int rc = mgpt_engine_open(e, &o, err, sizeof err);
+    if (rc != MGPT_ENGINE_OK) {
         tool_error(cmd, "%s", err);
-        if (rc == 2 && !strstr(err, "unknown"))
+        if (rc == MGPT_ENGINE_USAGE && cannot_run_here(g->backend))
             fprintf(stderr, "Run 'mgpt backends' to see which backends this CPU can run.\n");
-        return rc == 2 ? CLI_USAGE : CLI_FAIL;
+        return rc == MGPT_ENGINE_USAGE ? CLI_USAGE : CLI_FAIL;
     }
-    e->be_open = 1;
-    if (g->verbose) {
-        const mgpt_backend_entry *en = e->be.entry;
-        const char *envb = getenv("MGPT_BACKEND");
-        const char *why = g->backend && *g->backend ? "forced by --backend"
-                        : envb && *envb ? "forced by MGPT_BACKEND"
-                        : "the highest-priority runnable backend";
-        int n = cli_engine_threads(e);
-        char where[320] = "", pus[256] = "";
-        const char *placed = cli_openmp_placement_variable();
-        if ((en->desc->flags & MGPT_BACKEND_THREADED) && placed)
-            snprintf(where, sizeof where, ", placed by the OpenMP runtime (%s is set)", placed);
-        else if ((en->desc->flags & MGPT_BACKEND_THREADED) && e->n_binding) {
-            cli_binding_text(e->binding, e->n_binding, pus, sizeof pus);
-            snprintf(where, sizeof where, ", bound %s %s", n == 1 ? "to PU" :
-                     "one per core to PUs", pus);
-        }
-        fprintf(stderr, "mgpt %s: backend %s (%s, priority %d): %s; %d thread%s%s\n", cmd,
-                en->name, en->path, en->desc->priority, why, n, n == 1 ? "" : "s", where);
-        fprintf(stderr, "mgpt %s: %s: %s\n", cmd, en->name,
-                en->desc->description ? en->desc->description : "");
-    }
+    if (g->verbose)
+        describe_choice(e, cmd, g);
     return CLI_OK;
 }
 
 void cli_engine_close(cli_engine *e)
 {
-    if (e->be_open)
-        mgpt_backend_close(&e->be);
-    if (e->reg_loaded)
-        mgpt_registry_free(&e->reg);
-    e->be_open = e->reg_loaded = 0;
+    /* after a failed open the engine has closed what it opened (its flags say what is
+     * left), and a zeroed engine has nothing open */
+    if (e->reg_loaded || e->be_open || e->team_open)
+        mgpt_engine_close(e);
+    memset(e, 0, sizeof *e);
 }
 
-/* The threads are the backend's: a single-threaded backend runs on one, whatever --threads. */
+/* The engine's: its threading layer runs every backend on them. */
 int cli_engine_threads(const cli_engine *e)
 {
-    return e->be_open && (e->be.entry->desc->flags & MGPT_BACKEND_THREADED) ? e->threads : 1;
-}
-
-const char *cli_openmp_placement_variable(void)
-{
-    static const char *const vars[] = {"OMP_PLACES", "OMP_PROC_BIND", "GOMP_CPU_AFFINITY",
-                                       "KMP_AFFINITY"};
-    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
-        const char *v = getenv(vars[i]);
-        if (v && *v)
-            return vars[i];
-    }
-    return NULL;
+    return e->be_open ? e->threads : 1;
 }
 
 void cli_binding_text(const int *pu, int n, char *buf, size_t len)

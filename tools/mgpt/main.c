@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli.h"
+#include "threads.h"
 
 typedef struct command {
     const char *name;
@@ -22,7 +23,8 @@ static const command commands[] = {
     {NULL, NULL, NULL},
 };
 
-#define MAX_THREADS 1024
+/* The engine's limit (core/threads.h): a larger --threads is refused here, with the range. */
+#define MAX_THREADS MGPT_MAX_THREADS
 
 static void help(void)
 {
@@ -32,7 +34,8 @@ static void help(void)
            "Global options (before the command):\n"
            "      --backend=NAME        use this backend module (default: MGPT_BACKEND if\n"
            "                            set, else the best one this CPU can run)\n"
-           "      --threads=N           worker threads, 1..%d (default: one per core)\n"
+           "      --threads=N           threads for any backend, 1..%d (default: one per\n"
+           "                            physical core)\n"
            "      --verbose             say which backend was chosen and why\n"
            "  -h, --help                show this help and exit\n"
            "  -V, --version             show the version and exit\n"
@@ -44,7 +47,8 @@ static void help(void)
     printf("  %-10s %s\n", "help", "show the help of a command (mgpt help COMMAND)");
     printf("\n"
            "Run 'mgpt COMMAND --help' for the options of a command.\n"
-           "Environment: MGPT_BACKEND, MGPT_PLUGIN_PATH, MGPT_CPU_DISABLE (see mgpt(1)).\n"
+           "Environment: MGPT_BACKEND, MGPT_PLUGIN_PATH, MGPT_CPU_DISABLE,\n"
+           "MGPT_THREAD_SPLIT (see mgpt(1)).\n"
            "Exit status: 0 on success, 1 on a failure while working, 2 for a wrong command,\n"
            "option, value or input file.\n");
 }

@@ -4,7 +4,7 @@
 #include "cli.h"
 
 int cli_model_from_checkpoint(const char *cmd, const char *path, int B, int want_adam,
-                              const mgpt_kernels *k, mgpt_checkpoint_meta *meta,
+                              const mgpt_compute *c, mgpt_checkpoint_meta *meta,
                               mgpt_model **out)
 {
     char err[1200];
@@ -18,7 +18,7 @@ int cli_model_from_checkpoint(const char *cmd, const char *path, int B, int want
                    "cannot resume from it; mgpt train --save writes it", path);
         return CLI_USAGE;
     }
-    mgpt_model *m = mgpt_model_create(&meta->cfg, B, k, err, sizeof err);
+    mgpt_model *m = mgpt_model_create(&meta->cfg, B, c, err, sizeof err);
     if (!m) {
         tool_error(cmd, "cannot create the model of checkpoint '%s': %s", path, err);
         return CLI_FAIL;

@@ -12,7 +12,8 @@
 
 void cli_print_version(void)
 {
-    printf("mgpt %s (backend ABI version %u)\n", PACKAGE_VERSION, MGPT_BACKEND_ABI_VERSION);
+    printf("mgpt %s (backend ABI version %u.%u)\n", PACKAGE_VERSION, MGPT_BACKEND_ABI_MAJOR,
+           MGPT_BACKEND_ABI_MINOR);
 }
 
 /* The global options, to say where they go when given after a command. */

@@ -1,13 +1,17 @@
-/* What the OpenMP backend's measurement tools (openmp-thresholds, openmp-stepops) share:
- * the two backends they compare. Not part of the module. */
-#ifndef MGPT_OPENMP_MEASURE_H
-#define MGPT_OPENMP_MEASURE_H
-#include "registry.h"
+/* What the tuning programs (mgpt-tune-thresholds, mgpt-tune-stepops) share: the two engines
+ * they compare, one backend on one thread and on several. Not installed. */
+#ifndef MGPT_TUNE_MEASURE_H
+#define MGPT_TUNE_MEASURE_H
+#include "engine.h"
 
-/* Loads the registry and opens the best SIMD module this CPU runs (the ISA the OpenMP
- * backend composes) on one thread, and the OpenMP backend on *threads threads (<= 0: one
- * per physical core; set to the count used), both bound as the engine binds them. Returns
- * the ISA's name; NULL after printing why, prefixed with `tool`, on standard error. */
-const char *measure_open(const char *tool, int *threads, mgpt_registry *reg, mgpt_backend *one,
-                         mgpt_backend *par);
+/* Opens `one`, a backend on 1 thread, and `par`, the same backend on *threads threads
+ * (<= 0: 2; set to the count used), both bound as every engine binds them. The backend is
+ * `backend` when not NULL, else avx512 when this CPU runs it, else the best. par_split, if
+ * not NULL, is the MGPT_THREAD_SPLIT par runs with ("always": every op of two or more
+ * parts is split, to time the threads below the thresholds too); NULL leaves the
+ * environment's (auto by default). Returns the backend's name; NULL after printing why,
+ * prefixed with `tool`, on standard error. */
+const char *measure_open(const char *tool, const char *backend, int *threads,
+                         const char *par_split, mgpt_engine *one, mgpt_engine *par);
+void measure_close(mgpt_engine *one, mgpt_engine *par);
 #endif

@@ -1,10 +1,11 @@
-/* openmp-thresholds: where an op of the OpenMP backend starts to gain from threads.
+/* mgpt-tune-thresholds: where an op starts to gain from the engine's threads.
  *
- * For every op and a ladder of model-like shapes it times the op on one thread (the
- * single-threaded module of the ISA the OpenMP backend composes: what the backend runs
- * below its threshold) and split over THREADS threads (the OpenMP backend with
- * MGPT_OPENMP_SPLIT=always), with the op's work (in the unit of its threshold in
- * kernels.c), in two cache states that bound what training sees:
+ * For every op and a ladder of model-like shapes it times the op on one thread (an engine
+ * of 1 thread: what the threading layer runs below an op's threshold) and split over
+ * THREADS threads (an engine of THREADS threads with MGPT_THREAD_SPLIT=always), both on
+ * one backend, with the op's work in the unit of its threshold in core/threads_split.c
+ * (FLOPs, bytes or elements: mgpt_kernel_cost, the kernel list's formulas), in two cache
+ * states that bound what training sees:
  *  - hot: the same call repeated, so each thread finds its share of the data in its own
  *    caches (as in a chain of ops split the same way);
  *  - cold: before every call the calling thread writes every input (untimed), and the
@@ -16,15 +17,17 @@
  * from which the threads win at every larger shape of the ladder. Run it on a machine as
  * idle as possible:
  *
- *     make -C backends/openmp openmp-thresholds && backends/openmp/openmp-thresholds [THREADS [OP]]
+ *     make -C tools/tune mgpt-tune-thresholds
+ *     tools/tune/mgpt-tune-thresholds [THREADS [OP|all [BACKEND]]]   (2 threads; all ops)
  *
- * (OP: that op alone, e.g. zero.)
- * Not built by default and not installed. */
+ * (OP: that kernel slot alone, e.g. zero.) BACKEND: default avx512 if this CPU runs it,
+ * else the best. Not built by default and not installed. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "graph.h"
 #include "measure.h"
 
 enum { BATCHES = 9 };
@@ -36,91 +39,99 @@ static double now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* One op on one shape, run by a kernel table. */
+/* One op on one shape, run by an engine's compute. */
 typedef struct bufs {
     float *a, *b, *c, *d, *e, *f;
     int *tok, *tgt;
 } bufs;
 
 typedef struct shape {
-    int N, C, OC, B, T, H;
+    int N, C, OC, B, T, H, V;
     size_t n;
 } shape;
 
-typedef void (*op_fn)(const mgpt_kernels *k, bufs *x, const shape *s);
+typedef void (*op_fn)(const mgpt_compute *k, bufs *x, const shape *s);
 
-/* The backward ops accumulate (write bits 0): the mode whose work kernels.c counts, and
- * the one with the most bytes moved. */
+/* The backward ops accumulate (write bits 0): the mode with the most bytes moved. The
+ * ranged kernels get their whole range; the threaded compute splits it. */
 
-static void run_matmul_fwd(const mgpt_kernels *k, bufs *x, const shape *s)
+static void run_matmul_fwd(const mgpt_compute *k, bufs *x, const shape *s)
 {
-    k->matmul_forward(x->c, x->a, x->b, s->N, s->C, s->OC);
+    k->k->matmul_forward(k->ctx, x->c, x->a, x->b, s->N, s->C, s->OC, 0, s->N, 0, s->OC);
 }
-static void run_matmul_bwd(const mgpt_kernels *k, bufs *x, const shape *s)
+static void run_matmul_dinp(const mgpt_compute *k, bufs *x, const shape *s)
 {
-    k->matmul_backward(x->d, x->e, x->c, x->a, x->b, s->N, s->C, s->OC, 0);
+    k->k->matmul_backward_dinp(k->ctx, x->d, x->c, x->b, s->N, s->C, s->OC, 0, s->N, 0, s->C,
+                               0);
 }
-static void run_att_fwd(const mgpt_kernels *k, bufs *x, const shape *s)
+static void run_matmul_dw(const mgpt_compute *k, bufs *x, const shape *s)
 {
-    k->attention_forward(x->c, x->d, x->a, s->B, s->T, s->C, s->H);
+    k->k->matmul_backward_dw(k->ctx, x->e, x->c, x->a, s->N, s->C, s->OC, 0, s->OC, 0, s->C, 0);
 }
-static void run_att_bwd(const mgpt_kernels *k, bufs *x, const shape *s)
+static void run_att_fwd(const mgpt_compute *k, bufs *x, const shape *s)
 {
-    k->attention_backward(x->e, x->f, x->c, x->a, x->d, s->B, s->T, s->C, s->H, 0);
+    k->k->attention_forward(k->ctx, x->c, x->d, x->a, s->B, s->T, s->C, s->H, 0, s->B * s->H);
 }
-static void run_rms_fwd(const mgpt_kernels *k, bufs *x, const shape *s)
+static void run_att_bwd(const mgpt_compute *k, bufs *x, const shape *s)
 {
-    k->rmsnorm_forward(x->c, x->d, x->a, s->N, s->C);
+    k->k->attention_backward(k->ctx, x->e, x->f, x->c, x->a, x->d, s->B, s->T, s->C, s->H, 0,
+                             s->B * s->H, 0);
 }
-static void run_rms_bwd(const mgpt_kernels *k, bufs *x, const shape *s)
+static void run_rms_fwd(const mgpt_compute *k, bufs *x, const shape *s)
 {
-    k->rmsnorm_backward(x->e, x->b, x->a, x->d, s->N, s->C, 0);
+    k->k->rmsnorm_forward(k->ctx, x->c, x->d, x->a, s->N, s->C);
 }
-static void run_ce_fwd(const mgpt_kernels *k, bufs *x, const shape *s)
+static void run_rms_bwd(const mgpt_compute *k, bufs *x, const shape *s)
 {
-    k->crossentropy_forward(x->d, x->c, x->a, x->tgt, s->N, s->C);
+    k->k->rmsnorm_backward(k->ctx, x->e, x->b, x->a, x->d, s->N, s->C, 0);
 }
-static void run_ce_bwd(const mgpt_kernels *k, bufs *x, const shape *s)
+static void run_ce_fwd(const mgpt_compute *k, bufs *x, const shape *s)
 {
-    k->crossentropy_backward(x->e, x->c, x->tgt, 0.01f, s->N, s->C, 0);
+    k->k->crossentropy_forward(k->ctx, x->d, x->c, x->a, x->tgt, s->N, s->V);
 }
-static void run_embed_fwd(const mgpt_kernels *k, bufs *x, const shape *s)
+static void run_ce_bwd(const mgpt_compute *k, bufs *x, const shape *s)
 {
-    k->embed_forward(x->c, x->tok, x->a, x->b, s->N, s->T, s->C);
+    k->k->crossentropy_backward(k->ctx, x->e, x->c, x->tgt, 0.01f, s->N, s->V, 0);
 }
-static void run_embed_bwd(const mgpt_kernels *k, bufs *x, const shape *s)
+static void run_embed_fwd(const mgpt_compute *k, bufs *x, const shape *s)
 {
-    k->embed_backward(x->e, x->f, x->c, x->tok, s->N, s->T, s->C);
+    k->k->embed_forward(k->ctx, x->c, x->tok, x->a, x->b, s->N, s->T, s->C);
 }
-static void run_sqrelu_fwd(const mgpt_kernels *k, bufs *x, const shape *s)
+static void run_embed_bwd(const mgpt_compute *k, bufs *x, const shape *s)
 {
-    k->sqrelu_forward(x->c, x->a, s->n);
+    k->k->embed_backward(k->ctx, x->e, x->f, x->c, x->tok, s->N, s->T, s->C);
 }
-static void run_sqrelu_bwd(const mgpt_kernels *k, bufs *x, const shape *s)
+static void run_sqrelu_fwd(const mgpt_compute *k, bufs *x, const shape *s)
 {
-    k->sqrelu_backward(x->e, x->b, x->a, s->n, 0);
+    k->k->sqrelu_forward(k->ctx, x->c, x->a, s->n);
 }
-static void run_add(const mgpt_kernels *k, bufs *x, const shape *s)
+static void run_sqrelu_bwd(const mgpt_compute *k, bufs *x, const shape *s)
 {
-    k->add_forward(x->c, x->a, x->b, s->n);
+    k->k->sqrelu_backward(k->ctx, x->e, x->b, x->a, s->n, 0);
 }
-static void run_accumulate(const mgpt_kernels *k, bufs *x, const shape *s)
+static void run_add(const mgpt_compute *k, bufs *x, const shape *s)
 {
-    k->accumulate(x->e, x->a, s->n, 0);
+    k->k->add_forward(k->ctx, x->c, x->a, x->b, s->n);
+}
+static void run_accumulate(const mgpt_compute *k, bufs *x, const shape *s)
+{
+    k->k->accumulate(k->ctx, x->e, x->a, s->n, 0);
 }
 static volatile double sink;
-static void run_sumsq(const mgpt_kernels *k, bufs *x, const shape *s)
+/* sumsq's kernel takes at most MGPT_SUMSQ_CHUNK floats: any n goes through the engine's
+ * chunking, as the optimizer's does */
+static void run_sumsq(const mgpt_compute *k, bufs *x, const shape *s)
 {
-    sink = k->sumsq(x->a, s->n);
+    sink = mgpt_compute_sumsq(k, x->a, s->n);
 }
-static void run_zero(const mgpt_kernels *k, bufs *x, const shape *s)
+static void run_zero(const mgpt_compute *k, bufs *x, const shape *s)
 {
-    k->zero(x->e, s->n);
+    k->k->zero(k->ctx, x->e, s->n);
 }
-static void run_adam(const mgpt_kernels *k, bufs *x, const shape *s)
+static void run_adam(const mgpt_compute *k, bufs *x, const shape *s)
 {
     mgpt_adam_args a = {1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, 0.05f, 1.0f};
-    k->adam_update(x->c, x->a, x->d, x->e, s->n, &a);
+    k->k->adam_update(k->ctx, x->c, x->a, x->d, x->e, s->n, &a);
 }
 
 /* The buffers an op reads (in) and writes (out), with their lengths in floats. */
@@ -159,7 +170,7 @@ static void read_outputs(const io *b)
 
 /* Seconds per call, the fastest of BATCHES batches, alternating with the other table;
  * cold: with the caches as described above. */
-static void time_pair(op_fn f, const mgpt_kernels *k1, const mgpt_kernels *k2, bufs *x,
+static void time_pair(op_fn f, const mgpt_compute *k1, const mgpt_compute *k2, bufs *x,
                       const shape *s, const io *b, int cold, double *t1, double *t2)
 {
     long reps = 1;
@@ -174,7 +185,7 @@ static void time_pair(op_fn f, const mgpt_kernels *k1, const mgpt_kernels *k2, b
     *t1 = *t2 = INFINITY;
     for (int i = 0; i < BATCHES; i++)
         for (int w = 0; w < 2; w++) {
-            const mgpt_kernels *k = w ? k2 : k1;
+            const mgpt_compute *k = w ? k2 : k1;
             double total = 0;
             if (!cold) {
                 double t0 = now();
@@ -211,107 +222,121 @@ static double crossover(const double *work, const double *speed, int n)
     return cross;
 }
 
+/* The unit of an op's threshold: what its work is counted in. */
+enum { FLOP, BYTE, ELEMENT };
+static const char *const unit_names[] = {"flop", "byte", "element"};
+
 typedef struct op_def {
-    const char *name, *unit;
+    int slot;   /* MGPT_K_*: its name is the slot's */
+    int unit;
     op_fn f;
     int kind;   /* 0 matmul, 1 attention, 2 rows (N x C), 3 crossentropy, 4 embed, 5 elements */
-    double per; /* work per unit of the shape (kernels.c's formula) */
 } op_def;
 
 static const op_def ops[] = {
-    {"matmul_forward", "flop", run_matmul_fwd, 0, 2},
-    {"matmul_backward", "flop", run_matmul_bwd, 0, 4},
-    {"attention_forward", "flop", run_att_fwd, 1, 4},
-    {"attention_backward", "flop", run_att_bwd, 1, 8},
-    {"rmsnorm_forward", "byte", run_rms_fwd, 2, 8},
-    {"rmsnorm_backward", "byte", run_rms_bwd, 2, 16},
-    {"crossentropy_forward", "byte", run_ce_fwd, 3, 8},
-    {"crossentropy_backward", "byte", run_ce_bwd, 3, 12},
-    {"embed_forward", "byte", run_embed_fwd, 4, 12},
-    {"embed_backward", "byte", run_embed_bwd, 4, 20},
-    {"sqrelu_forward", "byte", run_sqrelu_fwd, 5, 8},
-    {"sqrelu_backward", "byte", run_sqrelu_bwd, 5, 12},
-    {"add_forward", "byte", run_add, 5, 12},
-    {"accumulate", "byte", run_accumulate, 5, 12},
-    {"adam_update", "element", run_adam, 5, 1},
-    {"sumsq", "byte", run_sumsq, 5, 4},
-    {"zero", "byte", run_zero, 5, 4},
+    {MGPT_K_MATMUL_FORWARD, FLOP, run_matmul_fwd, 0},
+    {MGPT_K_MATMUL_BACKWARD_DINP, FLOP, run_matmul_dinp, 0},
+    {MGPT_K_MATMUL_BACKWARD_DW, FLOP, run_matmul_dw, 0},
+    {MGPT_K_ATTENTION_FORWARD, FLOP, run_att_fwd, 1},
+    {MGPT_K_ATTENTION_BACKWARD, FLOP, run_att_bwd, 1},
+    {MGPT_K_RMSNORM_FORWARD, BYTE, run_rms_fwd, 2},
+    {MGPT_K_RMSNORM_BACKWARD, BYTE, run_rms_bwd, 2},
+    {MGPT_K_CROSSENTROPY_FORWARD, BYTE, run_ce_fwd, 3},
+    {MGPT_K_CROSSENTROPY_BACKWARD, BYTE, run_ce_bwd, 3},
+    {MGPT_K_EMBED_FORWARD, BYTE, run_embed_fwd, 4},
+    {MGPT_K_EMBED_BACKWARD, BYTE, run_embed_bwd, 4},
+    {MGPT_K_SQRELU_FORWARD, BYTE, run_sqrelu_fwd, 5},
+    {MGPT_K_SQRELU_BACKWARD, BYTE, run_sqrelu_bwd, 5},
+    {MGPT_K_ADD_FORWARD, BYTE, run_add, 5},
+    {MGPT_K_ACCUMULATE, BYTE, run_accumulate, 5},
+    {MGPT_K_ADAM_UPDATE, ELEMENT, run_adam, 5},
+    {MGPT_K_SUMSQ, BYTE, run_sumsq, 5},
+    {MGPT_K_ZERO, BYTE, run_zero, 5},
 };
 
+/* An op's work on a shape, in its unit: the kernel list's counts (mgpt_kernel_cost) of
+ * the call, in the accumulating mode the run_* functions use. */
+static double op_work(const op_def *op, const shape *s)
+{
+    if (op->unit == ELEMENT)
+        return (double)s->n;
+    mgpt_call_sizes z = {s->B, s->T, s->N, s->C, s->OC, s->H, s->V, (double)s->n, 0};
+    mgpt_cost c = mgpt_kernel_cost(op->slot, &z);
+    return op->unit == FLOP ? c.flops : c.bytes;
+}
+
 /* The ladder of shapes of an op kind; returns how many, work of each in work[]. */
-static int ladder(int kind, double per, shape *out, double *work)
+static int ladder(const op_def *op, shape *out, double *work)
 {
     int n = 0;
-    switch (kind) {
+    switch (op->kind) {
     case 0:
         for (int C = 16; C <= 256; C *= 2)
             for (int N = 8; N <= 1024; N *= 2)
-                if ((double)N * C * C * 4 <= 3e8) {
-                    out[n] = (shape){.N = N, .C = C, .OC = 4 * C};
-                    work[n++] = per * N * C * 4.0 * C;
-                }
+                if ((double)N * C * C * 4 <= 3e8)
+                    out[n++] = (shape){.N = N, .C = C, .OC = 4 * C};
         break;
     case 1:
         for (int T = 8; T <= 64; T *= 2)
             for (int hd = 4; hd <= 64; hd *= 2)
-                for (int B = 1; B <= 16; B *= 4) {
-                    out[n] = (shape){.B = B, .T = T, .H = 4, .C = 4 * hd};
-                    work[n++] = per * B * 4.0 * T * T * hd;
-                }
+                for (int B = 1; B <= 16; B *= 4)
+                    out[n++] = (shape){.B = B, .T = T, .N = B * T, .H = 4, .C = 4 * hd};
         break;
     case 2:
     case 4:
         for (int C = 16; C <= 768; C *= 4)
-            for (int N = 8; N <= 2048; N *= 4) {
-                out[n] = (shape){.N = N, .C = C, .T = 8, .B = N / 8};
-                work[n++] = per * N * C;
-            }
+            for (int N = 8; N <= 2048; N *= 4)
+                out[n++] = (shape){.N = N, .C = C, .T = 8, .B = N / 8};
         break;
     case 3:
-        for (int N = 8; N <= 8192; N *= 2) {
-            out[n] = (shape){.N = N, .C = 27};
-            work[n++] = per * N * 27.0;
-        }
+        for (int N = 8; N <= 8192; N *= 2)
+            out[n++] = (shape){.N = N, .V = 27};
         break;
     default:
-        for (size_t e = 256; e <= ((size_t)1 << 25); e *= 2) {
-            out[n] = (shape){.n = e};
-            work[n++] = per * (double)e;
-        }
+        for (size_t e = 256; e <= ((size_t)1 << 25); e *= 2)
+            out[n++] = (shape){.n = e};
     }
+    for (int i = 0; i < n; i++)
+        work[i] = op_work(op, &out[i]);
     return n;
 }
 
-/* What op o (index in ops[]) reads and writes on shape s (run_* above name the roles). */
-static io op_io(size_t o, bufs *x, const shape *s)
+/* What the op of `slot` reads and writes on shape s (run_* above name the roles). */
+static io op_io(int slot, bufs *x, const shape *s)
 {
     io b = {0};
 #define IN(buf, len) (b.in[b.n_in++] = (span){(buf), (size_t)(len)})
 #define OUT(buf, len) (b.out[b.n_out++] = (span){(buf), (size_t)(len)})
-    size_t N = (size_t)s->N, C = (size_t)s->C, OC = (size_t)s->OC;
+    size_t N = (size_t)s->N, C = (size_t)s->C, OC = (size_t)s->OC, V = (size_t)s->V;
     size_t BT = (size_t)s->B * s->T, att = (size_t)s->B * s->H * s->T * s->T;
-    switch (o) {
-    case 0: IN(x->a, N * C); IN(x->b, OC * C); OUT(x->c, N * OC); break;
-    case 1: IN(x->c, N * OC); IN(x->a, N * C); IN(x->b, OC * C); IN(x->d, N * C);
-            IN(x->e, OC * C); OUT(x->d, N * C); OUT(x->e, OC * C); break;
-    case 2: IN(x->a, BT * 3 * C); OUT(x->c, BT * C); OUT(x->d, att); break;
-    case 3: IN(x->e, BT * 3 * C); IN(x->c, BT * C); IN(x->a, BT * 3 * C); IN(x->d, att);
-            OUT(x->e, BT * 3 * C); OUT(x->f, att); break;
-    case 4: IN(x->a, N * C); OUT(x->c, N * C); OUT(x->d, N); break;
-    case 5: IN(x->e, N * C); IN(x->b, N * C); IN(x->a, N * C); IN(x->d, N);
-            OUT(x->e, N * C); break;
-    case 6: IN(x->a, N * C); OUT(x->d, N); OUT(x->c, N * C); break;
-    case 7: IN(x->e, N * C); IN(x->c, N * C); OUT(x->e, N * C); break;
-    case 8: IN(x->a, 27 * C); IN(x->b, (size_t)s->T * C); OUT(x->c, N * C); break;
-    case 9: IN(x->e, 27 * C); IN(x->f, (size_t)s->T * C); IN(x->c, N * C);
+    switch (slot) {
+    case MGPT_K_MATMUL_FORWARD: IN(x->a, N * C); IN(x->b, OC * C); OUT(x->c, N * OC); break;
+    case MGPT_K_MATMUL_BACKWARD_DINP: IN(x->c, N * OC); IN(x->b, OC * C); IN(x->d, N * C);
+            OUT(x->d, N * C); break;
+    case MGPT_K_MATMUL_BACKWARD_DW: IN(x->c, N * OC); IN(x->a, N * C); IN(x->e, OC * C);
+            OUT(x->e, OC * C); break;
+    case MGPT_K_ATTENTION_FORWARD: IN(x->a, BT * 3 * C); OUT(x->c, BT * C); OUT(x->d, att);
+            break;
+    case MGPT_K_ATTENTION_BACKWARD: IN(x->e, BT * 3 * C); IN(x->c, BT * C);
+            IN(x->a, BT * 3 * C); IN(x->d, att); OUT(x->e, BT * 3 * C); OUT(x->f, att); break;
+    case MGPT_K_RMSNORM_FORWARD: IN(x->a, N * C); OUT(x->c, N * C); OUT(x->d, N); break;
+    case MGPT_K_RMSNORM_BACKWARD: IN(x->e, N * C); IN(x->b, N * C); IN(x->a, N * C);
+            IN(x->d, N); OUT(x->e, N * C); break;
+    case MGPT_K_CROSSENTROPY_FORWARD: IN(x->a, N * V); OUT(x->d, N); OUT(x->c, N * V); break;
+    case MGPT_K_CROSSENTROPY_BACKWARD: IN(x->e, N * V); IN(x->c, N * V); OUT(x->e, N * V);
+            break;
+    case MGPT_K_EMBED_FORWARD: IN(x->a, 27 * C); IN(x->b, (size_t)s->T * C); OUT(x->c, N * C);
+            break;
+    case MGPT_K_EMBED_BACKWARD: IN(x->e, 27 * C); IN(x->f, (size_t)s->T * C); IN(x->c, N * C);
             OUT(x->e, 27 * C); OUT(x->f, (size_t)s->T * C); break;
-    case 10: IN(x->a, s->n); OUT(x->c, s->n); break;
-    case 11: IN(x->e, s->n); IN(x->b, s->n); IN(x->a, s->n); OUT(x->e, s->n); break;
-    case 12: IN(x->a, s->n); IN(x->b, s->n); OUT(x->c, s->n); break;
-    case 13: IN(x->e, s->n); IN(x->a, s->n); OUT(x->e, s->n); break;
-    case 14: IN(x->c, s->n); IN(x->a, s->n); IN(x->d, s->n); IN(x->e, s->n);
+    case MGPT_K_SQRELU_FORWARD: IN(x->a, s->n); OUT(x->c, s->n); break;
+    case MGPT_K_SQRELU_BACKWARD: IN(x->e, s->n); IN(x->b, s->n); IN(x->a, s->n);
+            OUT(x->e, s->n); break;
+    case MGPT_K_ADD_FORWARD: IN(x->a, s->n); IN(x->b, s->n); OUT(x->c, s->n); break;
+    case MGPT_K_ACCUMULATE: IN(x->e, s->n); IN(x->a, s->n); OUT(x->e, s->n); break;
+    case MGPT_K_ADAM_UPDATE: IN(x->c, s->n); IN(x->a, s->n); IN(x->d, s->n); IN(x->e, s->n);
              OUT(x->c, s->n); OUT(x->d, s->n); OUT(x->e, s->n); break;
-    case 15: IN(x->a, s->n); break;
+    case MGPT_K_SUMSQ: IN(x->a, s->n); break;
     /* zero: the gradient it clears was last written by the calling thread */
     default: IN(x->e, s->n); OUT(x->e, s->n); break;
     }
@@ -324,7 +349,7 @@ static float *filled(size_t n, float lo, float hi)
 {
     float *p = aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64);
     if (!p) {
-        fprintf(stderr, "openmp-thresholds: out of memory\n");
+        fprintf(stderr, "mgpt-tune-thresholds: out of memory\n");
         exit(1);
     }
     for (size_t i = 0; i < n; i++)
@@ -335,27 +360,31 @@ static float *filled(size_t n, float lo, float hi)
 int main(int argc, char **argv)
 {
     int threads = argc > 1 ? atoi(argv[1]) : 0;
-    const char *only = argc > 2 ? argv[2] : NULL;
+    const char *only = argc > 2 && strcmp(argv[2], "all") != 0 ? argv[2] : NULL;
+    const char *backend = argc > 3 ? argv[3] : NULL;
     int known = !only;
     for (size_t o = 0; o < sizeof ops / sizeof ops[0]; o++)
-        known |= only && strcmp(only, ops[o].name) == 0;
+        known |= only && strcmp(only, mgpt_kernel_name(ops[o].slot)) == 0;
     if (!known) {
-        fprintf(stderr, "openmp-thresholds: no op named '%s'\n", only);
+        fprintf(stderr, "mgpt-tune-thresholds: no op named '%s'\n", only);
         return 2;
     }
-    mgpt_registry reg;
-    mgpt_backend one, par;
-    setenv("MGPT_OPENMP_SPLIT", "always", 1);
-    const char *isa = measure_open("openmp-thresholds", &threads, &reg, &one, &par);
-    if (!isa)
+    mgpt_engine one, par;
+    const char *be = measure_open("mgpt-tune-thresholds", backend, &threads, "always", &one,
+                                  &par);
+    if (!be)
         return 1;
-    printf("# %s on 1 thread vs %s on %d threads (%s); microseconds per call\n", isa,
-           par.entry->name, threads, par.entry->desc->description);
+    printf("# %s on 1 thread vs on %d threads (MGPT_THREAD_SPLIT=always; %s); microseconds "
+           "per call\n", be, threads, par.be.entry->desc->description);
 
     size_t big = (size_t)1 << 25;
     bufs x = {filled(big, -1, 1), filled(big, -1, 1), filled(big, 0, 1), filled(big, 0.1f, 1),
               filled(big, 0, 1), filled(big, 0, 1), malloc(8192 * sizeof(int)),
               malloc(8192 * sizeof(int))};
+    if (!x.tok || !x.tgt) {
+        fprintf(stderr, "mgpt-tune-thresholds: out of memory\n");
+        return 1;
+    }
     for (int i = 0; i < 8192; i++) {
         x.tok[i] = i % 27;
         x.tgt[i] = (i * 7) % 27;
@@ -363,16 +392,17 @@ int main(int argc, char **argv)
     printf("%-22s %-24s %10s | %9s %9s %6s | %9s %9s %6s\n", "op", "shape", "work",
            "hot 1", "hot n", "gain", "cold 1", "cold n", "gain");
     for (size_t o = 0; o < sizeof ops / sizeof ops[0]; o++) {
-        if (only && strcmp(only, ops[o].name) != 0)
+        const char *name = mgpt_kernel_name(ops[o].slot);
+        if (only && strcmp(only, name) != 0)
             continue;
         shape s[256];
         double work[256], hot[256], cold[256];
-        int n = ladder(ops[o].kind, ops[o].per, s, work);
+        int n = ladder(&ops[o], s, work);
         for (int i = 0; i < n; i++) {
             double h1, hn, c1, cn;
-            io b = op_io(o, &x, &s[i]);
-            time_pair(ops[o].f, &one.k, &par.k, &x, &s[i], &b, 0, &h1, &hn);
-            time_pair(ops[o].f, &one.k, &par.k, &x, &s[i], &b, 1, &c1, &cn);
+            io b = op_io(ops[o].slot, &x, &s[i]);
+            time_pair(ops[o].f, &one.compute, &par.compute, &x, &s[i], &b, 0, &h1, &hn);
+            time_pair(ops[o].f, &one.compute, &par.compute, &x, &s[i], &b, 1, &c1, &cn);
             hot[i] = h1 / hn;
             cold[i] = c1 / cn;
             char sh[64];
@@ -380,18 +410,17 @@ int main(int argc, char **argv)
             case 0: snprintf(sh, sizeof sh, "N%d C%d OC%d", s[i].N, s[i].C, s[i].OC); break;
             case 1: snprintf(sh, sizeof sh, "B%d T%d H%d hd%d", s[i].B, s[i].T, s[i].H,
                              s[i].C / s[i].H); break;
-            case 2: case 3: case 4: snprintf(sh, sizeof sh, "N%d C%d", s[i].N, s[i].C); break;
+            case 3: snprintf(sh, sizeof sh, "N%d V%d", s[i].N, s[i].V); break;
+            case 2: case 4: snprintf(sh, sizeof sh, "N%d C%d", s[i].N, s[i].C); break;
             default: snprintf(sh, sizeof sh, "n%zu", s[i].n);
             }
-            printf("%-22s %-24s %10.4g | %9.2f %9.2f %6.2f | %9.2f %9.2f %6.2f\n", ops[o].name,
+            printf("%-22s %-24s %10.4g | %9.2f %9.2f %6.2f | %9.2f %9.2f %6.2f\n", name,
                    sh, work[i], h1 * 1e6, hn * 1e6, hot[i], c1 * 1e6, cn * 1e6, cold[i]);
             fflush(stdout);
         }
-        printf("%-22s crossover: hot %.3g, cold %.3g %ss\n", ops[o].name,
-               crossover(work, hot, n), crossover(work, cold, n), ops[o].unit);
+        printf("%-22s crossover: hot %.3g, cold %.3g %ss\n", name, crossover(work, hot, n),
+               crossover(work, cold, n), unit_names[ops[o].unit]);
     }
-    mgpt_backend_close(&par);
-    mgpt_backend_close(&one);
-    mgpt_registry_free(&reg);
+    measure_close(&one, &par);
     return 0;
 }
