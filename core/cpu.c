@@ -16,12 +16,18 @@ static const struct { const char *name; uint32_t bit; } feature_table[] = {
     {"fma", MGPT_CPU_FMA},           {"avx2", MGPT_CPU_AVX2},
     {"avx512f", MGPT_CPU_AVX512F},   {"avx512bw", MGPT_CPU_AVX512BW},
     {"avx512vl", MGPT_CPU_AVX512VL}, {"avx512dq", MGPT_CPU_AVX512DQ},
+    {"avx512_bf16", MGPT_CPU_AVX512_BF16}, {"avx512_fp16", MGPT_CPU_AVX512_FP16},
+    {"avx_vnni", MGPT_CPU_AVX_VNNI}, {"amx_tile", MGPT_CPU_AMX_TILE},
+    {"amx_bf16", MGPT_CPU_AMX_BF16},
 };
 #define N_FEATURES (sizeof feature_table / sizeof feature_table[0])
 
 #define XCR0_SSE (1u << 1)
 #define XCR0_AVX (1u << 2)
 #define XCR0_AVX512 ((1u << 5) | (1u << 6) | (1u << 7)) /* opmask, ZMM_Hi256, Hi16_ZMM */
+#define XCR0_AMX ((1u << 17) | (1u << 18))              /* XTILECFG, XTILEDATA */
+#define AVX512_BITS (MGPT_CPU_AVX512F | MGPT_CPU_AVX512BW | MGPT_CPU_AVX512VL | \
+                     MGPT_CPU_AVX512DQ | MGPT_CPU_AVX512_BF16 | MGPT_CPU_AVX512_FP16)
 
 static uint64_t read_xcr0(void)
 {
@@ -52,6 +58,14 @@ static uint32_t cpuid_features(int *osxsave)
         if (b & (1u << 17)) f |= MGPT_CPU_AVX512DQ;
         if (b & (1u << 30)) f |= MGPT_CPU_AVX512BW;
         if (b & (1u << 31)) f |= MGPT_CPU_AVX512VL;
+        if (d & (1u << 22)) f |= MGPT_CPU_AMX_BF16;
+        if (d & (1u << 23)) f |= MGPT_CPU_AVX512_FP16;
+        if (d & (1u << 24)) f |= MGPT_CPU_AMX_TILE;
+        /* subleaf 1 exists when subleaf 0 says so in EAX */
+        if (a >= 1 && __get_cpuid_count(7, 1, &a, &b, &c, &d)) {
+            if (a & (1u << 4)) f |= MGPT_CPU_AVX_VNNI;
+            if (a & (1u << 5)) f |= MGPT_CPU_AVX512_BF16;
+        }
     }
     return f;
 }
@@ -100,10 +114,13 @@ static void detect_hardware(void)
     /* The OS must save the registers: without XSAVE enabled only SSE state is safe. */
     hw.xcr0 = osxsave ? read_xcr0() : 0;
     if ((hw.xcr0 & (XCR0_SSE | XCR0_AVX)) != (XCR0_SSE | XCR0_AVX))
-        f &= ~(uint32_t)(MGPT_CPU_AVX | MGPT_CPU_FMA | MGPT_CPU_AVX2);
+        f &= ~(uint32_t)(MGPT_CPU_AVX | MGPT_CPU_FMA | MGPT_CPU_AVX2 | MGPT_CPU_AVX_VNNI);
     if ((hw.xcr0 & (XCR0_SSE | XCR0_AVX | XCR0_AVX512)) != (XCR0_SSE | XCR0_AVX | XCR0_AVX512))
-        f &= ~(uint32_t)(MGPT_CPU_AVX512F | MGPT_CPU_AVX512BW | MGPT_CPU_AVX512VL |
-                         MGPT_CPU_AVX512DQ);
+        f &= ~(uint32_t)AVX512_BITS;
+    /* AMX also needs the process' permission (arch_prctl ARCH_REQ_XCOMP_PERM): an AMX
+     * backend asks for it in init, and a refusal fails its init with the reason */
+    if ((hw.xcr0 & XCR0_AMX) != XCR0_AMX)
+        f &= ~(uint32_t)(MGPT_CPU_AMX_TILE | MGPT_CPU_AMX_BF16);
     hw.hw_features = f;
     hw_done = 1;
 }
@@ -120,6 +137,12 @@ uint32_t mgpt_cpu_feature_bit(const char *name)
         return MGPT_CPU_SSE42;
     if (strcmp(name, "fma3") == 0)
         return MGPT_CPU_FMA;
+    if (strcmp(name, "avx512bf16") == 0)   /* /proc/cpuinfo says avx512_bf16 */
+        return MGPT_CPU_AVX512_BF16;
+    if (strcmp(name, "avx512fp16") == 0)
+        return MGPT_CPU_AVX512_FP16;
+    if (strcmp(name, "avxvnni") == 0)
+        return MGPT_CPU_AVX_VNNI;
     return 0;
 }
 

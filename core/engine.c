@@ -54,6 +54,9 @@ int mgpt_engine_open(mgpt_engine *e, const mgpt_engine_opts *o, char *err, size_
     };
     int rc = mgpt_backend_open(&e->reg, o->backend, &env, &e->be, err, errlen);
     if (rc != 0) {
+        const char *forced = o->backend && *o->backend ? o->backend : env_backend;
+        const mgpt_backend_entry *f = forced ? mgpt_registry_find(&e->reg, forced) : NULL;
+        e->not_runnable = f && f->status == MGPT_BE_NOT_RUNNABLE;
         mgpt_engine_close(e);
         return rc == 2 ? MGPT_ENGINE_USAGE : MGPT_ENGINE_FAIL;
     }

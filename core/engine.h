@@ -33,6 +33,8 @@ typedef struct mgpt_engine {
     const char *why;           /* "forced by --backend", "forced by MGPT_BACKEND" or
                                 * "the highest-priority runnable backend" */
     int reg_loaded, be_open, team_open;
+    int not_runnable;          /* after a failed open: the forced backend exists, but this
+                                * CPU (or MGPT_CPU_DISABLE) cannot run it */
 } mgpt_engine;
 
 /* Exit statuses a program maps the result to: 0 ok; MGPT_ENGINE_USAGE (2) for an unknown

@@ -635,6 +635,52 @@ TEST(Cpu, OsSupportGatesVectorFeatures)
     EXPECT_EQ(mgpt_cpu_feature_bit("nonsense"), 0u);
 }
 
+// The feature bits the next backends need (bf16, fp16, VNNI, AMX) agree with the kernel's own
+// view, /proc/cpuinfo's flags: the kernel lists a feature only if the CPU has it and the
+// kernel saves its register state, which is what mgpt's CPUID and XCR0 checks decide. On an
+// AMD Zen 5 avx512_bf16 and avx_vnni are present and AMX absent; on a Sapphire Rapids all.
+TEST(Cpu, NewFeatureBitsAgreeWithProcCpuinfo)
+{
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f)
+        GTEST_SKIP() << "no /proc/cpuinfo";
+    std::set<std::string> flags;
+    char line[8192];
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, "flags", 5) != 0)
+            continue;
+        std::istringstream in(strchr(line, ':') ? strchr(line, ':') + 1 : line);
+        std::string w;
+        while (in >> w)
+            flags.insert(w);
+        break;
+    }
+    fclose(f);
+    if (flags.empty())
+        GTEST_SKIP() << "/proc/cpuinfo has no flags line";
+    unsetenv("MGPT_CPU_DISABLE");
+    mgpt_cpu_info cpu;
+    char err[512];
+    ASSERT_EQ(mgpt_cpu_detect(&cpu, err, sizeof err), 0) << err;
+    const struct { const char *flag; uint32_t bit; } pairs[] = {
+        {"avx512_bf16", MGPT_CPU_AVX512_BF16}, {"avx512_fp16", MGPT_CPU_AVX512_FP16},
+        {"avx_vnni", MGPT_CPU_AVX_VNNI},       {"amx_tile", MGPT_CPU_AMX_TILE},
+        {"amx_bf16", MGPT_CPU_AMX_BF16},       {"avx512f", MGPT_CPU_AVX512F},
+        {"avx2", MGPT_CPU_AVX2},
+    };
+    for (const auto &p : pairs) {
+        EXPECT_EQ(flags.count(p.flag) == 1, (cpu.hw_features & p.bit) != 0) << p.flag;
+        EXPECT_EQ(mgpt_cpu_feature_bit(p.flag), p.bit) << p.flag;
+    }
+    // the names round-trip through MGPT_CPU_DISABLE's parser
+    uint32_t mask = 0;
+    ASSERT_EQ(mgpt_cpu_parse_features("avx512_bf16,amx_tile,avx_vnni", &mask, err, sizeof err), 0)
+        << err;
+    EXPECT_EQ(mask, (uint32_t)(MGPT_CPU_AVX512_BF16 | MGPT_CPU_AMX_TILE | MGPT_CPU_AVX_VNNI));
+    if (cpu.hw_features & (MGPT_CPU_AMX_TILE | MGPT_CPU_AMX_BF16))
+        EXPECT_EQ(cpu.xcr0 & 0x60000, 0x60000u) << "AMX reported without the OS saving tile state";
+}
+
 // The slot list as the engine reports it: names, indices and splits from mgpt/kernel_list.h.
 TEST(KernelSlots, NamesIndicesAndSplits)
 {

@@ -26,31 +26,6 @@ int cli_registry_load(const char *cmd, mgpt_registry *reg, FILE *log)
     return CLI_OK;
 }
 
-/* Whether a usage failure was about a forced backend that exists but cannot run here: only
- * then does `mgpt backends` help (an unknown name, a bad --threads, MGPT_THREAD_SPLIT or
- * MGPT_CPU_DISABLE are fixed elsewhere). The engine has closed its registry, so a quiet
- * second look at the descriptors (data only: no plugin code runs) asks core's selection,
- * which reads --backend's name or else MGPT_BACKEND: its refusal is of a known module when
- * it is word for word the refusal of a module this CPU cannot run. */
-static int cannot_run_here(const char *forced)
-{
-    mgpt_registry r;
-    char err[1200], other[1200];
-    if (mgpt_registry_load(&r, NULL, NULL, err, sizeof err) < 0)
-        return 0;
-    const mgpt_backend_entry *en;
-    int known = 0;
-    if (mgpt_registry_select(&r, forced, &en, err, sizeof err) == 2)
-        for (int i = 0; i < r.n && !known; i++) {
-            const mgpt_backend_entry *x = &r.entries[i];
-            known = x->desc && x->status == MGPT_BE_NOT_RUNNABLE &&
-                    mgpt_registry_select(&r, x->name, &en, other, sizeof other) == 2 &&
-                    strcmp(err, other) == 0;
-        }
-    mgpt_registry_free(&r);
-    return known;
-}
-
 /* The --verbose lines: which backend, from where, why it was chosen, and the threads. */
 static void describe_choice(const cli_engine *e, const char *cmd, const cli_global *g)
 {
@@ -88,7 +63,7 @@ int cli_engine_open(cli_engine *e, const char *cmd, const cli_global *g)
     int rc = mgpt_engine_open(e, &o, err, sizeof err);
     if (rc != MGPT_ENGINE_OK) {
         tool_error(cmd, "%s", err);
-        if (rc == MGPT_ENGINE_USAGE && cannot_run_here(g->backend))
+        if (rc == MGPT_ENGINE_USAGE && e->not_runnable)
             fprintf(stderr, "Run 'mgpt backends' to see which backends this CPU can run.\n");
         return rc == MGPT_ENGINE_USAGE ? CLI_USAGE : CLI_FAIL;
     }
