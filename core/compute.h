@@ -22,6 +22,13 @@ typedef struct mgpt_compute {
  * kernel (on the team's threads when there is one), added in chunk order: the same bits on
  * any number of threads. */
 double mgpt_compute_sumsq(const mgpt_compute *c, const float *x, size_t n);
+
+/* matmul's backward, both slots: dinp[N,C] (+)= dout @ w, then dw[OC,C] (+)= dout^T @ inp,
+ * each writing when its MGPT_WRITE_* bit is set; with a team, the two in one parallel
+ * region (their blocks are independent), which saves a join and balances the threads. */
+void mgpt_compute_matmul_backward(const mgpt_compute *c, float *dinp, float *dw,
+                                  const float *dout, const float *inp, const float *w, int N,
+                                  int C, int OC, unsigned write);
 #ifdef __cplusplus
 }
 #endif

@@ -5,6 +5,13 @@
 #include "engine.h"
 #include "topology.h"
 
+int mgpt_engine_binding(const mgpt_topology *t, int threads, int *pu, int max)
+{
+    if (threads <= 1 || mgpt_thread_placement_variable())
+        return 0;
+    return mgpt_thread_binding(t, threads, pu, max);
+}
+
 int mgpt_engine_open(mgpt_engine *e, const mgpt_engine_opts *o, char *err, size_t errlen)
 {
     memset(e, 0, sizeof *e);
@@ -24,7 +31,9 @@ int mgpt_engine_open(mgpt_engine *e, const mgpt_engine_opts *o, char *err, size_
 
     /* one thread per core by default, thread i on core i's first PU; more threads than
      * cores are left to the OS scheduler, and placement to the OpenMP runtime when the user
-     * asked it to place them */
+     * asked it to place them. One thread is not bound: binding the calling thread would
+     * narrow the process' mask, and an engine opened after it (of two threads, say) would
+     * count one core and start its second thread on the first one's. */
     mgpt_topology topo;
     char why[512];
     int have_topo = mgpt_topology_read(&topo, why, sizeof why) == 0;
@@ -35,8 +44,8 @@ int mgpt_engine_open(mgpt_engine *e, const mgpt_engine_opts *o, char *err, size_
     if (e->threads > MGPT_MAX_THREADS)
         e->threads = MGPT_MAX_THREADS;
     e->placed_by = mgpt_thread_placement_variable();
-    if (have_topo && !e->placed_by)
-        e->n_binding = mgpt_thread_binding(&topo, e->threads, e->binding, MGPT_MAX_THREADS);
+    if (have_topo)
+        e->n_binding = mgpt_engine_binding(&topo, e->threads, e->binding, MGPT_MAX_THREADS);
 
     if (mgpt_registry_load(&e->reg, o->plugin_path, o->warn, err, errlen) < 0)
         return MGPT_ENGINE_USAGE; /* MGPT_CPU_DISABLE names an unknown feature */

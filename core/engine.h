@@ -41,6 +41,13 @@ typedef struct mgpt_engine {
  * backend name, one this CPU cannot run, a bad MGPT_CPU_DISABLE or MGPT_THREAD_SPLIT or
  * --threads; MGPT_ENGINE_FAIL (1) otherwise (no modules, init failed). err says why. */
 enum { MGPT_ENGINE_OK = 0, MGPT_ENGINE_FAIL = 1, MGPT_ENGINE_USAGE = 2 };
+
+struct mgpt_topology;
+/* Where an engine of `threads` threads puts them on topology t: thread i on pu[i], i < the
+ * count returned; 0 when it binds none (one thread; more threads than cores; or the user
+ * asked the OpenMP runtime to place them, mgpt_thread_placement_variable()). What
+ * mgpt_engine_open does, for `mgpt info` to say before opening one. */
+int mgpt_engine_binding(const struct mgpt_topology *t, int threads, int *pu, int max);
 int mgpt_engine_open(mgpt_engine *e, const mgpt_engine_opts *o, char *err, size_t errlen);
 void mgpt_engine_close(mgpt_engine *e);
 #ifdef __cplusplus

@@ -69,10 +69,9 @@ void mgpt_node_backward(const mgpt_node *nd, const mgpt_graph *g, const mgpt_com
         k->rmsnorm_backward(x, a->grad, o->grad, a->data, nd->aux->data, nd->N, nd->C, w0);
         break;
     case MGPT_OP_MATMUL:
-        k->matmul_backward_dinp(x, a->grad, o->grad, b->data, nd->N, nd->C, nd->OC, 0, nd->N,
-                                0, nd->C, w0);
-        k->matmul_backward_dw(x, b->grad, o->grad, a->data, nd->N, nd->C, nd->OC, 0, nd->OC, 0,
-                              nd->C, write_bit(nd, 1, MGPT_WRITE_DW));
+        /* matmul_backward_dinp, then matmul_backward_dw */
+        mgpt_compute_matmul_backward(c, a->grad, b->grad, o->grad, a->data, b->data, nd->N,
+                                     nd->C, nd->OC, w0 | write_bit(nd, 1, MGPT_WRITE_DW));
         break;
     case MGPT_OP_ATTENTION:
         k->attention_backward(x, a->grad, nd->scratch->data, o->grad, a->data, nd->aux->data,

@@ -1,7 +1,8 @@
 /* FLOP and byte counts: each kernel call's from the formulas of mgpt/kernel_list.h, each
- * node's as the sum of the calls it makes. The roofline and the benchmark divide these by
+ * node's as the sum of the calls it makes (recorded, call_record.h). The roofline and the benchmark divide these by
  * time. Bytes count each operand once (ideal caching); FLOPs count a multiply-add as 2 and
  * exp/sqrt/div as 1. */
+#include "call_record.h"
 #include "graph.h"
 
 mgpt_cost mgpt_kernel_cost(int slot, const mgpt_call_sizes *s)
@@ -27,64 +28,26 @@ mgpt_cost mgpt_kernel_cost(int slot, const mgpt_call_sizes *s)
     return c;
 }
 
-static void add_call(mgpt_cost *total, int slot, const mgpt_call_sizes *s)
+static void add_cost(void *arg, int slot, const mgpt_call_sizes *sizes)
 {
-    mgpt_cost c = mgpt_kernel_cost(slot, s);
+    mgpt_cost *total = arg, c = mgpt_kernel_cost(slot, sizes);
     total->flops += c.flops;
     total->bytes += c.bytes;
 }
 
-/* The calls of mgpt_node_forward / mgpt_node_backward (graph.c), with their sizes. */
+/* The calls mgpt_node_forward / mgpt_node_backward make (graph.c), recorded as they are
+ * made, each counted by its slot's formulas. */
 mgpt_cost mgpt_node_cost(const mgpt_node *nd, int backward)
 {
-    mgpt_call_sizes s = {nd->B, nd->T, nd->N, nd->C, nd->OC, nd->H, nd->V,
-                         nd->out ? (double)nd->out->numel : 0, 0};
-    int w0 = backward && (nd->write & 1u), w1 = backward && (nd->write & 2u);
-    mgpt_cost c = {0, 0};
-    switch (nd->op) {
-    case MGPT_OP_EMBED:
-        add_call(&c, backward ? MGPT_K_EMBED_BACKWARD : MGPT_K_EMBED_FORWARD, &s);
-        break;
-    case MGPT_OP_RMSNORM:
-        s.w = w0;
-        add_call(&c, backward ? MGPT_K_RMSNORM_BACKWARD : MGPT_K_RMSNORM_FORWARD, &s);
-        break;
-    case MGPT_OP_MATMUL:
-        if (!backward) {
-            add_call(&c, MGPT_K_MATMUL_FORWARD, &s);
-            break;
-        }
-        s.w = w0;
-        add_call(&c, MGPT_K_MATMUL_BACKWARD_DINP, &s);
-        s.w = w1;
-        add_call(&c, MGPT_K_MATMUL_BACKWARD_DW, &s);
-        break;
-    case MGPT_OP_ATTENTION:
-        s.w = w0;
-        add_call(&c, backward ? MGPT_K_ATTENTION_BACKWARD : MGPT_K_ATTENTION_FORWARD, &s);
-        break;
-    case MGPT_OP_SQRELU:
-        s.w = w0;
-        add_call(&c, backward ? MGPT_K_SQRELU_BACKWARD : MGPT_K_SQRELU_FORWARD, &s);
-        break;
-    case MGPT_OP_ADD:
-        if (!backward) {
-            add_call(&c, MGPT_K_ADD_FORWARD, &s);
-            break;
-        }
-        s.w = w0;
-        add_call(&c, MGPT_K_ACCUMULATE, &s);
-        s.w = w1;
-        add_call(&c, MGPT_K_ACCUMULATE, &s);
-        break;
-    case MGPT_OP_XENT:
-        s.w = w0;
-        add_call(&c, backward ? MGPT_K_CROSSENTROPY_BACKWARD : MGPT_K_CROSSENTROPY_FORWARD, &s);
-        break;
-    default:
-        break;
-    }
-    return c;
+    mgpt_cost total = {0, 0};
+    mgpt_call_recorder r;
+    mgpt_compute c = mgpt_call_recorder_compute(&r, NULL, add_cost, &total);
+    mgpt_graph g = {0};   /* the node's sizes are its own; nothing is read or written */
+    if (backward)
+        mgpt_node_backward(nd, &g, &c);
+    else
+        mgpt_node_forward(nd, &g, &c);
+    return total;
 }
 
 static mgpt_cost elements_cost(int slot, size_t n)

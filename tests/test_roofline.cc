@@ -468,12 +468,17 @@ std::vector<std::pair<int, mgpt_call_sizes>> node_calls(const mgpt_node &nd, int
     }
 }
 
-// A node of the given op with the given shape, for mgpt_node_cost.
+// A node of the given op with the given shape, for mgpt_node_cost (which records the calls
+// the node makes: its tensors must exist, their data is never touched).
 struct Node {
     mgpt_node nd{};
-    mgpt_tensor out{};
+    mgpt_tensor out{}, in0{}, in1{}, aux{}, scratch{};
     Node(mgpt_op_kind op, int B, int T, int C, int OC, int H, int V, size_t numel)
     {
+        nd.in[0] = &in0;
+        nd.in[1] = &in1;
+        nd.aux = &aux;
+        nd.scratch = &scratch;
         nd.op = op;
         nd.B = B;
         nd.T = T;

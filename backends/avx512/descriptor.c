@@ -3,33 +3,7 @@
  * required_features before any avx512 instruction can run. The kernels, init and shutdown
  * are in libsimd_avx512.la (the shared sources of ../simd built with AVX-512 F/BW/VL/DQ
  * flags). */
-#include "simd/kernels.h"
-
-static const mgpt_kernels kernels = {
-    .embed_forward = avx512_embed_forward,
-    .embed_backward = avx512_embed_backward,
-    .rmsnorm_forward = avx512_rmsnorm_forward,
-    .rmsnorm_backward = avx512_rmsnorm_backward,
-    .matmul_forward = avx512_matmul_forward,
-    .matmul_backward_dinp = avx512_matmul_backward_dinp,
-    .matmul_backward_dw = avx512_matmul_backward_dw,
-    .attention_forward = avx512_attention_forward,
-    .attention_backward = avx512_attention_backward,
-    .sqrelu_forward = avx512_sqrelu_forward,
-    .sqrelu_backward = avx512_sqrelu_backward,
-    .add_forward = avx512_add_forward,
-    .accumulate = avx512_accumulate,
-    .crossentropy_forward = avx512_crossentropy_forward,
-    .crossentropy_backward = avx512_crossentropy_backward,
-    .sumsq = avx512_sumsq,
-    .adam_update = avx512_adam_update,
-    .zero = avx512_zero,
-};
-
-static const mgpt_probes probes = {
-    .peak_flops = avx512_peak_flops,
-    .stream_read = avx512_stream_read,
-};
+#include "simd/kernel_table.h"   /* kernels, probes */
 
 const mgpt_backend_desc mgpt_backend_avx512 = {
     MGPT_BACKEND_DESC_HEADER,

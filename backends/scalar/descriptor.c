@@ -3,26 +3,11 @@
  * fallback for slots other backends leave NULL). */
 #include "scalar.h"
 
-static const mgpt_kernels kernels = {
-    .embed_forward = scalar_embed_forward,
-    .embed_backward = scalar_embed_backward,
-    .rmsnorm_forward = scalar_rmsnorm_forward,
-    .rmsnorm_backward = scalar_rmsnorm_backward,
-    .matmul_forward = scalar_matmul_forward,
-    .matmul_backward_dinp = scalar_matmul_backward_dinp,
-    .matmul_backward_dw = scalar_matmul_backward_dw,
-    .attention_forward = scalar_attention_forward,
-    .attention_backward = scalar_attention_backward,
-    .sqrelu_forward = scalar_sqrelu_forward,
-    .sqrelu_backward = scalar_sqrelu_backward,
-    .add_forward = scalar_add_forward,
-    .accumulate = scalar_accumulate,
-    .crossentropy_forward = scalar_crossentropy_forward,
-    .crossentropy_backward = scalar_crossentropy_backward,
-    .sumsq = scalar_sumsq,
-    .adam_update = scalar_adam_update,
-    .zero = scalar_zero,
-};
+/* every slot: the reference column of mgpt/kernel_list.h (a new slot's scalar kernel is
+ * the list's entry and its definition, nothing here) */
+#define SCALAR_SLOT(id, field, ref, ret, params, split, flops, bytes) .field = ref,
+static const mgpt_kernels kernels = {MGPT_KERNEL_LIST(SCALAR_SLOT)};
+#undef SCALAR_SLOT
 
 static const mgpt_probes probes = {
     .peak_flops = scalar_peak_flops,

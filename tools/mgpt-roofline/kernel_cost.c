@@ -5,10 +5,11 @@
  * bits is whatever core/graph.c does; each call's counts are mgpt_kernel_cost (the
  * formulas of mgpt/kernel_list.h), the numbers mgpt-bench divides by time.
  *
- * The recording kernels and the do-nothing kernels (roof_compute_only) are generated from
- * the kernel list, one per slot, so a new slot needs nothing here. */
+ * The recording kernels and the do-nothing kernels (roof_compute_only) are core's
+ * (call_record.h), generated from the kernel list: a new slot needs nothing here. */
 #include <stdlib.h>
 #include <string.h>
+#include "call_record.h"
 #include "model.h"
 #include "optimizer.h"
 #include "roofline.h"
@@ -24,11 +25,9 @@ typedef struct recorder {
                                * calls are recorded node by node, with their sites) */
 } recorder;
 
-static recorder *rec;
-
-static void record(int slot, const mgpt_call_sizes *s, float *x, size_t n)
+static void record(recorder *rec, int slot, const mgpt_call_sizes *s, float *x, size_t n)
 {
-    if (!rec || rec->failed || (rec->zero_only && slot != MGPT_K_ZERO))
+    if (rec->failed || (rec->zero_only && slot != MGPT_K_ZERO))
         return;
     if (rec->n == rec->cap) {
         int cap = rec->cap ? 2 * rec->cap : 64;
@@ -53,76 +52,33 @@ static void record(int slot, const mgpt_call_sizes *s, float *x, size_t n)
     c->cost = mgpt_kernel_cost(slot, s);
 }
 
-/* The sizes a slot's parameters do not name. Each recording kernel below is written once
- * for every slot, with the slot's own parameter list (the list's column), and reads the
- * sizes by the names the list's formulas use (B, T, N, C, OC, H, V, n, and `write` for the
- * formulas' w): a parameter of that name shadows these file-scope zeros, a size the slot
- * does not take reads 0, as mgpt_call_sizes says for unused sizes. */
-static const int B = 0, T = 0, N = 0, C = 0, OC = 0, H = 0, V = 0;
-static const size_t n = 0;
-static const unsigned write = 0;
-
-static void record_sizes(int slot, double b, double t, double rows, double c, double oc,
-                         double h, double v, double elements, unsigned wbits)
+/* core's recording kernels (call_record.h) report every call here */
+static void on_call(void *arg, int slot, const mgpt_call_sizes *s)
 {
-    /* attention's formulas count bytes with N, which its calls give as B documents of T
-     * positions */
-    mgpt_call_sizes s = {b, t, rows > 0 ? rows : b * t, c, oc, h, v, elements, wbits != 0};
-    record(slot, &s, NULL, 0);
+    record(arg, slot, s, NULL, 0);
 }
-
-/* A kernel's return: nothing for void, 0 for sumsq's double (a recorded or skipped sum
- * counts as 0). The list's return types are single tokens. */
-#define ROOF_RETURN_void
-#define ROOF_RETURN_double return 0;
-
-/* The kernels take every argument of their slot and use only the sizes. */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wunused-parameter"
-#define X_RECORD(id, field, ref, ret, params, split, flops, bytes)                          \
-    static ret record_##field params                                                       \
-    {                                                                                      \
-        record_sizes(id, B, T, N, C, OC, H, V, (double)n, write);                          \
-        ROOF_RETURN_##ret                                                                  \
-    }
-MGPT_KERNEL_LIST(X_RECORD)
-#undef X_RECORD
-
-#define X_SKIP(id, field, ref, ret, params, split, flops, bytes)                            \
-    static ret skip_##field params { ROOF_RETURN_##ret }
-MGPT_KERNEL_LIST(X_SKIP)
-#undef X_SKIP
-#pragma GCC diagnostic pop
 
 /* zero is the one call the backward walk makes outside a node: to run it again alone,
  * its recording keeps what it clears. */
 static void record_zero_call(const mgpt_ctx *ctx, float *x, size_t count)
 {
-    (void)ctx;
+    const mgpt_call_recorder *r = ctx->instance;
     mgpt_call_sizes s = {0};
     s.n = (double)count;
-    record(MGPT_K_ZERO, &s, x, count);
+    record(r->arg, MGPT_K_ZERO, &s, x, count);
 }
-
-#define X_FIELD(id, field, ref, ret, params, split, flops, bytes) .field = record_##field,
-static const mgpt_kernels recording = {MGPT_KERNEL_LIST(X_FIELD)};
-#undef X_FIELD
-#define X_FIELD(id, field, ref, ret, params, split, flops, bytes) .field = skip_##field,
-static const mgpt_kernels skipping = {MGPT_KERNEL_LIST(X_FIELD)};
-#undef X_FIELD
 
 int roof_step_calls(mgpt_model *m, roof_call **out)
 {
     *out = NULL;
     recorder r = {0};
-    mgpt_kernels k = recording;
+    mgpt_kernels k = mgpt_recording_kernels;
     k.zero = record_zero_call;
-    mgpt_ctx ctx = {NULL, 0};
     /* no team: the calls are recorded as the graph makes them, whole, and mgpt_compute_sumsq
      * makes its chunks' calls through k */
-    mgpt_compute c = {&k, &ctx, NULL};
+    mgpt_call_recorder cr;
+    mgpt_compute c = mgpt_call_recorder_compute(&cr, &k, on_call, &r);
     mgpt_graph *g = &m->graph;
-    rec = &r;
     for (int i = 0; i < g->n_nodes; i++) {
         r.site = (roof_call){.site = ROOF_SITE_FORWARD, .node = i};
         mgpt_node_forward(&g->nodes[i], g, &c);
@@ -145,7 +101,6 @@ int roof_step_calls(mgpt_model *m, roof_call **out)
     mgpt_adam_step(m, &o);
     m->compute = keep;
     m->step = step;
-    rec = NULL;
     if (r.failed) {
         free(r.v);
         return -1;
@@ -156,7 +111,7 @@ int roof_step_calls(mgpt_model *m, roof_call **out)
 
 mgpt_compute roof_compute_only(const mgpt_compute *c, int slot, mgpt_kernels *table)
 {
-    *table = skipping;
+    *table = mgpt_skipping_kernels;
     mgpt_kernel_set(table, slot, mgpt_kernel_get(c->k, slot));
     /* With a team, mgpt_compute_sumsq runs its chunks on the team's own kernels, not on
      * the table: only sumsq's compute keeps the team; for any other slot the gradient

@@ -56,8 +56,8 @@ static void cache_line(const char *name, size_t size, int count)
         printf("  %-17s none\n", name);
 }
 
-/* Where the engine's threads go: thread i on core i's first PU (engine.c does the same
- * through mgpt_engine_open), unless the user gave the OpenMP runtime a placement. */
+/* Where the engine's threads go (mgpt_engine_binding, what mgpt_engine_open does): thread i
+ * on core i's first PU, unless the user gave the OpenMP runtime a placement. */
 static void binding_lines(const mgpt_topology *t, int threads)
 {
     const char *var = mgpt_thread_placement_variable();
@@ -66,8 +66,12 @@ static void binding_lines(const mgpt_topology *t, int threads)
                var, getenv(var));
         return;
     }
-    int pu[1024];
-    int n = mgpt_thread_binding(t, threads, pu, 1024);
+    int pu[MGPT_MAX_THREADS];
+    int n = mgpt_engine_binding(t, threads, pu, MGPT_MAX_THREADS);
+    if (n == 0 && threads == 1) {
+        printf("  %-17s none: one thread, where the OS runs it\n", "binding");
+        return;
+    }
     if (n == 0) {
         printf("  %-17s none: %d threads on %d cores, placed by the OS\n", "binding", threads,
                t->n_core_pu);
