@@ -39,8 +39,8 @@
 #include <vector>
 
 extern "C" {
-#include "cpu.h"
-#include "registry.h"
+#include "platform/cpu.h"
+#include "engine/registry.h"
 }
 
 namespace {

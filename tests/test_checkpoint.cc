@@ -19,9 +19,9 @@
 #include <jansson.h>
 
 extern "C" {
-#include "checkpoint.h"
-#include "model.h"
-#include "tokenizer.h"
+#include "format/checkpoint.h"
+#include "model/model.h"
+#include "data/tokenizer.h"
 }
 #include "test_util.h"
 

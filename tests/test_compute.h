@@ -17,13 +17,13 @@
 #include <vector>
 
 extern "C" {
-#include "compute.h"
-#include "dataset.h"
-#include "engine.h"
-#include "model.h"
-#include "optimizer.h"
-#include "registry.h"
-#include "tokenizer.h"
+#include "engine/compute.h"
+#include "data/dataset.h"
+#include "engine/engine.h"
+#include "model/model.h"
+#include "model/optimizer.h"
+#include "engine/registry.h"
+#include "data/tokenizer.h"
 }
 
 namespace mgpt_test {

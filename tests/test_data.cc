@@ -16,9 +16,9 @@
 #include <vector>
 
 extern "C" {
-#include "dataset.h"
-#include "rng.h"
-#include "tokenizer.h"
+#include "data/dataset.h"
+#include "data/rng.h"
+#include "data/tokenizer.h"
 }
 #include "test_util.h"
 

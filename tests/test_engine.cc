@@ -17,11 +17,11 @@
 #include <vector>
 
 extern "C" {
-#include "compute.h"
-#include "engine.h"
-#include "model.h"
-#include "registry.h"
-#include "threads.h"
+#include "engine/compute.h"
+#include "engine/engine.h"
+#include "model/model.h"
+#include "engine/registry.h"
+#include "engine/threads.h"
 }
 #include "test_compute.h"
 

@@ -33,7 +33,7 @@
 #include <vector>
 
 extern "C" {
-#include "model.h"
+#include "model/model.h"
 }
 #include "test_util.h"
 

@@ -20,13 +20,13 @@
 #include <vector>
 
 extern "C" {
-#include "compute.h"
-#include "cpu.h"
-#include "dataset.h"
-#include "engine.h"
-#include "model.h"
-#include "optimizer.h"
-#include "registry.h"
+#include "engine/compute.h"
+#include "platform/cpu.h"
+#include "data/dataset.h"
+#include "engine/engine.h"
+#include "model/model.h"
+#include "model/optimizer.h"
+#include "engine/registry.h"
 }
 #include "test_program.h"
 

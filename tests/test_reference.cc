@@ -31,8 +31,8 @@
 #include <vector>
 
 extern "C" {
-#include "model.h"
-#include "optimizer.h"
+#include "model/model.h"
+#include "model/optimizer.h"
 }
 #include "test_util.h"
 

@@ -47,7 +47,7 @@
 #include "test_program.h"
 #include "test_util.h"
 extern "C" {
-#include "graph.h"
+#include "model/graph.h"
 #include "roofline.h"
 }
 
@@ -431,7 +431,7 @@ Count kernel_cost(int slot, const mgpt_call_sizes &s)
     return {c.flops, c.bytes};
 }
 
-// The kernel calls an op node makes (core/graph.c, restated: the calls a graph node's
+// The kernel calls an op node makes (core/model/graph.c, restated: the calls a graph node's
 // forward and backward make, with their sizes and write bits), one per slot call.
 std::vector<std::pair<int, mgpt_call_sizes>> node_calls(const mgpt_node &nd, int backward)
 {

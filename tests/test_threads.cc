@@ -1,4 +1,4 @@
-// The engine's threading layer (core/threads.h): any backend on N threads, bitwise the same
+// The engine's threading layer (core/engine/threads.h): any backend on N threads, bitwise the same
 // as the backend alone and at every thread count.
 //
 // For every backend of the search path that this CPU runs: every kernel slot through an
@@ -6,7 +6,7 @@
 // calling thread (sumsq's chunked sum over the team included), in each split mode:
 // MGPT_THREAD_SPLIT=always splits every op that has two parts or more, so the small shapes,
 // whose sizes have every vector and split tail, are split too; auto splits the large shapes
-// (above every threshold of core/threads_split.c) only; never splits nothing. Backward
+// (above every threshold of core/engine/threads_split.c) only; never splits nothing. Backward
 // kernels run accumulating and writing their gradients (a written gradient starts as NaN,
 // so a part that reads it, or a range left unwritten, shows as NaN). A 30-step training run
 // with gradient clipping is bitwise the same on 1 to 4 threads and as the backend alone; a
@@ -40,14 +40,14 @@
 #include <vector>
 
 extern "C" {
-#include "compute.h"
-#include "cpu.h"
-#include "dataset.h"
-#include "engine.h"
-#include "model.h"
-#include "registry.h"
-#include "threads.h"
-#include "topology.h"
+#include "engine/compute.h"
+#include "platform/cpu.h"
+#include "data/dataset.h"
+#include "engine/engine.h"
+#include "model/model.h"
+#include "engine/registry.h"
+#include "engine/threads.h"
+#include "platform/topology.h"
 }
 #include "test_compute.h"
 
@@ -96,7 +96,7 @@ struct Shapes {
     size_t n_sumsq;           // sumsq over the team: several MGPT_SUMSQ_CHUNK chunks
 };
 
-// Above every threshold of core/threads_split.c (its units, and at least 128 rows): matmul
+// Above every threshold of core/engine/threads_split.c (its units, and at least 128 rows): matmul
 // 2*300*200*130 = 15.6M flop, attention (150 rows) 4*15*50*50*24 = 3.6M flop, rmsnorm
 // 8*1000*300 = 2.4 MB, crossentropy 8*1000*300 = 2.4 MB, embedding (500 rows) 12*500*272 =
 // 1.6 MB, element-wise 8..12*(1M+3) = 8..12 MB, adam 1M elements, sumsq 1M floats (17

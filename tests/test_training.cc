@@ -13,12 +13,12 @@
 #include <vector>
 
 extern "C" {
-#include "dataset.h"
-#include "evaluate.h"
-#include "model.h"
-#include "optimizer.h"
-#include "rng.h"
-#include "sampler.h"
+#include "data/dataset.h"
+#include "model/evaluate.h"
+#include "model/model.h"
+#include "model/optimizer.h"
+#include "data/rng.h"
+#include "model/sampler.h"
 }
 #include "test_util.h"
 

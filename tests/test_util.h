@@ -16,10 +16,10 @@
 #include <vector>
 
 extern "C" {
-#include "compute.h"
-#include "model.h"
-#include "registry.h"
-#include "tokenizer.h"
+#include "engine/compute.h"
+#include "model/model.h"
+#include "engine/registry.h"
+#include "data/tokenizer.h"
 }
 
 namespace mgpt_test {

@@ -6,10 +6,10 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <jansson.h>
-#include "mgpt_config.h"
+#include "model/mgpt_config.h"
 #include "mgpt_tools.h"
-#include "engine.h"
-#include "registry.h"
+#include "engine/engine.h"
+#include "engine/registry.h"
 
 /* Exit statuses, as the man page states them. */
 enum {

@@ -3,8 +3,8 @@
 #include <string.h>
 #include <sys/utsname.h>
 #include "bench.h"
-#include "cpu.h"
-#include "topology.h"
+#include "platform/cpu.h"
+#include "platform/topology.h"
 
 /* "sse2 avx2 fma" -> ["sse2", "avx2", "fma"] */
 static json_t *feature_list(uint32_t mask)

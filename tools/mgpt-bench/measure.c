@@ -9,19 +9,19 @@
  * configs (_B) train on synthetic documents of T+1 to 2T random lowercase letters, so
  * every position of every row is real work (spec: "Configs named in benchmarks").
  *
- * FLOPs of a step: the engine's own counts (core/op_cost.c) of the forward and backward
+ * FLOPs of a step: the engine's own counts (core/model/op_cost.c) of the forward and backward
  * graph, plus 17 per parameter for the optimizer (the global-norm sumsq, 2, and the Adam
- * update, 15: mgpt_optimizer_cost in core/op_cost.c). Padded positions are
+ * update, 15: mgpt_optimizer_cost in core/model/op_cost.c). Padded positions are
  * counted: the engine computes them. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include "bench.h"
-#include "dataset.h"
-#include "model.h"
-#include "optimizer.h"
-#include "rng.h"
+#include "data/dataset.h"
+#include "model/model.h"
+#include "model/optimizer.h"
+#include "data/rng.h"
 
 #define BENCH_SEED 42
 #define BENCH_STREAM_DOCS 0x62656e6368ull /* "bench": apart from init, shuffle and sample */

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <time.h>
 #include "bench.h"
-#include "cpu.h"
+#include "platform/cpu.h"
 
 static const char *const CMD = "run";
 

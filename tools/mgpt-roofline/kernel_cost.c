@@ -2,16 +2,16 @@
  * restated: the engine's own walks (mgpt_node_forward, mgpt_node_backward,
  * mgpt_graph_backward's zeroing, mgpt_adam_step) run once on a table of kernels that only
  * record their sizes, so that which slots a node calls, how often and with which write
- * bits is whatever core/graph.c does; each call's counts are mgpt_kernel_cost (the
+ * bits is whatever core/model/graph.c does; each call's counts are mgpt_kernel_cost (the
  * formulas of mgpt/kernel_list.h), the numbers mgpt-bench divides by time.
  *
  * The recording kernels and the do-nothing kernels (roof_compute_only) are core's
  * (call_record.h), generated from the kernel list: a new slot needs nothing here. */
 #include <stdlib.h>
 #include <string.h>
-#include "call_record.h"
-#include "model.h"
-#include "optimizer.h"
+#include "model/call_record.h"
+#include "model/model.h"
+#include "model/optimizer.h"
 #include "roofline.h"
 
 /* --- the recorder ------------------------------------------------------------------- */

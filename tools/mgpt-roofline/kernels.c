@@ -25,9 +25,9 @@
  * vocabulary, none masked, so every row does the counted work. */
 #include <stdlib.h>
 #include <string.h>
-#include "dataset.h"
-#include "model.h"
-#include "optimizer.h"
+#include "data/dataset.h"
+#include "model/model.h"
+#include "model/optimizer.h"
 #include "roofline.h"
 
 /* Longest a kernel's timed repeats may take in all before they are cut. */

@@ -174,7 +174,7 @@ static void kernel_table(const roof_run *run, FILE *f)
     if (!any)
         return;
     fprintf(f, "\nKernels, per training step: FLOPs and bytes are the engine's counts "
-               "(core/op_cost.c); time is the median per step; the ceiling is\n"
+               "(core/model/op_cost.c); time is the median per step; the ceiling is\n"
                "min(peak, AI x bandwidth of the level the kernel's largest call fits in), "
                "with the backend's own ceilings on the kernels'\n"
                "threads (1 unless --threads; for a kernel without FLOPs, that bandwidth); "

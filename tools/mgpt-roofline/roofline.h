@@ -7,14 +7,14 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <jansson.h>
-#include "cpu.h"
-#include "engine.h"
-#include "graph.h"
-#include "mgpt_config.h"
+#include "platform/cpu.h"
+#include "engine/engine.h"
+#include "model/graph.h"
+#include "model/mgpt_config.h"
 #include "mgpt_tools.h"
-#include "model.h"
-#include "registry.h"
-#include "topology.h"
+#include "model/model.h"
+#include "engine/registry.h"
+#include "platform/topology.h"
 
 /* Exit statuses, as the man page states them. */
 enum {
@@ -194,7 +194,7 @@ typedef struct roof_call {
  * backward walk node by node, the backward walk's zeroing, the optimizer step. Found by
  * running the engine's own walks on kernels that only record their sizes, so the slots a
  * node calls (matmul's backward: matmul_backward_dinp and matmul_backward_dw; add's:
- * accumulate twice) and their write bits are core/graph.c's. Nothing of m changes. The
+ * accumulate twice) and their write bits are core/model/graph.c's. Nothing of m changes. The
  * count, *out allocated (free it); -1 when out of memory. */
 int roof_step_calls(mgpt_model *m, roof_call **out);
 

@@ -6,12 +6,12 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
-#include "checkpoint.h"
-#include "cpu.h"
+#include "format/checkpoint.h"
+#include "platform/cpu.h"
 #include "mgpt_tools.h"
-#include "engine.h"
-#include "model.h"
-#include "registry.h"
+#include "engine/engine.h"
+#include "model/model.h"
+#include "engine/registry.h"
 
 /* Exit statuses, as the man page states them. */
 enum {
@@ -132,7 +132,7 @@ int cli_data_check_vocab(const char *cmd, const cli_data *d, const struct mgpt_v
 /* --- engine.c: the engine every command computes with ------------------------------- */
 
 /* The registry, the backend, its threads and the compute a model runs with: one
- * mgpt_engine (core/engine.h), opened by cli_engine_open with the global options. */
+ * mgpt_engine (core/engine/engine.h), opened by cli_engine_open with the global options. */
 typedef mgpt_engine cli_engine;
 
 /* The CPU as detected, with what MGPT_CPU_DISABLE masks: CLI_OK, or CLI_USAGE after the

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli.h"
-#include "cpu.h"
-#include "threads.h"
+#include "platform/cpu.h"
+#include "engine/threads.h"
 
 static const struct option longopts[] = {
     {"verbose", no_argument, NULL, 'v'},

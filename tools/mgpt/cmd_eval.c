@@ -2,8 +2,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli.h"
-#include "dataset.h"
-#include "evaluate.h"
+#include "data/dataset.h"
+#include "model/evaluate.h"
 
 #define D_BATCH 32
 

@@ -3,9 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli.h"
-#include "cpu.h"
-#include "threads.h"
-#include "topology.h"
+#include "platform/cpu.h"
+#include "engine/threads.h"
+#include "platform/topology.h"
 
 static const struct option longopts[] = {
     CLI_HELP_AND_VERSION,

@@ -2,8 +2,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli.h"
-#include "rng.h"
-#include "sampler.h"
+#include "data/rng.h"
+#include "model/sampler.h"
 
 #define D_TEMP 0.5
 #define D_SAMPLES 20

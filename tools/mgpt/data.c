@@ -8,8 +8,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include "cli.h"
-#include "dataset.h"
-#include "tokenizer.h"
+#include "data/dataset.h"
+#include "data/tokenizer.h"
 
 static int args_add(cli_data_args *a, int is_dir, const char *arg)
 {

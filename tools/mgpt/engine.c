@@ -4,7 +4,7 @@
  * command line says about it: the message, the hint and the --verbose line. */
 #include <string.h>
 #include "cli.h"
-#include "cpu.h"
+#include "platform/cpu.h"
 
 int cli_cpu_detect(const char *cmd, mgpt_cpu_info *cpu)
 {

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli.h"
-#include "threads.h"
+#include "engine/threads.h"
 
 typedef struct command {
     const char *name;
@@ -23,7 +23,7 @@ static const command commands[] = {
     {NULL, NULL, NULL},
 };
 
-/* The engine's limit (core/threads.h): a larger --threads is refused here, with the range. */
+/* The engine's limit (core/engine/threads.h): a larger --threads is refused here, with the range. */
 #define MAX_THREADS MGPT_MAX_THREADS
 
 static void help(void)

@@ -5,8 +5,8 @@
 #ifndef MGPT_TRAIN_H
 #define MGPT_TRAIN_H
 #include "cli.h"
-#include "dataset.h"
-#include "optimizer.h"
+#include "data/dataset.h"
+#include "model/optimizer.h"
 
 /* The command line, every value checked against its range. */
 typedef struct train_opts {

@@ -5,7 +5,7 @@
 #include <math.h>
 #include <signal.h>
 #include <string.h>
-#include "evaluate.h"
+#include "model/evaluate.h"
 #include "train.h"
 
 static const char C[] = "train";

@@ -1,8 +1,8 @@
 /* What mgpt train prints on stdout besides the progress lines: the header before the
  * first step, the speed of the run, and the samples at the end. */
 #include <stdlib.h>
-#include "rng.h"
-#include "sampler.h"
+#include "data/rng.h"
+#include "model/sampler.h"
 #include "train.h"
 
 void train_print_header(const trainer *t)

@@ -2,7 +2,7 @@
  * they compare, one backend on one thread and on several. Not installed. */
 #ifndef MGPT_TUNE_MEASURE_H
 #define MGPT_TUNE_MEASURE_H
-#include "engine.h"
+#include "engine/engine.h"
 
 /* Opens `one`, a backend on 1 thread, and `par`, the same backend on *threads threads
  * (<= 0: 2; set to the count used), both bound as every engine binds them. The backend is

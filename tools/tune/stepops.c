@@ -1,6 +1,6 @@
 /* mgpt-tune-stepops: where a training step's time goes, op by op, on one thread and on the
  * engine's threads, in the step's own cache state (the per-op thresholds of
- * core/threads_split.c are measured on ops alone: see thresholds.c; this shows what they
+ * core/engine/threads_split.c are measured on ops alone: see thresholds.c; this shows what they
  * give in the chain of a real step).
  *
  * One model of CONFIG, synthetic tokens and targets; the step is the engine's (forward
@@ -19,9 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "model.h"
+#include "model/model.h"
 #include "measure.h"
-#include "dataset.h"
+#include "data/dataset.h"
 
 enum { BLOCKS = 21, STEPS = 5, WARMUP_BLOCKS = 2, MAX_ROWS = 64 };
 

@@ -3,7 +3,7 @@
  * For every op and a ladder of model-like shapes it times the op on one thread (an engine
  * of 1 thread: what the threading layer runs below an op's threshold) and split over
  * THREADS threads (an engine of THREADS threads with MGPT_THREAD_SPLIT=always), both on
- * one backend, with the op's work in the unit of its threshold in core/threads_split.c
+ * one backend, with the op's work in the unit of its threshold in core/engine/threads_split.c
  * (FLOPs, bytes or elements: mgpt_kernel_cost, the kernel list's formulas), in two cache
  * states that bound what training sees:
  *  - hot: the same call repeated, so each thread finds its share of the data in its own
@@ -27,7 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "graph.h"
+#include "model/graph.h"
 #include "measure.h"
 
 enum { BATCHES = 9 };

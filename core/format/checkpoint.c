@@ -1,0 +1,497 @@
+/* mgpt checkpoints: the model's parameters (and Adam state) mapped onto safetensors.
+ *
+ * Tensors, in the spec's order: wte, wpe, lm_head, then layer{i}.attn_wq, attn_wk,
+ * attn_wv, attn_wo, mlp_fc1, mlp_fc2 for each layer; with Adam state, adam.m.<name> for
+ * all of them, then adam.v.<name>. All F32 [rows, cols]. Metadata: format=mgpt, the
+ * config as decimal strings, vocab as a JSON array of byte values, step and seed.
+ * The reader accepts the tensors in any order but insists on exactly this set. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <jansson.h>
+#include "format/checkpoint.h"
+#include "format/safetensors.h"
+
+#define FORMAT "mgpt"
+#define LAYER_PARAMS 6
+static const char *const layer_param[LAYER_PARAMS] = {
+    "attn_wq", "attn_wk", "attn_wv", "attn_wo", "mlp_fc1", "mlp_fc2",
+};
+/* Tensor kinds: the parameter itself, Adam's first and second moments. */
+enum { KIND_PARAM, KIND_M, KIND_V, KINDS };
+static const char *const kind_prefix[KINDS] = {"", "adam.m.", "adam.v."};
+
+/* ---- The spec's parameter list for a config ---- */
+
+static int spec_count(const mgpt_config *c)
+{
+    return 3 + LAYER_PARAMS * c->n_layer;
+}
+
+/* Name, shape and the shape in words of the spec's i-th parameter. */
+static void spec_param(const mgpt_config *c, int i, char *name, size_t len, int *rows,
+                       int *cols, const char **dims)
+{
+    int C = c->n_embd;
+    if (i < 3) {
+        static const char *const top[3] = {"wte", "wpe", "lm_head"};
+        snprintf(name, len, "%s", top[i]);
+        *rows = i == 1 ? c->block_size : c->vocab_size;
+        *cols = C;
+        *dims = i == 1 ? "block_size x n_embd" : "vocab_size x n_embd";
+        return;
+    }
+    int l = (i - 3) / LAYER_PARAMS, k = (i - 3) % LAYER_PARAMS;
+    snprintf(name, len, "layer%d.%s", l, layer_param[k]);
+    *rows = k == 4 ? 4 * C : C;
+    *cols = k == 5 ? 4 * C : C;
+    *dims = k == 4 ? "4*n_embd x n_embd" : k == 5 ? "n_embd x 4*n_embd" : "n_embd x n_embd";
+}
+
+/* Index of a parameter name in the spec's list for c, or -1. */
+static int spec_index(const mgpt_config *c, const char *name)
+{
+    if (strcmp(name, "wte") == 0)
+        return 0;
+    if (strcmp(name, "wpe") == 0)
+        return 1;
+    if (strcmp(name, "lm_head") == 0)
+        return 2;
+    if (strncmp(name, "layer", 5) != 0 || name[5] < '0' || name[5] > '9')
+        return -1;
+    char *end;
+    errno = 0;
+    long l = strtol(name + 5, &end, 10);
+    if (errno != 0 || l < 0 || l >= c->n_layer || *end != '.')
+        return -1;
+    for (int k = 0; k < LAYER_PARAMS; k++) {
+        if (strcmp(end + 1, layer_param[k]) != 0)
+            continue;
+        char canon[MGPT_NAME_LEN]; /* "layer01.attn_wq" is not ours */
+        snprintf(canon, sizeof canon, "layer%ld.%s", l, layer_param[k]);
+        return strcmp(canon, name) == 0 ? 3 + (int)l * LAYER_PARAMS + k : -1;
+    }
+    return -1;
+}
+
+/* The model's parameter table must be the spec's, in order (it is what we write). */
+static int check_model_params(const char *path, const mgpt_model *m, char *err, size_t errlen)
+{
+    int n = spec_count(&m->cfg);
+    if (m->n_params != n) {
+        snprintf(err, errlen, "%s: the model has %d parameter tensors; the spec has %d for "
+                 "n_layer %d", path, m->n_params, n, m->cfg.n_layer);
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        char name[MGPT_NAME_LEN];
+        int rows, cols;
+        const char *dims;
+        spec_param(&m->cfg, i, name, sizeof name, &rows, &cols, &dims);
+        const mgpt_param *p = &m->params[i];
+        if (strcmp(p->name, name) != 0 || p->rows != rows || p->cols != cols) {
+            snprintf(err, errlen, "%s: model parameter %d is '%s' [%d, %d]; the spec has '%s' "
+                     "[%d, %d] there", path, i, p->name, p->rows, p->cols, name, rows, cols);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* ---- Reading and checking ---- */
+
+typedef struct ckpt {
+    const char *path;
+    int fd;
+    mgpt_st_file st;
+    mgpt_checkpoint_meta meta;
+    int n_params;
+    int *where[KINDS];   /* [n_params] index into st.tensors, or -1 */
+} ckpt;
+
+static void ckpt_close(ckpt *k)
+{
+    mgpt_st_free(&k->st);
+    for (int i = 0; i < KINDS; i++)
+        free(k->where[i]);
+    if (k->fd >= 0)
+        close(k->fd);
+    k->fd = -1;
+}
+
+/* A decimal string of digits only, at most max. */
+static int parse_decimal(const char *s, uint64_t max, uint64_t *out)
+{
+    if (!*s)
+        return -1;
+    uint64_t v = 0;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return -1;
+        if (__builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, (uint64_t)(*s - '0'), &v))
+            return -1;
+    }
+    if (v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int meta_number(const ckpt *k, const char *key, int required, uint64_t max,
+                       uint64_t *out, char *err, size_t errlen)
+{
+    const char *s = mgpt_st_meta(&k->st, key);
+    if (!s) {
+        if (!required) {
+            *out = 0;
+            return 0;
+        }
+        snprintf(err, errlen, "%s: metadata has no \"%s\"; an mgpt checkpoint records format, "
+                 "n_embd, n_head, n_layer, block_size, vocab_size and vocab", k->path, key);
+        return -1;
+    }
+    if (parse_decimal(s, max, out) != 0) {
+        snprintf(err, errlen, "%s: metadata \"%s\" is \"%.40s\"; expected a decimal integer in "
+                 "0..%" PRIu64, k->path, key, s, max);
+        return -1;
+    }
+    return 0;
+}
+
+static int check_vocab(ckpt *k, char *err, size_t errlen)
+{
+    const char *s = mgpt_st_meta(&k->st, "vocab");
+    int want = k->meta.cfg.vocab_size - 1;
+    if (!s) {
+        snprintf(err, errlen, "%s: metadata has no \"vocab\"; expected a JSON array of the %d "
+                 "byte values of ids 1..%d", k->path, want, want);
+        return -1;
+    }
+    json_error_t jerr;
+    json_t *a = json_loads(s, JSON_REJECT_DUPLICATES, &jerr);
+    if (!a || !json_is_array(a)) {
+        snprintf(err, errlen, "%s: metadata \"vocab\" is not a JSON array (%s); expected the %d "
+                 "byte values of ids 1..%d, e.g. [97,98,99]", k->path,
+                 a ? "a JSON object" : jerr.text, want, want);
+        json_decref(a);
+        return -1;
+    }
+    int rc = -1;
+    size_t n = json_array_size(a);
+    unsigned char bytes[256];
+    if (n != (size_t)want) {
+        snprintf(err, errlen, "%s: metadata \"vocab\" has %zu entries; expected vocab_size - 1 "
+                 "= %d", k->path, n, want);
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        json_t *e = json_array_get(a, i);
+        json_int_t b = json_is_integer(e) ? json_integer_value(e) : -1;
+        if (b < 0 || b > 255) {
+            snprintf(err, errlen, "%s: metadata \"vocab\" entry %zu is not an integer in 0..255 "
+                     "(a byte value)", k->path, i);
+            goto out;
+        }
+        if (i > 0 && b <= bytes[i - 1]) {
+            snprintf(err, errlen, "%s: metadata \"vocab\" entry %zu (%d) is not greater than "
+                     "entry %zu (%d); expected strictly ascending byte values", k->path, i,
+                     (int)b, i - 1, bytes[i - 1]);
+            goto out;
+        }
+        bytes[i] = (unsigned char)b;
+    }
+    if (mgpt_vocab_from_bytes(&k->meta.vocab, bytes, want) != 0) {
+        snprintf(err, errlen, "%s: metadata \"vocab\" was rejected by the tokenizer", k->path);
+        goto out;
+    }
+    rc = 0;
+out:
+    json_decref(a);
+    return rc;
+}
+
+static int check_metadata(ckpt *k, char *err, size_t errlen)
+{
+    const char *path = k->path;
+    if (k->st.n_meta == 0) {
+        snprintf(err, errlen, "%s: has no \"__metadata__\"; an mgpt checkpoint records format "
+                 "\"" FORMAT "\", its config and vocab there (not an mgpt checkpoint?)", path);
+        return -1;
+    }
+    const char *format = mgpt_st_meta(&k->st, "format");
+    if (!format || strcmp(format, FORMAT) != 0) {
+        snprintf(err, errlen, "%s: metadata \"format\" is %s%.40s%s; expected \"" FORMAT "\" "
+                 "(not an mgpt checkpoint?)", path, format ? "\"" : "", format ? format : "absent",
+                 format ? "\"" : "");
+        return -1;
+    }
+    static const char *const keys[5] = {"vocab_size", "n_embd", "n_head", "n_layer", "block_size"};
+    int *fields[5] = {&k->meta.cfg.vocab_size, &k->meta.cfg.n_embd, &k->meta.cfg.n_head,
+                      &k->meta.cfg.n_layer, &k->meta.cfg.block_size};
+    for (int i = 0; i < 5; i++) {
+        uint64_t v;
+        if (meta_number(k, keys[i], 1, INT_MAX, &v, err, errlen) != 0)
+            return -1;
+        *fields[i] = (int)v;
+    }
+    char why[256];
+    if (mgpt_config_validate(&k->meta.cfg, why, sizeof why) != 0) {
+        snprintf(err, errlen, "%s: metadata config is invalid: %s", path, why);
+        return -1;
+    }
+    if (check_vocab(k, err, errlen) != 0)
+        return -1;
+    uint64_t step, seed;
+    if (meta_number(k, "step", 0, LONG_MAX, &step, err, errlen) != 0 ||
+        meta_number(k, "seed", 0, UINT64_MAX, &seed, err, errlen) != 0)
+        return -1;
+    k->meta.step = (long)step;
+    k->meta.seed = seed;
+    return 0;
+}
+
+/* Every tensor must be a spec parameter (or its Adam state) of this config, F32, of the
+ * spec's shape; every parameter must be present; Adam state all or nothing. */
+static int check_tensors(ckpt *k, char *err, size_t errlen)
+{
+    const mgpt_config *c = &k->meta.cfg;
+    const char *path = k->path;
+    int n = k->n_params = spec_count(c);
+    for (int kind = 0; kind < KINDS; kind++) {
+        k->where[kind] = malloc((size_t)n * sizeof(int));
+        if (!k->where[kind]) {
+            snprintf(err, errlen, "%s: out of memory", path);
+            return -1;
+        }
+        for (int i = 0; i < n; i++)
+            k->where[kind][i] = -1;
+    }
+    int n_adam = 0;
+    for (int t = 0; t < k->st.n_tensors; t++) {
+        const mgpt_st_tensor *st = &k->st.tensors[t];
+        int kind = KIND_PARAM;
+        const char *pname = st->name;
+        for (int j = KIND_M; j < KINDS; j++)
+            if (strncmp(pname, kind_prefix[j], strlen(kind_prefix[j])) == 0) {
+                kind = j;
+                pname += strlen(kind_prefix[j]);
+                break;
+            }
+        int i = spec_index(c, pname);
+        if (i < 0) {
+            snprintf(err, errlen, "%s: unexpected tensor '%s'; an mgpt checkpoint with n_layer "
+                     "%d holds wte, wpe, lm_head, layer{0..%d}.{attn_wq,attn_wk,attn_wv,attn_wo,"
+                     "mlp_fc1,mlp_fc2} and optionally adam.m.<name>, adam.v.<name>", path,
+                     st->name, c->n_layer, c->n_layer - 1);
+            return -1;
+        }
+        char name[MGPT_NAME_LEN];
+        int rows, cols;
+        const char *dims;
+        spec_param(c, i, name, sizeof name, &rows, &cols, &dims);
+        if (strcmp(st->dtype, "F32") != 0) {
+            snprintf(err, errlen, "%s: tensor '%s' has dtype %s; mgpt checkpoints hold F32 only",
+                     path, st->name, st->dtype);
+            return -1;
+        }
+        if (st->ndim != 2 || st->shape[0] != rows || st->shape[1] != cols) {
+            char got[64] = "[";
+            for (int d = 0; d < st->ndim && d < 4; d++)
+                snprintf(got + strlen(got), sizeof got - strlen(got), "%s%" PRId64, d ? ", " : "",
+                         st->shape[d]);
+            snprintf(got + strlen(got), sizeof got - strlen(got), "%s]", st->ndim > 4 ? ", ..." : "");
+            snprintf(err, errlen, "%s: tensor '%s' has shape %s; expected [%d, %d] (%s with "
+                     "vocab_size %d, n_embd %d, block_size %d from the metadata)", path, st->name,
+                     got, rows, cols, dims, c->vocab_size, c->n_embd, c->block_size);
+            return -1;
+        }
+        k->where[kind][i] = t; /* the header has no duplicate names */
+        n_adam += kind != KIND_PARAM;
+    }
+    for (int i = 0; i < n; i++) {
+        if (k->where[KIND_PARAM][i] >= 0)
+            continue;
+        char name[MGPT_NAME_LEN];
+        int rows, cols;
+        const char *dims;
+        spec_param(c, i, name, sizeof name, &rows, &cols, &dims);
+        snprintf(err, errlen, "%s: has no tensor '%s' (F32 [%d, %d]); an mgpt checkpoint with "
+                 "n_layer %d holds all %d parameter tensors", path, name, rows, cols,
+                 c->n_layer, n);
+        return -1;
+    }
+    if (n_adam > 0 && n_adam != 2 * n) {
+        for (int kind = KIND_M; kind < KINDS; kind++)
+            for (int i = 0; i < n; i++) {
+                if (k->where[kind][i] >= 0)
+                    continue;
+                char name[MGPT_NAME_LEN];
+                int rows, cols;
+                const char *dims;
+                spec_param(c, i, name, sizeof name, &rows, &cols, &dims);
+                snprintf(err, errlen, "%s: has Adam state for some parameters but no tensor "
+                         "'%s%s'; expected adam.m.<name> and adam.v.<name> for all %d "
+                         "parameters or for none", path, kind_prefix[kind], name, n);
+                return -1;
+            }
+    }
+    k->meta.has_adam = n_adam > 0;
+    return 0;
+}
+
+static int ckpt_open(ckpt *k, const char *path, char *err, size_t errlen)
+{
+    memset(k, 0, sizeof *k);
+    k->path = path;
+    k->fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (k->fd < 0) {
+        snprintf(err, errlen, "%s: cannot open checkpoint: %s", path, strerror(errno));
+        return -1;
+    }
+    if (mgpt_st_read_header(k->fd, path, &k->st, err, errlen) != 0 ||
+        check_metadata(k, err, errlen) != 0 || check_tensors(k, err, errlen) != 0) {
+        ckpt_close(k);
+        return -1;
+    }
+    return 0;
+}
+
+int mgpt_checkpoint_peek(const char *path, mgpt_checkpoint_meta *meta, char *err, size_t errlen)
+{
+    ckpt k;
+    if (ckpt_open(&k, path, err, errlen) != 0)
+        return -1;
+    *meta = k.meta;
+    ckpt_close(&k);
+    return 0;
+}
+
+int mgpt_checkpoint_load(const char *path, mgpt_model *m, int want_adam, char *err, size_t errlen)
+{
+    ckpt k;
+    if (ckpt_open(&k, path, err, errlen) != 0)
+        return -1;
+    int rc = -1;
+    float *buf = NULL;
+    const mgpt_config *f = &k.meta.cfg, *c = &m->cfg;
+    if (f->vocab_size != c->vocab_size || f->n_embd != c->n_embd || f->n_head != c->n_head ||
+        f->n_layer != c->n_layer || f->block_size != c->block_size) {
+        snprintf(err, errlen, "%s: checkpoint config (vocab_size %d, n_embd %d, n_head %d, "
+                 "n_layer %d, block_size %d) differs from the model's (%d, %d, %d, %d, %d)",
+                 path, f->vocab_size, f->n_embd, f->n_head, f->n_layer, f->block_size,
+                 c->vocab_size, c->n_embd, c->n_head, c->n_layer, c->block_size);
+        goto out;
+    }
+    if (want_adam && !k.meta.has_adam) {
+        snprintf(err, errlen, "%s: holds no Adam state (adam.m.*, adam.v.*), so training cannot "
+                 "resume from it; it was saved without optimizer state", path);
+        goto out;
+    }
+    if (check_model_params(path, m, err, errlen) != 0)
+        goto out;
+
+    /* Everything is read into buf first: m changes only once all reads have succeeded. */
+    int kinds = want_adam ? KINDS : 1;
+    size_t total = 0;
+    for (int i = 0; i < m->n_params; i++)
+        total += (size_t)m->params[i].rows * m->params[i].cols;
+    buf = malloc(total * kinds * sizeof(float));
+    if (!buf) {
+        snprintf(err, errlen, "%s: out of memory for %zu floats of checkpoint data", path,
+                 total * kinds);
+        goto out;
+    }
+    float *at = buf;
+    for (int kind = 0; kind < kinds; kind++)
+        for (int i = 0; i < m->n_params; i++) {
+            const mgpt_st_tensor *t = &k.st.tensors[k.where[kind][i]];
+            if (mgpt_st_read_data(k.fd, path, &k.st, t, at, err, errlen) != 0)
+                goto out;
+            at += (size_t)m->params[i].rows * m->params[i].cols;
+        }
+    at = buf;
+    for (int kind = 0; kind < kinds; kind++)
+        for (int i = 0; i < m->n_params; i++) {
+            mgpt_param *p = &m->params[i];
+            float *dst = kind == KIND_PARAM ? p->data : kind == KIND_M ? p->m : p->v;
+            size_t n = (size_t)p->rows * p->cols;
+            memcpy(dst, at, n * sizeof(float));
+            at += n;
+        }
+    if (want_adam)
+        m->step = k.meta.step;
+    rc = 0;
+out:
+    free(buf);
+    ckpt_close(&k);
+    return rc;
+}
+
+/* ---- Writing ---- */
+
+int mgpt_checkpoint_save(const char *path, const mgpt_model *m, const mgpt_vocab *v,
+                         uint64_t seed, int with_adam, char *err, size_t errlen)
+{
+    if (v->size != m->cfg.vocab_size) {
+        snprintf(err, errlen, "%s: the vocabulary has %d ids but the model's vocab_size is %d",
+                 path, v->size, m->cfg.vocab_size);
+        return -1;
+    }
+    if (check_model_params(path, m, err, errlen) != 0)
+        return -1;
+    if (m->step < 0) {
+        snprintf(err, errlen, "%s: the model's step %ld is negative", path, m->step);
+        return -1;
+    }
+
+    char num[7][32], vocab[256 * 4 + 3];
+    const mgpt_config *c = &m->cfg;
+    snprintf(num[0], sizeof num[0], "%d", c->n_embd);
+    snprintf(num[1], sizeof num[1], "%d", c->n_head);
+    snprintf(num[2], sizeof num[2], "%d", c->n_layer);
+    snprintf(num[3], sizeof num[3], "%d", c->block_size);
+    snprintf(num[4], sizeof num[4], "%d", c->vocab_size);
+    snprintf(num[5], sizeof num[5], "%ld", m->step);
+    snprintf(num[6], sizeof num[6], "%" PRIu64, seed);
+    size_t len = 0;
+    vocab[len++] = '[';
+    for (int i = 1; i < v->size; i++)
+        len += (size_t)snprintf(vocab + len, sizeof vocab - len, "%s%u", i > 1 ? "," : "",
+                                (unsigned)v->byte[i]);
+    snprintf(vocab + len, sizeof vocab - len, "]");
+    const char *keys[] = {"format", "n_embd", "n_head", "n_layer", "block_size", "vocab_size",
+                          "vocab", "step", "seed"};
+    const char *values[] = {FORMAT, num[0], num[1], num[2], num[3], num[4], vocab, num[5], num[6]};
+
+    int kinds = with_adam ? KINDS : 1, n = m->n_params * kinds;
+    mgpt_st_out *out = calloc((size_t)n, sizeof *out);
+    char (*names)[MGPT_NAME_LEN + 8] = calloc((size_t)n, sizeof *names);
+    if (!out || !names) {
+        snprintf(err, errlen, "%s: out of memory", path);
+        free(out);
+        free(names);
+        return -1;
+    }
+    for (int kind = 0; kind < kinds; kind++)
+        for (int i = 0; i < m->n_params; i++) {
+            const mgpt_param *p = &m->params[i];
+            int j = kind * m->n_params + i;
+            snprintf(names[j], sizeof names[j], "%s%s", kind_prefix[kind], p->name);
+            out[j].name = names[j];
+            out[j].dtype = "F32";
+            out[j].ndim = 2;
+            out[j].shape[0] = p->rows;
+            out[j].shape[1] = p->cols;
+            out[j].data = kind == KIND_PARAM ? p->data : kind == KIND_M ? p->m : p->v;
+        }
+    int rc = mgpt_st_write(path, out, n, keys, values, (int)(sizeof keys / sizeof keys[0]), err,
+                           errlen);
+    free(out);
+    free(names);
+    return rc;
+}

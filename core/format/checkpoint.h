@@ -1,0 +1,41 @@
+/* Checkpoints as safetensors (spec: little-endian F32, row-major, the spec's tensor names,
+ * config and vocabulary in __metadata__). Adam state rides along as adam.m.<name> and
+ * adam.v.<name>, and the step count as metadata "step". Writes go to a temporary file in
+ * the same folder, then rename(2): a crash never leaves a half-written checkpoint. */
+#ifndef MGPT_CHECKPOINT_H
+#define MGPT_CHECKPOINT_H
+#include <stddef.h>
+#include <stdint.h>
+#include "model/mgpt_config.h"
+#include "model/model.h"
+#include "data/tokenizer.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct mgpt_checkpoint_meta {
+    mgpt_config cfg;
+    mgpt_vocab vocab;
+    long step;        /* optimizer steps taken; 0 if absent */
+    uint64_t seed;    /* training seed; 0 if absent */
+    int has_adam;     /* adam.m.* and adam.v.* present for every parameter */
+} mgpt_checkpoint_meta;
+
+/* Saves parameters (and Adam state if with_adam). 0, or -1 with err set; on failure the
+ * file at path is left as it was. */
+int mgpt_checkpoint_save(const char *path, const mgpt_model *m, const mgpt_vocab *v,
+                         uint64_t seed, int with_adam, char *err, size_t errlen);
+
+/* Reads and validates the header only (names, shapes, dtypes, offsets against the file
+ * size, metadata). 0, or -1 with err saying what is wrong. */
+int mgpt_checkpoint_peek(const char *path, mgpt_checkpoint_meta *meta, char *err, size_t errlen);
+
+/* Loads parameters into m (whose config must equal the file's), and Adam state and step
+ * when want_adam (error if the file has none). 0, or -1 with err set; m is unchanged on
+ * failure. */
+int mgpt_checkpoint_load(const char *path, mgpt_model *m, int want_adam, char *err, size_t errlen);
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,40 @@
+/* Deterministic evaluation: the token-weighted mean loss over a set of documents. */
+#include <stdio.h>
+#include <stdlib.h>
+#include "model/evaluate.h"
+
+int mgpt_evaluate(mgpt_model *m, const mgpt_docs *d, const mgpt_vocab *v, const int *ids, int n,
+                  double *mean_loss, char *err, size_t errlen)
+{
+    int B = m->B, T = m->T;
+    int *batch = malloc((size_t)B * sizeof *batch);
+    int *scratch = malloc(((size_t)T + 2) * sizeof *scratch);
+    if (!batch || !scratch) {
+        free(batch);
+        free(scratch);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    double sum = 0.0;
+    long count = 0;
+    for (int i = 0; i < n; i += B) {
+        for (int b = 0; b < B; b++)
+            batch[b] = i + b < n ? ids[i + b] : -1;
+        int c = mgpt_batch_fill(d, v, batch, B, T, m->tokens, m->targets, scratch, err, errlen);
+        if (c < 0) {
+            free(batch);
+            free(scratch);
+            return -1;
+        }
+        mgpt_model_forward(m);
+        /* sum per position in a fixed order, so the result does not depend on B */
+        for (int r = 0; r < m->N; r++)
+            if (m->targets[r] >= 0)
+                sum += m->losses->data[r];
+        count += c;
+    }
+    free(batch);
+    free(scratch);
+    *mean_loss = count > 0 ? sum / count : 0.0;
+    return 0;
+}

@@ -1,0 +1,87 @@
+/* Sampling: BOS, then one byte at a time from softmax(logits / temperature), optionally
+ * cut to the top k and to the smallest set whose probability reaches top_p. */
+#include <math.h>
+#include "model/sampler.h"
+
+void mgpt_sample_defaults(mgpt_sample_opts *o, const mgpt_model *m)
+{
+    o->temperature = 0.5f;
+    o->top_k = 0;
+    o->top_p = 1.0f;
+    o->max_len = m->T;
+}
+
+/* Picks an id from logits[V]; p and idx are V-long scratch. */
+static int draw(const float *logits, int V, const mgpt_sample_opts *o, mgpt_rng *rng,
+                double *p, int *idx)
+{
+    double maxv = logits[0];
+    for (int i = 1; i < V; i++)
+        if (logits[i] > maxv)
+            maxv = logits[i];
+    double sum = 0.0;
+    for (int i = 0; i < V; i++) {
+        p[i] = exp((logits[i] - maxv) / o->temperature);
+        sum += p[i];
+        idx[i] = i;
+    }
+    /* order ids by probability, highest first (ties: lower id first), for top-k/top-p */
+    for (int i = 1; i < V; i++) {
+        int id = idx[i], j = i;
+        while (j > 0 && (p[idx[j - 1]] < p[id] || (p[idx[j - 1]] == p[id] && idx[j - 1] > id))) {
+            idx[j] = idx[j - 1];
+            j--;
+        }
+        idx[j] = id;
+    }
+    int keep = V;
+    if (o->top_k > 0 && o->top_k < keep)
+        keep = o->top_k;
+    if (o->top_p < 1.0f) {
+        double cum = 0.0;
+        for (int i = 0; i < keep; i++) {
+            cum += p[idx[i]] / sum;
+            if (cum >= o->top_p) {
+                keep = i + 1;
+                break;
+            }
+        }
+    }
+    double kept = 0.0;
+    for (int i = 0; i < keep; i++)
+        kept += p[idx[i]];
+    double u = mgpt_rng_uniform(rng) * kept;
+    for (int i = 0; i < keep; i++) {
+        u -= p[idx[i]];
+        if (u < 0)
+            return idx[i];
+    }
+    return idx[keep - 1];
+}
+
+int mgpt_sample(mgpt_model *m, const mgpt_vocab *v, mgpt_rng *rng, const mgpt_sample_opts *o,
+                char *out, size_t cap, mgpt_sample_emit emit, void *user)
+{
+    int V = m->cfg.vocab_size, T = m->T;
+    double p[257];
+    int idx[257];
+    for (int i = 0; i < m->N; i++) {
+        m->tokens[i] = MGPT_BOS;
+        m->targets[i] = -1;
+    }
+    int max_len = o->max_len < T ? o->max_len : T;
+    int len = 0;
+    for (int t = 0; t < max_len && (size_t)len + 1 < cap; t++) {
+        mgpt_model_forward(m);
+        int id = draw(mgpt_model_logits(m, 0, t), V, o, rng, p, idx);
+        if (id == MGPT_BOS)
+            break;
+        out[len++] = (char)v->byte[id];
+        if (emit)
+            emit(v->byte[id], user);
+        if (t + 1 < T)
+            m->tokens[t + 1] = id;
+    }
+    out[len] = '\0';
+    return len;
+}

@@ -1,0 +1,33 @@
+/* Sampling from a trained model: start at BOS, draw from softmax(logits / temperature)
+ * with optional top-k and top-p, stop at BOS or after max_len tokens. */
+#ifndef MGPT_SAMPLER_H
+#define MGPT_SAMPLER_H
+#include <stddef.h>
+#include "model/model.h"
+#include "data/rng.h"
+#include "data/tokenizer.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct mgpt_sample_opts {
+    float temperature;  /* > 0; default 0.5 */
+    int top_k;          /* 0 = off */
+    float top_p;        /* 1 = off; in (0, 1] */
+    int max_len;        /* <= block_size; default block_size */
+} mgpt_sample_opts;
+
+void mgpt_sample_defaults(mgpt_sample_opts *o, const mgpt_model *m);
+
+/* Called with each new byte when streaming (may be NULL). */
+typedef void (*mgpt_sample_emit)(unsigned char byte, void *user);
+
+/* Generates one document into out (NUL-terminated, at most cap-1 bytes); returns its
+ * length. Uses document row 0 of the model (any B >= 1). */
+int mgpt_sample(mgpt_model *m, const mgpt_vocab *v, mgpt_rng *rng, const mgpt_sample_opts *o,
+                char *out, size_t cap, mgpt_sample_emit emit, void *user);
+#ifdef __cplusplus
+}
+#endif
+#endif
