@@ -303,7 +303,7 @@ static int try_open(const mgpt_backend_entry *e, const mgpt_backend_env *env, mg
     return 0;
 }
 
-static void list_names(const mgpt_registry *r, char *buf, size_t len)
+void mgpt_registry_names(const mgpt_registry *r, char *buf, size_t len)
 {
     size_t used = 0;
     buf[0] = '\0';
@@ -311,6 +311,8 @@ static void list_names(const mgpt_registry *r, char *buf, size_t len)
         if (r->entries[i].desc)
             used += (size_t)snprintf(buf + used, len - used, "%s%s", used ? ", " : "",
                                      r->entries[i].name);
+    if (!used)
+        snprintf(buf, len, "none");
 }
 
 /* Flush denormals to zero (FTZ) and read them as zero (DAZ) in the calling thread, as
@@ -341,7 +343,7 @@ int mgpt_registry_select(const mgpt_registry *r, const char *forced,
         const mgpt_backend_entry *e = mgpt_registry_find(r, forced);
         if (!e) {
             char names[512];
-            list_names(r, names, sizeof names);
+            mgpt_registry_names(r, names, sizeof names);
             snprintf(err, errlen, "unknown backend '%s' (available: %s)", forced, names);
             return 2;
         }

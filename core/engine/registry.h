@@ -45,6 +45,8 @@ typedef struct mgpt_registry {
 int mgpt_registry_load(mgpt_registry *r, const char *path, FILE *warn, char *err, size_t errlen);
 void mgpt_registry_free(mgpt_registry *r);
 const mgpt_backend_entry *mgpt_registry_find(const mgpt_registry *r, const char *name);
+/* "avx512, avx2, sse, scalar": the valid modules' names, in search order ("none"). */
+void mgpt_registry_names(const mgpt_registry *r, char *buf, size_t len);
 
 /* The best runnable fp32 entry (highest priority; the name breaks ties), or NULL. Reduced
  * precision backends are chosen only by name. */

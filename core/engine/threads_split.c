@@ -229,63 +229,97 @@ static void par_crossentropy_backward(const mgpt_ctx *ctx, float *dlogits, const
 
 /* ---- matmul: blocks of register tiles of the GEMM outputs --------------------------- */
 
+/* A call of one of the three GEMM slots, and its split: block (i / g.pn, i % g.pn) of the
+ * g.pm x g.pn grid over its output block [r0, r0 + M) x [c0, c0 + W) is part i. */
+typedef struct gemm_call {
+    int slot;              /* MGPT_K_MATMUL_FORWARD, _BACKWARD_DINP or _BACKWARD_DW */
+    float *out;            /* out, dinp or dw */
+    const float *a, *b;    /* forward: inp, w; dinp: dout, w; dw: dout, inp */
+    int N, C, OC;
+    unsigned write;
+    int r0, c0;
+    long M, W;
+    grid g;
+} gemm_call;
+
+/* The call on [r0, r1) x [c0, c1) of its output, split by each slot's rule: serial below
+ * MIN_ROWS rows of activations (dinp's and the forward's own rows; dw sums over all N
+ * rows) and below its FLOP threshold (the backward's, counted over both products, halved
+ * for each), else in the fewest register tiles per thread. */
+static gemm_call gemm_plan(const mgpt_team *t, int slot, float *out, const float *a,
+                           const float *b, int N, int C, int OC, unsigned write, int r0,
+                           int r1, int c0, int c1)
+{
+    gemm_call g = {slot, out, a, b, N, C, OC, write, r0, c0, r1 - r0, c1 - c0, {1, 1}};
+    int mr = t->tile_rows, nr = t->tile_cols;
+    long tiles = ((g.M + mr - 1) / mr) * ((g.W + nr - 1) / nr);
+    int p;
+    if (slot == MGPT_K_MATMUL_FORWARD)
+        p = row_parts(t, g.M, 2.0 * g.M * C * g.W, MIN_FLOPS_MATMUL_FWD, tiles);
+    else if (slot == MGPT_K_MATMUL_BACKWARD_DINP)
+        p = row_parts(t, g.M, 2.0 * g.M * g.W * OC, MIN_FLOPS_MATMUL_BWD / 2, tiles);
+    else
+        p = row_parts(t, N, 2.0 * N * g.W * g.M, MIN_FLOPS_MATMUL_BWD / 2, tiles);
+    g.g = gemm_grid(g.M, g.W, p, mr, nr);
+    return g;
+}
+
+static inline int gemm_parts(const gemm_call *g)
+{
+    return g->g.pm * g->g.pn;
+}
+
+/* Part i of the call, on the thread whose context is x. */
+static void gemm_part(const mgpt_team *t, const mgpt_ctx *x, const gemm_call *g, int i)
+{
+    long r0, r1, q0, q1;
+    part_range(g->M, t->tile_rows, g->g.pm, i / g->g.pn, &r0, &r1);
+    part_range(g->W, t->tile_cols, g->g.pn, i % g->g.pn, &q0, &q1);
+    if (r0 >= r1 || q0 >= q1)
+        return;
+    int a0 = g->r0 + (int)r0, a1 = g->r0 + (int)r1, b0 = g->c0 + (int)q0, b1 = g->c0 + (int)q1;
+    if (g->slot == MGPT_K_MATMUL_FORWARD)
+        t->k->matmul_forward(x, g->out, g->a, g->b, g->N, g->C, g->OC, a0, a1, b0, b1);
+    else if (g->slot == MGPT_K_MATMUL_BACKWARD_DINP)
+        t->k->matmul_backward_dinp(x, g->out, g->a, g->b, g->N, g->C, g->OC, a0, a1, b0, b1,
+                                   g->write);
+    else
+        t->k->matmul_backward_dw(x, g->out, g->a, g->b, g->N, g->C, g->OC, a0, a1, b0, b1,
+                                 g->write);
+}
+
+/* The call's parts, one per thread (or its one part on the calling thread). */
+static void gemm_run(mgpt_team *t, const gemm_call *g)
+{
+    int p = gemm_parts(g);
+    if (dry(t, p))
+        return;
+    if (p <= 1) {
+        gemm_part(t, &t->ctx[0], g, 0);
+        return;
+    }
+#pragma omp parallel for num_threads(p) schedule(static, 1)
+    for (int i = 0; i < p; i++)
+        gemm_part(t, my_ctx(t), g, i);
+}
+
 static void par_matmul_forward(const mgpt_ctx *ctx, float *out, const float *inp,
                                const float *w, int N, int C, int OC, int n0, int n1, int o0,
                                int o1)
 {
     mgpt_team *t = team_of(ctx);
-    int mr = t->tile_rows, nr = t->tile_cols;
-    long M = n1 - n0, W = o1 - o0;
-    long tiles = ((M + mr - 1) / mr) * ((W + nr - 1) / nr);
-    int p = row_parts(t, M, 2.0 * M * C * W, MIN_FLOPS_MATMUL_FWD, tiles);
-    grid g = gemm_grid(M, W, p, mr, nr);
-    p = g.pm * g.pn;
-    if (dry(t, p))
-        return;
-    if (p <= 1) {
-        t->k->matmul_forward(&t->ctx[0], out, inp, w, N, C, OC, n0, n1, o0, o1);
-        return;
-    }
-#pragma omp parallel for num_threads(p) schedule(static, 1)
-    for (int i = 0; i < p; i++) {
-        long r0, r1, c0, c1;
-        part_range(M, mr, g.pm, i / g.pn, &r0, &r1);
-        part_range(W, nr, g.pn, i % g.pn, &c0, &c1);
-        if (r0 < r1 && c0 < c1)
-            t->k->matmul_forward(my_ctx(t), out, inp, w, N, C, OC, n0 + (int)r0, n0 + (int)r1,
-                                 o0 + (int)c0, o0 + (int)c1);
-    }
+    gemm_call g = gemm_plan(t, MGPT_K_MATMUL_FORWARD, out, inp, w, N, C, OC, 0, n0, n1, o0, o1);
+    gemm_run(t, &g);
 }
 
-/* The two products of matmul's backward are separate slots; the graph calls dinp's, then
- * dw's. Each splits its own output: dinp[N, C] (a sum over OC) in row blocks, dw[OC, C] (a
- * sum over N) in blocks of its rows and columns. */
 static void par_matmul_backward_dinp(const mgpt_ctx *ctx, float *dinp, const float *dout,
                                      const float *w, int N, int C, int OC, int n0, int n1,
                                      int c0, int c1, unsigned write)
 {
     mgpt_team *t = team_of(ctx);
-    int mr = t->tile_rows, nr = t->tile_cols;
-    long M = n1 - n0, W = c1 - c0;
-    long tiles = ((M + mr - 1) / mr) * ((W + nr - 1) / nr);
-    int p = row_parts(t, M, 2.0 * M * W * OC, MIN_FLOPS_MATMUL_BWD / 2, tiles);
-    grid g = gemm_grid(M, W, p, mr, nr);
-    p = g.pm * g.pn;
-    if (dry(t, p))
-        return;
-    if (p <= 1) {
-        t->k->matmul_backward_dinp(&t->ctx[0], dinp, dout, w, N, C, OC, n0, n1, c0, c1, write);
-        return;
-    }
-#pragma omp parallel for num_threads(p) schedule(static, 1)
-    for (int i = 0; i < p; i++) {
-        long r0, r1, q0, q1;
-        part_range(M, mr, g.pm, i / g.pn, &r0, &r1);
-        part_range(W, nr, g.pn, i % g.pn, &q0, &q1);
-        if (r0 < r1 && q0 < q1)
-            t->k->matmul_backward_dinp(my_ctx(t), dinp, dout, w, N, C, OC, n0 + (int)r0,
-                                       n0 + (int)r1, c0 + (int)q0, c0 + (int)q1, write);
-    }
+    gemm_call g = gemm_plan(t, MGPT_K_MATMUL_BACKWARD_DINP, dinp, dout, w, N, C, OC, write, n0,
+                            n1, c0, c1);
+    gemm_run(t, &g);
 }
 
 static void par_matmul_backward_dw(const mgpt_ctx *ctx, float *dw, const float *dout,
@@ -293,73 +327,38 @@ static void par_matmul_backward_dw(const mgpt_ctx *ctx, float *dw, const float *
                                    int c0, int c1, unsigned write)
 {
     mgpt_team *t = team_of(ctx);
-    int mr = t->tile_rows, nr = t->tile_cols;
-    long M = o1 - o0, W = c1 - c0;
-    long tiles = ((M + mr - 1) / mr) * ((W + nr - 1) / nr);
-    /* its work is a sum over N rows: split with the activations' rule (N rows) */
-    int p = row_parts(t, N, 2.0 * N * W * M, MIN_FLOPS_MATMUL_BWD / 2, tiles);
-    grid g = gemm_grid(M, W, p, mr, nr);
-    p = g.pm * g.pn;
-    if (dry(t, p))
-        return;
-    if (p <= 1) {
-        t->k->matmul_backward_dw(&t->ctx[0], dw, dout, inp, N, C, OC, o0, o1, c0, c1, write);
-        return;
-    }
-#pragma omp parallel for num_threads(p) schedule(static, 1)
-    for (int i = 0; i < p; i++) {
-        long r0, r1, q0, q1;
-        part_range(M, mr, g.pm, i / g.pn, &r0, &r1);
-        part_range(W, nr, g.pn, i % g.pn, &q0, &q1);
-        if (r0 < r1 && q0 < q1)
-            t->k->matmul_backward_dw(my_ctx(t), dw, dout, inp, N, C, OC, o0 + (int)r0,
-                                     o0 + (int)r1, c0 + (int)q0, c0 + (int)q1, write);
-    }
+    gemm_call g = gemm_plan(t, MGPT_K_MATMUL_BACKWARD_DW, dw, dout, inp, N, C, OC, write, o0,
+                            o1, c0, c1);
+    gemm_run(t, &g);
 }
 
-/* Both products of matmul's backward in one parallel region: tasks 0..pi-1 are blocks of
- * dinp, pi..pi+pw-1 blocks of dw, thread t taking block t of each (with pi == pw == p).
- * One fork and one join instead of two, and a thread that finishes its dinp block early
- * starts its dw block at once: measured 3-7% faster on the backward matmuls of
+/* Both products of matmul's backward in one parallel region: tasks 0..pi-1 are parts of
+ * dinp, pi..pi+pw-1 parts of dw, thread t taking part t of each (with pi == pw == p).
+ * One fork and one join instead of two, and a thread that finishes its dinp part early
+ * starts its dw part at once: measured 3-7% faster on the backward matmuls of
  * e128_L4_b16_B32 at 2 threads than the two slots' own regions, one after the other. */
 static void team_matmul_backward(mgpt_team *t, float *dinp, float *dw, const float *dout,
                                  const float *inp, const float *w, int N, int C, int OC,
                                  unsigned write)
 {
-    int mr = t->tile_rows, nr = t->tile_cols;
-    long tiles_i = ((N + mr - 1) / mr) * (long)((C + nr - 1) / nr);
-    long tiles_w = ((OC + mr - 1) / mr) * (long)((C + nr - 1) / nr);
-    /* each product's own rule (par_matmul_backward_dinp, par_matmul_backward_dw) */
-    grid gi = gemm_grid(N, C, row_parts(t, N, 2.0 * N * C * OC, MIN_FLOPS_MATMUL_BWD / 2,
-                                        tiles_i), mr, nr);
-    grid gw = gemm_grid(OC, C, row_parts(t, N, 2.0 * N * C * OC, MIN_FLOPS_MATMUL_BWD / 2,
-                                         tiles_w), mr, nr);
-    int pi = gi.pm * gi.pn, pw = gw.pm * gw.pn, p = pi > pw ? pi : pw;
-    unsigned wi = write & MGPT_WRITE_DINP, ww = write & MGPT_WRITE_DW;
+    gemm_call gi = gemm_plan(t, MGPT_K_MATMUL_BACKWARD_DINP, dinp, dout, w, N, C, OC,
+                             write & MGPT_WRITE_DINP, 0, N, 0, C);
+    gemm_call gw = gemm_plan(t, MGPT_K_MATMUL_BACKWARD_DW, dw, dout, inp, N, C, OC,
+                             write & MGPT_WRITE_DW, 0, OC, 0, C);
+    int pi = gemm_parts(&gi), pw = gemm_parts(&gw), p = pi > pw ? pi : pw;
     if (dry(t, p))
         return;
     if (p <= 1) {
-        t->k->matmul_backward_dinp(&t->ctx[0], dinp, dout, w, N, C, OC, 0, N, 0, C, wi);
-        t->k->matmul_backward_dw(&t->ctx[0], dw, dout, inp, N, C, OC, 0, OC, 0, C, ww);
+        gemm_part(t, &t->ctx[0], &gi, 0);
+        gemm_part(t, &t->ctx[0], &gw, 0);
         return;
     }
 #pragma omp parallel for num_threads(p) schedule(static, 1)
     for (int i = 0; i < pi + pw; i++) {
-        long r0, r1, q0, q1;
-        if (i < pi) {
-            part_range(N, mr, gi.pm, i / gi.pn, &r0, &r1);
-            part_range(C, nr, gi.pn, i % gi.pn, &q0, &q1);
-            if (r0 < r1 && q0 < q1)
-                t->k->matmul_backward_dinp(my_ctx(t), dinp, dout, w, N, C, OC, (int)r0, (int)r1,
-                                           (int)q0, (int)q1, wi);
-        } else {
-            int j = i - pi;
-            part_range(OC, mr, gw.pm, j / gw.pn, &r0, &r1);
-            part_range(C, nr, gw.pn, j % gw.pn, &q0, &q1);
-            if (r0 < r1 && q0 < q1)
-                t->k->matmul_backward_dw(my_ctx(t), dw, dout, inp, N, C, OC, (int)r0, (int)r1,
-                                         (int)q0, (int)q1, ww);
-        }
+        if (i < pi)
+            gemm_part(t, my_ctx(t), &gi, i);
+        else
+            gemm_part(t, my_ctx(t), &gw, i - pi);
     }
 }
 

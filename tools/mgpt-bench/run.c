@@ -55,18 +55,6 @@ static void usage(void)
 
 /* --- choosing the backends ------------------------------------------------------------ */
 
-static void list_names(const mgpt_registry *r, char *buf, size_t len)
-{
-    size_t used = 0;
-    buf[0] = '\0';
-    for (int i = 0; i < r->n && used < len; i++)
-        if (r->entries[i].desc)
-            used += (size_t)snprintf(buf + used, len - used, "%s%s", used ? ", " : "",
-                                     r->entries[i].name);
-    if (!used)
-        snprintf(buf, len, "none");
-}
-
 static int by_priority(const void *a, const void *b)
 {
     const mgpt_backend_entry *x = *(const mgpt_backend_entry *const *)a;
@@ -85,7 +73,7 @@ static int choose_backends(const mgpt_registry *reg, int all, const tool_names *
                            tool_names *out)
 {
     char avail[512];
-    list_names(reg, avail, sizeof avail);
+    mgpt_registry_names(reg, avail, sizeof avail);
     if (all) {
         const mgpt_backend_entry *v[256];
         int n = 0;
