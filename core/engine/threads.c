@@ -9,7 +9,7 @@
  * use. A user who set OMP_PLACES or OMP_PROC_BIND (or GOMP_CPU_AFFINITY, KMP_AFFINITY) has
  * asked the OpenMP runtime to place the threads: then it does, and the engine passes no
  * binding. Threads beyond the binding get the calling thread's mask; mgpt_team_free gives
- * every thread that mask back. */
+ * every thread of a team that bound them that mask back. */
 #include <errno.h>
 #include <sched.h>
 #include <stdio.h>
@@ -153,6 +153,7 @@ int mgpt_team_init(mgpt_team *t, const mgpt_backend *be, int threads, mgpt_split
             setup_team(threads, NULL, 0, &saved_mask, ignored, sizeof ignored);
         return -1;
     }
+    t->bound = pu != NULL;
     return 0;
 #else
     if (threads > 1) {
@@ -167,7 +168,7 @@ int mgpt_team_init(mgpt_team *t, const mgpt_backend *be, int threads, mgpt_split
 void mgpt_team_free(mgpt_team *t)
 {
 #ifdef _OPENMP
-    if (have_saved_mask && t->threads > 0) {
+    if (have_saved_mask && t->bound) {
         char ignored[8];
         setup_team(t->threads, NULL, 0, &saved_mask, ignored, sizeof ignored);
     }

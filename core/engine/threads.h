@@ -36,6 +36,7 @@ typedef struct mgpt_team {
     /* A dry run: the threaded kernels only note into max_parts how many parts each call
      * would have, and run nothing (mgpt_team_compute_for). */
     int dry_run, max_parts;
+    int bound;                        /* init bound the threads: free gives their mask back */
 } mgpt_team;
 
 /* The split mode MGPT_THREAD_SPLIT asks for (auto, always, never; unset: auto). 0, or -1
@@ -49,7 +50,9 @@ int mgpt_split_mode_from_env(mgpt_split_mode *mode, char *err, size_t errlen);
  * an error. */
 int mgpt_team_init(mgpt_team *t, const mgpt_backend *be, int threads, mgpt_split_mode split,
                    const int *pu, int n_pu, char *err, size_t errlen);
-/* Gives the threads the calling thread's original affinity back. */
+/* Gives the threads the calling thread's original affinity back, if init bound them (a
+ * team that bound nothing leaves every mask as it is: the runtime's placement, or another
+ * open team's binding). */
 void mgpt_team_free(mgpt_team *t);
 
 /* The threaded kernels (threads_split.c): each slot splits its call over t's threads and
