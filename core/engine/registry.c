@@ -225,6 +225,35 @@ int mgpt_registry_load(mgpt_registry *r, const char *path, FILE *warn, char *err
     return r->n;
 }
 
+int mgpt_registry_load_file(mgpt_registry *r, const char *file, FILE *warn, char *err,
+                            size_t errlen)
+{
+    memset(r, 0, sizeof *r);
+    mgpt_cpu_info cpu;
+    if (mgpt_cpu_detect(&cpu, err, errlen) != 0)
+        return -1;
+    r->cpu_features = cpu.features;
+    r->cpu_masked = cpu.masked & cpu.hw_features;
+    snprintf(r->searched, sizeof r->searched, "%s", file);
+    const char *slash = strrchr(file, '/');
+    const char *base = slash ? slash + 1 : file;
+    char dir[PATH_MAX], name[64];
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - file) : 1, slash ? file : ".");
+    if (slash == file)
+        snprintf(dir, sizeof dir, "/");
+    if (!module_name(base, name, sizeof name)) {
+        snprintf(err, errlen, "%s: a backend module's file name is mgpt_NAME.so (NAME of "
+                 "lowercase letters, digits and '_'), the name its descriptor carries", file);
+        return -1;
+    }
+    if (access(file, F_OK) != 0) {
+        snprintf(err, errlen, "%s: no such file", file);
+        return -1;
+    }
+    load_module(r, dir, base, name, warn);
+    return r->n;
+}
+
 void mgpt_registry_free(mgpt_registry *r)
 {
     for (int i = 0; i < r->n; i++)

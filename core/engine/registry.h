@@ -43,6 +43,11 @@ typedef struct mgpt_registry {
  * are reported on `warn` (if non-NULL) with file and reason. Returns the number of
  * entries, or -1 with err set (CPU feature mask invalid). */
 int mgpt_registry_load(mgpt_registry *r, const char *path, FILE *warn, char *err, size_t errlen);
+/* Loads one module file (mgpt_NAME.so) with the same checks, for mgpt-check-backend: 1
+ * entry (valid or rejected, with its reason), or -1 with err set (a file name that is not
+ * a module's, no such file, CPU feature mask invalid). */
+int mgpt_registry_load_file(mgpt_registry *r, const char *file, FILE *warn, char *err,
+                            size_t errlen);
 void mgpt_registry_free(mgpt_registry *r);
 const mgpt_backend_entry *mgpt_registry_find(const mgpt_registry *r, const char *name);
 /* "avx512, avx2, sse, scalar": the valid modules' names, in search order ("none"). */
