@@ -1,8 +1,10 @@
-/* A template backend: copy this file, rename "template" everywhere, implement kernels.
+/* A template backend: copy this folder, rename "template" everywhere (sed -i
+ * s/template/mine/g *.c Makefile), implement kernels.
  *
- * Build it outside the mgpt tree with the installed SDK (see Makefile beside this file):
- *     cc -O2 -fPIC -shared $(pkg-config --cflags mgpt-backend) -o mgpt_mine.so mgpt_mine.c
- * then put mgpt_mine.so in a folder on MGPT_PLUGIN_PATH and run `mgpt backends --verbose`.
+ * Build it outside the mgpt tree with the installed SDK (the Makefile beside this file):
+ *     make          (cc -O2 -fPIC -shared $(pkg-config --cflags mgpt-backend) ...)
+ *     make check    (mgpt-check-backend ./mgpt_mine.so: every slot against the reference)
+ * then MGPT_PLUGIN_PATH=$PWD mgpt --backend=mine train.
  *
  * Rules of the ABI, version 4.0 (mgpt/backend.h; the slots, their prototypes, FLOP/byte
  * counts and splits are in mgpt/kernel_list.h):
