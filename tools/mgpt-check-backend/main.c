@@ -39,7 +39,7 @@ static void usage(void)
 "\n"
 "Options:\n"
 "      --slots=LIST       check only these slots (comma separated; see 'mgpt backends\n"
-"                         --verbose' for the names)\n"
+"                         --verbose' for the names), not the probes or the whole backend\n"
 "      --no-training      skip the whole-backend checks (threads, training)\n"
 "      --steps=N          training steps of the whole-backend checks (default 30)\n"
 "      --no-speed         do not time the kernels (no GFLOP/s column)\n"
@@ -255,11 +255,13 @@ static int check_module(const char *arg, const options *o, mgpt_cpu_info *cpu, F
         if (!o->quiet || r->status == MGPT_CHECK_FAIL)
             mgpt_check_print_row(out, r);
     }
-    mgpt_check_probes(&c, &rows[n]);
-    for (int i = 0; i < 2; i++, n++)
-        if (!o->quiet || rows[n].status == MGPT_CHECK_FAIL)
-            mgpt_check_print_row(out, &rows[n]);
-    if (o->training) {
+    if (o->slots == ~(uint64_t)0) {  /* --slots: those slots only */
+        mgpt_check_probes(&c, &rows[n]);
+        for (int i = 0; i < 2; i++, n++)
+            if (!o->quiet || rows[n].status == MGPT_CHECK_FAIL)
+                mgpt_check_print_row(out, &rows[n]);
+    }
+    if (o->training && o->slots == ~(uint64_t)0) {
         mgpt_check_threads(&c, o->steps < 10 ? o->steps : 10, &rows[n]);
         if (!o->quiet || rows[n].status == MGPT_CHECK_FAIL)
             mgpt_check_print_row(out, &rows[n]);
@@ -269,10 +271,9 @@ static int check_module(const char *arg, const options *o, mgpt_cpu_info *cpu, F
             mgpt_check_print_row(out, &rows[n]);
         n++;
     }
-    int failed = 0, native = 0, passed = 0;
+    int failed = 0, passed = 0, native = __builtin_popcountll(c.be.native);
     for (int i = 0; i < n; i++) {
         failed += rows[i].status == MGPT_CHECK_FAIL;
-        native += rows[i].slot >= 0 && rows[i].native;
         passed += rows[i].status == MGPT_CHECK_PASS;
     }
     if (json) {
@@ -287,6 +288,8 @@ static int check_module(const char *arg, const options *o, mgpt_cpu_info *cpu, F
     if (failed)
         fprintf(out, "\n%s: FAILED: %d check%s failed (%d passed)\n", e->name, failed,
                 failed == 1 ? "" : "s", passed);
+    else if (passed == 1)
+        fprintf(out, "\n%s: passed: 1 check (%d of %d slots native)\n", e->name, native, n_slots);
     else
         fprintf(out, "\n%s: passed: %d checks (%d of %d slots native%s)\n", e->name, passed,
                 native, n_slots, native < n_slots ? "; the others run the scalar reference" : "");
