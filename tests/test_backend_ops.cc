@@ -8,57 +8,20 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <memory>
 #include <string>
 #include <tuple>
 #include <vector>
 
+#include "test_compute.h"
+
 extern "C" {
-#include "platform/cpu.h"
 #include "check.h"
 }
 
 namespace {
 
-// A registry of the search path (MGPT_PLUGIN_PATH: the build tree's modules), or of one
-// module file.
-class Registry {
-public:
-    explicit Registry(const std::string &file = "")
-    {
-        char err[512] = "";
-        int n = file.empty() ? mgpt_registry_load(&r_, nullptr, stderr, err, sizeof err)
-                             : mgpt_registry_load_file(&r_, file.c_str(), stderr, err, sizeof err);
-        ok_ = n >= 0;
-        why_ = err;
-    }
-    ~Registry()
-    {
-        if (ok_)
-            mgpt_registry_free(&r_);
-    }
-    Registry(const Registry &) = delete;
-    Registry &operator=(const Registry &) = delete;
-    mgpt_registry *get() { return &r_; }
-    bool ok() const { return ok_; }
-    const std::string &why() const { return why_; }
-
-private:
-    mgpt_registry r_{};
-    bool ok_ = false;
-    std::string why_;
-};
-
-std::vector<std::string> BackendNames()
-{
-    Registry r;
-    std::vector<std::string> out;
-    for (int i = 0; r.ok() && i < r.get()->n; i++) {
-        const mgpt_backend_entry &e = r.get()->entries[i];
-        if (e.desc && mgpt_registry_find(r.get(), e.name) == &e)
-            out.push_back(e.name);
-    }
-    return out.empty() ? std::vector<std::string>{"(none found)"} : out;
-}
+using mgpt_test::Registry;
 
 // A checker over backend `name` of registry r; the test is skipped (with the reason) when
 // this CPU cannot run it.
@@ -124,33 +87,38 @@ TEST_P(BackendSlot, MatchesTheScalarReference)
 }
 
 INSTANTIATE_TEST_SUITE_P(AllBackends, BackendSlot,
-                         ::testing::Combine(::testing::ValuesIn(BackendNames()),
+                         ::testing::Combine(::testing::ValuesIn(mgpt_test::backend_names()),
                                             ::testing::Range(0, (int)MGPT_KERNEL_COUNT)),
                          [](const ::testing::TestParamInfo<std::tuple<std::string, int>> &info) {
                              return std::get<0>(info.param) + "_" +
                                     mgpt_kernel_name(std::get<1>(info.param));
                          });
 
-class BackendWhole : public ::testing::TestWithParam<std::string> {};
+// The whole backend: its probes, threads, a training run. Each test opens its own checker.
+class BackendWhole : public ::testing::TestWithParam<std::string> {
+protected:
+    void SetUp() override
+    {
+        chk_.reset(new Checker(reg_, GetParam()));
+        OPEN_OR_SKIP(*chk_);
+    }
+    mgpt_checker *checker() { return chk_->get(); }
+    Registry reg_;
+    std::unique_ptr<Checker> chk_;
+};
 
 TEST_P(BackendWhole, Probes)
 {
-    Registry r;
-    Checker chk(r, GetParam());
-    OPEN_OR_SKIP(chk);
     mgpt_check_row rows[2];
-    mgpt_check_probes(chk.get(), rows);
+    mgpt_check_probes(checker(), rows);
     EXPECT_TRUE(Passed(rows[0]));
     EXPECT_TRUE(Passed(rows[1]));
 }
 
 TEST_P(BackendWhole, BitwiseTheSameOnOneTwoAndThreeThreads)
 {
-    Registry r;
-    Checker chk(r, GetParam());
-    OPEN_OR_SKIP(chk);
     mgpt_check_row row;
-    mgpt_check_threads(chk.get(), 6, &row);
+    mgpt_check_threads(checker(), 6, &row);
     if (row.status == MGPT_CHECK_SKIP)
         GTEST_SKIP() << row.detail;
     EXPECT_TRUE(Passed(row));
@@ -159,16 +127,13 @@ TEST_P(BackendWhole, BitwiseTheSameOnOneTwoAndThreeThreads)
 
 TEST_P(BackendWhole, TrainingTracksScalar)
 {
-    Registry r;
-    Checker chk(r, GetParam());
-    OPEN_OR_SKIP(chk);
     mgpt_check_row row;
-    mgpt_check_training(chk.get(), 30, &row);
+    mgpt_check_training(checker(), 30, &row);
     EXPECT_TRUE(Passed(row));
     EXPECT_EQ(row.cases, 30);
 }
 
-INSTANTIATE_TEST_SUITE_P(AllBackends, BackendWhole, ::testing::ValuesIn(BackendNames()),
+INSTANTIATE_TEST_SUITE_P(AllBackends, BackendWhole, ::testing::ValuesIn(mgpt_test::backend_names()),
                          [](const ::testing::TestParamInfo<std::string> &info) {
                              return info.param;
                          });
@@ -193,7 +158,7 @@ std::string ModuleFile(const char *dir_var, const char *file)
 // element-wise kernels pass, every other slot runs the reference.
 TEST(TemplateModule, PassesEveryCheck)
 {
-    Registry r(ModuleFile("MGPT_FIXTURE_DIR", "mgpt_template.so"));
+    Registry r(Registry::File{ModuleFile("MGPT_FIXTURE_DIR", "mgpt_template.so")});
     Checker chk(r, "template");
     OPEN_OR_SKIP(chk);
     int native = 0;
@@ -214,7 +179,7 @@ TEST(TemplateModule, PassesEveryCheck)
 // every other slot runs the reference and is not checked.
 TEST(BrokenModule, FailsOnExactlyItsWrongSlots)
 {
-    Registry r(ModuleFile("MGPT_TEST_MODULE_DIR", "mgpt_broken.so"));
+    Registry r(Registry::File{ModuleFile("MGPT_TEST_MODULE_DIR", "mgpt_broken.so")});
     Checker chk(r, "broken");
     ASSERT_EQ(chk.status(), 0) << chk.why();
     for (int i = 0; i < mgpt_kernel_count(); i++) {

@@ -67,6 +67,16 @@ public:
         ok_ = mgpt_registry_load(&r_, path, warn, err, sizeof err) >= 0;
         why_ = err;
     }
+    // One module file, loaded with the loader's checks (mgpt_registry_load_file).
+    struct File {
+        std::string path;
+    };
+    explicit Registry(const File &file, FILE *warn = stderr)
+    {
+        char err[512] = "";
+        ok_ = mgpt_registry_load_file(&r_, file.path.c_str(), warn, err, sizeof err) >= 0;
+        why_ = err;
+    }
     ~Registry()
     {
         if (ok_)
