@@ -35,6 +35,9 @@ typedef struct mgpt_registry {
     uint32_t cpu_features;          /* as detected and masked */
     uint32_t cpu_masked;            /* bits removed by MGPT_CPU_DISABLE */
     char searched[8192];            /* the directories searched, ':' separated */
+    FILE *warn;                     /* where every warning of the loader goes (NULL: none) */
+    char check[512];                /* how the modules were checked: "in child processes
+                                     * (helper; ...)" or "in this process (why)" */
 } mgpt_registry;
 
 /* Loads every module of the search path: `path` if non-NULL; else MGPT_PLUGIN_PATH, then
