@@ -296,9 +296,10 @@ static void check_modules(mgpt_registry *r, int first, char *accepted, int *prio
     mgpt_probe_job *jobs = helper ? calloc((size_t)(r->n - first) + 1, sizeof *jobs) : NULL;
     int *entry_of = helper ? calloc((size_t)(r->n - first) + 1, sizeof *entry_of) : NULL;
     int nj = 0;
-    if (!entry_of) {
+    if (helper && (!jobs || !entry_of)) {
         free(jobs);
         jobs = NULL;
+        snprintf(why, sizeof why, "out of memory for the module checks");
     }
     for (int i = first; i < r->n; i++) {
         mgpt_backend_entry *e = &r->entries[i];
