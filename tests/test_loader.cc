@@ -6,16 +6,25 @@
 // the SDK template is a partial backend; a reduced-precision module is never chosen
 // automatically, whatever its priority; CPU feature masking drives the dispatch chain
 // avx512 -> avx2 -> sse -> scalar; forcing is checked like automatic choice; and `mgpt
-// backends --verbose` says which slots of a module run the reference.
+// backends --verbose` says which slots of a module run the reference. And hostile modules
+// (issue 11): 300 in one folder and 40 folders (no fixed caps), a bad name pointer, an init
+// error without a NUL, a FIFO, a junk module named like a valid one, unknown feature bits,
+// constructors that crash, exit or hang (each module is checked in a child process first),
+// a table size that lies, a name in two folders; and the fallback without the helper.
 #include <gtest/gtest.h>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <map>
+#include <memory>
 #include <set>
 #include <sstream>
 #include <string>
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <vector>
 
@@ -146,14 +155,21 @@ TEST_F(Loader, BadModulesAreSkippedWithFileAndReason)
 
 TEST_F(Loader, FailingInitIsSkippedWithWarningInAutomaticChoice)
 {
+    // one warning channel: the init failure is reported on the registry's stream, like the
+    // rejected modules, and nothing goes to stderr directly
     mgpt_registry r;
     char err[512];
-    ASSERT_GE(mgpt_registry_load(&r, fixtures_and_backends().c_str(), nullptr, err, sizeof err), 0);
+    FILE *warn = tmpfile();
+    ASSERT_NE(warn, nullptr);
+    ASSERT_GE(mgpt_registry_load(&r, fixtures_and_backends().c_str(), warn, err, sizeof err), 0);
+    long loaded = ftell(warn);
     mgpt_backend_env e = default_env(r);
     mgpt_backend be;
     testing::internal::CaptureStderr();
     int rc = mgpt_backend_open(&r, nullptr, &e, &be, err, sizeof err);
-    std::string warnings = testing::internal::GetCapturedStderr();
+    EXPECT_EQ(testing::internal::GetCapturedStderr(), "");
+    std::string warnings = read_all(warn).substr((size_t)loaded);
+    fclose(warn);
     ASSERT_EQ(rc, 0) << err;
     // failinit has the highest priority; the choice falls back to the best of the others
     EXPECT_EQ(mgpt_registry_best(&r), entry(r, "failinit"));
@@ -221,6 +237,454 @@ TEST_F(Loader, TemplateIsAPartialBackendFilledFromTheReference)
     EXPECT_EQ(y[1], 0.0f);
     EXPECT_EQ(y[2], 4.0f);
     mgpt_backend_close(&be);
+    mgpt_registry_free(&r);
+}
+
+// ---------------------------------------------------------------------------------------
+// Hostile modules: the loader survives each, says why it skipped it (file and reason), never
+// crashes, never hangs, never chooses it. The modules are copied into folders of the test's
+// own (tests/fixtures builds them under names that are not module names).
+
+// A folder of its own, removed with everything in it.
+class TempDir {
+public:
+    TempDir()
+    {
+        std::string base = env("MGPT_TEST_TMPDIR");
+        path_ = (base.empty() ? std::string("/tmp") : base) + "/tmp-loader-XXXXXX";
+        if (!mkdtemp(&path_[0]))
+            path_.clear();
+    }
+    ~TempDir()
+    {
+        if (path_.empty())
+            return;
+        if (DIR *d = opendir(path_.c_str())) {
+            while (struct dirent *de = readdir(d)) {
+                std::string f = path_ + "/" + de->d_name;
+                if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0 &&
+                    unlink(f.c_str()) != 0)
+                    rmdir(f.c_str());
+            }
+            closedir(d);
+        }
+        rmdir(path_.c_str());
+    }
+    const std::string &path() const { return path_; }
+    std::string file(const std::string &name) const { return path_ + "/" + name; }
+
+private:
+    std::string path_;
+};
+
+// Copies fixtures/.libs/<fixture>.so to dir/mgpt_<name>.so.
+bool copy_fixture(const TempDir &dir, const std::string &fixture, const std::string &name)
+{
+    std::string from = env("MGPT_FIXTURE_DIR") + "/" + fixture + ".so";
+    std::string data = mgpt_test::read_text(from);
+    if (data.empty())
+        return false;
+    FILE *f = fopen(dir.file("mgpt_" + name + ".so").c_str(), "wb");
+    if (!f)
+        return false;
+    bool ok = fwrite(data.data(), 1, data.size(), f) == data.size();
+    return fclose(f) == 0 && ok;
+}
+
+bool write_junk(const std::string &path, size_t bytes)
+{
+    FILE *f = fopen(path.c_str(), "wb");
+    if (!f)
+        return false;
+    for (size_t i = 0; i < bytes; i++)
+        fputc((int)((i * 131 + 7) & 0xff), f);
+    return fclose(f) == 0;
+}
+
+// Sets an environment variable for the life of the object.
+class ScopedEnv {
+public:
+    ScopedEnv(const char *name, const char *value) : name_(name)
+    {
+        const char *old = getenv(name);
+        had_ = old != nullptr;
+        if (had_)
+            old_ = old;
+        setenv(name, value, 1);
+    }
+    ~ScopedEnv()
+    {
+        if (had_)
+            setenv(name_.c_str(), old_.c_str(), 1);
+        else
+            unsetenv(name_.c_str());
+    }
+
+private:
+    std::string name_, old_;
+    bool had_ = false;
+};
+
+// Loads `path` with a warning stream; the warnings in *warnings.
+int load_warned(mgpt_registry *r, const std::string &path, std::string *warnings)
+{
+    char err[512];
+    FILE *warn = tmpfile();
+    if (!warn)
+        return -1;
+    int n = mgpt_registry_load(r, path.c_str(), warn, err, sizeof err);
+    *warnings = read_all(warn);
+    fclose(warn);
+    r->warn = nullptr; // the registry keeps its stream for later warnings: this one is gone
+    return n;
+}
+
+int count(const std::string &text, const std::string &what)
+{
+    int n = 0;
+    for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1))
+        n++;
+    return n;
+}
+
+double seconds_since(const struct timespec &t0)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) * 1e-9;
+}
+
+// `mgpt ARGS` with MGPT_PLUGIN_PATH set to path (and `extra` environment assignments); its
+// exit status, stdout and stderr in *out.
+int run_mgpt(const std::string &path, const std::string &args, std::string *out,
+             const std::string &extra = "")
+{
+    return mgpt_test::run_shell(extra + " MGPT_PLUGIN_PATH='" + path + "' '" +
+                                    env("MGPT_EXE") + "' " + args + " 2>&1",
+                                out);
+}
+
+// Issue 11 (1, 2): more modules than any fixed cap (there were 256 candidates for automatic
+// choice and 256 files a folder; 300 junk modules overflowed the first and hid the good
+// modules behind them): every one is reported, and automatic choice still reaches the
+// modules behind them, falling back past a failing init.
+TEST_F(Loader, ThreeHundredModulesInOneFolderAreAllConsidered)
+{
+    TempDir junk;
+    ASSERT_FALSE(junk.path().empty());
+    for (int i = 0; i < 300; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "mgpt_junk%03d.so", i);
+        ASSERT_TRUE(write_junk(junk.file(name), 64 + (size_t)i));
+    }
+    mgpt_registry r;
+    std::string warnings;
+    ASSERT_GE(load_warned(&r, junk.path() + ":" + fixtures_and_backends(), &warnings), 300);
+    int seen = 0;
+    for (int i = 0; i < r.n; i++)
+        if (strncmp(r.entries[i].name, "junk", 4) == 0) {
+            seen++;
+            EXPECT_EQ(r.entries[i].status, MGPT_BE_REJECTED);
+            EXPECT_NE(std::string(r.entries[i].reason).find("not an ELF shared object"),
+                      std::string::npos) << r.entries[i].reason;
+        }
+    EXPECT_EQ(seen, 300);
+    EXPECT_EQ(count(warnings, "/mgpt_junk"), 300);
+    EXPECT_NE(warnings.find("mgpt_junk299.so: not an ELF shared object"), std::string::npos);
+    // failinit, the best, comes after the 300: it fails, and the next best opens
+    ASSERT_NE(entry(r, "failinit"), nullptr);
+    EXPECT_GT(entry(r, "failinit") - r.entries, 300);
+    mgpt_backend_env e = default_env(r);
+    mgpt_backend be;
+    char err[512];
+    ASSERT_EQ(mgpt_backend_open(&r, nullptr, &e, &be, err, sizeof err), 0) << err;
+    EXPECT_STRNE(be.entry->name, "failinit");
+    EXPECT_EQ(be.entry->status, MGPT_BE_RUNNABLE);
+    mgpt_backend_close(&be);
+    mgpt_registry_free(&r);
+}
+
+// More folders than the 32 the loader remembered: each is scanned once, a repeated one
+// (under another spelling) not again.
+TEST_F(Loader, FortyFoldersAreEachScannedOnce)
+{
+    std::vector<TempDir> dirs(40);
+    std::string path;
+    for (size_t i = 0; i < dirs.size(); i++) {
+        ASSERT_TRUE(write_junk(dirs[i].file("mgpt_d" + std::to_string(i) + ".so"), 10));
+        path += dirs[i].path() + ":";
+    }
+    path += dirs.back().path() + "/.:" + dirs.front().path();
+    mgpt_registry r;
+    std::string warnings;
+    EXPECT_EQ(load_warned(&r, path, &warnings), 40) << warnings;
+    mgpt_registry_free(&r);
+}
+
+// Issue 11 (3): a name pointer to unmapped memory crashed `mgpt backends` in strcmp. It is a
+// reason now, in the check process and in this one alike.
+TEST_F(Loader, DescriptorWithABadNamePointerIsRejected)
+{
+    TempDir dir;
+    ASSERT_TRUE(copy_fixture(dir, "name_pointer", "badptr"));
+    for (const char *helper : {"default", ""}) {
+        std::unique_ptr<ScopedEnv> in_process;
+        if (!*helper)
+            in_process.reset(new ScopedEnv("MGPT_PROBE_MODULE", ""));
+        mgpt_registry r;
+        std::string warnings;
+        ASSERT_EQ(load_warned(&r, dir.path(), &warnings), 1);
+        EXPECT_EQ(r.entries[0].status, MGPT_BE_REJECTED);
+        EXPECT_NE(std::string(r.entries[0].reason).find("name is not a readable string"),
+                  std::string::npos) << r.entries[0].reason;
+        EXPECT_NE(warnings.find(dir.file("mgpt_badptr.so") + ": descriptor's name"),
+                  std::string::npos) << warnings;
+        mgpt_registry_free(&r);
+    }
+    std::string out;
+    EXPECT_EQ(run_mgpt(dir.path() + ":" + env("MGPT_PLUGIN_PATH"), "backends", &out), 0) << out;
+    EXPECT_NE(out.find("rejected: descriptor's name is not a readable string"),
+              std::string::npos) << out;
+}
+
+// Issue 11 (4): an init that fills its error buffer without a NUL; the message is cut at
+// the buffer, never read past it (AddressSanitizer would say so).
+TEST_F(Loader, InitErrorWithoutANulIsTerminated)
+{
+    TempDir dir;
+    ASSERT_TRUE(copy_fixture(dir, "init_no_nul", "nonul"));
+    mgpt_registry r;
+    std::string warnings;
+    ASSERT_GE(load_warned(&r, dir.path() + ":" + env("MGPT_PLUGIN_PATH"), &warnings), 2);
+    ASSERT_NE(mgpt_registry_find(&r, "nonul"), nullptr) << warnings;
+    mgpt_backend_env e = default_env(r);
+    mgpt_backend be;
+    char err[1024];
+    EXPECT_EQ(mgpt_backend_open(&r, "nonul", &e, &be, err, sizeof err), 1);
+    std::string msg = err;
+    EXPECT_NE(msg.find("failed to initialise: xxxxxxxx"), std::string::npos) << msg;
+    EXPECT_LT(msg.size(), 512u) << msg;
+    // automatic choice: nonul is the best, fails, is warned about and skipped
+    FILE *warn = tmpfile();
+    ASSERT_NE(warn, nullptr);
+    r.warn = warn;
+    ASSERT_EQ(mgpt_backend_open(&r, nullptr, &e, &be, err, sizeof err), 0) << err;
+    EXPECT_STRNE(be.entry->name, "nonul");
+    std::string w = read_all(warn);
+    EXPECT_NE(w.find(dir.file("mgpt_nonul.so")), std::string::npos) << w;
+    fclose(warn);
+    mgpt_backend_close(&be);
+    mgpt_registry_free(&r);
+}
+
+// Issue 11 (5): a FIFO named like a module blocked the scan forever (dlopen waits for a
+// writer). Only regular files (symbolic links followed) are loaded; the others are reported.
+TEST_F(Loader, OnlyRegularFilesAreLoaded)
+{
+    TempDir dir;
+    ASSERT_EQ(mkfifo(dir.file("mgpt_fifo.so").c_str(), 0600), 0);
+    ASSERT_EQ(symlink(dir.file("mgpt_fifo.so").c_str(), dir.file("mgpt_tofifo.so").c_str()), 0);
+    ASSERT_EQ(mkdir(dir.file("mgpt_folder.so").c_str(), 0700), 0);
+    std::string template_so = env("MGPT_FIXTURE_DIR") + "/mgpt_template.so";
+    ASSERT_EQ(symlink(template_so.c_str(), dir.file("mgpt_template.so").c_str()), 0);
+    alarm(60); // a hang is a failure, not a stuck test run
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    mgpt_registry r;
+    std::string warnings;
+    ASSERT_EQ(load_warned(&r, dir.path(), &warnings), 4);
+    alarm(0);
+    EXPECT_LT(seconds_since(t0), 5.0);
+    const struct { const char *name, *why; } bad[] = {
+        {"fifo", "not a regular file (a FIFO)"},
+        {"tofifo", "not a regular file (a FIFO)"},
+        {"folder", "not a regular file (a directory)"}};
+    for (auto b : bad) {
+        const mgpt_backend_entry *e = entry(r, b.name);
+        ASSERT_NE(e, nullptr) << b.name;
+        EXPECT_EQ(e->status, MGPT_BE_REJECTED) << b.name;
+        EXPECT_STREQ(e->reason, b.why) << b.name;
+        EXPECT_NE(warnings.find(std::string(e->path) + ": " + b.why), std::string::npos)
+            << warnings;
+    }
+    ASSERT_NE(entry(r, "template"), nullptr);
+    EXPECT_EQ(entry(r, "template")->status, MGPT_BE_RUNNABLE) << entry(r, "template")->reason;
+    mgpt_registry_free(&r);
+}
+
+// Issue 11 (6): a junk mgpt_scalar.so early on the path shadowed the good one, and
+// --backend=scalar said "unknown backend". A rejected module shadows nothing (and is still
+// reported).
+TEST_F(Loader, RejectedModuleDoesNotShadowAValidOne)
+{
+    TempDir dir;
+    ASSERT_TRUE(write_junk(dir.file("mgpt_scalar.so"), 4096));
+    std::string path = dir.path() + ":" + env("MGPT_PLUGIN_PATH");
+    mgpt_registry r;
+    std::string warnings;
+    ASSERT_GE(load_warned(&r, path, &warnings), 2);
+    EXPECT_EQ(r.entries[0].status, MGPT_BE_REJECTED);
+    EXPECT_NE(warnings.find(dir.file("mgpt_scalar.so") + ": not an ELF"), std::string::npos)
+        << warnings;
+    const mgpt_backend_entry *s = mgpt_registry_find(&r, "scalar");
+    ASSERT_NE(s, nullptr);
+    EXPECT_EQ(s->status, MGPT_BE_RUNNABLE);
+    EXPECT_NE(std::string(s->path).find("backends/scalar"), std::string::npos) << s->path;
+    mgpt_registry_free(&r);
+    std::string out;
+    ASSERT_EQ(run_mgpt(path, "--backend=scalar backends", &out), 0) << out;
+    EXPECT_NE(out.find("selected: scalar (forced by --backend)"), std::string::npos) << out;
+}
+
+// Issue 11 (7): a required feature bit without a name printed as "needs " and nothing.
+TEST_F(Loader, UnknownFeatureBitsAreNamed)
+{
+    char names[256];
+    mgpt_cpu_feature_names(MGPT_CPU_AVX2 | 0x80000000u, names, sizeof names);
+    EXPECT_STREQ(names, "avx2 unknown feature bits 0x80000000");
+    TempDir dir;
+    ASSERT_TRUE(copy_fixture(dir, "future_feature", "future"));
+    std::string path = dir.path() + ":" + env("MGPT_PLUGIN_PATH");
+    mgpt_registry r;
+    std::string warnings;
+    ASSERT_GE(load_warned(&r, path, &warnings), 2);
+    const mgpt_backend_entry *f = mgpt_registry_find(&r, "future");
+    ASSERT_NE(f, nullptr) << warnings;
+    EXPECT_EQ(f->status, MGPT_BE_NOT_RUNNABLE);
+    EXPECT_EQ(f->missing, 0x80000000u);
+    const mgpt_backend_entry *chosen;
+    char err[512];
+    EXPECT_EQ(mgpt_registry_select(&r, "future", &chosen, err, sizeof err), 2);
+    EXPECT_NE(std::string(err).find("needs unknown feature bits 0x80000000"), std::string::npos)
+        << err;
+    mgpt_registry_free(&r);
+    std::string out;
+    ASSERT_EQ(run_mgpt(path, "backends", &out), 0) << out;
+    EXPECT_NE(out.find("not runnable: needs unknown feature bits 0x80000000"), std::string::npos)
+        << out;
+}
+
+// Issue 11 (8): a module's constructor runs at dlopen, before any check. Each module is
+// loaded first in a check process of its own: a constructor that runs ud2, one that calls
+// exit(7) and one that never returns each end or stall that process only, and are listed
+// with the reason; the program goes on and chooses among the others.
+TEST_F(Loader, ModulesThatCrashExitOrHangWhenLoadedAreReasons)
+{
+    TempDir dir;
+    ASSERT_TRUE(copy_fixture(dir, "ctor_trap", "trap"));
+    ASSERT_TRUE(copy_fixture(dir, "ctor_exit", "exit7"));
+    ASSERT_TRUE(copy_fixture(dir, "ctor_hang", "hang"));
+    ASSERT_TRUE(copy_fixture(dir, "mgpt_template", "template"));
+    ScopedEnv timeout("MGPT_PROBE_TIMEOUT_MS", "400");
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    mgpt_registry r;
+    std::string warnings;
+    ASSERT_EQ(load_warned(&r, dir.path(), &warnings), 4);
+    EXPECT_LT(seconds_since(t0), 3.0);
+    EXPECT_NE(std::string(r.check).find("in child processes"), std::string::npos) << r.check;
+    const struct { const char *name, *why; } bad[] = {
+        {"trap", "crashed (SIGILL, Illegal instruction) while loading it"},
+        {"exit7", "exited with status 7 while loading it"},
+        {"hang", "its check did not finish within 0.4 s, while loading it"}};
+    for (auto b : bad) {
+        const mgpt_backend_entry *e = entry(r, b.name);
+        ASSERT_NE(e, nullptr) << b.name;
+        EXPECT_EQ(e->status, MGPT_BE_REJECTED) << b.name;
+        EXPECT_NE(std::string(e->reason).find(b.why), std::string::npos) << e->reason;
+        EXPECT_NE(warnings.find(std::string(e->path) + ": "), std::string::npos) << warnings;
+    }
+    EXPECT_NE(std::string(entry(r, "hang")->reason).find("killed"), std::string::npos);
+    ASSERT_NE(mgpt_registry_find(&r, "template"), nullptr);
+    EXPECT_EQ(mgpt_registry_find(&r, "template")->status, MGPT_BE_RUNNABLE);
+    mgpt_registry_free(&r);
+    // mgpt_registry_load_file goes through the same check
+    ASSERT_EQ(mgpt_registry_load_file(&r, dir.file("mgpt_trap.so").c_str(), nullptr, nullptr, 0),
+              1);
+    EXPECT_EQ(r.entries[0].status, MGPT_BE_REJECTED);
+    EXPECT_NE(std::string(r.entries[0].reason).find("SIGILL"), std::string::npos);
+    mgpt_registry_free(&r);
+    // and `mgpt backends` lists them and chooses
+    std::string out;
+    ASSERT_EQ(run_mgpt(dir.path() + ":" + env("MGPT_PLUGIN_PATH"), "backends", &out,
+                       "MGPT_PROBE_TIMEOUT_MS=400"),
+              0)
+        << out;
+    for (auto b : bad)
+        EXPECT_NE(out.find(std::string("rejected: ") + b.why), std::string::npos) << out;
+    EXPECT_NE(out.find("selected: "), std::string::npos) << out;
+    EXPECT_EQ(out.find("selected: none"), std::string::npos) << out;
+}
+
+// Without the helper the loader checks in this process, with one warning saying so.
+TEST_F(Loader, MissingCheckHelperFallsBackWithOneWarning)
+{
+    ScopedEnv helper("MGPT_PROBE_MODULE", "/nonexistent/mgpt-probe-module");
+    mgpt_registry r;
+    std::string warnings;
+    ASSERT_GE(load_warned(&r, fixtures_and_backends(), &warnings), 0);
+    EXPECT_EQ(count(warnings, "/nonexistent/mgpt-probe-module"), 1) << warnings;
+    EXPECT_NE(warnings.find("checking backend modules in this process"), std::string::npos)
+        << warnings;
+    EXPECT_NE(std::string(r.check).find("in this process"), std::string::npos) << r.check;
+    ASSERT_NE(mgpt_registry_find(&r, "scalar"), nullptr);
+    ASSERT_NE(entry(r, "misnamed"), nullptr);
+    EXPECT_EQ(entry(r, "misnamed")->status, MGPT_BE_REJECTED);
+    mgpt_registry_free(&r);
+}
+
+// Issue 11 (9): a table size that lies (n_kernels = the whole list, 12 real slots, then a
+// libc function and a string): the slot past the table is not code of the module.
+TEST_F(Loader, TableSizeThatLiesIsRejected)
+{
+    TempDir dir;
+    ASSERT_TRUE(copy_fixture(dir, "lying_table", "liar"));
+    for (const char *helper : {"default", ""}) {
+        std::unique_ptr<ScopedEnv> in_process;
+        if (!*helper)
+            in_process.reset(new ScopedEnv("MGPT_PROBE_MODULE", ""));
+        mgpt_registry r;
+        std::string warnings;
+        ASSERT_EQ(load_warned(&r, dir.path(), &warnings), 1);
+        EXPECT_EQ(r.entries[0].status, MGPT_BE_REJECTED);
+        EXPECT_NE(std::string(r.entries[0].reason).find("kernel table slot 12 of "),
+                  std::string::npos) << r.entries[0].reason;
+        EXPECT_NE(std::string(r.entries[0].reason).find("is not code of this module"),
+                  std::string::npos) << r.entries[0].reason;
+        mgpt_registry_free(&r);
+    }
+}
+
+// Issue 11 (9): two valid modules of one name in two folders: the higher priority wins
+// wherever it is; on a tie the earlier folder's; the other is listed as shadowed.
+TEST_F(Loader, DuplicateNameHigherPriorityWinsTiesGoToTheEarlierFolder)
+{
+    TempDir a, b;
+    ASSERT_TRUE(copy_fixture(a, "dup_low", "dup"));
+    ASSERT_TRUE(copy_fixture(b, "dup_high", "dup"));
+    mgpt_registry r;
+    std::string warnings;
+    ASSERT_EQ(load_warned(&r, a.path() + ":" + b.path(), &warnings), 2);
+    EXPECT_EQ(warnings, "");
+    const mgpt_backend_entry *dup = mgpt_registry_find(&r, "dup");
+    ASSERT_NE(dup, nullptr);
+    EXPECT_EQ(dup->path, b.file("mgpt_dup.so"));
+    EXPECT_EQ(dup->desc->priority, 2);
+    EXPECT_EQ(r.entries[0].status, MGPT_BE_SHADOWED);
+    EXPECT_EQ(r.entries[0].desc, nullptr);
+    EXPECT_NE(std::string(r.entries[0].reason).find("shadowed by " + b.file("mgpt_dup.so") +
+                                                    ", of a higher priority"),
+              std::string::npos) << r.entries[0].reason;
+    mgpt_registry_free(&r);
+    // a tie: the earlier folder's
+    ASSERT_TRUE(copy_fixture(b, "dup_low", "dup"));
+    ASSERT_EQ(load_warned(&r, a.path() + ":" + b.path(), &warnings), 2);
+    dup = mgpt_registry_find(&r, "dup");
+    ASSERT_NE(dup, nullptr);
+    EXPECT_EQ(dup->path, a.file("mgpt_dup.so"));
+    EXPECT_EQ(r.entries[1].status, MGPT_BE_SHADOWED);
+    EXPECT_NE(std::string(r.entries[1].reason).find("of the same priority (1), found earlier"),
+              std::string::npos) << r.entries[1].reason;
     mgpt_registry_free(&r);
 }
 

@@ -14,7 +14,8 @@ typedef enum {
     MGPT_BE_RUNNABLE,      /* loaded; this CPU has every required feature */
     MGPT_BE_NOT_RUNNABLE,  /* loaded; features missing (see `missing`) */
     MGPT_BE_REJECTED,      /* skipped: not a valid module (see `reason`), warned about */
-    MGPT_BE_SHADOWED       /* a module of the same name was found earlier in the path */
+    MGPT_BE_SHADOWED       /* valid, but another module of the same name is used: one of a
+                            * higher priority, or of the same found earlier in the path */
 } mgpt_be_status;
 
 typedef struct mgpt_backend_entry {
@@ -35,13 +36,20 @@ typedef struct mgpt_registry {
     uint32_t cpu_features;          /* as detected and masked */
     uint32_t cpu_masked;            /* bits removed by MGPT_CPU_DISABLE */
     char searched[8192];            /* the directories searched, ':' separated */
+    FILE *warn;                     /* where every warning of the loader goes (NULL: none) */
+    char check[512];                /* how the modules were checked: "in child processes
+                                     * (helper; ...)" or "in this process (why)" */
 } mgpt_registry;
 
 /* Loads every module of the search path: `path` if non-NULL; else MGPT_PLUGIN_PATH, then
  * the system path: MGPT_PLUGIN_SYSTEM_PATH if set (even to ""), else the build tree's module
- * folders when this program runs from the build tree, else the installed plugin directory. Rejected modules
- * are reported on `warn` (if non-NULL) with file and reason. Returns the number of
- * entries, or -1 with err set (CPU feature mask invalid). */
+ * folders when this program runs from the build tree, else the installed plugin directory.
+ * Each module is first loaded and checked in a child process (the helper mgpt-probe-module:
+ * MGPT_PROBE_MODULE, MGPT_PROBE_TIMEOUT_MS); only those it accepts are loaded here. Rejected
+ * modules are reported on `warn` (if non-NULL) with file and reason; the registry keeps
+ * `warn` (r->warn) for its later warnings (mgpt_backend_open's), so it must stay open, or
+ * r->warn be changed, while the registry is used. Returns the number of entries, or -1 with
+ * err set (CPU feature mask invalid). */
 int mgpt_registry_load(mgpt_registry *r, const char *path, FILE *warn, char *err, size_t errlen);
 /* Loads one module file (mgpt_NAME.so) with the same checks, for mgpt-check-backend: 1
  * entry (valid or rejected, with its reason), or -1 with err set (a file name that is not
@@ -80,7 +88,8 @@ typedef struct mgpt_backend {
 extern const mgpt_kernels mgpt_reference_kernels;
 
 /* Picks `forced` (or MGPT_BACKEND if forced is NULL, else the best), refuses one the CPU
- * cannot run, and calls its init. 0 on success; else err says why, and the return value
+ * cannot run, and calls its init (an automatic choice whose init fails is warned about on
+ * r->warn, and the next best tried). 0 on success; else err says why, and the return value
  * is 2 for "cannot run here / unknown name" and 1 for other failures. Sets the calling
  * thread's SSE control register to flush denormals (FTZ | DAZ); threads created after
  * inherit it. Several instances of one entry may be open at once. */

@@ -146,6 +146,14 @@ uint32_t mgpt_cpu_feature_bit(const char *name)
     return 0;
 }
 
+static uint32_t known_features(void)
+{
+    uint32_t known = 0;
+    for (size_t i = 0; i < N_FEATURES; i++)
+        known |= feature_table[i].bit;
+    return known;
+}
+
 int mgpt_cpu_parse_features(const char *list, uint32_t *mask, char *err, size_t errlen)
 {
     *mask = 0;
@@ -156,7 +164,7 @@ int mgpt_cpu_parse_features(const char *list, uint32_t *mask, char *err, size_t 
         uint32_t bit = mgpt_cpu_feature_bit(tok);
         if (!bit) {
             char names[256];
-            mgpt_cpu_feature_names(~0u, names, sizeof names);
+            mgpt_cpu_feature_names(known_features(), names, sizeof names);
             snprintf(err, errlen, "unknown CPU feature '%s' (known: %s)", tok, names);
             return -1;
         }
@@ -177,6 +185,12 @@ void mgpt_cpu_feature_names(uint32_t mask, char *buf, size_t len)
             break;
         used += (size_t)n;
     }
+    /* bits no name stands for (a module built against a newer feature list): named as
+     * bits, so that "needs" is never followed by nothing */
+    uint32_t unknown = mask & ~known_features();
+    if (unknown && used < len)
+        snprintf(buf + used, len - used, "%sunknown feature bits 0x%x", used ? " " : "",
+                 (unsigned)unknown);
 }
 
 int mgpt_cpu_detect(mgpt_cpu_info *out, char *err, size_t errlen)

@@ -26,7 +26,8 @@ typedef struct mgpt_cpu_info {
  * with err set when MGPT_CPU_DISABLE names an unknown feature. */
 int mgpt_cpu_detect(mgpt_cpu_info *out, char *err, size_t errlen);
 
-/* "sse4.2 avx2 fma" style names of the bits in mask, space separated. */
+/* "sse4.2 avx2 fma" style names of the bits in mask, space separated; bits without a name
+ * as "unknown feature bits 0x80000000". */
 void mgpt_cpu_feature_names(uint32_t mask, char *buf, size_t len);
 /* One feature name ("avx512f") to its bit; 0 if unknown. */
 uint32_t mgpt_cpu_feature_bit(const char *name);

@@ -1,6 +1,7 @@
 /* mgpt backends: every module the registry found, what each needs, whether this CPU can
- * run it, and which one a command would use and why. Nothing of a module runs here: the
- * listing reads only descriptors (data). */
+ * run it (or why it was skipped), and which one a command would use and why. No kernel of a
+ * module runs here: the listing reads only descriptors (data), of modules the loader first
+ * loaded and checked in child processes. */
 #include <stdlib.h>
 #include <string.h>
 #include "cli.h"
@@ -170,6 +171,8 @@ int cmd_backends(int argc, char **argv, const cli_global *g)
     mgpt_cpu_feature_names(cpu.masked, names, sizeof names);
     printf("masked by MGPT_CPU_DISABLE: %s\n", names[0] ? names : "none");
     printf("search path: %s\n", reg.searched[0] ? reg.searched : "(empty)");
+    if (reg.check[0])
+        printf("modules checked: %s\n", reg.check);
     /* threads are the engine's, not a backend's: say so once, for every module */
     printf("threads: the engine runs any backend on --threads threads (%s)\n",
            mgpt_threads_available() ? "OpenMP" : "this build has no OpenMP: 1 thread");

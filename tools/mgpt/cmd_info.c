@@ -173,6 +173,8 @@ int cmd_info(int argc, char **argv, const cli_global *g)
     if (loaded != CLI_OK)
         return loaded;
     printf("  %-17s %s\n", "search path", reg.searched[0] ? reg.searched : "(empty)");
+    if (reg.check[0])
+        printf("  %-17s %s\n", "modules checked", reg.check);
     const char *env = getenv("MGPT_PLUGIN_PATH");
     printf("  %-17s %s\n", "MGPT_PLUGIN_PATH", env ? env : "(not set)");
     printf("  %-17s", "modules");
