@@ -37,6 +37,7 @@ extern "C" {
 #include "model/optimizer.h"
 #include "engine/registry.h"
 }
+#include "test_compute.h"
 #include "test_program.h"
 
 namespace {
@@ -301,29 +302,7 @@ bool write_junk(const std::string &path, size_t bytes)
     return fclose(f) == 0;
 }
 
-// Sets an environment variable for the life of the object.
-class ScopedEnv {
-public:
-    ScopedEnv(const char *name, const char *value) : name_(name)
-    {
-        const char *old = getenv(name);
-        had_ = old != nullptr;
-        if (had_)
-            old_ = old;
-        setenv(name, value, 1);
-    }
-    ~ScopedEnv()
-    {
-        if (had_)
-            setenv(name_.c_str(), old_.c_str(), 1);
-        else
-            unsetenv(name_.c_str());
-    }
-
-private:
-    std::string name_, old_;
-    bool had_ = false;
-};
+using mgpt_test::ScopedEnv;
 
 // Loads `path` with a warning stream; the warnings in *warnings.
 int load_warned(mgpt_registry *r, const std::string &path, std::string *warnings)
@@ -345,6 +324,29 @@ int count(const std::string &text, const std::string &what)
     for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1))
         n++;
     return n;
+}
+
+// The one module of `dir` (mgpt_<name>.so) is rejected with a reason holding each of
+// `parts`, by the check process and in this process (MGPT_PROBE_MODULE="") alike, and the
+// warning names its file.
+void expect_rejected_both_ways(const TempDir &dir, const std::string &name,
+                               const std::vector<std::string> &parts)
+{
+    for (const char *helper : {"default", ""}) {
+        std::unique_ptr<ScopedEnv> in_process;
+        if (!*helper)
+            in_process.reset(new ScopedEnv("MGPT_PROBE_MODULE", ""));
+        mgpt_registry r;
+        std::string warnings;
+        ASSERT_EQ(load_warned(&r, dir.path(), &warnings), 1);
+        EXPECT_EQ(r.entries[0].status, MGPT_BE_REJECTED);
+        for (const std::string &part : parts)
+            EXPECT_NE(std::string(r.entries[0].reason).find(part), std::string::npos)
+                << r.entries[0].reason;
+        EXPECT_NE(warnings.find(dir.file("mgpt_" + name + ".so") + ": "), std::string::npos)
+            << warnings;
+        mgpt_registry_free(&r);
+    }
 }
 
 double seconds_since(const struct timespec &t0)
@@ -427,20 +429,7 @@ TEST_F(Loader, DescriptorWithABadNamePointerIsRejected)
 {
     TempDir dir;
     ASSERT_TRUE(copy_fixture(dir, "name_pointer", "badptr"));
-    for (const char *helper : {"default", ""}) {
-        std::unique_ptr<ScopedEnv> in_process;
-        if (!*helper)
-            in_process.reset(new ScopedEnv("MGPT_PROBE_MODULE", ""));
-        mgpt_registry r;
-        std::string warnings;
-        ASSERT_EQ(load_warned(&r, dir.path(), &warnings), 1);
-        EXPECT_EQ(r.entries[0].status, MGPT_BE_REJECTED);
-        EXPECT_NE(std::string(r.entries[0].reason).find("name is not a readable string"),
-                  std::string::npos) << r.entries[0].reason;
-        EXPECT_NE(warnings.find(dir.file("mgpt_badptr.so") + ": descriptor's name"),
-                  std::string::npos) << warnings;
-        mgpt_registry_free(&r);
-    }
+    expect_rejected_both_ways(dir, "badptr", {"name is not a readable string"});
     std::string out;
     EXPECT_EQ(run_mgpt(dir.path() + ":" + env("MGPT_PLUGIN_PATH"), "backends", &out), 0) << out;
     EXPECT_NE(out.find("rejected: descriptor's name is not a readable string"),
@@ -639,20 +628,8 @@ TEST_F(Loader, TableSizeThatLiesIsRejected)
 {
     TempDir dir;
     ASSERT_TRUE(copy_fixture(dir, "lying_table", "liar"));
-    for (const char *helper : {"default", ""}) {
-        std::unique_ptr<ScopedEnv> in_process;
-        if (!*helper)
-            in_process.reset(new ScopedEnv("MGPT_PROBE_MODULE", ""));
-        mgpt_registry r;
-        std::string warnings;
-        ASSERT_EQ(load_warned(&r, dir.path(), &warnings), 1);
-        EXPECT_EQ(r.entries[0].status, MGPT_BE_REJECTED);
-        EXPECT_NE(std::string(r.entries[0].reason).find("kernel table slot 12 of "),
-                  std::string::npos) << r.entries[0].reason;
-        EXPECT_NE(std::string(r.entries[0].reason).find("is not code of this module"),
-                  std::string::npos) << r.entries[0].reason;
-        mgpt_registry_free(&r);
-    }
+    expect_rejected_both_ways(dir, "liar",
+                              {"kernel table slot 12 of ", "is not code of this module"});
 }
 
 // Issue 11 (9): two valid modules of one name in two folders: the higher priority wins
@@ -1141,8 +1118,9 @@ TEST(Cpu, NewFeatureBitsAgreeWithProcCpuinfo)
     ASSERT_EQ(mgpt_cpu_parse_features("avx512_bf16,amx_tile,avx_vnni", &mask, err, sizeof err), 0)
         << err;
     EXPECT_EQ(mask, (uint32_t)(MGPT_CPU_AVX512_BF16 | MGPT_CPU_AMX_TILE | MGPT_CPU_AVX_VNNI));
-    if (cpu.hw_features & (MGPT_CPU_AMX_TILE | MGPT_CPU_AMX_BF16))
+    if (cpu.hw_features & (MGPT_CPU_AMX_TILE | MGPT_CPU_AMX_BF16)) {
         EXPECT_EQ(cpu.xcr0 & 0x60000, 0x60000u) << "AMX reported without the OS saving tile state";
+    }
 }
 
 // The slot list as the engine reports it: names, indices and splits from mgpt/kernel_list.h.
