@@ -1,4 +1,4 @@
-/* Finding, checking and choosing backend modules.
+/* Finding and checking backend modules (choosing and opening one: backend_open.c).
  *
  * Order of trust: every module file on the path is first loaded and checked in a child
  * process of its own (the helper mgpt-probe-module, module_probe.c), so that what a module
@@ -16,7 +16,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <xmmintrin.h>
 #include "platform/cpu.h"
 #include "engine/module_check.h"
 #include "engine/module_probe.h"
@@ -87,7 +86,7 @@ static void reject(mgpt_backend_entry *e, const char *fmt, ...)
     }
 }
 
-static void warn(const mgpt_registry *r, const char *fmt, ...)
+void mgpt_registry_warn(const mgpt_registry *r, const char *fmt, ...)
 {
     if (!r->warn)
         return;
@@ -254,7 +253,7 @@ static int probe_timeout_ms(const mgpt_registry *r)
     char *end;
     long v = strtol(s, &end, 10);
     if (*end || v <= 0 || v > 3600000) {
-        warn(r, "MGPT_PROBE_TIMEOUT_MS='%s' is not a number of milliseconds from 1 to "
+        mgpt_registry_warn(r, "MGPT_PROBE_TIMEOUT_MS='%s' is not a number of milliseconds from 1 to "
              "3600000; using %d", s, DEFAULT_PROBE_TIMEOUT_MS);
         return DEFAULT_PROBE_TIMEOUT_MS;
     }
@@ -336,7 +335,7 @@ static void check_modules(mgpt_registry *r, int first, char *accepted, int *prio
         snprintf(r->check, sizeof r->check, "in this process (%.400s)",
                  why[0] ? why : "MGPT_PROBE_MODULE is empty");
     if (why[0])
-        warn(r, "%s: checking backend modules in this process, where a module that crashes "
+        mgpt_registry_warn(r, "%s: checking backend modules in this process, where a module that crashes "
              "or hangs when loaded takes the program with it", why);
     free(jobs);
     free(entry_of);
@@ -413,7 +412,7 @@ static void load_entries(mgpt_registry *r, int first)
     }
     for (int i = first; i < r->n; i++)
         if (r->entries[i].status == MGPT_BE_REJECTED)
-            warn(r, "skipping backend module %s: %s", r->entries[i].path, r->entries[i].reason);
+            mgpt_registry_warn(r, "skipping backend module %s: %s", r->entries[i].path, r->entries[i].reason);
     free(accepted);
     free(prio);
 }
@@ -511,76 +510,6 @@ const mgpt_backend_entry *mgpt_registry_find(const mgpt_registry *r, const char 
     return NULL;
 }
 
-/* Automatic selection considers only fp32 backends: reduced precision is asked for. */
-static int automatic(const mgpt_backend_entry *e)
-{
-    return e->status == MGPT_BE_RUNNABLE && e->desc->precision == MGPT_PRECISION_FP32;
-}
-
-/* Candidates in selection order: by priority (higher first), then name. */
-static int better(const mgpt_backend_entry *a, const mgpt_backend_entry *b)
-{
-    if (a->desc->priority != b->desc->priority)
-        return a->desc->priority > b->desc->priority;
-    return strcmp(a->name, b->name) < 0;
-}
-
-static int cmp_better(const void *a, const void *b)
-{
-    const mgpt_backend_entry *x = *(const mgpt_backend_entry *const *)a;
-    const mgpt_backend_entry *y = *(const mgpt_backend_entry *const *)b;
-    return better(x, y) ? -1 : better(y, x) ? 1 : 0;
-}
-
-const mgpt_backend_entry *mgpt_registry_best(const mgpt_registry *r)
-{
-    const mgpt_backend_entry *best = NULL;
-    for (int i = 0; i < r->n; i++) {
-        const mgpt_backend_entry *e = &r->entries[i];
-        if (automatic(e) && (!best || better(e, best)))
-            best = e;
-    }
-    return best;
-}
-
-/* Fills the kernel table of b from e: the slots its table reaches and implements, the
- * rest from the reference kernels linked into the engine. */
-static void fill_kernels(const mgpt_backend_entry *e, mgpt_backend *b)
-{
-    b->entry = e;
-    b->k = mgpt_reference_kernels;
-    b->native = 0;
-    for (int i = 0; i < e->n_slots; i++) {
-        mgpt_any_fn f = mgpt_kernel_get(e->desc->kernels, i);
-        if (f) {
-            mgpt_kernel_set(&b->k, i, f);
-            b->native |= (uint64_t)1 << i;
-        }
-    }
-}
-
-static int try_open(const mgpt_backend_entry *e, const mgpt_backend_env *env, mgpt_backend *out,
-                    char *err, size_t errlen)
-{
-    fill_kernels(e, out);
-    out->instance = NULL;
-    out->num_threads = env->num_threads;
-    if (e->desc->init) {
-        char why[300] = "";
-        int rc = e->desc->init(env, &out->instance, why, sizeof why - 1);
-        why[sizeof why - 1] = '\0'; /* an init may fill it without terminating it */
-        if (rc != 0) {
-            snprintf(err, errlen, "backend '%s' (%s) failed to initialise: %s", e->name, e->path,
-                     why[0] ? why : "no reason given");
-            out->instance = NULL;
-            return -1;
-        }
-    }
-    out->ctx.instance = out->instance;
-    out->ctx.thread = 0;
-    return 0;
-}
-
 void mgpt_registry_names(const mgpt_registry *r, char *buf, size_t len)
 {
     size_t used = 0;
@@ -591,98 +520,4 @@ void mgpt_registry_names(const mgpt_registry *r, char *buf, size_t len)
                                      r->entries[i].name);
     if (!used)
         snprintf(buf, len, "none");
-}
-
-/* Flush denormals to zero (FTZ) and read them as zero (DAZ) in the calling thread, as
- * deep-learning runtimes do: Adam's second moments of rarely-used rows decay geometrically
- * into the denormal range, where each operation costs ~100 cycles (measured: 40% of a
- * step on e64_L1_b8). Results stay deterministic; they differ only below 1.2e-38. */
-static void flush_denormals(void)
-{
-    _mm_setcsr(_mm_getcsr() | 0x8040); /* FTZ (bit 15) | DAZ (bit 6) */
-}
-
-int mgpt_registry_select(const mgpt_registry *r, const char *forced,
-                         const mgpt_backend_entry **out, char *err, size_t errlen)
-{
-    *out = NULL;
-    if (!forced || !*forced)
-        forced = getenv("MGPT_BACKEND");
-    int any = 0;
-    for (int i = 0; i < r->n; i++)
-        any |= r->entries[i].desc != NULL;
-    if (!any) {
-        snprintf(err, errlen, "no usable backend modules (mgpt_NAME.so) found in %s; set "
-                 "MGPT_PLUGIN_PATH to the folder that holds them",
-                 r->searched[0] ? r->searched : "(empty search path)");
-        return 1;
-    }
-    if (forced && *forced) {
-        const mgpt_backend_entry *e = mgpt_registry_find(r, forced);
-        if (!e) {
-            char names[512];
-            mgpt_registry_names(r, names, sizeof names);
-            snprintf(err, errlen, "unknown backend '%s' (available: %s)", forced, names);
-            return 2;
-        }
-        if (e->status != MGPT_BE_RUNNABLE) {
-            char need[256];
-            mgpt_cpu_feature_names(e->missing, need, sizeof need);
-            snprintf(err, errlen, "backend '%s' cannot run on this CPU: needs %s%s", forced, need,
-                     (e->missing & r->cpu_masked) ? " (masked by MGPT_CPU_DISABLE)" : "");
-            return 2;
-        }
-        *out = e;
-        return 0;
-    }
-    *out = mgpt_registry_best(r);
-    if (!*out) {
-        snprintf(err, errlen, "no backend in %s can run on this CPU", r->searched);
-        return 1;
-    }
-    return 0;
-}
-
-int mgpt_backend_open(mgpt_registry *r, const char *forced, const mgpt_backend_env *env,
-                      mgpt_backend *out, char *err, size_t errlen)
-{
-    memset(out, 0, sizeof *out);
-    flush_denormals();
-    if (!forced || !*forced)
-        forced = getenv("MGPT_BACKEND");
-    const mgpt_backend_entry *e;
-    int rc = mgpt_registry_select(r, forced, &e, err, errlen);
-    if (rc != 0)
-        return rc;
-    if (forced && *forced)
-        return try_open(e, env, out, err, errlen) == 0 ? 0 : 1;
-    /* automatic: the runnable candidates best first; one whose init fails is skipped
-     * with a warning */
-    const mgpt_backend_entry **cand = malloc((size_t)(r->n + 1) * sizeof *cand);
-    if (!cand) {
-        snprintf(err, errlen, "out of memory");
-        return 1;
-    }
-    int nc = 0;
-    for (int i = 0; i < r->n; i++)
-        if (automatic(&r->entries[i]))
-            cand[nc++] = &r->entries[i];
-    qsort(cand, (size_t)nc, sizeof *cand, cmp_better);
-    for (int i = 0; i < nc; i++) {
-        if (try_open(cand[i], env, out, err, errlen) == 0) {
-            free(cand);
-            return 0;
-        }
-        warn(r, "skipping %s", err);
-    }
-    free(cand);
-    snprintf(err, errlen, "no backend in %s can run on this CPU", r->searched);
-    return 1;
-}
-
-void mgpt_backend_close(mgpt_backend *b)
-{
-    if (b->entry && b->entry->desc && b->entry->desc->shutdown)
-        b->entry->desc->shutdown(b->instance);
-    memset(b, 0, sizeof *b);
 }

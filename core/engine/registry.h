@@ -57,6 +57,9 @@ int mgpt_registry_load(mgpt_registry *r, const char *path, FILE *warn, char *err
 int mgpt_registry_load_file(mgpt_registry *r, const char *file, FILE *warn, char *err,
                             size_t errlen);
 void mgpt_registry_free(mgpt_registry *r);
+/* "mgpt: warning: ..." on the registry's warn stream (none if NULL): its one channel. */
+void mgpt_registry_warn(const mgpt_registry *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 const mgpt_backend_entry *mgpt_registry_find(const mgpt_registry *r, const char *name);
 /* "avx512, avx2, sse, scalar": the valid modules' names, in search order ("none"). */
 void mgpt_registry_names(const mgpt_registry *r, char *buf, size_t len);
