@@ -374,6 +374,37 @@ TEST_F(Cli, MaskedCpuCannotRunForcedBackend)
     EXPECT_FAILS(r, 2, "avx9000");
 }
 
+// --precision=bf16 picks the best runnable bf16 backend (here the lowprec test module,
+// tests/lowprec_module.cc, of the highest priority); a forced backend of another class, a
+// class that does not exist and a path with no bf16 module are refused with exit status 2.
+TEST_F(Cli, PrecisionChoosesTheBackendClass)
+{
+    const char *mods = getenv("MGPT_TEST_MODULE_DIR");
+    ASSERT_TRUE(mods && *mods) << "MGPT_TEST_MODULE_DIR is not set (run through make check)";
+    const std::string with_bf16 =
+        "MGPT_PLUGIN_PATH=" + std::string(mods) + ":" + getenv("MGPT_PLUGIN_PATH");
+    Result r = run({"--precision=bf16", "--verbose", "train", "--num-steps", "2",
+                    "--num-samples", "0"}, {with_bf16});
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.err.find("backend lowprec"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("--precision=bf16"), std::string::npos) << r.err;
+    r = run({"--precision=fp32", "--verbose", "train", "--num-steps", "1", "--num-samples", "0"},
+            {with_bf16});
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.err.find("backend lowprec"), std::string::npos) << r.err;
+    r = run({"--precision=bf16", "--backend=scalar", "train", "--num-steps", "1"}, {with_bf16});
+    EXPECT_FAILS(r, 2, "'scalar' computes in fp32, not bf16");
+    r = run({"--precision=fp16", "train", "--num-steps", "1"});
+    EXPECT_FAILS(r, 2, "--precision 'fp16'", "fp32, bf16");
+    r = run({"--precision=bf16", "train", "--num-steps", "1"},
+            {"MGPT_PLUGIN_PATH=" + std::string(getenv("MGPT_PLUGIN_PATH")) + ":/nonexistent"});
+    if (r.status == 0)
+        GTEST_SKIP() << "a bf16 backend this CPU runs is on the default path";
+    EXPECT_FAILS(r, 2, "no bf16 backend can run on this CPU");
+    r = run({"train", "--precision=bf16"});
+    EXPECT_FAILS(r, 2, "'--precision' is a global option");
+}
+
 TEST_F(Cli, EmptyPluginDirectory)
 {
     const std::string plugins = path("plugins");

@@ -8,9 +8,14 @@
 #include "engine/registry.h"
 
 /* Automatic selection considers only fp32 backends: reduced precision is asked for. */
+static int runnable_of(const mgpt_backend_entry *e, uint32_t precision)
+{
+    return e->status == MGPT_BE_RUNNABLE && e->desc->precision == precision;
+}
+
 static int automatic(const mgpt_backend_entry *e)
 {
-    return e->status == MGPT_BE_RUNNABLE && e->desc->precision == MGPT_PRECISION_FP32;
+    return runnable_of(e, MGPT_PRECISION_FP32);
 }
 
 /* Candidates in selection order: by priority (higher first), then name. */
@@ -28,15 +33,20 @@ static int cmp_better(const void *a, const void *b)
     return better(x, y) ? -1 : better(y, x) ? 1 : 0;
 }
 
-const mgpt_backend_entry *mgpt_registry_best(const mgpt_registry *r)
+const mgpt_backend_entry *mgpt_registry_best_of(const mgpt_registry *r, uint32_t precision)
 {
     const mgpt_backend_entry *best = NULL;
     for (int i = 0; i < r->n; i++) {
         const mgpt_backend_entry *e = &r->entries[i];
-        if (automatic(e) && (!best || better(e, best)))
+        if (runnable_of(e, precision) && (!best || better(e, best)))
             best = e;
     }
     return best;
+}
+
+const mgpt_backend_entry *mgpt_registry_best(const mgpt_registry *r)
+{
+    return mgpt_registry_best_of(r, MGPT_PRECISION_FP32);
 }
 
 /* Fills the kernel table of b from e: the slots its table reaches and implements, the
@@ -85,6 +95,21 @@ static int try_open(const mgpt_backend_entry *e, const mgpt_backend_env *env, mg
 static void flush_denormals(void)
 {
     _mm_setcsr(_mm_getcsr() | 0x8040); /* FTZ (bit 15) | DAZ (bit 6) */
+}
+
+const char *mgpt_precision_name(uint32_t precision)
+{
+    return precision == MGPT_PRECISION_FP32 ? "fp32"
+           : precision == MGPT_PRECISION_BF16 ? "bf16" : NULL;
+}
+
+int mgpt_precision_parse(const char *name)
+{
+    if (strcmp(name, "fp32") == 0)
+        return MGPT_PRECISION_FP32;
+    if (strcmp(name, "bf16") == 0)
+        return MGPT_PRECISION_BF16;
+    return -1;
 }
 
 int mgpt_registry_select(const mgpt_registry *r, const char *forced,

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "engine/engine.h"
+#include "platform/cpu.h"
 #include "platform/topology.h"
 
 int mgpt_engine_binding(const mgpt_topology *t, int threads, int *pu, int max)
@@ -10,6 +11,60 @@ int mgpt_engine_binding(const mgpt_topology *t, int threads, int *pu, int max)
     if (threads <= 1 || mgpt_thread_placement_variable())
         return 0;
     return mgpt_thread_binding(t, threads, pu, max);
+}
+
+/* A precision class other than fp32: the best runnable backend of that class, by name; a
+ * forced backend (--backend, MGPT_BACKEND) must be of the class asked for. 0, or -1 with
+ * err (the caller's exit status 2: no such backend can run here). */
+static int choose_precision(mgpt_engine *e, const mgpt_engine_opts *o, const char **backend,
+                            char *err, size_t errlen)
+{
+    const char *pname = mgpt_precision_name(o->precision);
+    if (!pname) {
+        snprintf(err, errlen, "unknown precision class %u", o->precision);
+        return -1;
+    }
+    const char *env_backend = getenv("MGPT_BACKEND");
+    const char *forced = o->backend && *o->backend ? o->backend
+                         : env_backend && *env_backend ? env_backend : NULL;
+    if (forced) {
+        const mgpt_backend_entry *f = mgpt_registry_find(&e->reg, forced);
+        if (f && f->desc->precision != o->precision) {
+            snprintf(err, errlen, "backend '%s' computes in %s, not %s (drop --precision or "
+                     "choose a %s backend; see 'mgpt backends')", forced,
+                     mgpt_precision_name(f->desc->precision), pname, pname);
+            return -1;
+        }
+        return 0;  /* an unknown or unrunnable name: mgpt_backend_open says why */
+    }
+    if (o->precision == MGPT_PRECISION_FP32)
+        return 0;
+    const mgpt_backend_entry *b = mgpt_registry_best_of(&e->reg, o->precision);
+    if (!b) {
+        /* why not: the backends of the class this CPU cannot run, with what they need */
+        size_t used = (size_t)snprintf(err, errlen, "no %s backend can run on this CPU", pname);
+        const char *sep = ": ";
+        for (int i = 0; i < e->reg.n && used < errlen; i++) {
+            const mgpt_backend_entry *c = &e->reg.entries[i];
+            if (!c->desc || c->desc->precision != o->precision)
+                continue;
+            char need[256];
+            mgpt_cpu_feature_names(c->missing, need, sizeof need);
+            used += (size_t)snprintf(err + used, errlen - used, "%s%s needs %s%s", sep, c->name,
+                                     need, (c->missing & e->reg.cpu_masked)
+                                               ? " (masked by MGPT_CPU_DISABLE)" : "");
+            sep = "; ";
+        }
+        if (*sep == ':' && used < errlen)
+            snprintf(err + used, errlen - used, " (no %s backend module found in %s)", pname,
+                     e->reg.searched);
+        return -1;
+    }
+    *backend = b->name;
+    e->why = o->precision == MGPT_PRECISION_BF16
+                 ? "the highest-priority runnable bf16 backend (--precision=bf16)"
+                 : "the highest-priority runnable backend of the precision asked for";
+    return 0;
 }
 
 int mgpt_engine_open(mgpt_engine *e, const mgpt_engine_opts *o, char *err, size_t errlen)
@@ -55,15 +110,20 @@ int mgpt_engine_open(mgpt_engine *e, const mgpt_engine_opts *o, char *err, size_
     e->why = o->backend && *o->backend ? "forced"
            : env_backend && *env_backend ? "forced by MGPT_BACKEND"
            : "the highest-priority runnable backend";
+    const char *backend = o->backend;
+    if (choose_precision(e, o, &backend, err, errlen) != 0) {
+        mgpt_engine_close(e);
+        return MGPT_ENGINE_USAGE;
+    }
     mgpt_backend_env env = {
         .abi_major = MGPT_BACKEND_ABI_MAJOR,
         .abi_minor = MGPT_BACKEND_ABI_MINOR,
         .num_threads = e->threads,
         .cpu_features = e->reg.cpu_features,
     };
-    int rc = mgpt_backend_open(&e->reg, o->backend, &env, &e->be, err, errlen);
+    int rc = mgpt_backend_open(&e->reg, backend, &env, &e->be, err, errlen);
     if (rc != 0) {
-        const char *forced = o->backend && *o->backend ? o->backend : env_backend;
+        const char *forced = backend && *backend ? backend : env_backend;
         const mgpt_backend_entry *f = forced ? mgpt_registry_find(&e->reg, forced) : NULL;
         e->not_runnable = f && f->status == MGPT_BE_NOT_RUNNABLE;
         mgpt_engine_close(e);

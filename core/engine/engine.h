@@ -16,6 +16,8 @@ extern "C" {
 
 typedef struct mgpt_engine_opts {
     const char *backend;      /* forced; NULL or "": MGPT_BACKEND, else the best runnable */
+    uint32_t precision;       /* MGPT_PRECISION_*: the class of the automatic choice (fp32,
+                               * 0, by default); a forced backend must be of this class */
     int threads;              /* 0: one per physical core the process may run on */
     const char *plugin_path;  /* NULL: MGPT_PLUGIN_PATH, then the system path */
     FILE *warn;               /* rejected modules are reported here; NULL: nowhere */

@@ -67,6 +67,11 @@ void mgpt_registry_names(const mgpt_registry *r, char *buf, size_t len);
 /* The best runnable fp32 entry (highest priority; the name breaks ties), or NULL. Reduced
  * precision backends are chosen only by name. */
 const mgpt_backend_entry *mgpt_registry_best(const mgpt_registry *r);
+/* The best runnable entry of a precision class (MGPT_PRECISION_*), or NULL. */
+const mgpt_backend_entry *mgpt_registry_best_of(const mgpt_registry *r, uint32_t precision);
+/* "fp32", "bf16" (NULL for an unknown class); and back (-1 for an unknown name). */
+const char *mgpt_precision_name(uint32_t precision);
+int mgpt_precision_parse(const char *name);
 
 /* Chooses without running plugin code: `forced` (or MGPT_BACKEND if forced is NULL), else
  * the best runnable entry. 0 with *out set; else err says why and the return value is 2

@@ -56,6 +56,7 @@ int cli_engine_open(cli_engine *e, const char *cmd, const cli_global *g)
     char err[1200];
     mgpt_engine_opts o = {
         .backend = g->backend,
+        .precision = g->precision,
         .threads = g->threads,    /* 0: the engine's default, one per physical core */
         .plugin_path = NULL,      /* MGPT_PLUGIN_PATH, then the system path */
         .warn = stderr,           /* rejected modules are worth a line on every command */

@@ -36,6 +36,9 @@ static void help(void)
            "                            set, else the best one this CPU can run)\n"
            "      --threads=N           threads for any backend, 1..%d (default: one per\n"
            "                            physical core)\n"
+           "      --precision=CLASS     fp32 (default) or bf16: the best backend of that\n"
+           "                            class this CPU runs; bf16 rounds the inputs of the\n"
+           "                            matmuls to bf16 and keeps everything else fp32\n"
            "      --verbose             say which backend was chosen and why\n"
            "  -h, --help                show this help and exit\n"
            "  -V, --version             show the version and exit\n"
@@ -69,11 +72,12 @@ static void list_commands(char *buf, size_t len)
         used += (size_t)snprintf(buf + used, len - used, "%s%s", used ? ", " : "", c->name);
 }
 
-enum { O_BACKEND = 256, O_THREADS, O_VERBOSE };
+enum { O_BACKEND = 256, O_THREADS, O_VERBOSE, O_PRECISION };
 
 static const struct option longopts[] = {
     {"backend", required_argument, NULL, O_BACKEND},
     {"threads", required_argument, NULL, O_THREADS},
+    {"precision", required_argument, NULL, O_PRECISION},
     {"verbose", no_argument, NULL, O_VERBOSE},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -82,7 +86,7 @@ static const struct option longopts[] = {
 
 int main(int argc, char **argv)
 {
-    cli_global g = {NULL, 0, 0};
+    cli_global g = {NULL, 0, 0, MGPT_PRECISION_FP32};
     int c;
     tool_set_program("mgpt", 1);
     opterr = 0;
@@ -101,6 +105,17 @@ int main(int argc, char **argv)
             if (cli_parse_int(NULL, "--threads", optarg, 1, MAX_THREADS, &g.threads) != 0)
                 return CLI_USAGE;
             break;
+        case O_PRECISION: {
+            int p = mgpt_precision_parse(optarg);
+            if (p < 0) {
+                tool_error(NULL, "--precision '%s' is not a precision class (accepted: fp32, "
+                           "bf16)", optarg);
+                tool_try_help(NULL);
+                return CLI_USAGE;
+            }
+            g.precision = (uint32_t)p;
+            break;
+        }
         case O_VERBOSE:
             g.verbose = 1;
             break;

@@ -18,7 +18,8 @@ void cli_print_version(void)
 
 /* The global options, to say where they go when given after a command. */
 static const tool_global_option global_opts[] = {
-    {"backend", "=NAME"}, {"threads", "=N"}, {"verbose", ""}, {NULL, NULL},
+    {"backend", "=NAME"}, {"threads", "=N"}, {"precision", "=CLASS"}, {"verbose", ""},
+    {NULL, NULL},
 };
 
 int cli_bad_option(const char *cmd, char **argv, const struct option *longopts, int c)
