@@ -374,6 +374,32 @@ TEST_F(Cli, MaskedCpuCannotRunForcedBackend)
     EXPECT_FAILS(r, 2, "avx9000");
 }
 
+// The bf16 module needs one feature more than avx512: masking that one alone refuses it,
+// with the feature and the mask named, while avx512 stays runnable (and is what automatic
+// selection picks, masked or not: it never picks reduced precision).
+TEST_F(Cli, MaskedBf16CannotRunForcedBackend)
+{
+    Result list = run({"backends"});
+    ASSERT_EQ(list.status, 0) << list.err;
+    if (list.out.find("  avx512bf16\n") == std::string::npos)
+        GTEST_SKIP() << "the avx512bf16 module was not built";
+    if (list.out.find(" avx512_bf16") == std::string::npos)
+        GTEST_SKIP() << "this CPU has no avx512_bf16 to mask";
+    const std::vector<std::string> mask = {"MGPT_CPU_DISABLE=avx512_bf16"};
+    Result r = run({"--backend=avx512bf16", "train", "--num-steps", "1"}, mask);
+    EXPECT_FAILS(r, 2, "avx512bf16", "cannot run", "needs avx512_bf16", "MGPT_CPU_DISABLE");
+    r = run({"--backend=avx512bf16", "backends"}, mask);
+    EXPECT_FAILS(r, 2, "needs avx512_bf16", "MGPT_CPU_DISABLE");
+    r = run({"backends"}, mask);
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.out.find("masked by MGPT_CPU_DISABLE: avx512_bf16"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("status:    not runnable: needs avx512_bf16"), std::string::npos)
+        << r.out;
+    if (list.out.find("  avx512\n") != std::string::npos) {
+        EXPECT_NE(r.out.find("selected: avx512 "), std::string::npos) << r.out;
+    }
+}
+
 TEST_F(Cli, EmptyPluginDirectory)
 {
     const std::string plugins = path("plugins");
