@@ -396,13 +396,45 @@ TEST_F(Cli, PrecisionChoosesTheBackendClass)
     EXPECT_FAILS(r, 2, "'scalar' computes in fp32, not bf16");
     r = run({"--precision=fp16", "train", "--num-steps", "1"});
     EXPECT_FAILS(r, 2, "--precision 'fp16'", "fp32, bf16");
-    r = run({"--precision=bf16", "train", "--num-steps", "1"},
-            {"MGPT_PLUGIN_PATH=" + std::string(getenv("MGPT_PLUGIN_PATH")) + ":/nonexistent"});
-    if (r.status == 0)
-        GTEST_SKIP() << "a bf16 backend this CPU runs is on the default path";
-    EXPECT_FAILS(r, 2, "no bf16 backend can run on this CPU");
     r = run({"train", "--precision=bf16"});
     EXPECT_FAILS(r, 2, "'--precision' is a global option");
+    // without the lowprec module, and with avx512_bf16 masked: no bf16 backend runs, and the
+    // message says what each one needs
+    r = run({"--precision=bf16", "train", "--num-steps", "1"},
+            {"MGPT_CPU_DISABLE=avx512_bf16"});
+    if (r.status == 0)
+        GTEST_SKIP() << "a bf16 backend that needs no avx512_bf16 is on the default path";
+    EXPECT_FAILS(r, 2, "no bf16 backend can run on this CPU");
+    Result list = run({"backends"});
+    if (list.out.find("  avx512bf16\n") != std::string::npos) {
+        EXPECT_NE(r.err.find("avx512bf16 needs avx512_bf16"), std::string::npos) << r.err;
+    }
+}
+
+// The bf16 module needs one feature more than avx512: masking that one alone refuses it,
+// with the feature and the mask named, while avx512 stays runnable (and is what automatic
+// selection picks, masked or not: it never picks reduced precision).
+TEST_F(Cli, MaskedBf16CannotRunForcedBackend)
+{
+    Result list = run({"backends"});
+    ASSERT_EQ(list.status, 0) << list.err;
+    if (list.out.find("  avx512bf16\n") == std::string::npos)
+        GTEST_SKIP() << "the avx512bf16 module was not built";
+    if (list.out.find(" avx512_bf16") == std::string::npos)
+        GTEST_SKIP() << "this CPU has no avx512_bf16 to mask";
+    const std::vector<std::string> mask = {"MGPT_CPU_DISABLE=avx512_bf16"};
+    Result r = run({"--backend=avx512bf16", "train", "--num-steps", "1"}, mask);
+    EXPECT_FAILS(r, 2, "avx512bf16", "cannot run", "needs avx512_bf16", "MGPT_CPU_DISABLE");
+    r = run({"--backend=avx512bf16", "backends"}, mask);
+    EXPECT_FAILS(r, 2, "needs avx512_bf16", "MGPT_CPU_DISABLE");
+    r = run({"backends"}, mask);
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.out.find("masked by MGPT_CPU_DISABLE: avx512_bf16"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("status:    not runnable: needs avx512_bf16"), std::string::npos)
+        << r.out;
+    if (list.out.find("  avx512\n") != std::string::npos) {
+        EXPECT_NE(r.out.find("selected: avx512 "), std::string::npos) << r.out;
+    }
 }
 
 TEST_F(Cli, EmptyPluginDirectory)

@@ -1106,6 +1106,14 @@ TEST(RooflineIsa, PortsAndLanes)
     // Tiger Lake: one
     EXPECT_EQ(roof_uarch_lookup("GenuineIntel", 6, 0x8C, &a).pipes, 1);
     EXPECT_EQ(roof_uarch_lookup("GenuineIntel", 6, 0x01, &a).name, nullptr);
+    // a bf16 module (avx512bf16): VDPBF16PS on the same two ports, 2 products per lane
+    roof_isa b = roof_isa_of(MGPT_CPU_SSE2 | MGPT_CPU_AVX | MGPT_CPU_AVX2 | MGPT_CPU_FMA |
+                             MGPT_CPU_AVX512F | MGPT_CPU_AVX512_BF16);
+    EXPECT_EQ(b.lanes, 16);
+    EXPECT_EQ(b.dot, 2);
+    EXPECT_EQ(a.dot, 1);
+    EXPECT_EQ(roof_uarch_lookup("GenuineIntel", 6, 0x8F, &b).pipes, 2);
+    EXPECT_EQ(roof_flops_per_cycle(&b, 2), 128);
 }
 
 // --- the program ---------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 /* The instance of a SIMD backend (init and shutdown of its descriptor): one GEMM workspace
- * per thread that may call a kernel at once. Compiled with the ISA's flags like the
+ * per thread that may call a kernel at once (in the bf16 module, large enough for either
+ * GEMM's packing buffers). Compiled with the ISA's flags like the
  * kernels; the loader calls init only after its feature check. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,7 +11,13 @@ int SIMD_FN(init)(const mgpt_backend_env *env, void **instance, char *err, size_
     int threads = env->num_threads > 0 ? env->num_threads : 1;
     /* whole 64-byte lines (aligned_alloc's size is a multiple of its alignment), so no two
      * threads' workspaces share a line */
-    size_t bytes = (SIMD_FN(gemm_work_floats)() * sizeof(float) + 63) / 64 * 64;
+    size_t floats = SIMD_FN(gemm_work_floats)();
+#ifdef SIMD_BF16
+    /* the bf16 GEMM's packing buffers share it: a thread runs one kernel at a time */
+    if (SIMD_FN(gemm_bf16_work_floats)() > floats)
+        floats = SIMD_FN(gemm_bf16_work_floats)();
+#endif
+    size_t bytes = (floats * sizeof(float) + 63) / 64 * 64;
     simd_instance *in = calloc(1, sizeof *in + (size_t)threads * sizeof in->work[0]);
     if (!in) {
         snprintf(err, errlen, "out of memory for the instance of %d threads", threads);

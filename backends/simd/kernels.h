@@ -1,8 +1,11 @@
-/* The internal interface of the SIMD kernel libraries libsimd_sse.la, libsimd_avx2.la and
- * libsimd_avx512.la: the same shared sources of this folder, compiled once per ISA. Every
- * name carries its ISA prefix (sse_, avx2_, avx512_) chosen by which of MGPT_SIMD_SSE,
- * MGPT_SIMD_AVX2, MGPT_SIMD_AVX512 is defined, so SIMD_FN(gemm) is avx2_gemm in the AVX2
- * library.
+/* The internal interface of the SIMD kernel libraries libsimd_sse.la, libsimd_avx2.la,
+ * libsimd_avx512.la and libsimd_avx512bf16.la: the same shared sources of this folder,
+ * compiled once per ISA. Every name carries its ISA prefix (sse_, avx2_, avx512_,
+ * avx512bf16_) chosen by which of MGPT_SIMD_SSE, MGPT_SIMD_AVX2, MGPT_SIMD_AVX512,
+ * MGPT_SIMD_AVX512BF16 is defined, so SIMD_FN(gemm) is avx2_gemm in the AVX2 library.
+ * MGPT_SIMD_AVX512BF16 is the AVX-512 build again (vec_avx512.h) under its own prefix, so
+ * that the bf16 module carries its own copy of the fp32 kernels and an instance of its own;
+ * it sets SIMD_BF16, which adds the bf16 GEMM slots (backends/avx512bf16/matmul_bf16.c).
  *
  * Plain C with no intrinsics: the descriptors include it while compiled WITHOUT ISA flags.
  *
@@ -25,6 +28,14 @@
 #define SIMD_FN(name) avx512_##name
 #define SIMD_TILE_ROWS 8
 #define SIMD_TILE_COLS 48
+#elif defined(MGPT_SIMD_AVX512BF16)
+#define SIMD_FN(name) avx512bf16_##name
+#define SIMD_TILE_ROWS 8
+#define SIMD_TILE_COLS 48
+#define SIMD_BF16 1
+/* the bf16 GEMM's register tile, BF16_MR x BF16_NV*16 (checked in matmul_bf16.c) */
+#define BF16_TILE_ROWS 8
+#define BF16_TILE_COLS 48
 #elif defined(MGPT_SIMD_AVX2)
 #define SIMD_FN(name) avx2_##name
 #define SIMD_TILE_ROWS 4
@@ -83,5 +94,18 @@ size_t SIMD_FN(gemm_work_floats)(void);
 void SIMD_FN(gemm)(int M, int N, int K, const float *a, ptrdiff_t rsa, ptrdiff_t csa,
                    const float *b, ptrdiff_t rsb, ptrdiff_t csb, float *c, ptrdiff_t ldc,
                    int accumulate, float *work);
+
+#ifdef SIMD_BF16
+/* ---- the bf16 module's GEMM slots (backends/avx512bf16/matmul_bf16.c): the same products
+ * as matmul_forward, matmul_backward_dinp and matmul_backward_dw, their inputs rounded to
+ * bf16 (nearest even) and the products summed in fp32 by VDPBF16PS; and the peak probe of
+ * that instruction (probes_bf16.c). Their packing buffers are the calling thread's
+ * workspace too (instance.c sizes it for both GEMMs: one kernel runs at a time per thread). */
+mgpt_matmul_forward_fn SIMD_FN(matmul_forward_bf16);
+mgpt_matmul_backward_dinp_fn SIMD_FN(matmul_backward_dinp_bf16);
+mgpt_matmul_backward_dw_fn SIMD_FN(matmul_backward_dw_bf16);
+size_t SIMD_FN(gemm_bf16_work_floats)(void);
+double SIMD_FN(peak_flops_bf16)(uint64_t iterations, float *sink);
+#endif
 #endif /* SIMD_FN */
 #endif

@@ -19,17 +19,22 @@ int mgpt_engine_binding(const mgpt_topology *t, int threads, int *pu, int max)
 static int choose_precision(mgpt_engine *e, const mgpt_engine_opts *o, const char **backend,
                             char *err, size_t errlen)
 {
-    const char *pname = mgpt_precision_name(o->precision);
-    if (!pname) {
-        snprintf(err, errlen, "unknown precision class %u", o->precision);
+    if (!o->precision)
+        return 0;
+    int p = mgpt_precision_parse(o->precision);
+    if (p < 0) {
+        snprintf(err, errlen, "'%s' is not a precision class (accepted: fp32, bf16)",
+                 o->precision);
         return -1;
     }
+    uint32_t precision = (uint32_t)p;
+    const char *pname = o->precision;
     const char *env_backend = getenv("MGPT_BACKEND");
     const char *forced = o->backend && *o->backend ? o->backend
                          : env_backend && *env_backend ? env_backend : NULL;
     if (forced) {
         const mgpt_backend_entry *f = mgpt_registry_find(&e->reg, forced);
-        if (f && f->desc->precision != o->precision) {
+        if (f && f->desc->precision != precision) {
             snprintf(err, errlen, "backend '%s' computes in %s, not %s (drop --precision or "
                      "choose a %s backend; see 'mgpt backends')", forced,
                      mgpt_precision_name(f->desc->precision), pname, pname);
@@ -37,16 +42,16 @@ static int choose_precision(mgpt_engine *e, const mgpt_engine_opts *o, const cha
         }
         return 0;  /* an unknown or unrunnable name: mgpt_backend_open says why */
     }
-    if (o->precision == MGPT_PRECISION_FP32)
+    if (precision == MGPT_PRECISION_FP32)
         return 0;
-    const mgpt_backend_entry *b = mgpt_registry_best_of(&e->reg, o->precision);
+    const mgpt_backend_entry *b = mgpt_registry_best_of(&e->reg, precision);
     if (!b) {
         /* why not: the backends of the class this CPU cannot run, with what they need */
         size_t used = (size_t)snprintf(err, errlen, "no %s backend can run on this CPU", pname);
         const char *sep = ": ";
         for (int i = 0; i < e->reg.n && used < errlen; i++) {
             const mgpt_backend_entry *c = &e->reg.entries[i];
-            if (!c->desc || c->desc->precision != o->precision)
+            if (!c->desc || c->desc->precision != precision)
                 continue;
             char need[256];
             mgpt_cpu_feature_names(c->missing, need, sizeof need);
@@ -61,7 +66,7 @@ static int choose_precision(mgpt_engine *e, const mgpt_engine_opts *o, const cha
         return -1;
     }
     *backend = b->name;
-    e->why = o->precision == MGPT_PRECISION_BF16
+    e->why = precision == MGPT_PRECISION_BF16
                  ? "the highest-priority runnable bf16 backend (--precision=bf16)"
                  : "the highest-priority runnable backend of the precision asked for";
     return 0;

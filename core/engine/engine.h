@@ -16,8 +16,9 @@ extern "C" {
 
 typedef struct mgpt_engine_opts {
     const char *backend;      /* forced; NULL or "": MGPT_BACKEND, else the best runnable */
-    uint32_t precision;       /* MGPT_PRECISION_*: the class of the automatic choice (fp32,
-                               * 0, by default); a forced backend must be of this class */
+    const char *precision;    /* "fp32", "bf16": the class of the automatic choice, and a
+                               * forced backend must be of it; NULL: fp32 automatically,
+                               * a forced backend of any class */
     int threads;              /* 0: one per physical core the process may run on */
     const char *plugin_path;  /* NULL: MGPT_PLUGIN_PATH, then the system path */
     FILE *warn;               /* rejected modules are reported here; NULL: nowhere */

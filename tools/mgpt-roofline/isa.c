@@ -12,15 +12,18 @@
 
 roof_isa roof_isa_of(uint32_t f)
 {
+    /* a bf16 module's probe is VDPBF16PS on the FMA ports: 2 products per fp32 lane */
+    if ((f & MGPT_CPU_AVX512F) && (f & MGPT_CPU_AVX512_BF16))
+        return (roof_isa){"avx512_bf16", 16, 1, 2};
     if (f & MGPT_CPU_AVX512F)
-        return (roof_isa){"avx512", 16, 1};
+        return (roof_isa){"avx512", 16, 1, 1};
     if ((f & MGPT_CPU_AVX2) && (f & MGPT_CPU_FMA))
-        return (roof_isa){"avx2+fma", 8, 1};
+        return (roof_isa){"avx2+fma", 8, 1, 1};
     if (f & MGPT_CPU_AVX)
-        return (roof_isa){"avx", 8, 0};
+        return (roof_isa){"avx", 8, 0, 1};
     if (f & (MGPT_CPU_SSE2 | MGPT_CPU_SSE3 | MGPT_CPU_SSSE3 | MGPT_CPU_SSE41 | MGPT_CPU_SSE42))
-        return (roof_isa){"sse", 4, 0};
-    return (roof_isa){"scalar", 1, 0};
+        return (roof_isa){"sse", 4, 0, 1};
+    return (roof_isa){"scalar", 1, 0, 1};
 }
 
 typedef struct uarch_row {
@@ -90,6 +93,6 @@ roof_uarch roof_uarch_lookup(const char *vendor, int family, int model, const ro
 
 double roof_flops_per_cycle(const roof_isa *isa, double pipes)
 {
-    /* an FMA port does 2 flops per lane per cycle; a mul or add pipe does 1 */
-    return isa->lanes * pipes * (isa->fma ? 2.0 : 1.0);
+    /* an FMA port does 2 flops per lane per cycle (4 with VDPBF16PS); a mul or add pipe 1 */
+    return isa->lanes * pipes * (isa->fma ? 2.0 : 1.0) * isa->dot;
 }

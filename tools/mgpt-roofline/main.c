@@ -12,7 +12,7 @@ static void fill_theory(roof_backend_result *b, const roof_machine *m, uint32_t 
 {
     b->isa = roof_isa_of(required);
     b->uarch = roof_uarch_lookup(m->cpu.vendor, m->family, m->model, &b->isa);
-    double per_pipe = b->isa.lanes * (b->isa.fma ? 2.0 : 1.0);
+    double per_pipe = b->isa.lanes * (b->isa.fma ? 2.0 : 1.0) * b->isa.dot;
     if (b->c.has_probes && b->c.peak[0].flops_per_cycle > 0)
         b->pipes_measured = b->c.peak[0].flops_per_cycle / per_pipe;
     if (!b->uarch.name && b->pipes_measured > 0) {

@@ -98,6 +98,8 @@ typedef struct roof_isa {
     const char *name;       /* "avx512", "avx2+fma", "sse", "scalar" */
     int lanes;              /* fp32 lanes per vector */
     int fma;                /* 1: the probe uses FMA; 0: separate mul and add */
+    int dot;                /* products per lane and instruction: 2 for VDPBF16PS (bf16
+                               pairs into fp32), else 1 */
 } roof_isa;
 
 /* The widest float ISA a backend requires (from its descriptor's required features): the
@@ -112,7 +114,7 @@ typedef struct roof_uarch {
 
 /* The table entry for this CPU and ISA; name NULL when the CPU is not in the table. */
 roof_uarch roof_uarch_lookup(const char *vendor, int family, int model, const roof_isa *isa);
-/* Flops per cycle per core: lanes x FMA ports x 2, or lanes x mul/add pipes. */
+/* Flops per cycle per core: lanes x FMA ports x 2 (x dot), or lanes x mul/add pipes. */
 double roof_flops_per_cycle(const roof_isa *isa, double pipes);
 
 /* --- worksets.c: working-set sizes per memory level ------------------------------------- */

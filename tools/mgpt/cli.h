@@ -26,7 +26,7 @@ typedef struct cli_global {
     const char *backend;  /* --backend=NAME, or NULL (then MGPT_BACKEND, then the best) */
     int threads;          /* --threads=N; 0 = default (one per physical core) */
     int verbose;          /* --verbose */
-    uint32_t precision;   /* --precision=CLASS: MGPT_PRECISION_* (default fp32) */
+    const char *precision; /* --precision=CLASS (fp32, bf16), or NULL: not asked for */
 } cli_global;
 
 int cmd_train(int argc, char **argv, const cli_global *g);

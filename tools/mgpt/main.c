@@ -86,7 +86,7 @@ static const struct option longopts[] = {
 
 int main(int argc, char **argv)
 {
-    cli_global g = {NULL, 0, 0, MGPT_PRECISION_FP32};
+    cli_global g = {NULL, 0, 0, NULL};
     int c;
     tool_set_program("mgpt", 1);
     opterr = 0;
@@ -106,14 +106,13 @@ int main(int argc, char **argv)
                 return CLI_USAGE;
             break;
         case O_PRECISION: {
-            int p = mgpt_precision_parse(optarg);
-            if (p < 0) {
+            if (mgpt_precision_parse(optarg) < 0) {
                 tool_error(NULL, "--precision '%s' is not a precision class (accepted: fp32, "
                            "bf16)", optarg);
                 tool_try_help(NULL);
                 return CLI_USAGE;
             }
-            g.precision = (uint32_t)p;
+            g.precision = optarg;
             break;
         }
         case O_VERBOSE:

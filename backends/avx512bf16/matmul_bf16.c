@@ -1,0 +1,309 @@
+/* The projections with bf16 inputs and fp32 sums (AVX512-BF16): the same three products as
+ * ../simd/matmul.c,
+ *
+ *   matmul_forward:  out[N,OC]   = inp[N,C]   @ w[OC,C]^T   M=N,  N=OC, K=C   B = w^T
+ *   backward dinp:   dinp[N,C]  += dout[N,OC] @ w[OC,C]     M=N,  N=C,  K=OC  B = w
+ *   backward dw:     dw[OC,C]   += dout^T     @ inp[N,C]    M=OC, N=C,  K=N   A = dout^T
+ *
+ * with every element of A and B rounded to bf16 (nearest even, VCVTNE2PS2BF16) while it is
+ * packed, and the products summed in fp32 by VDPBF16PS. That instruction multiplies PAIRS
+ * along k: lane j of dst += A(i,k) B(k,j) + A(i,k+1) B(k,j+1)... precisely, for the 32-bit
+ * lane j it adds the two products of the bf16 pairs (k, k+1) of its two sources. So both
+ * operands are packed as 32-bit pairs along k (low half k, high half k+1; an odd K gets a
+ * zero partner), and:
+ *  - A: micro-panels of BF16_MR rows, ap[q*BF16_MR + i] = pair q of row i (one 32-bit
+ *    broadcast per row and pair);
+ *  - B: micro-panels of BF16_NR = BF16_NV*16 columns, bp[q*w + j] = pair q of column j
+ *    (w = the panel's columns rounded up to 16: one 512-bit load per 16 columns and pair).
+ * The register tile is BF16_MR x BF16_NV vectors of fp32 sums (24 of the 32 zmm), each lane
+ * one element of C, summed over the pairs in order 0..ceil(K/2)-1 from C (+=) or from +0
+ * (=). Products of bf16 values are exact in fp32; the sums round to nearest even; the
+ * instruction treats denormal inputs as zero and flushes denormal results.
+ *
+ * Blocking (BLIS's loop nest, jc / pc / ic): B blocks of BF16_KC k-steps x BF16_NC columns
+ * packed once each; A blocks of BF16_MC rows x BF16_KC packed for each block of B (every A
+ * element is converted N/BF16_NC times, against BF16_NC/16 dot-product instructions per
+ * pair in the tiles: a few percent). BF16_KC is even, so no pair straddles two k-blocks,
+ * and the k-blocks start at 0 whatever part of C is asked for: the sum of each element is
+ * the same sequence of operations for any block [n0,n1) x [o0,o1) of the output, and the
+ * rounding of an input never depends on its neighbours. Between k-blocks C goes through
+ * memory as fp32 (exact).
+ *
+ * Layouts: A row-major (csa == 1: inp, dout) or column-major (rsa == 1: dout^T); B with
+ * columns along k (rsb == 1: w^T of the forward) or row-major (csb == 1: w, inp). Both
+ * packings read 32 floats (a row of A or a column of B) or 2 rows of 16 at a time, the
+ * tails by masked loads (no read past the matrix).
+ */
+#include <string.h>
+#include "simd/simd.h"
+
+#define BF16_MR 8
+#define BF16_NV 3
+#define BF16_NR (BF16_NV * 16)  /* columns of C per register tile */
+/* k-steps per block (even: a pair never straddles two blocks). 256 pairs: a micro-panel of
+ * B is 48 KiB, a panel of A 8 KiB. */
+#define BF16_KC 512
+#define BF16_NC 192
+#define BF16_MC 192
+#define BF16_WORK_WORDS ((size_t)BF16_KC / 2 * (BF16_MC + BF16_NC))   /* 384 KiB */
+
+_Static_assert(BF16_KC % 2 == 0, "k-blocks of whole pairs");
+_Static_assert(BF16_MR == BF16_TILE_ROWS && BF16_NR == BF16_TILE_COLS,
+               "BF16_TILE_ROWS x BF16_TILE_COLS (kernels.h) is the register tile");
+_Static_assert(BF16_MC % 16 == 0, "A packs 2 panels of 8 rows per 16-lane vector");
+
+/* the first n of 16 lanes (none for n <= 0) */
+static inline __mmask16 lanes(int n)
+{
+    return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1u);
+}
+
+/* x[0..n) (n <= 32, zero past it) as 16 bf16 pairs: dword q = bf16(x[2q]) | bf16(x[2q+1]) << 16 */
+static inline __m512i pairs_along(const float *x, int n)
+{
+    __m512 lo = _mm512_maskz_loadu_ps(lanes(n), x);
+    __m512 hi = _mm512_maskz_loadu_ps(lanes(n - 16), x + 16);
+    return (__m512i)_mm512_cvtne2ps_pbh(hi, lo);   /* words 0..31: bf16(x[0..31]) */
+}
+
+/* word 2j <- j, word 2j+1 <- 16 + j: two rows of 16 bf16 interleaved into pairs */
+static const uint16_t interleave_words[32] = {0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21,
+                                              6, 22, 7, 23, 8, 24, 9, 25, 10, 26, 11, 27,
+                                              12, 28, 13, 29, 14, 30, 15, 31};
+
+/* The pairs across two rows: dword j = bf16(x0[j]) | bf16(x1[j]) << 16, j < n (n <= 16,
+ * zero past it); x1 NULL: a zero partner (the odd K's last pair). */
+static inline __m512i pairs_across(const float *x0, const float *x1, int n)
+{
+    __m512 a = _mm512_maskz_loadu_ps(lanes(n), x0);
+    __m512 b = x1 ? _mm512_maskz_loadu_ps(lanes(n), x1) : _mm512_setzero_ps();
+    __m512i t = (__m512i)_mm512_cvtne2ps_pbh(b, a);   /* words: a[0..15], b[0..15] */
+    return _mm512_permutexvar_epi16(_mm512_loadu_si512(interleave_words), t);
+}
+
+/* Sequences along k, src[r*lds + k] for r < rows (<= 16), k < kc, as pairs transposed:
+ * dst[q*ldd + r] = pair q of sequence r for r < width (zero for r >= rows), q < (kc+1)/2.
+ * 32 k-steps of 16 sequences at a time: 16 x 16 pairs, transposed in registers. */
+static void pack_pairs_t(uint32_t *dst, ptrdiff_t ldd, int width, const float *src,
+                         ptrdiff_t lds, int rows, int kc)
+{
+    __mmask16 wmask = lanes(width);
+    for (int k0 = 0; k0 < kc; k0 += 32) {
+        int n = kc - k0 < 32 ? kc - k0 : 32;
+        vec r[16];
+#pragma GCC unroll 16
+        for (int i = 0; i < 16; i++)
+            r[i] = i < rows ? _mm512_castsi512_ps(pairs_along(src + i * lds + k0, n)) : v_zero();
+        v_transpose(r);             /* r[q]: pair q of the 16 sequences */
+        uint32_t *d = dst + (size_t)(k0 / 2) * ldd;
+        for (int q = 0; q < (n + 1) / 2; q++)
+            _mm512_mask_storeu_epi32(d + q * ldd, wmask, _mm512_castps_si512(r[q]));
+    }
+}
+
+/* Packs B[0:kc, 0:nc] as micro-panels of BF16_NR columns: panel p at bp + p*BF16_NR*kp
+ * (kp = (kc+1)/2 pairs) holds kp rows of w = round_up(columns, 16) pairs, zero-padded. */
+static void pack_b(uint32_t *bp, const float *b, ptrdiff_t rsb, ptrdiff_t csb, int kc, int nc)
+{
+    int kp = (kc + 1) / 2;
+    for (int j0 = 0; j0 < nc; j0 += BF16_NR) {
+        int nr = nc - j0 < BF16_NR ? nc - j0 : BF16_NR;
+        int w = (nr + 15) / 16 * 16;
+        uint32_t *dst = bp + (size_t)j0 * kp;
+        if (rsb == 1) {             /* B = w^T: column j is row j of w, along k */
+            for (int j = 0; j < nr; j += 16)
+                pack_pairs_t(dst + j, w, 16, b + (j0 + j) * csb, csb,
+                             nr - j < 16 ? nr - j : 16, kc);
+        } else {                    /* row-major B: rows k and k+1 interleaved */
+            for (int k = 0; k < kc; k += 2) {
+                const float *x0 = b + k * rsb + j0, *x1 = k + 1 < kc ? x0 + rsb : NULL;
+                uint32_t *d = dst + (size_t)(k / 2) * w;
+                for (int j = 0; j < w; j += 16)
+                    _mm512_store_si512(d + j, pairs_across(x0 + j, x1 ? x1 + j : NULL, nr - j));
+            }
+        }
+    }
+}
+
+/* Packs A[0:mc, 0:kc] as micro-panels of BF16_MR rows: panel p at ap + p*BF16_MR*kp holds
+ * ap[q*BF16_MR + i] = pair q of row p*BF16_MR + i, rows past mc zero. */
+static void pack_a(uint32_t *ap, const float *a, ptrdiff_t rsa, ptrdiff_t csa, int mc, int kc)
+{
+    int kp = (kc + 1) / 2;
+    if (csa == 1) {                 /* row-major: each row along k, 8 transposed at a time */
+        for (int i0 = 0; i0 < mc; i0 += BF16_MR)
+            pack_pairs_t(ap + (size_t)i0 * kp, BF16_MR, BF16_MR, a + i0 * rsa, rsa,
+                         mc - i0 < BF16_MR ? mc - i0 : BF16_MR, kc);
+        return;
+    }
+    /* column-major (dout^T): rows k and k+1 of dout hold the pair q of 16 rows of A; one
+     * pass over k, so each line of dout is read once */
+    for (int k = 0; k < kc; k += 2) {
+        const float *x0 = a + k * csa, *x1 = k + 1 < kc ? x0 + csa : NULL;
+        for (int i = 0; i < mc; i += 16) {
+            __m512i v = pairs_across(x0 + i, x1 ? x1 + i : NULL, mc - i);
+            uint32_t *d = ap + (size_t)i * kp + (size_t)(k / 2) * BF16_MR;
+            _mm256_storeu_si256((__m256i *)d, _mm512_castsi512_si256(v));
+            if (i + BF16_MR < mc)   /* the second panel, if any */
+                _mm256_storeu_si256((__m256i *)(d + (size_t)BF16_MR * kp),
+                                    _mm512_extracti64x4_epi64(v, 1));
+        }
+    }
+}
+
+/* The register tile: C[0:m, 0:(nv-1)*16 + nlast] (+)= A B over kp pairs (beta 1: +=, 0: =),
+ * A a packed panel (ap[q*BF16_MR + i], zero past row m), B a packed micro-panel (bp[q*nv*16
+ * + j], 64-byte aligned rows). nv is a compile-time constant in each instance below, so
+ * acc[][] lives in registers. Rows past m load row m-1 (in bounds) and are never stored. */
+SIMD_ALWAYS_INLINE void tile_bf16(const int nv, int kp, const uint32_t *ap, const uint32_t *bp,
+                                  float *c, ptrdiff_t ldc, int m, int nlast, int beta)
+{
+    __m512 acc[BF16_MR][BF16_NV];
+#pragma GCC unroll 16
+    for (int i = 0; i < BF16_MR; i++) {
+        const float *cr = c + (i < m ? i : m - 1) * ldc;
+#pragma GCC unroll 4
+        for (int j = 0; j < nv; j++)
+            acc[i][j] = !beta ? _mm512_setzero_ps()
+                        : j < nv - 1 || nlast == 16 ? _mm512_loadu_ps(cr + j * 16)
+                                                    : _mm512_maskz_loadu_ps(lanes(nlast),
+                                                                            cr + j * 16);
+    }
+    /* per pair: nv loads of B, 8 broadcasts of A (folded into the instructions' memory
+     * operand), 8*nv VDPBF16PS */
+#pragma GCC unroll 2
+    for (int q = 0; q < kp; q++) {
+        __m512i bv[BF16_NV];
+#pragma GCC unroll 4
+        for (int j = 0; j < nv; j++)
+            bv[j] = _mm512_load_si512(bp + j * 16);
+        bp += nv * 16;
+#pragma GCC unroll 16
+        for (int i = 0; i < BF16_MR; i++) {
+            __m512i ai = _mm512_set1_epi32((int)ap[i]);
+#pragma GCC unroll 4
+            for (int j = 0; j < nv; j++)
+                acc[i][j] = _mm512_dpbf16_ps(acc[i][j], (__m512bh)ai, (__m512bh)bv[j]);
+        }
+        ap += BF16_MR;
+    }
+#pragma GCC unroll 16
+    for (int i = 0; i < BF16_MR; i++) {
+        if (i >= m)
+            break;
+        float *cr = c + i * ldc;
+#pragma GCC unroll 4
+        for (int j = 0; j < nv; j++) {
+            if (j < nv - 1 || nlast == 16)
+                _mm512_storeu_ps(cr + j * 16, acc[i][j]);
+            else
+                _mm512_mask_storeu_ps(cr + j * 16, lanes(nlast), acc[i][j]);
+        }
+    }
+}
+
+typedef void (*tile_bf16_fn)(int kp, const uint32_t *ap, const uint32_t *bp, float *c,
+                             ptrdiff_t ldc, int m, int nlast, int beta);
+#define TILE_BF16_INSTANCE(NV)                                                              \
+    static void tile_bf16_##NV(int kp, const uint32_t *ap, const uint32_t *bp, float *c,  \
+                               ptrdiff_t ldc, int m, int nlast, int beta)                 \
+    {                                                                                      \
+        tile_bf16(NV, kp, ap, bp, c, ldc, m, nlast, beta);                                 \
+    }
+TILE_BF16_INSTANCE(1)
+TILE_BF16_INSTANCE(2)
+TILE_BF16_INSTANCE(3)
+_Static_assert(BF16_NV == 3, "one tile_bf16 instance per vector count 1..BF16_NV");
+static const tile_bf16_fn tiles_bf16[BF16_NV] = {tile_bf16_1, tile_bf16_2, tile_bf16_3};
+
+size_t SIMD_FN(gemm_bf16_work_floats)(void)
+{
+    return BF16_WORK_WORDS;         /* 32-bit pairs, one float's room each */
+}
+
+/* C[M,N] = A[M,K] B[K,N] (accumulate 0: C stored, never loaded) or C += A B, with A(i,k) =
+ * a[i*rsa + k*csa] (csa == 1 or rsa == 1), B(k,j) = b[k*rsb + j*csb] (rsb == 1 or csb == 1)
+ * and C(i,j) = c[i*ldc + j]; inputs rounded to bf16, sums in fp32 (the header comment).
+ * work: gemm_bf16_work_floats() floats, 64-byte aligned, the calling thread's. */
+static void gemm_bf16(int M, int N, int K, const float *a, ptrdiff_t rsa, ptrdiff_t csa,
+                      const float *b, ptrdiff_t rsb, ptrdiff_t csb, float *c, ptrdiff_t ldc,
+                      int accumulate, float *work)
+{
+    if (M <= 0 || N <= 0)
+        return;
+    if (K <= 0) {                   /* an empty sum */
+        if (!accumulate)
+            for (int i = 0; i < M; i++)
+                memset(c + i * ldc, 0, (size_t)N * sizeof(float));
+        return;
+    }
+    uint32_t *ap = (uint32_t *)work;                    /* BF16_MC x BF16_KC/2 pairs */
+    uint32_t *bp = ap + (size_t)BF16_KC / 2 * BF16_MC;  /* BF16_KC/2 x BF16_NC pairs */
+    for (int jc = 0; jc < N; jc += BF16_NC) {
+        int nc = N - jc < BF16_NC ? N - jc : BF16_NC;
+        for (int pc = 0; pc < K; pc += BF16_KC) {
+            int kc = K - pc < BF16_KC ? K - pc : BF16_KC, kp = (kc + 1) / 2;
+            int beta = accumulate || pc > 0;
+            pack_b(bp, b + pc * rsb + jc * csb, rsb, csb, kc, nc);
+            for (int ic = 0; ic < M; ic += BF16_MC) {
+                int mc = M - ic < BF16_MC ? M - ic : BF16_MC;
+                pack_a(ap, a + ic * rsa + pc * csa, rsa, csa, mc, kc);
+                for (int jr = 0; jr < nc; jr += BF16_NR) {
+                    int nr = nc - jr < BF16_NR ? nc - jr : BF16_NR;
+                    int nv = (nr + 15) / 16, nlast = nr - (nv - 1) * 16;
+                    for (int ir = 0; ir < mc; ir += BF16_MR) {
+                        int m = mc - ir < BF16_MR ? mc - ir : BF16_MR;
+                        float *ct = c + (ic + ir) * ldc + jc + jr;
+                        /* the next tile's rows of C, loaded first and stored last (as in
+                         * ../simd/matmul.c: a long k loop hides the fetch) */
+                        if (kp >= 32 && ir + 2 * BF16_MR <= mc)
+                            for (int i = BF16_MR; i < 2 * BF16_MR; i++)
+                                for (int j = 0; j < nr; j += 16)
+                                    __builtin_prefetch(ct + i * ldc + j, 1);
+                        tiles_bf16[nv - 1](kp, ap + (size_t)ir * kp, bp + (size_t)jr * kp, ct,
+                                           ldc, m, nlast, beta);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* The slots: one block of each product's output, on the calling thread's workspace; the
+ * sizes are the whole call's, the block [n0,n1) x [o0,o1) (or [c0,c1)) of the output. The
+ * FLOP and byte counts are the kernel list's (fp32 operands: the bf16 copies live in the
+ * packing buffers only). */
+
+/* out[n0:n1, o0:o1] = bf16(inp[n0:n1, :]) @ bf16(w[o0:o1, :])^T; B(k, j) = w[j*C + k].
+ * flops 2*N*C*OC, bytes 4*(N*C + OC*C + N*OC) for the whole call */
+void SIMD_FN(matmul_forward_bf16)(const mgpt_ctx *ctx, float *out, const float *inp,
+                                  const float *w, int N, int C, int OC, int n0, int n1, int o0,
+                                  int o1)
+{
+    (void)N;
+    gemm_bf16(n1 - n0, o1 - o0, C, inp + (size_t)n0 * C, C, 1, w + (size_t)o0 * C, 1, C,
+              out + (size_t)n0 * OC + o0, OC, 0, simd_work(ctx));
+}
+
+/* dinp[n0:n1, c0:c1] += (or =, MGPT_WRITE_DINP: stored, never loaded) bf16(dout[n0:n1, :])
+ * @ bf16(w[:, c0:c1]). flops 2*N*C*OC, bytes 4*(2*N*C + OC*C + N*OC), 4*N*C less writing
+ * dinp */
+void SIMD_FN(matmul_backward_dinp_bf16)(const mgpt_ctx *ctx, float *dinp, const float *dout,
+                                        const float *w, int N, int C, int OC, int n0, int n1,
+                                        int c0, int c1, unsigned write)
+{
+    (void)N;
+    gemm_bf16(n1 - n0, c1 - c0, OC, dout + (size_t)n0 * OC, OC, 1, w + c0, C, 1,
+              dinp + (size_t)n0 * C + c0, C, !(write & MGPT_WRITE_DINP), simd_work(ctx));
+}
+
+/* dw[o0:o1, c0:c1] += (or =, MGPT_WRITE_DW) bf16(dout[:, o0:o1])^T @ bf16(inp[:, c0:c1]);
+ * A(i, k) = dout[k*OC + i]: column-major. flops 2*N*C*OC, bytes 4*(2*OC*C + N*C + N*OC),
+ * 4*OC*C less writing dw */
+void SIMD_FN(matmul_backward_dw_bf16)(const mgpt_ctx *ctx, float *dw, const float *dout,
+                                      const float *inp, int N, int C, int OC, int o0, int o1,
+                                      int c0, int c1, unsigned write)
+{
+    gemm_bf16(o1 - o0, c1 - c0, N, dout + o0, 1, OC, inp + c0, C, 1, dw + (size_t)o0 * C + c0,
+              C, !(write & MGPT_WRITE_DW), simd_work(ctx));
+}
