@@ -57,6 +57,10 @@ def parse_args():
     p.add_argument("--min-time", type=float, default=0.25,
                    help="seconds per timed run with automatic steps (default 0.25)")
     p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--autocast-bf16", action="store_true",
+                   help="run forward and loss under torch.autocast('cpu', bfloat16) (bf16 "
+                        "matmuls through oneDNN, fp32 master weights and Adam): the peer of "
+                        "mgpt --precision=bf16")
     p.add_argument("--keep-denormals", action="store_true",
                    help="compute with denormal floats (torch's default) instead of flushing "
                         "them to zero as mgpt does")
@@ -136,7 +140,8 @@ def measure(config):
     def steps(n):
         nonlocal loss
         for i in range(n):
-            loss = model(tok[i % 8], targets[i % 8])
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.autocast_bf16):
+                loss = model(tok[i % 8], targets[i % 8])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -192,7 +197,8 @@ if __name__ == "__main__":
     torch.set_num_threads(args.threads)
     blas = set_blas_threads(args.threads)
     print(f"# torch {torch.__version__}, {torch.get_num_threads()} thread(s), denormals "
-          f"{'kept' if args.keep_denormals else 'flushed'}; BLAS {blas}")
+          f"{'kept' if args.keep_denormals else 'flushed'}, "
+          f"{'bf16 autocast' if args.autocast_bf16 else 'fp32'}; BLAS {blas}")
     print(f"{'config':<18} {'threads':>7} {'steps':>6} {'ms/step':>10} {'min':>10} "
           f"{'max':>10} {'tokens/s':>12} {'loss':>7}")
     for c in args.config:
