@@ -845,3 +845,34 @@ TEST_F(Checkpoint, SaveToRelativePathInCurrentFolder)
 }
 
 }  // namespace
+
+// Extra metadata (training settings, a tokenizer) rides beside the spec's keys and can be
+// read back; the spec's own keys cannot be overridden through it.
+TEST_F(Checkpoint, ExtraMetadataRoundTripsAndCannotShadowSpecKeys)
+{
+    std::string p = path("extra.safetensors");
+    const char *keys[] = {"train", "tokenizer"};
+    const char *values[] = {"{\"batch_size\":4}", "bytes"};
+    ASSERT_EQ(mgpt_checkpoint_save_extra(p.c_str(), a, &vocab, 42, 1, keys, values, 2, err,
+                                         sizeof err), 0) << err;
+    char *v = nullptr;
+    ASSERT_EQ(mgpt_checkpoint_meta_value(p.c_str(), "train", &v, err, sizeof err), 0) << err;
+    ASSERT_NE(v, nullptr);
+    EXPECT_STREQ(v, "{\"batch_size\":4}");
+    free(v);
+    ASSERT_EQ(mgpt_checkpoint_meta_value(p.c_str(), "absent", &v, err, sizeof err), 0) << err;
+    EXPECT_EQ(v, nullptr);
+    ASSERT_EQ(mgpt_checkpoint_load(p.c_str(), b, 1, err, sizeof err), 0) << err;
+    expect_same_model(a, b, true);
+
+    const char *bad[] = {"step"};
+    EXPECT_EQ(mgpt_checkpoint_save_extra(p.c_str(), a, &vocab, 42, 1, bad, values, 1, err,
+                                         sizeof err), -1);
+    EXPECT_NE(strstr(err, "reserved"), nullptr) << err;
+    const char *twice[] = {"train", "train"};
+    EXPECT_EQ(mgpt_checkpoint_save_extra(p.c_str(), a, &vocab, 42, 1, twice, values, 2, err,
+                                         sizeof err), -1);
+    ASSERT_EQ(mgpt_checkpoint_meta_value(p.c_str(), "tokenizer", &v, err, sizeof err), 0);
+    EXPECT_STREQ(v, "bytes");  // the refused saves left the file as it was
+    free(v);
+}

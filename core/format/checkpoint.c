@@ -434,8 +434,33 @@ out:
 
 /* ---- Writing ---- */
 
+int mgpt_checkpoint_meta_value(const char *path, const char *key, char **value, char *err,
+                               size_t errlen)
+{
+    ckpt k;
+    *value = NULL;
+    if (ckpt_open(&k, path, err, errlen) != 0)
+        return -1;
+    const char *s = mgpt_st_meta(&k.st, key);
+    int rc = 0;
+    if (s && !(*value = strdup(s))) {
+        snprintf(err, errlen, "%s: out of memory for metadata \"%s\"", path, key);
+        rc = -1;
+    }
+    ckpt_close(&k);
+    return rc;
+}
+
 int mgpt_checkpoint_save(const char *path, const mgpt_model *m, const mgpt_vocab *v,
                          uint64_t seed, int with_adam, char *err, size_t errlen)
+{
+    return mgpt_checkpoint_save_extra(path, m, v, seed, with_adam, NULL, NULL, 0, err, errlen);
+}
+
+int mgpt_checkpoint_save_extra(const char *path, const mgpt_model *m, const mgpt_vocab *v,
+                               uint64_t seed, int with_adam, const char *const *extra_keys,
+                               const char *const *extra_values, int n_extra, char *err,
+                               size_t errlen)
 {
     if (v->size != m->cfg.vocab_size) {
         snprintf(err, errlen, "%s: the vocabulary has %d ids but the model's vocab_size is %d",
@@ -464,9 +489,27 @@ int mgpt_checkpoint_save(const char *path, const mgpt_model *m, const mgpt_vocab
         len += (size_t)snprintf(vocab + len, sizeof vocab - len, "%s%u", i > 1 ? "," : "",
                                 (unsigned)v->byte[i]);
     snprintf(vocab + len, sizeof vocab - len, "]");
-    const char *keys[] = {"format", "n_embd", "n_head", "n_layer", "block_size", "vocab_size",
-                          "vocab", "step", "seed"};
-    const char *values[] = {FORMAT, num[0], num[1], num[2], num[3], num[4], vocab, num[5], num[6]};
+    enum { N_SPEC = 9 };
+    const char *keys[N_SPEC + MGPT_CKPT_MAX_EXTRA] = {
+        "format", "n_embd", "n_head", "n_layer", "block_size", "vocab_size", "vocab", "step",
+        "seed"};
+    const char *values[N_SPEC + MGPT_CKPT_MAX_EXTRA] = {FORMAT, num[0], num[1], num[2], num[3],
+                                                       num[4], vocab, num[5], num[6]};
+    if (n_extra < 0 || n_extra > MGPT_CKPT_MAX_EXTRA) {
+        snprintf(err, errlen, "%s: %d extra metadata entries; at most %d", path, n_extra,
+                 MGPT_CKPT_MAX_EXTRA);
+        return -1;
+    }
+    for (int i = 0; i < n_extra; i++) {
+        for (int j = 0; j < N_SPEC + i; j++)
+            if (strcmp(extra_keys[i], keys[j]) == 0) {
+                snprintf(err, errlen, "%s: metadata key \"%s\" is reserved or repeated", path,
+                         extra_keys[i]);
+                return -1;
+            }
+        keys[N_SPEC + i] = extra_keys[i];
+        values[N_SPEC + i] = extra_values[i];
+    }
 
     int kinds = with_adam ? KINDS : 1, n = m->n_params * kinds;
     mgpt_st_out *out = calloc((size_t)n, sizeof *out);
@@ -489,8 +532,7 @@ int mgpt_checkpoint_save(const char *path, const mgpt_model *m, const mgpt_vocab
             out[j].shape[1] = p->cols;
             out[j].data = kind == KIND_PARAM ? p->data : kind == KIND_M ? p->m : p->v;
         }
-    int rc = mgpt_st_write(path, out, n, keys, values, (int)(sizeof keys / sizeof keys[0]), err,
-                           errlen);
+    int rc = mgpt_st_write(path, out, n, keys, values, N_SPEC + n_extra, err, errlen);
     free(out);
     free(names);
     return rc;

@@ -27,6 +27,20 @@ typedef struct mgpt_checkpoint_meta {
 int mgpt_checkpoint_save(const char *path, const mgpt_model *m, const mgpt_vocab *v,
                          uint64_t seed, int with_adam, char *err, size_t errlen);
 
+/* As mgpt_checkpoint_save, with up to MGPT_CKPT_MAX_EXTRA further metadata pairs (the
+ * training settings, a tokenizer, ...). A key the spec reserves (format, n_embd, ..., seed)
+ * or a repeated key is an error. */
+#define MGPT_CKPT_MAX_EXTRA 16
+int mgpt_checkpoint_save_extra(const char *path, const mgpt_model *m, const mgpt_vocab *v,
+                               uint64_t seed, int with_adam, const char *const *extra_keys,
+                               const char *const *extra_values, int n_extra, char *err,
+                               size_t errlen);
+
+/* One metadata value of a valid checkpoint: *value is a malloc'ed copy, or NULL when the
+ * key is absent. 0, or -1 with err set (the file is not a valid checkpoint). */
+int mgpt_checkpoint_meta_value(const char *path, const char *key, char **value, char *err,
+                               size_t errlen);
+
 /* Reads and validates the header only (names, shapes, dtypes, offsets against the file
  * size, metadata). 0, or -1 with err saying what is wrong. */
 int mgpt_checkpoint_peek(const char *path, mgpt_checkpoint_meta *meta, char *err, size_t errlen);
