@@ -432,8 +432,6 @@ out:
     return rc;
 }
 
-/* ---- Writing ---- */
-
 int mgpt_checkpoint_meta_value(const char *path, const char *key, char **value, char *err,
                                size_t errlen)
 {
@@ -450,6 +448,8 @@ int mgpt_checkpoint_meta_value(const char *path, const char *key, char **value, 
     ckpt_close(&k);
     return rc;
 }
+
+/* ---- Writing ---- */
 
 int mgpt_checkpoint_save(const char *path, const mgpt_model *m, const mgpt_vocab *v,
                          uint64_t seed, int with_adam, char *err, size_t errlen)
