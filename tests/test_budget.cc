@@ -24,6 +24,8 @@
 #endif
 #endif
 
+using namespace mgpt_test;
+
 namespace {
 
 const mgpt_compute *scalar()
