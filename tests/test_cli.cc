@@ -675,4 +675,12 @@ TEST_F(Cli, EarlyStopSavesTheBestModel)
     EXPECT_NEAR(atof(e.out.c_str() + at + 6), best, 1e-4);
 }
 
+// A batch far over the machine's memory is refused from its shape, before any allocation
+// (it used to zero a 22 GB gradient arena and end in the OOM killer).
+TEST_F(Cli, OversizedBatchIsRefusedWithTheFigure)
+{
+    Result r = run({"train", "--batch-size", "65536", "--block-size", "256", "--num-samples", "0"});
+    EXPECT_FAILS(r, 2, "needs ", "GiB", "activations", "this machine has");
+}
+
 }  // namespace

@@ -3,6 +3,16 @@
 #include <stdlib.h>
 #include "model/evaluate.h"
 
+int mgpt_evaluate_positions(const mgpt_docs *d, const int *ids, int n, int block_size)
+{
+    size_t T = 1;
+    for (int i = 0; i < n; i++) {
+        size_t p = d->len[ids[i]] + 1;
+        T = p > T ? p : T;
+    }
+    return T < (size_t)block_size ? (int)T : block_size;
+}
+
 int mgpt_evaluate(mgpt_model *m, const mgpt_docs *d, const mgpt_vocab *v, const int *ids, int n,
                   double *mean_loss, char *err, size_t errlen)
 {

@@ -14,6 +14,11 @@ extern "C" {
  * has a byte outside the vocabulary. */
 int mgpt_evaluate(mgpt_model *m, const mgpt_docs *d, const mgpt_vocab *v, const int *ids, int n,
                   double *mean_loss, char *err, size_t errlen);
+/* The positions an evaluation of docs ids[0..n-1] needs: the longest document's
+ * min(block_size, len + 1), at least 1. A model of this T gives the same losses as one of
+ * block_size (causal attention: padding after a position does not change it), in a
+ * fraction of the memory when the documents are short. */
+int mgpt_evaluate_positions(const mgpt_docs *d, const int *ids, int n, int block_size);
 #ifdef __cplusplus
 }
 #endif

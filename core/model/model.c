@@ -10,6 +10,7 @@
 #include "model/model.h"
 #include "engine/threads.h"
 #include "data/rng.h"
+#include "platform/memory.h"
 
 #define ALIGN_FLOATS 16 /* 64-byte alignment for activations */
 
@@ -55,7 +56,8 @@ static mgpt_tensor *activation(builder *b, const char *name, int ndim, const int
     mgpt_model *m = b->m;
     mgpt_tensor *t = new_tensor(b, name, ndim, shape);
     float *data = take(b->counting ? NULL : m->act_mem, &b->act_used, n, 1);
-    float *grad = with_grad ? take(b->counting ? NULL : m->act_grad_mem, &b->act_grad_used, n, 1)
+    float *grad = with_grad && m->training
+                      ? take(b->counting ? NULL : m->act_grad_mem, &b->act_grad_used, n, 1)
                             : NULL;
     if (t) {
         t->data = data;
@@ -87,9 +89,9 @@ static mgpt_tensor *parameter(builder *b, const char *name, int rows, int cols, 
     p->rows = rows;
     p->cols = cols;
     p->data = m->param_mem + off;
-    p->grad = m->grad_mem + off;
-    p->m = m->m_mem + off;
-    p->v = m->v_mem + off;
+    p->grad = m->grad_mem ? m->grad_mem + off : NULL;
+    p->m = m->m_mem ? m->m_mem + off : NULL;
+    p->v = m->v_mem ? m->v_mem + off : NULL;
     p->init_zero = init_zero;
     t->data = p->data;
     t->grad = p->grad;
@@ -255,54 +257,66 @@ static int plan_first_contributors(mgpt_model *m)
     return 0;
 }
 
+/* An arena, not yet touched: every allocation is checked before any is zeroed (zeroing a
+ * 22 GB gradient arena before seeing that a 155 GB one failed cost minutes and the OOM
+ * killer). */
 static float *arena(size_t n)
 {
     size_t bytes = (n ? n : 1) * sizeof(float);
     bytes = (bytes + 63) / 64 * 64;
-    float *p = aligned_alloc(64, bytes);
+    return aligned_alloc(64, bytes);
+}
+
+static double arena_bytes(size_t n)
+{
+    return (double)(((n ? n : 1) * sizeof(float) + 63) / 64 * 64);
+}
+
+static void zero(float *p, size_t n)
+{
     if (p)
-        memset(p, 0, bytes);
-    return p;
+        memset(p, 0, (size_t)arena_bytes(n));
 }
 
 /* Every kernel call of a training step, for mgpt_team_compute_for's dry run (which executes
- * none): the graph both ways, the gradient norm and Adam. */
+ * none): the graph both ways, the gradient norm and Adam; inference runs the forward only. */
 static void dry_step(const mgpt_compute *c, void *arg)
 {
     mgpt_model *m = arg;
     mgpt_adam_args none = {0};
     mgpt_graph_forward(&m->graph, c);
+    if (!m->training)
+        return;
     mgpt_graph_backward(&m->graph, c);
     (void)mgpt_compute_sumsq(c, m->grad_mem, m->num_floats);
     c->k->adam_update(c->ctx, m->param_mem, m->grad_mem, m->m_mem, m->v_mem, m->num_floats,
                       &none);
 }
 
-mgpt_model *mgpt_model_create(const mgpt_config *cfg, int B, const mgpt_compute *c,
-                              char *err, size_t errlen)
+static int check_shape(const mgpt_config *cfg, int B, int T, char *err, size_t errlen)
 {
     if (mgpt_config_validate(cfg, err, errlen) != 0)
-        return NULL;
+        return -1;
     if (B < 1 || B > 65536) {
         snprintf(err, errlen, "batch size %d is out of range (1..65536 documents)", B);
-        return NULL;
+        return -1;
     }
-    if ((long long)B * cfg->block_size * 4 * cfg->n_embd > 0x7fffffffLL) {
+    if (T < 1 || T > cfg->block_size) {
+        snprintf(err, errlen, "%d positions is out of range (1..block_size %d)", T,
+                 cfg->block_size);
+        return -1;
+    }
+    if ((long long)B * T * 4 * cfg->n_embd > 0x7fffffffLL) {
         snprintf(err, errlen, "batch %d x block %d x 4*n_embd %d overflows the kernels' int sizes",
-                 B, cfg->block_size, 4 * cfg->n_embd);
-        return NULL;
+                 B, T, 4 * cfg->n_embd);
+        return -1;
     }
-    mgpt_model *m = calloc(1, sizeof *m);
-    if (!m) {
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
-    m->cfg = *cfg;
-    m->B = B;
-    m->T = cfg->block_size;
-    m->N = B * cfg->block_size;
-    m->compute = *c;
+    return 0;
+}
 
+/* The counting pass over a model's shape: fills the counts of m (cfg, B, T, training set). */
+static void count(mgpt_model *m)
+{
     builder b = {.m = m, .counting = 1};
     build(&b);
     m->n_tensors = b.n_tensors;
@@ -311,30 +325,120 @@ mgpt_model *mgpt_model_create(const mgpt_config *cfg, int B, const mgpt_compute 
     m->num_floats = b.param_used;
     m->act_floats = b.act_used;
     m->act_grad_floats = b.act_grad_used;
+}
+
+static void plan_of(const mgpt_model *m, mgpt_model_plan *p)
+{
+    double params = arena_bytes(m->num_floats);
+    p->params = params;
+    p->grads = m->training ? params : 0;
+    p->adam = m->training ? 2 * params : 0;
+    p->acts = arena_bytes(m->act_floats);
+    p->act_grads = m->training ? arena_bytes(m->act_grad_floats) : 0;
+    p->tables = (double)m->n_tensors * sizeof(mgpt_tensor) +
+                (double)m->graph.n_nodes * sizeof(mgpt_node) +
+                (double)m->n_params * sizeof(mgpt_param) + 2.0 * m->N * sizeof(int);
+    p->total = p->params + p->grads + p->adam + p->acts + p->act_grads + p->tables;
+}
+
+int mgpt_model_plan_for(const mgpt_config *cfg, int B, int T, int training, mgpt_model_plan *p,
+                        char *err, size_t errlen)
+{
+    if (check_shape(cfg, B, T, err, errlen) != 0)
+        return -1;
+    mgpt_model m = {.cfg = *cfg, .B = B, .T = T, .N = B * T, .training = training};
+    count(&m);
+    plan_of(&m, p);
+    return 0;
+}
+
+int mgpt_model_budget(const mgpt_model_plan *p, char *err, size_t errlen)
+{
+    mgpt_memory_limit lim;
+    mgpt_memory_limit_get(&lim);
+    if (p->total <= lim.bytes)
+        return 0;
+    char t[32], a[32], g[32], ad[32], ac[32], ag[32], l[32];
+    mgpt_memory_format(p->total, t, sizeof t);
+    mgpt_memory_format(p->params, a, sizeof a);
+    mgpt_memory_format(p->grads, g, sizeof g);
+    mgpt_memory_format(p->adam, ad, sizeof ad);
+    mgpt_memory_format(p->acts, ac, sizeof ac);
+    mgpt_memory_format(p->act_grads, ag, sizeof ag);
+    mgpt_memory_format(lim.bytes, l, sizeof l);
+    if (p->grads > 0)
+        snprintf(err, errlen, "needs %s (parameters %s, gradients %s, Adam state %s, "
+                 "activations %s, activation gradients %s); %s %s", t, a, g, ad, ac, ag,
+                 lim.what, l);
+    else
+        snprintf(err, errlen, "needs %s (parameters %s, activations %s); %s %s", t, a, ac,
+                 lim.what, l);
+    return -1;
+}
+
+mgpt_model *mgpt_model_create(const mgpt_config *cfg, int B, const mgpt_compute *c,
+                              char *err, size_t errlen)
+{
+    return mgpt_model_create_for(cfg, B, cfg->block_size, MGPT_MODEL_TRAIN, c, err, errlen);
+}
+
+mgpt_model *mgpt_model_create_for(const mgpt_config *cfg, int B, int T, int training,
+                                  const mgpt_compute *c, char *err, size_t errlen)
+{
+    if (check_shape(cfg, B, T, err, errlen) != 0)
+        return NULL;
+    mgpt_model *m = calloc(1, sizeof *m);
+    if (!m) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    m->cfg = *cfg;
+    m->B = B;
+    m->T = T;
+    m->N = B * T;
+    m->training = training != 0;
+    m->compute = *c;
+
+    count(m);
+    mgpt_model_plan plan;
+    plan_of(m, &plan);
+    if (mgpt_model_budget(&plan, err, errlen) != 0) {
+        free(m);
+        return NULL;
+    }
 
     m->tensors = calloc((size_t)m->n_tensors, sizeof *m->tensors);
     m->graph.nodes = calloc((size_t)m->graph.n_nodes, sizeof *m->graph.nodes);
     m->params = calloc((size_t)m->n_params, sizeof *m->params);
     m->param_mem = arena(m->num_floats);
-    m->grad_mem = arena(m->num_floats);
-    m->m_mem = arena(m->num_floats);
-    m->v_mem = arena(m->num_floats);
     m->act_mem = arena(m->act_floats);
-    m->act_grad_mem = arena(m->act_grad_floats);
+    if (m->training) {
+        m->grad_mem = arena(m->num_floats);
+        m->m_mem = arena(m->num_floats);
+        m->v_mem = arena(m->num_floats);
+        m->act_grad_mem = arena(m->act_grad_floats);
+    }
     m->tokens = calloc((size_t)m->N, sizeof *m->tokens);
     m->targets = calloc((size_t)m->N, sizeof *m->targets);
-    if (!m->tensors || !m->graph.nodes || !m->params || !m->param_mem || !m->grad_mem ||
-        !m->m_mem || !m->v_mem || !m->act_mem || !m->act_grad_mem || !m->tokens ||
-        !m->targets) {
+    if (!m->tensors || !m->graph.nodes || !m->params || !m->param_mem || !m->act_mem ||
+        (m->training && (!m->grad_mem || !m->m_mem || !m->v_mem || !m->act_grad_mem)) ||
+        !m->tokens || !m->targets) {
         snprintf(err, errlen, "out of memory for a model of %zu parameters and %zu activation floats",
                  m->num_floats, m->act_floats + m->act_grad_floats);
         mgpt_model_free(m);
         return NULL;
     }
+    /* only now that every allocation succeeded */
+    zero(m->param_mem, m->num_floats);
+    zero(m->act_mem, m->act_floats);
+    zero(m->grad_mem, m->num_floats);
+    zero(m->m_mem, m->num_floats);
+    zero(m->v_mem, m->num_floats);
+    zero(m->act_grad_mem, m->act_grad_floats);
     for (int i = 0; i < m->N; i++)
         m->targets[i] = -1;
 
-    b = (builder){.m = m, .counting = 0};
+    builder b = {.m = m, .counting = 0};
     build(&b);
     if (plan_first_contributors(m) != 0) {
         snprintf(err, errlen, "out of memory");
@@ -378,8 +482,10 @@ void mgpt_model_init(mgpt_model *m, uint64_t seed)
         for (size_t j = 0; j < n; j++)
             p->data[j] = p->init_zero ? 0.0f : (float)(0.02 * mgpt_rng_normal(&r));
     }
-    memset(m->m_mem, 0, m->num_floats * sizeof(float));
-    memset(m->v_mem, 0, m->num_floats * sizeof(float));
+    if (m->m_mem)
+        memset(m->m_mem, 0, m->num_floats * sizeof(float));
+    if (m->v_mem)
+        memset(m->v_mem, 0, m->num_floats * sizeof(float));
     m->step = 0;
 }
 

@@ -22,6 +22,7 @@ typedef struct mgpt_param {
 typedef struct mgpt_model {
     mgpt_config cfg;
     int B, T, N;                 /* documents per batch, positions, rows = B*T */
+    int training;                /* 0: inference only, no gradient or Adam arenas */
     mgpt_compute compute;        /* the kernels every op runs (a copy of the caller's) */
 
     mgpt_param *params;          /* in the spec's order */
@@ -40,9 +41,32 @@ typedef struct mgpt_model {
     mgpt_tensor *logits, *probs, *losses;
 } mgpt_model;
 
-/* NULL on failure with err set (bad config, out of memory). */
+/* What a model will allocate, in bytes per arena, from the counting pass alone. */
+typedef struct mgpt_model_plan {
+    double params, grads, adam, acts, act_grads, tables; /* tables: graph, tokens, targets */
+    double total;
+} mgpt_model_plan;
+
+/* A model is made for training (parameters, gradients, Adam state, activations and their
+ * gradients) or for inference only (parameters and activations: no backward, no step). */
+enum { MGPT_MODEL_TRAIN = 1, MGPT_MODEL_INFER = 0 };
+
+/* The plan of a model of cfg with B documents of T positions (1..block_size). 0, or -1
+ * with err set (bad config or sizes). */
+int mgpt_model_plan_for(const mgpt_config *cfg, int B, int T, int training, mgpt_model_plan *p,
+                        char *err, size_t errlen);
+/* 0 if the plan fits in what this process may allocate (platform/memory.h); else -1 with
+ * "needs 155.2 GiB (parameters ..., gradients ..., ...); this machine has 23.4 GiB". */
+int mgpt_model_budget(const mgpt_model_plan *p, char *err, size_t errlen);
+
+/* NULL on failure with err set (bad config, over the memory budget, out of memory). A
+ * training model of T = block_size. */
 mgpt_model *mgpt_model_create(const mgpt_config *cfg, int B, const mgpt_compute *c,
                               char *err, size_t errlen);
+/* Any T in 1..block_size, for training or inference (training 0: grad_mem, m_mem, v_mem
+ * and act_grad_mem are NULL and the model must not run backward or a step). */
+mgpt_model *mgpt_model_create_for(const mgpt_config *cfg, int B, int T, int training,
+                                  const mgpt_compute *c, char *err, size_t errlen);
 void mgpt_model_free(mgpt_model *m);
 /* The spec's initialisation from seed (stream MGPT_STREAM_INIT); zeroes Adam state. */
 void mgpt_model_init(mgpt_model *m, uint64_t seed);

@@ -157,10 +157,15 @@ void cli_engine_describe(const cli_engine *e, char *buf, size_t len);
 
 /* --- model_file.c: a model from a checkpoint ----------------------------------------- */
 
-/* Peeks at path (meta filled), creates a model with B documents per batch on compute c
- * (the engine's) and loads the parameters (and Adam state when want_adam). CLI_OK, or the
- * exit status after printing what is wrong. */
-int cli_model_from_checkpoint(const char *cmd, const char *path, int B, int want_adam,
+/* CLI_OK if a model of cfg with B documents of T positions (training, or inference only)
+ * fits in this machine's memory and limits; else CLI_USAGE after "needs X GiB (...); this
+ * machine has Y GiB". Commands call it before allocating anything large. */
+int cli_model_budget(const char *cmd, const mgpt_config *cfg, int B, int T, int training);
+/* Peeks at path (meta filled), checks the memory budget, creates a model with B documents
+ * of T positions (0: block_size) per batch on compute c (the engine's) and loads the
+ * parameters; with want_adam a training model with its Adam state, else an inference-only
+ * one. CLI_OK, or the exit status after printing what is wrong. */
+int cli_model_from_checkpoint(const char *cmd, const char *path, int B, int T, int want_adam,
                               const mgpt_compute *c, mgpt_checkpoint_meta *meta,
                               mgpt_model **out);
 /* "n_embd 16, n_head 4, n_layer 1, block_size 8, vocab 27" */

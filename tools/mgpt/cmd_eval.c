@@ -123,10 +123,18 @@ static int evaluate(const eval_opts *o, const cli_global *g)
             n = count;
         }
     }
+    /* Padded only to the longest document evaluated, not to block_size: causal attention
+     * makes a position's loss independent of the padding after it, and 32 names on a
+     * block_size 4096 model then need kilobytes of activations, not gigabytes. */
+    int T = status == CLI_OK ? mgpt_evaluate_positions(data.docs, ids, n, meta.cfg.block_size)
+                             : 1;
+    int B = o->batch < n ? o->batch : (n > 0 ? n : 1);
+    if (status == CLI_OK)
+        status = cli_model_budget(C, &meta.cfg, B, T, MGPT_MODEL_INFER);
     if (status == CLI_OK)
         status = cli_engine_open(&eng, C, g);
     if (status == CLI_OK)
-        status = cli_model_from_checkpoint(C, o->ckpt, o->batch, 0, &eng.compute, &meta, &m);
+        status = cli_model_from_checkpoint(C, o->ckpt, B, T, 0, &eng.compute, &meta, &m);
     if (status == CLI_OK) {
         double loss;
         if (mgpt_evaluate(m, data.docs, &meta.vocab, ids, n, &loss, err, sizeof err) != 0) {

@@ -133,7 +133,7 @@ int cmd_sample(int argc, char **argv, const cli_global *g)
     status = cli_engine_open(&eng, C, g);
     mgpt_model *m = NULL;
     if (status == CLI_OK)
-        status = cli_model_from_checkpoint(C, ckpt, 1, 0, &eng.compute, &meta, &m);
+        status = cli_model_from_checkpoint(C, ckpt, 1, 0, 0, &eng.compute, &meta, &m);
     if (status == CLI_OK) {
         mgpt_sample_opts so;
         mgpt_sample_defaults(&so, m);

@@ -98,12 +98,16 @@ static int build(trainer *t, const cli_global *g)
 {
     train_opts *o = t->o;
     char err[1200];
-    int status = cli_engine_open(&t->eng, C, g);
+    int status = o->resume ? CLI_OK
+                           : cli_model_budget(C, &o->cfg, o->batch, o->cfg.block_size,
+                                              MGPT_MODEL_TRAIN);
+    if (status == CLI_OK)
+        status = cli_engine_open(&t->eng, C, g);
     if (status != CLI_OK)
         return status;
     if (o->resume) {
         mgpt_checkpoint_meta meta;
-        status = cli_model_from_checkpoint(C, o->resume, o->batch, 1, &t->eng.compute, &meta,
+        status = cli_model_from_checkpoint(C, o->resume, o->batch, 0, 1, &t->eng.compute, &meta,
                                            &t->m);
         if (status != CLI_OK)
             return status;

@@ -3,7 +3,23 @@
 #include <stdlib.h>
 #include "cli.h"
 
-int cli_model_from_checkpoint(const char *cmd, const char *path, int B, int want_adam,
+int cli_model_budget(const char *cmd, const mgpt_config *cfg, int B, int T, int training)
+{
+    char err[1200];
+    mgpt_model_plan plan;
+    if (mgpt_model_plan_for(cfg, B, T, training, &plan, err, sizeof err) != 0) {
+        tool_error(cmd, "%s", err);
+        return CLI_USAGE;
+    }
+    if (mgpt_model_budget(&plan, err, sizeof err) != 0) {
+        tool_error(cmd, "a model of %d document%s x %d positions (%s) %s", B, B == 1 ? "" : "s",
+                   T, training ? "training" : "inference", err);
+        return CLI_USAGE;
+    }
+    return CLI_OK;
+}
+
+int cli_model_from_checkpoint(const char *cmd, const char *path, int B, int T, int want_adam,
                               const mgpt_compute *c, mgpt_checkpoint_meta *meta,
                               mgpt_model **out)
 {
@@ -18,7 +34,13 @@ int cli_model_from_checkpoint(const char *cmd, const char *path, int B, int want
                    "cannot resume from it; mgpt train --save writes it", path);
         return CLI_USAGE;
     }
-    mgpt_model *m = mgpt_model_create(&meta->cfg, B, c, err, sizeof err);
+    if (T == 0)
+        T = meta->cfg.block_size;
+    /* inference (want_adam 0) needs no gradient or Adam arenas */
+    int status = cli_model_budget(cmd, &meta->cfg, B, T, want_adam);
+    if (status != CLI_OK)
+        return status;
+    mgpt_model *m = mgpt_model_create_for(&meta->cfg, B, T, want_adam, c, err, sizeof err);
     if (!m) {
         tool_error(cmd, "cannot create the model of checkpoint '%s': %s", path, err);
         return CLI_FAIL;

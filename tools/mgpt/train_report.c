@@ -50,7 +50,8 @@ void train_print_samples(trainer *t)
     mgpt_model *m = t->m, *one = NULL;
     if (m->B != 1) {
         char err[512];
-        one = mgpt_model_create(&m->cfg, 1, &t->eng.compute, err, sizeof err);
+        one = mgpt_model_create_for(&m->cfg, 1, m->cfg.block_size, MGPT_MODEL_INFER,
+                                    &t->eng.compute, err, sizeof err);
         if (one) {
             mgpt_model_copy_params(one, m);
             m = one;
