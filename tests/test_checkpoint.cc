@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <dirent.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -17,9 +19,11 @@
 #include <vector>
 
 #include <jansson.h>
+#include <xxhash.h>
 
 extern "C" {
 #include "format/checkpoint.h"
+#include "format/save_file.h"
 #include "model/model.h"
 #include "data/tokenizer.h"
 }
@@ -236,9 +240,7 @@ protected:
             m->v_mem[i] = (float)((double)(i % 89) * 1e-7 * salt) + 1e-38f * 0.001f;
         }
         m->m_mem[0] = -0.0f;
-        uint32_t nan_payload = 0x7fc12345u;
-        memcpy(&m->v_mem[1], &nan_payload, 4);
-        m->param_mem[2] = INFINITY;
+        m->param_mem[2] = 1e-45f;  // the smallest subnormal (NaN and Inf are refused on load)
     }
 
     std::string path(const char *name) const { return dir + "/" + name; }
@@ -808,11 +810,11 @@ TEST_F(Checkpoint, FailedSaveLeavesExistingFileIntact)
     EXPECT_TRUE(contains(err, q.c_str())) << err;
     EXPECT_TRUE(contains(err, "No such file")) << err;
 
-    // Over a directory: the temporary file is written, then rename(2) fails.
+    // Over a directory: refused before a temporary file is made.
     std::string sub = path("subdir");
     ASSERT_EQ(mkdir(sub.c_str(), 0755), 0);
     EXPECT_EQ(mgpt_checkpoint_save(sub.c_str(), a, &vocab, 1, 1, err, sizeof err), -1);
-    EXPECT_TRUE(contains(err, "rename")) << err;
+    EXPECT_TRUE(contains(err, "folder")) << err;
     struct stat sb;
     ASSERT_EQ(stat(sub.c_str(), &sb), 0);
     EXPECT_TRUE(S_ISDIR(sb.st_mode));
@@ -875,4 +877,220 @@ TEST_F(Checkpoint, ExtraMetadataRoundTripsAndCannotShadowSpecKeys)
     ASSERT_EQ(mgpt_checkpoint_meta_value(p.c_str(), "tokenizer", &v, err, sizeof err), 0);
     EXPECT_STREQ(v, "bytes");  // the refused saves left the file as it was
     free(v);
+}
+
+namespace {
+
+// The byte range of tensor name's data in a parsed file.
+std::pair<uint64_t, uint64_t> data_range(const StFile &st, const char *name)
+{
+    json_t *offs = json_object_get(json_object_get(st.header, name), "data_offsets");
+    return {(uint64_t)json_integer_value(json_array_get(offs, 0)),
+            (uint64_t)json_integer_value(json_array_get(offs, 1))};
+}
+
+}  // namespace
+
+// The checksum is XXH3-64 of each tensor's bytes, as 16 hex digits in metadata "data_xxh3"
+// (checked here with libxxhash directly, not through mgpt's code).
+TEST_F(Checkpoint, MetadataHoldsEachTensorsXxh3)
+{
+    StFile st;
+    std::string why;
+    ASSERT_TRUE(parse_st(read_file(saved(true)), &st, &why)) << why;
+    json_t *meta = json_object_get(st.header, "__metadata__");
+    const char *v = json_string_value(json_object_get(meta, "data_xxh3"));
+    ASSERT_NE(v, nullptr);
+    json_t *sums = json_loads(v, 0, nullptr);
+    ASSERT_TRUE(json_is_object(sums)) << v;
+    EXPECT_EQ(json_object_size(sums), json_object_size(st.header) - 1) << "one per tensor";
+    for (const char *name : {"wte", "layer0.mlp_fc2", "adam.v.lm_head"}) {
+        auto r = data_range(st, name);
+        char hex[17];
+        snprintf(hex, sizeof hex, "%016llx",
+                 (unsigned long long)XXH3_64bits(st.data.data() + r.first, r.second - r.first));
+        EXPECT_STREQ(json_string_value(json_object_get(sums, name)), hex) << name;
+    }
+    json_decref(sums);
+}
+
+TEST_F(Checkpoint, FlippedBitIsRejectedNamingTheTensor)
+{
+    for (const char *name : {"wpe", "layer1.attn_wv", "adam.m.wte"}) {
+        std::string p = mutated([&](StFile *st) {
+            auto r = data_range(*st, name);
+            st->data[r.first + (r.second - r.first) / 2] ^= 0x10;  // one bit, mid-tensor
+        });
+        expect_rejected(p, "corrupted");
+        expect_rejected(p, name);
+    }
+}
+
+TEST_F(Checkpoint, FileWithoutChecksumLoads)
+{
+    std::string p = with_meta("data_xxh3", nullptr);
+    mgpt_checkpoint_meta meta;
+    ASSERT_EQ(mgpt_checkpoint_peek(p.c_str(), &meta, err, sizeof err), 0) << err;
+    EXPECT_EQ(meta.has_checksum, 0);
+    ASSERT_EQ(mgpt_checkpoint_load(p.c_str(), b, 1, err, sizeof err), 0) << err;
+    expect_same_model(a, b, true);
+    ASSERT_EQ(mgpt_checkpoint_peek(saved().c_str(), &meta, err, sizeof err), 0) << err;
+    EXPECT_EQ(meta.has_checksum, 1);
+}
+
+TEST_F(Checkpoint, ChecksumKeyIsReserved)
+{
+    const char *k[] = {"data_xxh3"}, *v[] = {"{}"};
+    std::string p = path("x.st");
+    EXPECT_EQ(mgpt_checkpoint_save_extra(p.c_str(), a, &vocab, 1, 1, k, v, 1, err, sizeof err), -1);
+    EXPECT_TRUE(contains(err, "reserved")) << err;
+}
+
+TEST_F(Checkpoint, NonFiniteValuesAreRejectedNamingTheTensor)
+{
+    a->params[4].data[3] = NAN;  // layer0.attn_wk
+    std::string p = saved(true, "nan.st");
+    expect_rejected(p, "layer0.attn_wk");
+    expect_rejected(p, "finite");
+    a->params[4].data[3] = 0.5f;
+    a->params[1].v[0] = INFINITY;  // Adam state of wpe: only a resume reads it
+    p = saved(true, "inf.st");
+    expect_rejected(p, "adam.v.wpe");
+    EXPECT_EQ(mgpt_checkpoint_load(p.c_str(), b, 0, err, sizeof err), 0) << err;
+}
+
+TEST_F(Checkpoint, FifoIsRefusedWithoutBlocking)
+{
+    std::string p = path("fifo.st");
+    ASSERT_EQ(mkfifo(p.c_str(), 0600), 0);
+    alarm(30);  // a blocking open would hang here; SIGALRM turns that into a failure
+    mgpt_checkpoint_meta meta;
+    EXPECT_EQ(mgpt_checkpoint_peek(p.c_str(), &meta, err, sizeof err), -1);
+    alarm(0);
+    EXPECT_TRUE(contains(err, "FIFO")) << err;
+}
+
+TEST_F(Checkpoint, SaveKeepsTheModeOfTheFileItReplaces)
+{
+    std::string p = saved();
+    ASSERT_EQ(chmod(p.c_str(), 0600), 0);
+    saved();
+    struct stat sb;
+    ASSERT_EQ(stat(p.c_str(), &sb), 0);
+    EXPECT_EQ(sb.st_mode & 07777, 0600u);
+}
+
+TEST_F(Checkpoint, ReadOnlyTargetIsRefused)
+{
+    std::string p = saved();
+    Bytes original = read_file(p);
+    ASSERT_EQ(chmod(p.c_str(), 0444), 0);
+    mgpt_model_init(a, 99);
+    EXPECT_EQ(mgpt_checkpoint_save(p.c_str(), a, &vocab, 1, 1, err, sizeof err), -1);
+    EXPECT_TRUE(contains(err, "read-only")) << err;
+    EXPECT_EQ(read_file(p), original);
+}
+
+TEST_F(Checkpoint, ConcurrentSaveIsRefused)
+{
+    std::string p = saved();
+    Bytes original = read_file(p);
+    char *lock_path = nullptr;
+    int fd = mgpt_save_lock(p.c_str(), &lock_path, err, sizeof err);
+    ASSERT_GE(fd, 0) << err;
+    mgpt_model_init(a, 99);
+    EXPECT_EQ(mgpt_checkpoint_save(p.c_str(), a, &vocab, 1, 1, err, sizeof err), -1);
+    EXPECT_TRUE(contains(err, "another process is saving")) << err;
+    EXPECT_EQ(read_file(p), original);
+    mgpt_save_unlock(fd, lock_path);
+    EXPECT_EQ(mgpt_checkpoint_save(p.c_str(), a, &vocab, 1, 1, err, sizeof err), 0) << err;
+    EXPECT_EQ(list_dir(dir), (std::vector<std::string>{"model.safetensors"}))
+        << "the lock file was left behind";
+}
+
+// Four processes save to one path at once: each either saves or is refused with the lock
+// message, and the file is one of their complete checkpoints.
+TEST_F(Checkpoint, FourWritersEachSaveOrAreRefused)
+{
+    std::string p = path("shared.st");
+    pid_t pid[4];
+    for (int i = 0; i < 4; i++) {
+        pid[i] = fork();
+        ASSERT_GE(pid[i], 0);
+        if (pid[i] == 0) {
+            char e[1024] = "";
+            int bad = 0;
+            for (int n = 0; n < 20; n++)
+                if (mgpt_checkpoint_save(p.c_str(), a, &vocab, (uint64_t)i, 1, e, sizeof e) != 0 &&
+                    !strstr(e, "another process is saving"))
+                    bad = 1;
+            _exit(bad);
+        }
+    }
+    for (int i = 0; i < 4; i++) {
+        int st = 0;
+        ASSERT_EQ(waitpid(pid[i], &st, 0), pid[i]);
+        EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << "writer " << i << " failed otherwise";
+    }
+    ASSERT_EQ(mgpt_checkpoint_load(p.c_str(), b, 1, err, sizeof err), 0) << err;
+    expect_same_model(a, b, true);
+    for (const std::string &n : list_dir(dir))
+        EXPECT_EQ(n.find(".tmp."), std::string::npos) << n;
+}
+
+// kill -9 in the middle of saves: the old file stays a complete checkpoint and no temporary
+// file is left (the temporary has no name until it is complete).
+TEST_F(Checkpoint, KilledSaveLeavesNoTemporary)
+{
+    mgpt_config big = cfg;
+    big.n_embd = 128;
+    big.n_head = 4;
+    big.n_layer = 2;
+    big.block_size = 64;
+    mgpt_model *m = make_model(big, 3);
+    ASSERT_NE(m, nullptr);
+    std::string p = path("big.st");
+    ASSERT_EQ(mgpt_checkpoint_save(p.c_str(), m, &vocab, 1, 1, err, sizeof err), 0) << err;
+    for (int round = 0; round < 3; round++) {
+        int fd[2];
+        ASSERT_EQ(pipe(fd), 0);
+        pid_t pid = fork();
+        ASSERT_GE(pid, 0);
+        if (pid == 0) {
+            close(fd[0]);
+            char e[1024];
+            for (;;) {
+                if (write(fd[1], "s", 1) != 1)  // a save starts
+                    _exit(1);
+                mgpt_checkpoint_save(p.c_str(), m, &vocab, 1, 1, e, sizeof e);
+            }
+        }
+        close(fd[1]);
+        char c;
+        for (int i = 0; i < 2 + round; i++)
+            ASSERT_EQ(read(fd[0], &c, 1), 1);
+        kill(pid, SIGKILL);
+        int st = 0;
+        ASSERT_EQ(waitpid(pid, &st, 0), pid);
+        close(fd[0]);
+        for (const std::string &n : list_dir(dir))
+            EXPECT_EQ(n.find(".tmp."), std::string::npos) << "left behind: " << n;
+        mgpt_model *back = make_model(big, 5);
+        ASSERT_NE(back, nullptr);
+        EXPECT_EQ(mgpt_checkpoint_load(p.c_str(), back, 1, err, sizeof err), 0) << err;
+        mgpt_model_free(back);
+    }
+    mgpt_model_free(m);
+}
+
+// A temporary a save left behind (a filesystem without O_TMPFILE, or an older mgpt) goes
+// at the next save to that path, with a note.
+TEST_F(Checkpoint, StaleTemporaryIsRemovedByTheNextSave)
+{
+    std::string p = saved();
+    write_file(path(".model.safetensors.tmp.AbC123"), Bytes(100, 7));
+    write_file(path(".other.st.tmp.AbC123"), Bytes(10, 7));
+    saved();
+    EXPECT_EQ(list_dir(dir),
+              (std::vector<std::string>{".other.st.tmp.AbC123", "model.safetensors"}));
 }

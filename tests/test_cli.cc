@@ -8,6 +8,7 @@
 
 #include <fcntl.h>
 #include <ftw.h>
+#include <pty.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -78,6 +79,8 @@ protected:
 
     std::string path(const std::string &name) const { return dir + "/" + name; }
 
+    unsigned alarm_seconds = 0;  // run(): a limit for runs that might block forever
+
     // Runs mgpt with args; env entries "NAME=value" set a variable, "NAME" alone unsets it.
     Result run(const std::vector<std::string> &args, const std::vector<std::string> &env = {})
     {
@@ -94,6 +97,8 @@ protected:
             dup2(e, 2);
             if (chdir(dir.c_str()) != 0)
                 _exit(127);
+            if (alarm_seconds)
+                alarm(alarm_seconds);  // survives execv: a hung run ends with SIGALRM
             for (const std::string &kv : env) {
                 size_t eq = kv.find('=');
                 if (eq == std::string::npos)
@@ -681,6 +686,120 @@ TEST_F(Cli, OversizedBatchIsRefusedWithTheFigure)
 {
     Result r = run({"train", "--batch-size", "65536", "--block-size", "256", "--num-samples", "0"});
     EXPECT_FAILS(r, 2, "needs ", "GiB", "activations", "this machine has");
+}
+
+}  // namespace
+
+namespace {
+
+// --- files that are not what they seem ----------------------------------------------------
+
+// A FIFO where a file is expected would block open(2) forever (no writer ever comes).
+TEST_F(Cli, FifoGivenAsAFileIsRefusedNotWaitedFor)
+{
+    train_checkpoint("good.st", 5);
+    ASSERT_EQ(mkfifo(path("pipe.txt").c_str(), 0600), 0);
+    mkdir(path("d").c_str(), 0755);
+    write_file(path("d/a.txt"), "anna\nbob\n");
+    ASSERT_EQ(mkfifo(path("d/b.txt").c_str(), 0600), 0);
+    alarm_seconds = 60;
+    Result r = run({"train", "--data", "pipe.txt", "--num-steps", "1"});
+    EXPECT_FAILS(r, 2, "pipe.txt", "FIFO");
+    r = run({"train", "--data", "pi*.txt", "--num-steps", "1"});
+    EXPECT_FAILS(r, 2, "pipe.txt", "FIFO");
+    r = run({"train", "--data-dir", "d", "--num-steps", "1", "--num-samples", "0"});
+    EXPECT_EQ(r.status, 0) << "a FIFO in --data-dir is skipped: " << r.err;
+    r = run({"sample", "--checkpoint", "pipe.txt"});
+    EXPECT_FAILS(r, 2, "pipe.txt", "FIFO");
+    r = run({"eval", "--checkpoint", "pipe.txt"});
+    EXPECT_FAILS(r, 2, "pipe.txt", "FIFO");
+    r = run({"train", "--resume", "pipe.txt", "--num-steps", "10"});
+    EXPECT_FAILS(r, 2, "pipe.txt", "FIFO");
+    r = run({"eval", "--checkpoint", "good.st", "--data", "pipe.txt"});
+    EXPECT_FAILS(r, 2, "pipe.txt", "FIFO");
+}
+
+// --save is tried (a file created and removed in its folder) before any training.
+TEST_F(Cli, SaveFolderIsTriedBeforeTraining)
+{
+    Result r = run({"train", "--save", "/proc/x.st", "--num-steps", "5"});
+    EXPECT_FAILS(r, 2, "/proc/x.st", "cannot create a file");
+    EXPECT_EQ(r.out.find("step"), std::string::npos) << "trained before failing: " << r.out;
+    train_checkpoint("ro.st", 5);
+    ASSERT_EQ(chmod(path("ro.st").c_str(), 0444), 0);
+    r = run({"train", "--save", "ro.st", "--num-steps", "5"});
+    EXPECT_FAILS(r, 2, "ro.st", "read-only");
+    EXPECT_EQ(r.out.find("step"), std::string::npos) << r.out;
+}
+
+// --save replaces a checkpoint, but not a text file or a symbolic link without --force.
+TEST_F(Cli, SaveReplacesOnlyCheckpointsWithoutForce)
+{
+    write_file(path("notes.txt"), "my notes\n");
+    Result r = run({"train", "--save", "notes.txt", "--num-steps", "5", "--num-samples", "0"});
+    EXPECT_FAILS(r, 2, "notes.txt", "not an mgpt checkpoint", "--force");
+    EXPECT_EQ(read_file(path("notes.txt")), "my notes\n");
+
+    train_checkpoint("target.st", 5);
+    std::string target = read_file(path("target.st"));
+    ASSERT_EQ(symlink("target.st", path("link.st").c_str()), 0);
+    r = run({"train", "--save", "link.st", "--num-steps", "5", "--num-samples", "0"});
+    EXPECT_FAILS(r, 2, "link.st", "symbolic link", "--force");
+    EXPECT_EQ(read_file(path("target.st")), target);
+
+    train_checkpoint("target.st", 5);  // a checkpoint is replaced as before
+    r = run({"train", "--save", "notes.txt", "--force", "--num-steps", "5", "--num-samples", "0"});
+    EXPECT_EQ(r.status, 0) << r.err;
+    r = run({"sample", "--checkpoint", "notes.txt", "--num-samples", "1"});
+    EXPECT_EQ(r.status, 0) << r.err;
+}
+
+// sample on a terminal: bytes that are not printable text are shown as \xHH, unless --raw.
+TEST_F(Cli, SampleEscapesControlBytesOnATerminal)
+{
+    write_file(path("ctl.txt"), "\x1b\x01\x1b\n\x01\x7f\x1b\x1b\n\x1b\x01\x01\n");
+    Result r = run({"train", "--data", "ctl.txt", "--num-steps", "5", "--num-samples", "0",
+                    "--save", "ctl.st"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    auto on_tty = [&](std::vector<std::string> args) {
+        args.insert(args.begin(), exe);
+        int master = -1;
+        pid_t pid = forkpty(&master, nullptr, nullptr, nullptr);
+        if (pid == 0) {
+            if (chdir(dir.c_str()) != 0)
+                _exit(127);
+            alarm(60);
+            std::vector<char *> argv;
+            for (std::string &a : args)
+                argv.push_back(&a[0]);
+            argv.push_back(nullptr);
+            execv(exe.c_str(), argv.data());
+            _exit(127);
+        }
+        std::string out;
+        char buf[4096];
+        ssize_t n;
+        while ((n = read(master, buf, sizeof buf)) > 0)  // EIO once the child is gone
+            out.append(buf, (size_t)n);
+        close(master);
+        int st = 0;
+        waitpid(pid, &st, 0);
+        EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << out;
+        return out;
+    };
+    for (const char *mode : {"", "--stream"}) {
+        std::vector<std::string> args = {"sample", "--checkpoint", "ctl.st", "--num-samples", "5"};
+        if (*mode)
+            args.push_back(mode);
+        std::string shown = on_tty(args);
+        EXPECT_EQ(shown.find('\x1b'), std::string::npos) << "raw ESC reached the terminal";
+        EXPECT_EQ(shown.find('\x01'), std::string::npos);
+        EXPECT_NE(shown.find("\\x1B"), std::string::npos) << shown;
+        args.push_back("--raw");
+        EXPECT_NE(on_tty(args).find('\x1b'), std::string::npos) << "--raw must not escape";
+    }
+    r = run({"sample", "--checkpoint", "ctl.st", "--num-samples", "5"});  // not a terminal
+    EXPECT_NE(r.out.find('\x1b'), std::string::npos);
 }
 
 }  // namespace

@@ -117,6 +117,23 @@ TEST(Docs, FromFile)
     EXPECT_EQ(e.d.count, 0);
 }
 
+// A FIFO without a writer would block open(2) forever; it is refused at once.
+TEST(Docs, FifoIsRefusedWithoutBlocking)
+{
+    const char *dir = getenv("MGPT_TEST_TMPDIR");
+    std::string path = std::string(dir ? dir : "/tmp") + "/test_data_fifo." +
+                       std::to_string((long)getpid());
+    ASSERT_EQ(mkfifo(path.c_str(), 0600), 0) << path;
+    Docs d;
+    char err[512] = "";
+    alarm(30);  // a hang becomes SIGALRM, a failure
+    EXPECT_NE(mgpt_docs_add_file(&d.d, path.c_str(), err, sizeof err), 0);
+    alarm(0);
+    unlink(path.c_str());
+    EXPECT_NE(std::string(err).find("FIFO"), std::string::npos) << err;
+    EXPECT_NE(std::string(err).find(path), std::string::npos) << err;
+}
+
 TEST(Docs, EmbeddedNames)
 {
     // The embedded data is names.txt: count its non-empty lines independently.

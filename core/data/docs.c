@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
+#include "platform/file_open.h"
 #include "data/dataset.h"
 
 void mgpt_docs_init(mgpt_docs *d)
@@ -80,14 +82,18 @@ int mgpt_docs_add_text(mgpt_docs *d, const char *text, size_t n, const char *wha
 
 int mgpt_docs_add_file(mgpt_docs *d, const char *path, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "rb");
+    int fd = mgpt_open_regular(path, "data file", err, errlen);
+    if (fd < 0)
+        return -1;
+    FILE *f = fdopen(fd, "rb");
     if (!f) {
-        snprintf(err, errlen, "cannot open data file '%s': %s", path, strerror(errno));
+        snprintf(err, errlen, "cannot read data file '%s': %s", path, strerror(errno));
+        close(fd);
         return -1;
     }
     struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        snprintf(err, errlen, "data file '%s' is not a regular file", path);
+    if (fstat(fileno(f), &st) != 0) {
+        snprintf(err, errlen, "cannot stat data file '%s': %s", path, strerror(errno));
         fclose(f);
         return -1;
     }

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,8 @@
 #include <jansson.h>
 #include "format/checkpoint.h"
 #include "format/safetensors.h"
+#include "format/data_hash.h"
+#include "platform/file_open.h"
 
 #define FORMAT "mgpt"
 #define LAYER_PARAMS 6
@@ -252,6 +255,7 @@ static int check_metadata(ckpt *k, char *err, size_t errlen)
         return -1;
     k->meta.step = (long)step;
     k->meta.seed = seed;
+    k->meta.has_checksum = mgpt_st_meta(&k->st, MGPT_DATA_HASH_KEY) != NULL;
     return 0;
 }
 
@@ -348,11 +352,9 @@ static int ckpt_open(ckpt *k, const char *path, char *err, size_t errlen)
 {
     memset(k, 0, sizeof *k);
     k->path = path;
-    k->fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (k->fd < 0) {
-        snprintf(err, errlen, "%s: cannot open checkpoint: %s", path, strerror(errno));
+    k->fd = mgpt_open_regular(path, "checkpoint", err, errlen);
+    if (k->fd < 0)
         return -1;
-    }
     if (mgpt_st_read_header(k->fd, path, &k->st, err, errlen) != 0 ||
         check_metadata(k, err, errlen) != 0 || check_tensors(k, err, errlen) != 0) {
         ckpt_close(k);
@@ -368,6 +370,41 @@ int mgpt_checkpoint_peek(const char *path, mgpt_checkpoint_meta *meta, char *err
         return -1;
     *meta = k.meta;
     ckpt_close(&k);
+    return 0;
+}
+
+/* The tensor's bytes against the checksum recorded at save (format/data_hash.h). */
+static int check_sum(const char *path, const char *sums, const char *name, const float *x,
+                     size_t n, char *err, size_t errlen)
+{
+    uint64_t want;
+    int found = mgpt_data_hash_lookup(sums, name, &want);
+    if (found != 0) {
+        snprintf(err, errlen, "%s: metadata \"" MGPT_DATA_HASH_KEY "\" %s tensor '%s'; expected "
+                 "a JSON object mapping every tensor name to 16 hex digits", path,
+                 found > 0 ? "has no entry for" : "is malformed, checking", name);
+        return -1;
+    }
+    uint64_t got = mgpt_data_hash(x, n * sizeof *x);
+    if (got != want) {
+        snprintf(err, errlen, "%s: tensor '%s' is corrupted: its data hash (XXH3-64) is %016"
+                 PRIx64 " but the checkpoint recorded %016" PRIx64, path, name, got, want);
+        return -1;
+    }
+    return 0;
+}
+
+/* NaN or infinite values make every later loss NaN; Adam's second moment is never negative. */
+static int check_finite(const char *path, const char *name, const float *x, size_t n, int kind,
+                        char *err, size_t errlen)
+{
+    for (size_t j = 0; j < n; j++)
+        if (!isfinite(x[j]) || (kind == KIND_V && x[j] < 0)) {
+            snprintf(err, errlen, "%s: tensor '%s' holds %g at element %zu; expected finite "
+                     "values%s (a diverged or damaged model)", path, name, (double)x[j], j,
+                     kind == KIND_V ? ", not negative" : "");
+            return -1;
+        }
     return 0;
 }
 
@@ -407,12 +444,16 @@ int mgpt_checkpoint_load(const char *path, mgpt_model *m, int want_adam, char *e
         goto out;
     }
     float *at = buf;
+    const char *sums = mgpt_st_meta(&k.st, MGPT_DATA_HASH_KEY);
     for (int kind = 0; kind < kinds; kind++)
         for (int i = 0; i < m->n_params; i++) {
             const mgpt_st_tensor *t = &k.st.tensors[k.where[kind][i]];
-            if (mgpt_st_read_data(k.fd, path, &k.st, t, at, err, errlen) != 0)
+            size_t n = (size_t)m->params[i].rows * m->params[i].cols;
+            if (mgpt_st_read_data(k.fd, path, &k.st, t, at, err, errlen) != 0 ||
+                (sums && check_sum(path, sums, t->name, at, n, err, errlen) != 0) ||
+                check_finite(path, t->name, at, n, kind, err, errlen) != 0)
                 goto out;
-            at += (size_t)m->params[i].rows * m->params[i].cols;
+            at += n;
         }
     at = buf;
     for (int kind = 0; kind < kinds; kind++)
@@ -489,12 +530,13 @@ int mgpt_checkpoint_save_extra(const char *path, const mgpt_model *m, const mgpt
         len += (size_t)snprintf(vocab + len, sizeof vocab - len, "%s%u", i > 1 ? "," : "",
                                 (unsigned)v->byte[i]);
     snprintf(vocab + len, sizeof vocab - len, "]");
-    enum { N_SPEC = 9 };
+    /* The checksum's value is filled in once the tensors are listed below. */
+    enum { N_SPEC = 10 };
     const char *keys[N_SPEC + MGPT_CKPT_MAX_EXTRA] = {
         "format", "n_embd", "n_head", "n_layer", "block_size", "vocab_size", "vocab", "step",
-        "seed"};
+        "seed", MGPT_DATA_HASH_KEY};
     const char *values[N_SPEC + MGPT_CKPT_MAX_EXTRA] = {FORMAT, num[0], num[1], num[2], num[3],
-                                                       num[4], vocab, num[5], num[6]};
+                                                       num[4], vocab, num[5], num[6], NULL};
     if (n_extra < 0 || n_extra > MGPT_CKPT_MAX_EXTRA) {
         snprintf(err, errlen, "%s: %d extra metadata entries; at most %d", path, n_extra,
                  MGPT_CKPT_MAX_EXTRA);
@@ -532,7 +574,29 @@ int mgpt_checkpoint_save_extra(const char *path, const mgpt_model *m, const mgpt
             out[j].shape[1] = p->cols;
             out[j].data = kind == KIND_PARAM ? p->data : kind == KIND_M ? p->m : p->v;
         }
-    int rc = mgpt_st_write(path, out, n, keys, values, N_SPEC + n_extra, err, errlen);
+    const char **hname = malloc((size_t)n * sizeof *hname);
+    const void **hdata = malloc((size_t)n * sizeof *hdata);
+    size_t *hlen = malloc((size_t)n * sizeof *hlen);
+    char *sums = NULL;
+    int rc = -1;
+    if (hname && hdata && hlen) {
+        for (int j = 0; j < n; j++) {
+            hname[j] = out[j].name;
+            hdata[j] = out[j].data;
+            hlen[j] = (size_t)out[j].shape[0] * (size_t)out[j].shape[1] * sizeof(float);
+        }
+        sums = mgpt_data_hash_encode(hname, hdata, hlen, n);
+    }
+    if (!sums)
+        snprintf(err, errlen, "%s: out of memory for the data checksums", path);
+    else {
+        values[N_SPEC - 1] = sums;
+        rc = mgpt_st_write(path, out, n, keys, values, N_SPEC + n_extra, err, errlen);
+    }
+    free(sums);
+    free(hname);
+    free(hdata);
+    free(hlen);
     free(out);
     free(names);
     return rc;

@@ -1,6 +1,7 @@
 /* Checkpoints as safetensors (spec: little-endian F32, row-major, the spec's tensor names,
  * config and vocabulary in __metadata__). Adam state rides along as adam.m.<name> and
- * adam.v.<name>, and the step count as metadata "step". Writes go to a temporary file in
+ * adam.v.<name>, and the step count as metadata "step"; metadata "data_xxh3" (reserved, an
+ * mgpt extension, format/data_hash.h) holds each tensor's checksum. Writes go to a temporary file in
  * the same folder, then rename(2): a crash never leaves a half-written checkpoint. */
 #ifndef MGPT_CHECKPOINT_H
 #define MGPT_CHECKPOINT_H
@@ -20,6 +21,7 @@ typedef struct mgpt_checkpoint_meta {
     long step;        /* optimizer steps taken; 0 if absent */
     uint64_t seed;    /* training seed; 0 if absent */
     int has_adam;     /* adam.m.* and adam.v.* present for every parameter */
+    int has_checksum; /* metadata "data_xxh3" present: load verifies each tensor against it */
 } mgpt_checkpoint_meta;
 
 /* Saves parameters (and Adam state if with_adam). 0, or -1 with err set; on failure the
@@ -46,7 +48,8 @@ int mgpt_checkpoint_meta_value(const char *path, const char *key, char **value, 
 int mgpt_checkpoint_peek(const char *path, mgpt_checkpoint_meta *meta, char *err, size_t errlen);
 
 /* Loads parameters into m (whose config must equal the file's), and Adam state and step
- * when want_adam (error if the file has none). 0, or -1 with err set; m is unchanged on
+ * when want_adam (error if the file has none). Each tensor read is checked against the
+ * "data_xxh3" checksum when the file has one, and must hold finite values. 0, or -1 with err set; m is unchanged on
  * failure. */
 int mgpt_checkpoint_load(const char *path, mgpt_model *m, int want_adam, char *err, size_t errlen);
 #ifdef __cplusplus

@@ -1,9 +1,10 @@
 /* The safetensors container, writing: the header, then an atomic replace (a temporary
  * file beside the target, fsync, rename, fsync of the folder), so that a failure never
- * leaves a half-written file where a good one was. Messages name the file first. */
+ * leaves a half-written file where a good one was. Messages name the file first.
+ * The temporary is unnamed (O_TMPFILE) until it is complete, so kill -9 cannot orphan it;
+ * save_file.c holds the lock, the mode and the naming of the temporary. */
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 #include <jansson.h>
 #include "format/safetensors.h"
+#include "format/save_file.h"
 
 static int write_all(int fd, const void *buf, size_t len)
 {
@@ -84,15 +86,6 @@ oom:
     return NULL;
 }
 
-/* The process umask. umask(2) can only be read by setting it, so this briefly sets it to 0:
- * harmless unless another thread creates a file at that instant. */
-static mode_t current_umask(void)
-{
-    mode_t u = umask(0);
-    umask(u);
-    return u;
-}
-
 int mgpt_st_write(const char *path, const mgpt_st_out *t, int n,
                   const char *const *meta_keys, const char *const *meta_values, int n_meta,
                   char *err, size_t errlen)
@@ -107,80 +100,26 @@ int mgpt_st_write(const char *path, const mgpt_st_out *t, int n,
         free(sizes);
         return -1;
     }
-
-    /* The temporary sits beside the destination so that rename(2) is atomic. */
-    char *pcopy = strdup(path), *bcopy = strdup(path);
-    char *tmp = NULL;
-    const char *dir = ".";
-    if (pcopy && bcopy) {
-        dir = dirname(pcopy);
-        const char *base = basename(bcopy);
-        size_t len = strlen(dir) + strlen(base) + 32;
-        tmp = malloc(len);
-        if (tmp)
-            snprintf(tmp, len, "%s/.%s.tmp.XXXXXX", dir, base);
-    }
-    int rc = -1, fd = -1, created = 0;
-    if (!tmp) {
-        snprintf(err, errlen, "%s: out of memory", path);
+    mgpt_save_file sf;
+    int rc = -1;
+    if (mgpt_save_begin(&sf, path, err, errlen) != 0)
         goto out;
-    }
-    fd = mkstemp(tmp);
-    if (fd < 0) {
-        snprintf(err, errlen, "%s: cannot create a temporary file in '%s': %s", path, dir,
-                 strerror(errno));
-        goto out;
-    }
-    created = 1;
-    /* mkstemp makes the file 0600; give it the mode open(2) would have. */
-    if (fchmod(fd, 0666 & ~current_umask()) != 0) {
-        snprintf(err, errlen, "%s: cannot set the mode of temporary file '%s': %s", path, tmp,
-                 strerror(errno));
-        goto out;
-    }
-
     size_t hlen = strlen(header), padded = (hlen + 7) / 8 * 8;
     unsigned char len8[8];
     for (int i = 0; i < 8; i++)
         len8[i] = (unsigned char)((uint64_t)padded >> (8 * i));
     char spaces[8] = "        ";
-    if (write_all(fd, len8, 8) != 0 || write_all(fd, header, hlen) != 0 ||
-        write_all(fd, spaces, padded - hlen) != 0)
-        goto write_failed;
-    for (int i = 0; i < n; i++)
-        if (write_all(fd, t[i].data, (size_t)sizes[i]) != 0)
-            goto write_failed;
-    if (fsync(fd) != 0)
-        goto write_failed;
-    int cfd = fd;
-    fd = -1;
-    if (close(cfd) != 0)
-        goto write_failed;
-    if (rename(tmp, path) != 0) {
-        snprintf(err, errlen, "%s: cannot rename temporary file '%s' over it: %s", path, tmp,
-                 strerror(errno));
+    int ok = write_all(sf.fd, len8, 8) == 0 && write_all(sf.fd, header, hlen) == 0 &&
+             write_all(sf.fd, spaces, padded - hlen) == 0;
+    for (int i = 0; ok && i < n; i++)
+        ok = write_all(sf.fd, t[i].data, (size_t)sizes[i]) == 0;
+    if (!ok) {
+        snprintf(err, errlen, "%s: cannot write the temporary file: %s", path, strerror(errno));
+        mgpt_save_abort(&sf);
         goto out;
     }
-    created = 0;
-    /* Make the rename itself durable; the file is complete either way, so a failure here
-     * is not an error. */
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        (void)fsync(dfd);
-        close(dfd);
-    }
-    rc = 0;
-    goto out;
-write_failed:
-    snprintf(err, errlen, "%s: cannot write temporary file '%s': %s", path, tmp, strerror(errno));
+    rc = mgpt_save_commit(&sf, err, errlen);
 out:
-    if (fd >= 0)
-        close(fd);
-    if (created)
-        unlink(tmp);
-    free(tmp);
-    free(pcopy);
-    free(bcopy);
     free(header);
     free(sizes);
     return rc;

@@ -28,7 +28,7 @@ static int prepare(trainer *t)
                    "for example --val-split 0.1", o->patience);
         return CLI_USAGE;
     }
-    if (o->save && (status = train_check_save_path(o->save)) != CLI_OK)
+    if (o->save && (status = train_check_save_path(o->save, o->force)) != CLI_OK)
         return status;
     if (o->resume) {
         if (mgpt_checkpoint_peek(o->resume, &meta, err, sizeof err) != 0) {

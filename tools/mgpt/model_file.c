@@ -50,6 +50,9 @@ int cli_model_from_checkpoint(const char *cmd, const char *path, int B, int T, i
         mgpt_model_free(m);
         return CLI_USAGE;
     }
+    if (!meta->has_checksum)
+        tool_warn(cmd, "checkpoint '%s' has no data checksum (\"data_xxh3\"; written by an older "
+                 "mgpt or another tool), so damage to its tensors cannot be detected", path);
     *out = m;
     return CLI_OK;
 }

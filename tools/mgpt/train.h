@@ -19,6 +19,7 @@ typedef struct train_opts {
     uint64_t seed;
     cli_data_args data;
     const char *save, *resume;
+    int force;        /* --force: --save may replace what is not an mgpt checkpoint */
 } train_opts;
 
 /* A training run: the options and what was built from them. */
@@ -40,8 +41,9 @@ typedef struct trainer {
  * *status the exit status (CLI_OK after --help or --version). o->data is to be freed
  * either way. */
 int train_parse(int argc, char **argv, train_opts *o, int *status);
-/* Checks that PATH can be written before training for minutes: CLI_OK or CLI_USAGE. */
-int train_check_save_path(const char *path);
+/* Checks that PATH can be written before training for minutes, and that what it would
+ * replace is an mgpt checkpoint unless force: CLI_OK or CLI_USAGE. */
+int train_check_save_path(const char *path, int force);
 /* Resuming keeps the checkpoint's shape: an explicit option must agree with it (ck, read
  * from path). CLI_OK or CLI_USAGE. */
 int train_check_shape(const train_opts *o, const mgpt_config *ck, const char *path);

@@ -2,6 +2,7 @@
  * checks made before any work: that --save can be written, and that the shape options
  * agree with the checkpoint being resumed. */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -30,7 +31,7 @@ static const char C[] = "train";
 
 enum {
     O_EMBD = 256, O_LAYER, O_HEAD, O_BLOCK, O_BATCH, O_STEPS, O_LR, O_SCHED, O_WARMUP, O_CLIP,
-    O_SEED, O_VSPLIT, O_VEVERY, O_PATIENCE, O_SAMPLES, O_TEMP, O_SAVE, O_RESUME, O_LOGEVERY
+    O_SEED, O_VSPLIT, O_VEVERY, O_PATIENCE, O_SAMPLES, O_TEMP, O_SAVE, O_RESUME, O_LOGEVERY, O_FORCE
 };
 
 static const struct option longopts[] = {
@@ -52,6 +53,7 @@ static const struct option longopts[] = {
     {"temperature", required_argument, NULL, O_TEMP},
     CLI_DATA_OPTIONS,
     {"save", required_argument, NULL, O_SAVE},
+    {"force", no_argument, NULL, O_FORCE},
     {"resume", required_argument, NULL, O_RESUME},
     {"log-every", required_argument, NULL, O_LOGEVERY},
     CLI_HELP_AND_VERSION,
@@ -94,6 +96,8 @@ static void help(void)
            "                            end; with --val-split, at each new best validation\n"
            "                            loss instead, so PATH holds the best model\n"
            "                            (default: none)\n"
+           "      --force               let --save replace a file that is not an mgpt\n"
+           "                            checkpoint, or a symbolic link (the link itself)\n"
            "      --resume=PATH         continue from a checkpoint written by --save, up to\n"
            "                            --num-steps in total (default: none)\n"
            "\n"
@@ -181,6 +185,9 @@ static int take(int c, const char *arg, void *opts)
     case O_SAVE:
         o->save = arg;
         return CLI_OK;
+    case O_FORCE:
+        o->force = 1;
+        return CLI_OK;
     case O_RESUME:
         o->resume = arg;
         return CLI_OK;
@@ -205,7 +212,10 @@ int train_parse(int argc, char **argv, train_opts *o, int *status)
     return 1;
 }
 
-int train_check_save_path(const char *path)
+/* What the save at the end will meet, checked before any work: the folder takes a new file
+ * (created and removed here: permission bits say nothing about /proc or a read-only mount),
+ * and an existing file at path is an mgpt checkpoint unless --force. */
+int train_check_save_path(const char *path, int force)
 {
     struct stat st;
     if (!*path) {
@@ -229,8 +239,34 @@ int train_check_save_path(const char *path)
         tool_error(C, "--save '%s': folder '%s' does not exist", path, dir);
         return CLI_USAGE;
     }
-    if (access(dir, W_OK) != 0) {
-        tool_error(C, "--save '%s': cannot write in folder '%s': %s", path, dir, strerror(errno));
+    char probe[4200];
+    snprintf(probe, sizeof probe, "%s/.mgpt-save-check.%ld", dir, (long)getpid());
+    int fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        tool_error(C, "--save '%s': cannot create a file in folder '%s': %s", path, dir,
+                   strerror(errno));
+        return CLI_USAGE;
+    }
+    close(fd);
+    unlink(probe);
+    if (lstat(path, &st) != 0 || force)
+        return CLI_OK;
+    if (S_ISLNK(st.st_mode)) {
+        tool_error(C, "--save '%s' is a symbolic link; saving would replace the link, not its "
+                   "target (give --force to replace the link, or save to another path)", path);
+        return CLI_USAGE;
+    }
+    if (S_ISREG(st.st_mode) && (st.st_mode & 0222) == 0) {
+        tool_error(C, "--save '%s' is read-only (mode %04o), so it would not be replaced (make "
+                   "it writable with chmod u+w, or save to another path)", path,
+                   (unsigned)(st.st_mode & 07777));
+        return CLI_USAGE;
+    }
+    mgpt_checkpoint_meta meta;
+    char err[1200];
+    if (mgpt_checkpoint_peek(path, &meta, err, sizeof err) != 0) {
+        tool_error(C, "--save '%s' exists and is not an mgpt checkpoint, so it is not replaced "
+                   "(give --force to replace it): %s", path, err);
         return CLI_USAGE;
     }
     return CLI_OK;
