@@ -23,6 +23,12 @@ enum {
 
 int cmd_run(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
+/* Each command's command line alone, checked as the command checks it before it reads a
+ * file or loads a backend, without running it (the fuzz targets call these): 1 when the
+ * command would go on, else 0 with *status the exit status (BENCH_OK after --help). argv[0]
+ * is the command's name, as for cmd_run and cmd_compare. */
+int bench_run_parse(int argc, char **argv, int *status);
+int bench_compare_parse(int argc, char **argv, int *status);
 
 /* --- args.c: the words of mgpt-bench (messages themselves: mgpt_tools.h) -------------- */
 

@@ -59,7 +59,15 @@ static void print_table(const cmp_row *rows, int n, FILE *f)
     }
 }
 
-int cmd_compare(int argc, char **argv)
+/* The command line of `compare`. */
+typedef struct compare_args {
+    double threshold;
+    const char *md_path, *metric;
+    const char *base_path, *cur_path;
+} compare_args;
+
+/* The command line into a: 1 to compare, else 0 with *rc the exit status. */
+static int compare_parse(int argc, char **argv, compare_args *a, int *rc)
 {
     enum { OPT_THRESHOLD = 256, OPT_MARKDOWN, OPT_METRIC };
     static const struct option longopts[] = {
@@ -69,32 +77,35 @@ int cmd_compare(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    double threshold = 0.10;
-    const char *md_path = NULL, *metric = "median";
+    *a = (compare_args){.threshold = 0.10, .metric = "median"};
     int c;
+    *rc = BENCH_USAGE;
+    optind = 0; /* glibc: a full restart of getopt */
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
         switch (c) {
         case OPT_THRESHOLD:
-            if (bench_parse_double(CMD, "threshold", optarg, 0, 0, &threshold) != 0)
-                return BENCH_USAGE;
+            if (bench_parse_double(CMD, "threshold", optarg, 0, 0, &a->threshold) != 0)
+                return 0;
             break;
         case OPT_MARKDOWN:
-            md_path = optarg;
+            a->md_path = optarg;
             break;
         case OPT_METRIC:
             if (strcmp(optarg, "median") != 0 && strcmp(optarg, "min") != 0) {
                 tool_error(CMD, "--metric '%s' is not median or min", optarg);
                 tool_try_help(CMD);
-                return BENCH_USAGE;
+                return 0;
             }
-            metric = optarg;
+            a->metric = optarg;
             break;
         case 'h':
             usage();
-            return BENCH_OK;
+            *rc = BENCH_OK;
+            return 0;
         default:
-            return bench_bad_option(CMD, argv, longopts, c);
+            *rc = bench_bad_option(CMD, argv, longopts, c);
+            return 0;
         }
     }
     if (argc - optind != 2) {
@@ -105,9 +116,29 @@ int cmd_compare(int argc, char **argv)
             tool_error(CMD, "expected two files, BASE.json and CURRENT.json; '%s' is one "
                        "too many", argv[optind + 2]);
         tool_try_help(CMD);
-        return BENCH_USAGE;
+        return 0;
     }
-    const char *base_path = argv[optind], *cur_path = argv[optind + 1];
+    a->base_path = argv[optind];
+    a->cur_path = argv[optind + 1];
+    *rc = BENCH_OK;
+    return 1;
+}
+
+int bench_compare_parse(int argc, char **argv, int *status)
+{
+    compare_args a;
+    return compare_parse(argc, argv, &a, status);
+}
+
+int cmd_compare(int argc, char **argv)
+{
+    compare_args a;
+    int rc;
+    if (!compare_parse(argc, argv, &a, &rc))
+        return rc;
+    double threshold = a.threshold;
+    const char *md_path = a.md_path, *metric = a.metric;
+    const char *base_path = a.base_path, *cur_path = a.cur_path;
     const char *key = strcmp(metric, "min") == 0 ? "ms_per_step_min" : "ms_per_step";
     bench_file base, cur;
     if (bench_read_json(CMD, base_path, key, &base) != 0)
@@ -117,7 +148,7 @@ int cmd_compare(int argc, char **argv)
         return BENCH_USAGE;
     }
 
-    int rc = BENCH_USAGE;
+    rc = BENCH_USAGE;
     cmp_row *rows = calloc((size_t)(base.n + cur.n) + 1, sizeof *rows);
     if (!rows) {
         tool_error(CMD, "out of memory");

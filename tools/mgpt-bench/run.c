@@ -220,7 +220,23 @@ static int close_output(FILE *f, const char *path, int write_rc)
     return rc;
 }
 
-int cmd_run(int argc, char **argv)
+/* The command line of `run`. */
+typedef struct run_args {
+    bench_settings s;
+    tool_names named, configs;      /* --backend names; the configs (default: the seed's) */
+    const char *json_path, *md_path;
+    int all;
+} run_args;
+
+static void run_args_free(run_args *a)
+{
+    tool_names_free(&a->named);
+    tool_names_free(&a->configs);
+}
+
+/* The command line into a, every config name checked: 1 to run, else 0 with *rc the exit
+ * status. a is to be freed either way. */
+static int run_parse(int argc, char **argv, run_args *a, int *rc)
 {
     enum { OPT_SEED = TOOL_OPT_OWN, OPT_BATCHED, OPT_STEPS, OPT_WARMUP, OPT_MARKDOWN };
     static const struct option longopts[] = {
@@ -232,96 +248,126 @@ int cmd_run(int argc, char **argv)
         {"markdown", required_argument, NULL, OPT_MARKDOWN},
         {NULL, 0, NULL, 0},
     };
-    bench_settings s = {.steps = 0, .warmup = 3, .repeats = 5, .min_time = 0.25, .threads = 0};
-    tool_names named = {0}, configs = {0}, backends = {0};
-    const char *json_path = NULL, *md_path = NULL;
-    int all = 0, rc = BENCH_USAGE, c;
-    FILE *json_f = NULL, *md_f = NULL;
-    mgpt_registry reg;
-    int reg_loaded = 0;
-    bench_run run = {0};
-
+    *a = (run_args){.s = {.steps = 0, .warmup = 3, .repeats = 5, .min_time = 0.25, .threads = 0}};
+    bench_settings *s = &a->s;
+    int c;
+    *rc = BENCH_USAGE;
+    optind = 0; /* glibc: a full restart of getopt */
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":b:ac:t:qh", longopts, NULL)) != -1) {
         switch (c) {
         case 'b':
-            if (bench_names_add_list(&named, CMD, "backend", optarg) != 0)
-                goto out;
+            if (bench_names_add_list(&a->named, CMD, "backend", optarg) != 0)
+                return 0;
             break;
         case 'a':
-            all = 1;
+            a->all = 1;
             break;
         case 'c':
-            if (bench_names_add_list(&configs, CMD, "config", optarg) != 0)
-                goto out;
+            if (bench_names_add_list(&a->configs, CMD, "config", optarg) != 0)
+                return 0;
             break;
         case OPT_SEED:
         case OPT_BATCHED:
             for (const char *const *p = c == OPT_SEED ? mgpt_seed_configs : mgpt_batched_configs;
                  *p; p++)
-                if (tool_names_add(&configs, *p) != 0)
+                if (tool_names_add(&a->configs, *p) != 0)
                     goto oom;
             break;
         case OPT_STEPS:
             if (strcmp(optarg, "auto") == 0)
-                s.steps = 0;
-            else if (bench_parse_int(CMD, "steps", optarg, 1, 10000000, &s.steps) != 0)
-                goto out;
+                s->steps = 0;
+            else if (bench_parse_int(CMD, "steps", optarg, 1, 10000000, &s->steps) != 0)
+                return 0;
             break;
         case OPT_WARMUP:
-            if (bench_parse_int(CMD, "warmup", optarg, 0, 1000000, &s.warmup) != 0)
-                goto out;
+            if (bench_parse_int(CMD, "warmup", optarg, 0, 1000000, &s->warmup) != 0)
+                return 0;
             break;
         case TOOL_OPT_REPEATS:
-            if (bench_parse_int(CMD, "repeats", optarg, 1, 1000, &s.repeats) != 0)
-                goto out;
+            if (bench_parse_int(CMD, "repeats", optarg, 1, 1000, &s->repeats) != 0)
+                return 0;
             break;
         case TOOL_OPT_MIN_TIME:
-            if (bench_parse_double(CMD, "min-time", optarg, 0, 1, &s.min_time) != 0)
-                goto out;
+            if (bench_parse_double(CMD, "min-time", optarg, 0, 1, &s->min_time) != 0)
+                return 0;
             break;
         case 't':
-            if (bench_parse_int(CMD, "threads", optarg, 1, MGPT_MAX_THREADS, &s.threads) != 0)
-                goto out;
+            if (bench_parse_int(CMD, "threads", optarg, 1, MGPT_MAX_THREADS, &s->threads) != 0)
+                return 0;
             break;
         case 'j': /* --json (no -j here) */
-            json_path = optarg;
+            a->json_path = optarg;
             break;
         case OPT_MARKDOWN:
-            md_path = optarg;
+            a->md_path = optarg;
             break;
         case 'q':
-            s.quiet = 1;
+            s->quiet = 1;
             break;
         case 'h':
             usage();
-            rc = BENCH_OK;
-            goto out;
+            *rc = BENCH_OK;
+            return 0;
         default:
-            rc = bench_bad_option(CMD, argv, longopts, c);
-            goto out;
+            *rc = bench_bad_option(CMD, argv, longopts, c);
+            return 0;
         }
     }
     if (tool_no_operands(CMD, argc, argv, optind) != 0)
-        goto out;
-    if (all && named.n) {
+        return 0;
+    if (a->all && a->named.n) {
         tool_error(CMD, "--all-backends and --backend exclude each other (give one)");
         tool_try_help(CMD);
-        goto out;
+        return 0;
     }
-    if (configs.n == 0)
+    if (a->configs.n == 0)
         for (const char *const *p = mgpt_seed_configs; *p; p++)
-            if (tool_names_add(&configs, *p) != 0)
+            if (tool_names_add(&a->configs, *p) != 0)
                 goto oom;
-    for (int i = 0; i < configs.n; i++) {
+    for (int i = 0; i < a->configs.n; i++) {
         mgpt_config cfg = {.vocab_size = 27};
         int B;
         char err[512];
-        if (mgpt_config_parse_name(configs.v[i], &cfg, &B, err, sizeof err) != 0) {
+        if (mgpt_config_parse_name(a->configs.v[i], &cfg, &B, err, sizeof err) != 0) {
             tool_error(CMD, "%s", err);
-            goto out;
+            return 0;
         }
     }
+    *rc = BENCH_OK;
+    return 1;
+oom:
+    tool_error(CMD, "out of memory");
+    *rc = BENCH_FAIL;
+    return 0;
+}
+
+int bench_run_parse(int argc, char **argv, int *status)
+{
+    run_args a;
+    int go = run_parse(argc, argv, &a, status);
+    run_args_free(&a);
+    return go;
+}
+
+int cmd_run(int argc, char **argv)
+{
+    run_args a;
+    tool_names backends = {0};
+    int rc, all;
+    FILE *json_f = NULL, *md_f = NULL;
+    mgpt_registry reg;
+    int reg_loaded = 0;
+    bench_run run = {0};
+    if (!run_parse(argc, argv, &a, &rc)) {
+        run_args_free(&a);
+        return rc;
+    }
+    bench_settings s = a.s;
+    tool_names named = a.named, configs = a.configs;
+    const char *json_path = a.json_path, *md_path = a.md_path;
+    all = a.all;
+    rc = BENCH_USAGE;
     char err[1200];
     /* the listing: names checked up front, rejected modules reported once (the engines
      * below load the registry again, quietly) */

@@ -125,7 +125,7 @@ int roof_parse_options(int argc, char **argv, roof_options *o)
     o->min_time = 0.02;
     int repeats_set = 0, min_time_set = 0;
     opterr = 0;
-    optind = 1;
+    optind = 0; /* glibc: a full restart, even after a parse that stopped inside "-hq" */
     int c;
     while ((c = getopt_long(argc, argv, ":ab:c:t:j:s:qhV", longopts, NULL)) != -1) {
         switch (c) {

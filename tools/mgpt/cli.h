@@ -35,11 +35,25 @@ int cmd_eval(int argc, char **argv, const cli_global *g);
 int cmd_backends(int argc, char **argv, const cli_global *g);
 int cmd_info(int argc, char **argv, const cli_global *g);
 
+/* Each command's command line alone, checked as the command checks it before it reads a
+ * file or opens a backend, without running it (the fuzz targets call these): 1 when the
+ * command would go on, else 0 with *status the exit status (CLI_OK after --help). */
+int cmd_train_parse(int argc, char **argv, int *status);
+int cmd_sample_parse(int argc, char **argv, int *status);
+int cmd_eval_parse(int argc, char **argv, int *status);
+int cmd_backends_parse(int argc, char **argv, int *status);
+int cmd_info_parse(int argc, char **argv, int *status);
+
 /* --- options.c: the option loop and values ----------------------------------------- */
 /* (Messages: tool_error, tool_warn and tool_try_help of mgpt_tools.h, cmd being the
  * command's name or NULL.) */
 
 void cli_print_version(void);
+
+/* The global options before the command into g: 1 when a command follows (at argv[optind]),
+ * else 0 with *status the exit status (CLI_OK after --help, which help() prints, and
+ * --version). */
+int cli_global_options(int argc, char **argv, cli_global *g, void (*help)(void), int *status);
 
 /* What getopt_long returns for --version, which every command takes (long only). */
 #define CLI_OPT_VERSION 255

@@ -151,6 +151,12 @@ static void print_entry(const mgpt_backend_entry *e, int verbose)
     }
 }
 
+int cmd_backends_parse(int argc, char **argv, int *status)
+{
+    int verbose = 0;
+    return cli_command_options(&command, argc, argv, &verbose, status);
+}
+
 int cmd_backends(int argc, char **argv, const cli_global *g)
 {
     int verbose = g->verbose, status;

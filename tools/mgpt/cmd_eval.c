@@ -167,23 +167,39 @@ static int evaluate(const eval_opts *o, const cli_global *g)
     return status;
 }
 
+/* The command line into o: 1 to go on, else 0 with *status the exit status. o->data is
+ * to be freed either way. */
+static int parse(int argc, char **argv, eval_opts *o, int *status)
+{
+    *o = (eval_opts){.batch = D_BATCH};
+    if (!cli_command_options(&command, argc, argv, o, status))
+        return 0;
+    if (!o->ckpt) {
+        tool_error(C, "which model? give --checkpoint=PATH (a file written by mgpt train "
+                   "--save)");
+        tool_try_help(C);
+        *status = CLI_USAGE;
+    } else if (o->seed_set && o->val_split == 0) {
+        tool_error(C, "--seed only chooses the --val-split documents; give --val-split too");
+        *status = CLI_USAGE;
+    }
+    return *status == CLI_OK;
+}
+
+int cmd_eval_parse(int argc, char **argv, int *status)
+{
+    eval_opts o;
+    int go = parse(argc, argv, &o, status);
+    cli_data_args_free(&o.data);
+    return go;
+}
+
 int cmd_eval(int argc, char **argv, const cli_global *g)
 {
-    eval_opts o = {.batch = D_BATCH};
+    eval_opts o;
     int status;
-    if (cli_command_options(&command, argc, argv, &o, &status)) {
-        if (!o.ckpt) {
-            tool_error(C, "which model? give --checkpoint=PATH (a file written by mgpt train "
-                       "--save)");
-            tool_try_help(C);
-            status = CLI_USAGE;
-        } else if (o.seed_set && o.val_split == 0) {
-            tool_error(C, "--seed only chooses the --val-split documents; give --val-split too");
-            status = CLI_USAGE;
-        } else {
-            status = evaluate(&o, g);
-        }
-    }
+    if (parse(argc, argv, &o, &status))
+        status = evaluate(&o, g);
     cli_data_args_free(&o.data);
     return status;
 }

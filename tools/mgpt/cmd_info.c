@@ -117,6 +117,11 @@ static void threads_lines(const mgpt_topology *t, int given)
         binding_lines(t, given > 0 ? given : avail ? cores : 1);
 }
 
+int cmd_info_parse(int argc, char **argv, int *status)
+{
+    return cli_command_options(&command, argc, argv, NULL, status);
+}
+
 int cmd_info(int argc, char **argv, const cli_global *g)
 {
     int status;

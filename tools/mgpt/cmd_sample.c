@@ -106,18 +106,34 @@ static void emit_byte(unsigned char byte, void *user)
     fflush(stdout);
 }
 
-int cmd_sample(int argc, char **argv, const cli_global *g)
+/* The command line into o: 1 to go on, else 0 with *status the exit status. */
+static int parse(int argc, char **argv, sample_opts *o, int *status)
 {
-    sample_opts o = {.temperature = D_TEMP, .top_p = 1.0, .num = D_SAMPLES, .seed = D_SEED};
-    int status;
-    if (!cli_command_options(&command, argc, argv, &o, &status))
-        return status;
-    const char *ckpt = o.ckpt;
-    if (!ckpt) {
+    *o = (sample_opts){.temperature = D_TEMP, .top_p = 1.0, .num = D_SAMPLES, .seed = D_SEED};
+    if (!cli_command_options(&command, argc, argv, o, status))
+        return 0;
+    if (!o->ckpt) {
         tool_error(C, "which model? give --checkpoint=PATH (a file written by mgpt train --save)");
         tool_try_help(C);
-        return CLI_USAGE;
+        *status = CLI_USAGE;
+        return 0;
     }
+    return 1;
+}
+
+int cmd_sample_parse(int argc, char **argv, int *status)
+{
+    sample_opts o;
+    return parse(argc, argv, &o, status);
+}
+
+int cmd_sample(int argc, char **argv, const cli_global *g)
+{
+    sample_opts o;
+    int status;
+    if (!parse(argc, argv, &o, &status))
+        return status;
+    const char *ckpt = o.ckpt;
 
     /* check the header before opening a backend, so a bad file is reported first */
     mgpt_checkpoint_meta meta;

@@ -8,6 +8,32 @@
 
 static const char C[] = "train";
 
+/* The checks across options, which need no file. */
+static int check_options(const train_opts *o)
+{
+    if (o->warmup >= o->steps) {
+        tool_error(C, "--warmup-steps %d must be less than --num-steps %d", o->warmup, o->steps);
+        return CLI_USAGE;
+    }
+    if (o->patience > 0 && o->val_split == 0) {
+        tool_error(C, "--early-stop-patience %d needs a validation set: give --val-split, "
+                   "for example --val-split 0.1", o->patience);
+        return CLI_USAGE;
+    }
+    if (!o->resume && o->cfg.n_embd % o->cfg.n_head != 0) {
+        char divs[256];
+        size_t used = 0;
+        for (int d = 1; d <= o->cfg.n_embd && used < sizeof divs - 16; d++)
+            if (o->cfg.n_embd % d == 0)
+                used += (size_t)snprintf(divs + used, sizeof divs - used, "%s%d", used ? ", " : "", d);
+        tool_error(C, "--n-embd %d is not divisible by --n-head %d (each head gets n_embd / n_head "
+                   "channels; with --n-embd %d, --n-head can be %s)", o->cfg.n_embd, o->cfg.n_head,
+                   o->cfg.n_embd, divs);
+        return CLI_USAGE;
+    }
+    return CLI_OK;
+}
+
 /* Everything before the backend: the options' cross-checks, the checkpoint header when
  * resuming, the data, its vocabulary and the split. */
 static int prepare(trainer *t)
@@ -18,16 +44,9 @@ static int prepare(trainer *t)
     mgpt_checkpoint_meta meta;
     memset(&meta, 0, sizeof meta);
 
-    /* 1. everything the command line alone decides */
-    if (o->warmup >= o->steps) {
-        tool_error(C, "--warmup-steps %d must be less than --num-steps %d", o->warmup, o->steps);
-        return CLI_USAGE;
-    }
-    if (o->patience > 0 && o->val_split == 0) {
-        tool_error(C, "--early-stop-patience %d needs a validation set: give --val-split, "
-                   "for example --val-split 0.1", o->patience);
-        return CLI_USAGE;
-    }
+    /* 1. everything the command line alone decides, then the files it names */
+    if ((status = check_options(o)) != CLI_OK)
+        return status;
     if (o->save && (status = train_check_save_path(o->save, o->force)) != CLI_OK)
         return status;
     if (o->resume) {
@@ -45,16 +64,6 @@ static int prepare(trainer *t)
         o->cfg = meta.cfg;
         if (!o->set_seed)
             o->seed = meta.seed;
-    } else if (o->cfg.n_embd % o->cfg.n_head != 0) {
-        char divs[256];
-        size_t used = 0;
-        for (int d = 1; d <= o->cfg.n_embd && used < sizeof divs - 16; d++)
-            if (o->cfg.n_embd % d == 0)
-                used += (size_t)snprintf(divs + used, sizeof divs - used, "%s%d", used ? ", " : "", d);
-        tool_error(C, "--n-embd %d is not divisible by --n-head %d (each head gets n_embd / n_head "
-                   "channels; with --n-embd %d, --n-head can be %s)", o->cfg.n_embd, o->cfg.n_head,
-                   o->cfg.n_embd, divs);
-        return CLI_USAGE;
     }
 
     /* 2. the data, its vocabulary and the split */
@@ -126,6 +135,14 @@ static int build(trainer *t, const cli_global *g)
         return CLI_FAIL;
     }
     return CLI_OK;
+}
+
+int cmd_train_parse(int argc, char **argv, int *status)
+{
+    train_opts o;
+    int go = train_parse(argc, argv, &o, status) && (*status = check_options(&o)) == CLI_OK;
+    cli_data_args_free(&o.data);
+    return go;
 }
 
 int cmd_train(int argc, char **argv, const cli_global *g)

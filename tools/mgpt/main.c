@@ -23,9 +23,6 @@ static const command commands[] = {
     {NULL, NULL, NULL},
 };
 
-/* The engine's limit (core/engine/threads.h): a larger --threads is refused here, with the range. */
-#define MAX_THREADS MGPT_MAX_THREADS
-
 static void help(void)
 {
     printf("Usage: mgpt [GLOBAL OPTIONS] COMMAND [OPTIONS]\n"
@@ -44,7 +41,7 @@ static void help(void)
            "  -V, --version             show the version and exit\n"
            "\n"
            "Commands:\n",
-           MAX_THREADS);
+           MGPT_MAX_THREADS);
     for (const command *c = commands; c->name; c++)
         printf("  %-10s %s\n", c->name, c->summary);
     printf("  %-10s %s\n", "help", "show the help of a command (mgpt help COMMAND)");
@@ -72,62 +69,13 @@ static void list_commands(char *buf, size_t len)
         used += (size_t)snprintf(buf + used, len - used, "%s%s", used ? ", " : "", c->name);
 }
 
-enum { O_BACKEND = 256, O_THREADS, O_VERBOSE, O_PRECISION };
-
-static const struct option longopts[] = {
-    {"backend", required_argument, NULL, O_BACKEND},
-    {"threads", required_argument, NULL, O_THREADS},
-    {"precision", required_argument, NULL, O_PRECISION},
-    {"verbose", no_argument, NULL, O_VERBOSE},
-    {"help", no_argument, NULL, 'h'},
-    {"version", no_argument, NULL, 'V'},
-    {NULL, 0, NULL, 0},
-};
-
 int main(int argc, char **argv)
 {
-    cli_global g = {NULL, 0, 0, NULL};
-    int c;
+    cli_global g;
+    int status;
     tool_set_program("mgpt", 1);
-    opterr = 0;
-    /* '+': stop at the command, whose options are its own */
-    while ((c = getopt_long(argc, argv, "+:hV", longopts, NULL)) != -1) {
-        switch (c) {
-        case O_BACKEND:
-            if (!*optarg) {
-                tool_error(NULL, "--backend '' is empty (expected a backend name; see "
-                           "'mgpt backends')");
-                return CLI_USAGE;
-            }
-            g.backend = optarg;
-            break;
-        case O_THREADS:
-            if (cli_parse_int(NULL, "--threads", optarg, 1, MAX_THREADS, &g.threads) != 0)
-                return CLI_USAGE;
-            break;
-        case O_PRECISION: {
-            if (mgpt_precision_parse(optarg) < 0) {
-                tool_error(NULL, "--precision '%s' is not a precision class (accepted: fp32, "
-                           "bf16)", optarg);
-                tool_try_help(NULL);
-                return CLI_USAGE;
-            }
-            g.precision = optarg;
-            break;
-        }
-        case O_VERBOSE:
-            g.verbose = 1;
-            break;
-        case 'h':
-            help();
-            return CLI_OK;
-        case 'V':
-            cli_print_version();
-            return CLI_OK;
-        default:
-            return cli_bad_option(NULL, argv, longopts, c);
-        }
-    }
+    if (!cli_global_options(argc, argv, &g, help, &status))
+        return status;
     char names[256];
     list_commands(names, sizeof names);
     if (optind >= argc) {
@@ -156,7 +104,7 @@ int main(int argc, char **argv)
         tool_try_help(NULL);
         return CLI_USAGE;
     }
-    int status = cmd->run(argc - optind, argv + optind, &g);
+    status = cmd->run(argc - optind, argv + optind, &g);
     if (fflush(stdout) != 0 && status == CLI_OK) {
         tool_error(cmd->name, "cannot write to standard output");
         status = CLI_FAIL;

@@ -2,6 +2,7 @@
  * and messages that say what was given and what would be accepted. */
 #include <string.h>
 #include "cli.h"
+#include "engine/threads.h"
 
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -26,6 +27,70 @@ int cli_bad_option(const char *cmd, char **argv, const struct option *longopts, 
 {
     tool_bad_option(cmd, argv, longopts, c, TOOL_AMBIGUOUS_LIST, global_opts);
     return CLI_USAGE;
+}
+
+enum { O_BACKEND = 256, O_THREADS, O_VERBOSE, O_PRECISION };
+
+static const struct option global_longopts[] = {
+    {"backend", required_argument, NULL, O_BACKEND},
+    {"threads", required_argument, NULL, O_THREADS},
+    {"precision", required_argument, NULL, O_PRECISION},
+    {"verbose", no_argument, NULL, O_VERBOSE},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0},
+};
+
+int cli_global_options(int argc, char **argv, cli_global *g, void (*help)(void), int *status)
+{
+    int c;
+    *g = (cli_global){NULL, 0, 0, NULL};
+    *status = CLI_OK;
+    optind = 0; /* glibc: a full restart, even after a parse that stopped inside "-hV" */
+    opterr = 0;
+    /* '+': stop at the command, whose options are its own */
+    while ((c = getopt_long(argc, argv, "+:hV", global_longopts, NULL)) != -1) {
+        switch (c) {
+        case O_BACKEND:
+            if (!*optarg) {
+                tool_error(NULL, "--backend '' is empty (expected a backend name; see "
+                           "'mgpt backends')");
+                *status = CLI_USAGE;
+                return 0;
+            }
+            g->backend = optarg;
+            break;
+        case O_THREADS:
+            if (cli_parse_int(NULL, "--threads", optarg, 1, MGPT_MAX_THREADS, &g->threads) != 0) {
+                *status = CLI_USAGE;
+                return 0;
+            }
+            break;
+        case O_PRECISION:
+            if (mgpt_precision_parse(optarg) < 0) {
+                tool_error(NULL, "--precision '%s' is not a precision class (accepted: fp32, "
+                           "bf16)", optarg);
+                tool_try_help(NULL);
+                *status = CLI_USAGE;
+                return 0;
+            }
+            g->precision = optarg;
+            break;
+        case O_VERBOSE:
+            g->verbose = 1;
+            break;
+        case 'h':
+            help();
+            return 0;
+        case 'V':
+            cli_print_version();
+            return 0;
+        default:
+            *status = cli_bad_option(NULL, argv, global_longopts, c);
+            return 0;
+        }
+    }
+    return 1;
 }
 
 int cli_command_options(const cli_command *cmd, int argc, char **argv, void *opts,
