@@ -205,8 +205,9 @@ TEST(DecodeWindow, SlidesByHalfABlockAndMatchesAFullForwardOfTheWindow)
         const float *got = mgpt_decoder_step(d, tok[i]);
         ASSERT_GE(d->len, 1);
         ASSERT_LE(d->len, T);
-        if (i < (size_t)T)
+        if (i < (size_t)T) {
             EXPECT_EQ(d->len, (int)i + 1);
+        }
         // the window's tokens are the last len tokens fed, in order
         for (int j = 0; j < d->len; j++)
             ASSERT_EQ(d->window[j], tok[i + 1 - (size_t)d->len + (size_t)j]);
