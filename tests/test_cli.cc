@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -56,6 +57,7 @@ int remove_entry(const char *path, const struct stat *, int, struct FTW *)
 class Cli : public ::testing::Test {
 protected:
     std::string exe, dir;
+    std::string input;   // the file run() gives as standard input (empty: /dev/null)
 
     void SetUp() override
     {
@@ -89,7 +91,7 @@ protected:
         if (pid == 0) {
             int o = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
             int e = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-            int in = open("/dev/null", O_RDONLY);
+            int in = open(input.empty() ? "/dev/null" : input.c_str(), O_RDONLY);
             if (o < 0 || e < 0 || in < 0)
                 _exit(127);
             dup2(in, 0);
@@ -500,6 +502,47 @@ TEST_F(Cli, TruncatedAndCorruptCheckpoints)
     EXPECT_FAILS(r, 2, "--max-length 9", "1..8");
     r = run({"sample", "--checkpoint", "good.st", "--top-p", "0"});
     EXPECT_FAILS(r, 2, "--top-p 0", "(0, 1]");
+}
+
+// Prompts and generation past the block (default block 8): a sample starts with its
+// prompt, --max-new-tokens may exceed the block, a prompt byte out of the vocabulary is a
+// usage error, and --interactive continues each line of stdin.
+TEST_F(Cli, SamplePromptsInteractiveAndPastTheBlock)
+{
+    train_checkpoint("p.st");
+    Result r = run({"sample", "--checkpoint", "p.st", "--prompt", "ann", "--num-samples", "4"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(count_lines(r.out), 4) << r.out;
+    std::istringstream lines(r.out);
+    for (std::string line; std::getline(lines, line);)
+        EXPECT_EQ(line.rfind("ann", 0), 0u) << line;
+    r = run({"sample", "--checkpoint", "p.st", "--prompt", "aXb"});
+    EXPECT_FAILS(r, 2, "--prompt", "byte 2", "'X'", "vocabulary", "p.st");
+    EXPECT_TRUE(r.out.empty()) << r.out;
+    r = run({"sample", "--checkpoint", "p.st", "--max-length", "3", "--max-new-tokens", "5"});
+    EXPECT_FAILS(r, 2, "--max-length", "--max-new-tokens");
+    r = run({"sample", "--checkpoint", "p.st", "--max-new-tokens", "0"});
+    EXPECT_FAILS(r, 2, "--max-new-tokens");
+
+    r = run({"sample", "--checkpoint", "p.st", "--max-new-tokens", "60", "--temperature", "3",
+             "--num-samples", "20"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    size_t longest = 0;
+    std::istringstream long_lines(r.out);
+    for (std::string line; std::getline(long_lines, line);) {
+        EXPECT_LE(line.size(), 60u) << line;
+        longest = std::max(longest, line.size());
+    }
+    EXPECT_GT(longest, 8u) << "no sample past the block of 8:\n" << r.out;
+
+    write_file(path("in.txt"), "an\nzQ\nbo\n");
+    input = path("in.txt");
+    r = run({"sample", "--checkpoint", "p.st", "--interactive"});
+    input.clear();
+    EXPECT_FAILS(r, 2, "standard input, line 2", "'Q'", "vocabulary");
+    ASSERT_EQ(count_lines(r.out), 2) << r.out;
+    EXPECT_EQ(r.out.rfind("an", 0), 0u) << r.out;
+    EXPECT_NE(r.out.find("\nbo"), std::string::npos) << r.out;
 }
 
 TEST_F(Cli, FailingRunLeavesSaveTargetIntact)

@@ -33,6 +33,7 @@ static const mgpt_kernels kernels = {
     .sumsq = SIMD_FN(sumsq),
     .adam_update = SIMD_FN(adam_update),
     .zero = SIMD_FN(zero),
+    .attention_decode = SIMD_FN(attention_decode),
 };
 
 static const mgpt_probes probes = {

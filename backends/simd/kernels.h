@@ -60,6 +60,7 @@ mgpt_matmul_backward_dinp_fn SIMD_FN(matmul_backward_dinp);
 mgpt_matmul_backward_dw_fn SIMD_FN(matmul_backward_dw);
 mgpt_attention_forward_fn SIMD_FN(attention_forward);
 mgpt_attention_backward_fn SIMD_FN(attention_backward);
+mgpt_attention_decode_fn SIMD_FN(attention_decode);
 mgpt_sqrelu_forward_fn SIMD_FN(sqrelu_forward);
 mgpt_sqrelu_backward_fn SIMD_FN(sqrelu_backward);
 mgpt_add_forward_fn SIMD_FN(add_forward);

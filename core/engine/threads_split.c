@@ -403,6 +403,20 @@ static void par_attention_backward(const mgpt_ctx *ctx, float *dqkv, float *datt
                                        bh0 + (int)b1, write));
 }
 
+/* One decode position: its heads split over the team when the cache is long (the work
+ * is attention_forward's per row, so its threshold; no MIN_ROWS: there is one row). */
+static void par_attention_decode(const mgpt_ctx *ctx, float *out, float *att, const float *q,
+                                 const float *kc, const float *vc, int T, int C, int H,
+                                 int bh0, int bh1)
+{
+    mgpt_team *t = team_of(ctx);
+    long heads = bh1 - bh0;
+    int p = parts(t, 4.0 * T * C * (double)heads / (H > 0 ? H : 1), MIN_FLOPS_ATT_FWD, heads);
+    FOR_PARTS(t, p, heads, 1, h0, h1, x,
+              t->k->attention_decode(x, out, att, q, kc, vc, T, C, H, bh0 + (int)h0,
+                                     bh0 + (int)h1));
+}
+
 /* ---- element-wise ops: ranges of whole cache lines ---------------------------------- */
 
 static inline int element_parts(const mgpt_team *t, size_t n, double bytes_per_element,
@@ -534,6 +548,7 @@ const mgpt_kernels mgpt_threaded_kernels = {
     .sumsq = par_sumsq,
     .adam_update = par_adam_update,
     .zero = par_zero,
+    .attention_decode = par_attention_decode,
 };
 
 mgpt_compute mgpt_team_compute_for(mgpt_team *t, void (*run)(const mgpt_compute *c, void *arg),

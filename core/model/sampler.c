@@ -11,9 +11,8 @@ void mgpt_sample_defaults(mgpt_sample_opts *o, const mgpt_model *m)
     o->max_len = m->T;
 }
 
-/* Picks an id from logits[V]; p and idx are V-long scratch. */
-static int draw(const float *logits, int V, const mgpt_sample_opts *o, mgpt_rng *rng,
-                double *p, int *idx)
+int mgpt_sample_draw(const float *logits, int V, const mgpt_sample_opts *o, mgpt_rng *rng,
+                     double *p, int *idx)
 {
     double maxv = logits[0];
     for (int i = 1; i < V; i++)
@@ -73,7 +72,7 @@ int mgpt_sample(mgpt_model *m, const mgpt_vocab *v, mgpt_rng *rng, const mgpt_sa
     int len = 0;
     for (int t = 0; t < max_len && (size_t)len + 1 < cap; t++) {
         mgpt_model_forward(m);
-        int id = draw(mgpt_model_logits(m, 0, t), V, o, rng, p, idx);
+        int id = mgpt_sample_draw(mgpt_model_logits(m, 0, t), V, o, rng, p, idx);
         if (id == MGPT_BOS)
             break;
         out[len++] = (char)v->byte[id];

@@ -20,10 +20,15 @@ typedef struct mgpt_sample_opts {
 
 void mgpt_sample_defaults(mgpt_sample_opts *o, const mgpt_model *m);
 
+/* Picks an id from logits[V] as o says, one draw of rng; p and idx are V-long scratch. */
+int mgpt_sample_draw(const float *logits, int V, const mgpt_sample_opts *o, mgpt_rng *rng,
+                     double *p, int *idx);
+
 /* Called with each new byte when streaming (may be NULL). */
 typedef void (*mgpt_sample_emit)(unsigned char byte, void *user);
 
-/* Generates one document into out (NUL-terminated, at most cap-1 bytes); returns its
+/* Generates one document into out by a full forward pass per byte (the reference that
+ * mgpt_generate, generate.h, is tested against) (NUL-terminated, at most cap-1 bytes); returns its
  * length. Uses document row 0 of the model (any B >= 1). */
 int mgpt_sample(mgpt_model *m, const mgpt_vocab *v, mgpt_rng *rng, const mgpt_sample_opts *o,
                 char *out, size_t cap, mgpt_sample_emit emit, void *user);

@@ -1,4 +1,4 @@
-/* mgpt backend ABI, version 4.0.
+/* mgpt backend ABI, version 4.1 (4.1 added attention_decode).
  *
  * A backend is a loadable module (a libtool -module) named mgpt_<name>.so that exports
  * exactly one symbol, a const, data-only descriptor:
@@ -57,7 +57,7 @@ extern "C" {
 #endif
 
 #define MGPT_BACKEND_ABI_MAJOR 4u
-#define MGPT_BACKEND_ABI_MINOR 0u
+#define MGPT_BACKEND_ABI_MINOR 1u
 
 /* CPU features a backend may require (bit mask). The loader's own detection fills the
  * same bits, with OS support for the register state already folded in (XCR0: SSE/AVX

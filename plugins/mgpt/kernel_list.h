@@ -114,6 +114,13 @@
       MGPT_SPLIT_ELEMENTS, 15 * n, 28 * n)                                                     \
     /* x[0..n) = 0, any alignment: the gradients no kernel writes first (dwte, dwpe)        */ \
     X(MGPT_K_ZERO, zero, scalar_zero, void, (const mgpt_ctx *ctx, float *x, size_t n),         \
-      MGPT_SPLIT_ELEMENTS, 0 * n, 4 * n)
+      MGPT_SPLIT_ELEMENTS, 0 * n, 4 * n)                                                   \
+    /* ABI 4.1. One new position (B = 1) of heads [bh0, bh1) against T cached positions:    */ \
+    /* q[C] its query, kc/vc[T,C] the cached keys/values (row T-1 its own), att[H,T] gets   */ \
+    /* the softmax, out[C] = concat_h(att_h vc_h): attention_forward's row T-1, for decode  */ \
+    X(MGPT_K_ATTENTION_DECODE, attention_decode, scalar_attention_decode, void,               \
+      (const mgpt_ctx *ctx, float *out, float *att, const float *q, const float *kc,          \
+       const float *vc, int T, int C, int H, int bh0, int bh1),                                \
+      MGPT_SPLIT_HEADS, T * (4 * C + 5 * H), 4 * (2 * T * C + 2 * C + H * T))
 
 #endif /* MGPT_KERNEL_LIST_H */

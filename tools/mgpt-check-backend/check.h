@@ -134,6 +134,7 @@ int mgpt_check_embed(mgpt_checker *c, int slot);
 int mgpt_check_rmsnorm(mgpt_checker *c, int slot);
 int mgpt_check_matmul(mgpt_checker *c, int slot);
 int mgpt_check_attention(mgpt_checker *c, int slot);
+int mgpt_check_attention_decode(mgpt_checker *c, int slot);   /* and its split */
 int mgpt_check_elementwise(mgpt_checker *c, int slot);
 int mgpt_check_crossentropy(mgpt_checker *c, int slot);
 int mgpt_check_optimizer(mgpt_checker *c, int slot);

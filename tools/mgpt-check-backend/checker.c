@@ -75,6 +75,8 @@ static family_fn family(int slot)
     case MGPT_K_ATTENTION_FORWARD:
     case MGPT_K_ATTENTION_BACKWARD:
         return mgpt_check_attention;
+    case MGPT_K_ATTENTION_DECODE:
+        return mgpt_check_attention_decode;
     case MGPT_K_SQRELU_FORWARD:
     case MGPT_K_SQRELU_BACKWARD:
     case MGPT_K_ADD_FORWARD:
@@ -184,7 +186,8 @@ void mgpt_check_slot(mgpt_checker *c, int slot, mgpt_check_row *row)
         if (f(c, slot) == 0) {
             if (mgpt_kernel_split(slot) == MGPT_SPLIT_TILES)
                 mgpt_check_matmul_split(c, slot);
-            else if (mgpt_kernel_split(slot) == MGPT_SPLIT_HEADS)
+            else if (mgpt_kernel_split(slot) == MGPT_SPLIT_HEADS &&
+                     slot != MGPT_K_ATTENTION_DECODE)   /* its own check splits it */
                 mgpt_check_attention_split(c, slot);
         }
     } else {

@@ -103,6 +103,10 @@ static void call(const mgpt_kernels *k, const mgpt_ctx *x, int slot, bufs *u,
         *s = (mgpt_call_sizes){.n = (double)u->n};
         k->zero(x, u->a, u->n);
         break;
+    case MGPT_K_ATTENTION_DECODE:   /* one position against a cache of N positions */
+        *s = (mgpt_call_sizes){.T = N, .C = C, .H = H};
+        k->attention_decode(x, u->a, u->d, u->e, u->b, u->c, N, C, H, 0, H);
+        break;
     }
 }
 

@@ -1,0 +1,24 @@
+/* Generation through the key/value cache (decode.h): from BOS and an optional prompt, one
+ * token per step, past the block size if asked. Same seed, same options: within the block,
+ * the same draws as mgpt_sample (sampler.h), which runs a full forward pass per token. */
+#ifndef MGPT_GENERATE_H
+#define MGPT_GENERATE_H
+#include <stddef.h>
+#include "model/decode.h"
+#include "model/sampler.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Feeds BOS and the prompt's ids (n_prompt, none BOS), then draws at most max_new tokens,
+ * stopping early at BOS; the bytes drawn go to out (NUL-terminated, at most cap-1) and to
+ * emit (may be NULL) as they come. Returns the number of bytes written to out. o's max_len
+ * is not used (max_new is the limit). */
+int mgpt_generate(mgpt_decoder *d, const mgpt_vocab *v, mgpt_rng *rng,
+                  const mgpt_sample_opts *o, const int *prompt, int n_prompt, int max_new,
+                  char *out, size_t cap, mgpt_sample_emit emit, void *user);
+#ifdef __cplusplus
+}
+#endif
+#endif

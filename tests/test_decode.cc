@@ -1,0 +1,257 @@
+// Generation with a key/value cache (core/model/decode.c, generate.c) against the full
+// forward pass, on every backend: the cached decode's logits at every position equal the
+// full forward's (the same bits on the scalar reference, whose attention_decode repeats
+// attention_forward's arithmetic; within a stated tolerance elsewhere), the same bits on a
+// team of threads with every op split, the same samples as the full-forward sampler for
+// one seed, and the window sliding past the block keeps positions in the learned range and
+// computes what a full forward over the window does.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "test_compute.h"
+
+extern "C" {
+#include "model/generate.h"
+}
+
+namespace {
+
+using mgpt_test::Instance;
+using mgpt_test::Registry;
+
+// A trained model (so that attn_wo and mlp_fc2, zero at init, carry signal) of a small
+// config, and a copy of it with one document per batch for the full forward.
+struct Trained {
+    std::unique_ptr<mgpt_test::Trainer> t;
+    mgpt_model *one = nullptr;
+    std::string why;
+    Trained(const mgpt_compute *c, const char *name, int steps)
+        : t(new mgpt_test::Trainer(c, name, steps, 1.0f))
+    {
+        if (!t->ok()) {
+            why = t->why();
+            return;
+        }
+        for (int s = 0; s < steps; s++)
+            if (!t->step()) {
+                why = t->why();
+                return;
+            }
+        char err[512] = "";
+        one = mgpt_model_create(&t->model()->cfg, 1, c, err, sizeof err);
+        if (!one) {
+            why = err;
+            return;
+        }
+        mgpt_model_copy_params(one, t->model());
+    }
+    ~Trained() { mgpt_model_free(one); }
+    bool ok() const { return one != nullptr; }
+};
+
+// The largest |a - b| over a row, relative to 1 + max |b|.
+double row_error(const float *a, const float *b, int n)
+{
+    double worst = 0, mag = 0;
+    for (int i = 0; i < n; i++) {
+        worst = std::max(worst, (double)std::fabs(a[i] - b[i]));
+        mag = std::max(mag, (double)std::fabs(b[i]));
+    }
+    return worst / (1 + mag);
+}
+
+// Random ids (no BOS) after a BOS, T of them: a document filling the block.
+std::vector<int> document(int T, int V, unsigned seed)
+{
+    std::vector<int> tok((size_t)T);
+    tok[0] = MGPT_BOS;
+    for (int t = 1; t < T; t++) {
+        seed = seed * 1103515245u + 12345u;
+        tok[(size_t)t] = 1 + (int)((seed >> 16) % (unsigned)(V - 1));
+    }
+    return tok;
+}
+
+class Decode : public ::testing::TestWithParam<std::string> {};
+
+// Decode logits against the full forward's at every position of the block. fp32 backends
+// within 1e-4 of 1 + the row's largest logit (the GEMM of one row may sum in another order
+// than a block's); bf16 within 2e-2 (both round the GEMM inputs to 8 bits of mantissa).
+TEST_P(Decode, LogitsEqualTheFullForwardAtEveryPosition)
+{
+    Registry reg;
+    Instance in(reg, GetParam().c_str());
+    if (!in.ok())
+        GTEST_SKIP() << in.why();
+    Trained tr(in.compute(), "e32_L2_b16_B4", 30);
+    ASSERT_TRUE(tr.ok()) << tr.why;
+    mgpt_model *m = tr.one;
+    int T = m->T, V = m->cfg.vocab_size;
+    std::vector<int> tok = document(T, V, 11);
+    for (int t = 0; t < T; t++)
+        m->tokens[t] = tok[(size_t)t];
+    mgpt_model_forward(m);
+    char err[256] = "";
+    mgpt_decoder *d = mgpt_decoder_create(m, in.compute(), err, sizeof err);
+    ASSERT_NE(d, nullptr) << err;
+    bool scalar = GetParam() == "scalar";
+    double tol = in.be().entry->desc->precision == MGPT_PRECISION_BF16 ? 2e-2 : 1e-4;
+    for (int t = 0; t < T; t++) {
+        const float *got = mgpt_decoder_step(d, tok[(size_t)t]);
+        const float *want = mgpt_model_logits(m, 0, t);
+        if (scalar)
+            for (int v = 0; v < V; v++)
+                ASSERT_EQ(got[v], want[v]) << "position " << t << ", id " << v;
+        else
+            EXPECT_LE(row_error(got, want, V), tol) << "position " << t;
+    }
+    EXPECT_EQ(d->len, T);
+    mgpt_decoder_free(d);
+}
+
+// A team of 2 threads with every op split (heads of attention_decode included): the same
+// bits as the backend alone.
+TEST_P(Decode, SameBitsOnTwoThreadsWithEveryOpSplit)
+{
+    mgpt_test::ScopedEnv split("MGPT_THREAD_SPLIT", "always");
+    Registry reg;
+    Instance in(reg, GetParam().c_str());
+    if (!in.ok())
+        GTEST_SKIP() << in.why();
+    mgpt_test::Engine eng(GetParam().c_str(), 2);
+    ASSERT_TRUE(eng.ok()) << eng.why();
+    if (!eng.compute()->team)
+        GTEST_SKIP() << "no team of threads (built without OpenMP)";
+    Trained tr(in.compute(), "e32_L2_b64_B2", 5);
+    ASSERT_TRUE(tr.ok()) << tr.why;
+    char err[256] = "";
+    mgpt_decoder *a = mgpt_decoder_create(tr.one, in.compute(), err, sizeof err);
+    mgpt_decoder *b = mgpt_decoder_create(tr.one, eng.compute(), err, sizeof err);
+    ASSERT_TRUE(a && b) << err;
+    int T = tr.one->T, V = tr.one->cfg.vocab_size;
+    std::vector<int> tok = document(T, V, 5);
+    for (int t = 0; t < T; t++) {
+        std::vector<float> la(V), lb(V);
+        const float *pa = mgpt_decoder_step(a, tok[(size_t)t]);
+        la.assign(pa, pa + V);
+        const float *pb = mgpt_decoder_step(b, tok[(size_t)t]);
+        lb.assign(pb, pb + V);
+        ASSERT_EQ(0, memcmp(la.data(), lb.data(), (size_t)V * sizeof(float)))
+            << "position " << t;
+    }
+    mgpt_decoder_free(a);
+    mgpt_decoder_free(b);
+}
+
+// One seed, the same options: the cached generator draws the same documents as the
+// full-forward sampler (the sampled sequence is a function of the logits, which agree).
+TEST_P(Decode, SameSamplesAsTheFullForwardSampler)
+{
+    Registry reg;
+    Instance in(reg, GetParam().c_str());
+    if (!in.ok())
+        GTEST_SKIP() << in.why();
+    Trained tr(in.compute(), "e32_L2_b16_B4", 60);
+    ASSERT_TRUE(tr.ok()) << tr.why;
+    mgpt_test::NamesData &nd = mgpt_test::NamesData::get();
+    mgpt_model *m = tr.one;
+    char err[256] = "";
+    mgpt_decoder *d = mgpt_decoder_create(m, in.compute(), err, sizeof err);
+    ASSERT_NE(d, nullptr) << err;
+    mgpt_sample_opts o;
+    mgpt_sample_defaults(&o, m);
+    o.temperature = 0.8f;
+    mgpt_rng r1, r2;
+    mgpt_rng_seed(&r1, 42, MGPT_STREAM_SAMPLE);
+    mgpt_rng_seed(&r2, 42, MGPT_STREAM_SAMPLE);
+    std::vector<char> a((size_t)m->T + 1), b((size_t)m->T + 1);
+    int longest = 0;
+    for (int i = 0; i < 30; i++) {
+        int na = mgpt_sample(m, &nd.vocab, &r1, &o, a.data(), a.size(), nullptr, nullptr);
+        int nb = mgpt_generate(d, &nd.vocab, &r2, &o, nullptr, 0, o.max_len, b.data(), b.size(),
+                               nullptr, nullptr);
+        ASSERT_EQ(std::string(a.data(), (size_t)na), std::string(b.data(), (size_t)nb))
+            << "sample " << i;
+        longest = std::max(longest, na);
+    }
+    EXPECT_GT(longest, 2);   // the comparison saw real documents
+    mgpt_decoder_free(d);
+}
+
+INSTANTIATE_TEST_SUITE_P(AllBackends, Decode, ::testing::ValuesIn(mgpt_test::backend_names()),
+                         mgpt_test::param_name);
+
+// Past the block: the cache never holds more than block_size positions, and after each
+// slide the logits are the full forward's over the window's tokens at positions 0.. (the
+// same bits on the scalar reference).
+TEST(DecodeWindow, SlidesByHalfABlockAndMatchesAFullForwardOfTheWindow)
+{
+    Registry reg;
+    Instance in(reg, "scalar");
+    ASSERT_TRUE(in.ok()) << in.why();
+    Trained tr(in.compute(), "e32_L2_b16_B4", 20);
+    ASSERT_TRUE(tr.ok()) << tr.why;
+    mgpt_model *m = tr.one;
+    int T = m->T, V = m->cfg.vocab_size;
+    char err[256] = "";
+    mgpt_decoder *d = mgpt_decoder_create(m, in.compute(), err, sizeof err);
+    ASSERT_NE(d, nullptr) << err;
+    std::vector<int> tok = document(3 * T + 5, V, 3);
+    int checked = 0;
+    for (size_t i = 0; i < tok.size(); i++) {
+        const float *got = mgpt_decoder_step(d, tok[i]);
+        ASSERT_GE(d->len, 1);
+        ASSERT_LE(d->len, T);
+        if (i < (size_t)T) {
+            EXPECT_EQ(d->len, (int)i + 1);
+        }
+        // the window's tokens are the last len tokens fed, in order
+        for (int j = 0; j < d->len; j++)
+            ASSERT_EQ(d->window[j], tok[i + 1 - (size_t)d->len + (size_t)j]);
+        for (int j = 0; j < T; j++)
+            m->tokens[j] = j < d->len ? d->window[j] : MGPT_BOS;
+        mgpt_model_forward(m);
+        const float *want = mgpt_model_logits(m, 0, d->len - 1);
+        for (int v = 0; v < V; v++)
+            ASSERT_EQ(got[v], want[v]) << "token " << i << ", id " << v;
+        checked++;
+    }
+    EXPECT_EQ(checked, 3 * T + 5);
+    mgpt_decoder_free(d);
+}
+
+// A prompt: its logits are those of BOS + prompt; the generation goes on past the block.
+TEST(DecodeGenerate, PromptAndMoreTokensThanTheBlock)
+{
+    Registry reg;
+    Instance in(reg, "scalar");
+    ASSERT_TRUE(in.ok()) << in.why();
+    Trained tr(in.compute(), "e32_L2_b16_B4", 60);
+    ASSERT_TRUE(tr.ok()) << tr.why;
+    mgpt_test::NamesData &nd = mgpt_test::NamesData::get();
+    mgpt_model *m = tr.one;
+    char err[256] = "";
+    mgpt_decoder *d = mgpt_decoder_create(m, in.compute(), err, sizeof err);
+    ASSERT_NE(d, nullptr) << err;
+    mgpt_sample_opts o;
+    mgpt_sample_defaults(&o, m);
+    o.temperature = 1.5f;   // hot: long documents that run past the block
+    mgpt_rng r;
+    mgpt_rng_seed(&r, 1, MGPT_STREAM_SAMPLE);
+    int prompt[3] = {nd.vocab.id['a'], nd.vocab.id['n'], nd.vocab.id['n']};
+    std::vector<char> out(200);
+    int longest = 0;
+    for (int i = 0; i < 50; i++) {
+        int n = mgpt_generate(d, &nd.vocab, &r, &o, prompt, 3, 150, out.data(), out.size(),
+                              nullptr, nullptr);
+        ASSERT_EQ((size_t)n, strlen(out.data()));
+        longest = std::max(longest, n);
+    }
+    EXPECT_GT(longest, m->T) << "no sample went past the block of " << m->T;
+    mgpt_decoder_free(d);
+}
+
+}  // namespace
