@@ -3,6 +3,7 @@
 #define MGPT_EVALUATE_H
 #include <stddef.h>
 #include "data/dataset.h"
+#include "data/stream.h"
 #include "model/model.h"
 
 #ifdef __cplusplus
@@ -14,6 +15,9 @@ extern "C" {
  * has a byte outside the vocabulary. */
 int mgpt_evaluate(mgpt_model *m, const mgpt_docs *d, const mgpt_vocab *v, const int *ids, int n,
                   double *mean_loss, char *err, size_t errlen);
+/* Mean cross-entropy over every target of the stream's validation tail (consecutive
+ * windows of T+1 tokens, in batches of the model's B); 0 if the tail is empty. */
+void mgpt_evaluate_stream(mgpt_model *m, const mgpt_stream *s, double *mean_loss);
 #ifdef __cplusplus
 }
 #endif
