@@ -29,7 +29,7 @@ static void help(void)
 {
     printf("Usage: mgpt [GLOBAL OPTIONS] tokenizer train --output=PATH [OPTIONS]\n"
            "Learn a byte-level BPE tokenizer from documents (one per line) and write it to\n"
-           "PATH, for mgpt train --tokenizer. Ids: 0 BOS, 1..256 the bytes, then the\n"
+           "PATH (format: docs/model.md). Ids: 0 BOS, 1..256 the bytes, then the\n"
            "merges: each the most frequent adjacent pair within a document, a tie going\n"
            "to the pair with the smaller ids. With no --data or --data-dir, learns from\n"
            "the embedded names data set.\n"
