@@ -191,7 +191,7 @@ TEST_F(Cli, HelpAndVersionForEveryCommandExitZero)
         EXPECT_NE(r.out.find(cmd), std::string::npos) << cmd;
     EXPECT_EQ(run({"--version"}).status, 0);
     // fits an 80-column terminal
-    for (const char *cmd : {"", "train", "sample", "eval", "backends", "info"}) {
+    for (const char *cmd : {"", "train", "sample", "eval", "tokenizer", "backends", "info"}) {
         r = *cmd ? run({cmd, "--help"}) : run({"--help"});
         std::istringstream in(r.out);
         for (std::string line; std::getline(in, line);)
@@ -240,7 +240,7 @@ TEST_F(Cli, ManPageAgreesWithHelp)
             plain += man[i];
     }
     std::regex opt("--[a-z][a-z-]*");
-    for (const char *cmd : {"", "train", "sample", "eval", "backends", "info"}) {
+    for (const char *cmd : {"", "train", "sample", "eval", "tokenizer", "backends", "info"}) {
         Result r = *cmd ? run({cmd, "--help"}) : run({"--help"});
         ASSERT_EQ(r.status, 0) << cmd;
         std::set<std::string> seen;

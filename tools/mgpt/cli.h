@@ -32,6 +32,7 @@ typedef struct cli_global {
 int cmd_train(int argc, char **argv, const cli_global *g);
 int cmd_sample(int argc, char **argv, const cli_global *g);
 int cmd_eval(int argc, char **argv, const cli_global *g);
+int cmd_tokenizer(int argc, char **argv, const cli_global *g);
 int cmd_backends(int argc, char **argv, const cli_global *g);
 int cmd_info(int argc, char **argv, const cli_global *g);
 

@@ -34,6 +34,32 @@ static int check_options(const train_opts *o)
     return CLI_OK;
 }
 
+/* --stream: the documents as one stream, its tail held out for validation. */
+static int make_stream(trainer *t)
+{
+    const train_opts *o = t->o;
+    char err[1200];
+    if (mgpt_stream_make(&t->stream, t->data.docs, &t->vocab, o->val_split, err,
+                         sizeof err) != 0) {
+        tool_error(C, "%s", err);
+        return CLI_FAIL;
+    }
+    size_t n_val = t->stream.n - t->stream.n_train, T = (size_t)o->cfg.block_size;
+    if (o->val_split > 0 && n_val < 2) {
+        tool_error(C, "--val-split %g holds out %zu of the stream's %zu tokens (a validation "
+                   "tail needs at least 2); give a larger fraction or more data", o->val_split,
+                   n_val, t->stream.n);
+        return CLI_USAGE;
+    }
+    if (t->stream.n_train < T + 1) {
+        tool_error(C, "--stream: the training part of the stream has %zu tokens, fewer than "
+                   "--block-size %zu + 1; give a smaller --block-size%s or more data",
+                   t->stream.n_train, T, o->val_split > 0 ? " or --val-split" : "");
+        return CLI_USAGE;
+    }
+    return CLI_OK;
+}
+
 /* Everything before the backend: the options' cross-checks, the checkpoint header when
  * resuming, the data, its vocabulary and the split. */
 static int prepare(trainer *t)
@@ -82,6 +108,8 @@ static int prepare(trainer *t)
         tool_error(C, "%s", err);
         return CLI_USAGE;
     }
+    if (o->stream)
+        return make_stream(t);
     if (mgpt_split_make(&t->split, docs->count, o->seed, o->val_split) != 0) {
         tool_error(C, "out of memory");
         return CLI_FAIL;
@@ -168,6 +196,7 @@ int cmd_train(int argc, char **argv, const cli_global *g)
     mgpt_model_free(t.m);
     cli_engine_close(&t.eng);
     mgpt_split_free(&t.split);
+    mgpt_stream_free(&t.stream);
     cli_data_free(&t.data);
     cli_data_args_free(&o.data);
     return status;

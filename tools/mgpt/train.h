@@ -6,6 +6,7 @@
 #define MGPT_TRAIN_H
 #include "cli.h"
 #include "data/dataset.h"
+#include "data/stream.h"
 #include "model/optimizer.h"
 
 /* The command line, every value checked against its range. */
@@ -13,6 +14,7 @@ typedef struct train_opts {
     mgpt_config cfg;      /* the shape to build: as given, else the default */
     mgpt_config given;    /* the shape options given, 0 where not (resuming checks these) */
     int set_seed;
+    int stream;           /* --stream: one token stream, random windows */
     int batch, steps, warmup, val_every, patience, num_samples, log_every;
     double lr, clip, val_split, temperature;
     mgpt_lr_schedule schedule;
@@ -28,6 +30,7 @@ typedef struct trainer {
     cli_data data;
     mgpt_vocab vocab;
     mgpt_split split;
+    mgpt_stream stream;    /* with --stream, instead of split */
     cli_engine eng;
     mgpt_model *m;
     int *ids, *scratch;

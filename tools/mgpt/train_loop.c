@@ -34,6 +34,8 @@ static int loop(trainer *t)
     mgpt_model *m = t->m;
     const int *order = t->split.order;
     int n_val = t->split.n_val, n_train = t->split.count - n_val;
+    if (o->stream)
+        n_val = t->stream.n > t->stream.n_train; /* a validation tail or none */
     int B = m->B, T = m->T;
     char err[1200];
     int status = CLI_OK;
@@ -57,10 +59,15 @@ static int loop(trainer *t)
     while (m->step < o->steps && !interrupted) {
         long s = m->step;
         double t0 = cli_now();
-        for (int b = 0; b < B; b++)
-            t->ids[b] = order[n_val + (int)(((long long)s * B + b) % n_train)];
-        int tokens = mgpt_batch_fill(t->data.docs, &t->vocab, t->ids, B, T, m->tokens,
+        int tokens = B * T;
+        if (o->stream)
+            mgpt_stream_batch(&t->stream, o->seed, s, B, T, m->tokens, m->targets);
+        else {
+            for (int b = 0; b < B; b++)
+                t->ids[b] = order[n_val + (int)(((long long)s * B + b) % n_train)];
+            tokens = mgpt_batch_fill(t->data.docs, &t->vocab, t->ids, B, T, m->tokens,
                                      m->targets, t->scratch, err, sizeof err);
+        }
         if (tokens < 0) {
             tool_error(C, "%s", err);
             return CLI_FAIL;
@@ -84,8 +91,10 @@ static int loop(trainer *t)
         double val = -1;
         long done = m->step;
         if (n_val > 0 && (done % o->val_every == 0 || done == o->steps)) {
-            if (mgpt_evaluate(m, t->data.docs, &t->vocab, order, n_val, &val, err,
-                              sizeof err) != 0) {
+            if (o->stream)
+                mgpt_evaluate_stream(m, &t->stream, &val);
+            else if (mgpt_evaluate(m, t->data.docs, &t->vocab, order, n_val, &val, err,
+                                   sizeof err) != 0) {
                 tool_error(C, "validation failed: %s", err);
                 return CLI_FAIL;
             }

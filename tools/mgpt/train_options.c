@@ -31,7 +31,8 @@ static const char C[] = "train";
 
 enum {
     O_EMBD = 256, O_LAYER, O_HEAD, O_BLOCK, O_BATCH, O_STEPS, O_LR, O_SCHED, O_WARMUP, O_CLIP,
-    O_SEED, O_VSPLIT, O_VEVERY, O_PATIENCE, O_SAMPLES, O_TEMP, O_SAVE, O_RESUME, O_LOGEVERY, O_FORCE
+    O_SEED, O_VSPLIT, O_VEVERY, O_PATIENCE, O_SAMPLES, O_TEMP, O_SAVE, O_RESUME, O_LOGEVERY,
+    O_FORCE, O_STREAM
 };
 
 static const struct option longopts[] = {
@@ -56,6 +57,7 @@ static const struct option longopts[] = {
     {"force", no_argument, NULL, O_FORCE},
     {"resume", required_argument, NULL, O_RESUME},
     {"log-every", required_argument, NULL, O_LOGEVERY},
+    {"stream", no_argument, NULL, O_STREAM},
     CLI_HELP_AND_VERSION,
 };
 
@@ -83,8 +85,9 @@ static void help(void)
            "                            resuming, the checkpoint's seed)\n"
            "\n"
            "Validation:\n"
-           "      --val-split=F         hold out this fraction of the shuffled documents,\n"
-           "                            in [0, 1); 0 = no validation (default 0)\n"
+           "      --val-split=F         hold out this fraction of the shuffled documents\n"
+           "                            (with --stream: the tail of the stream), in [0, 1);\n"
+           "                            0 = no validation (default 0)\n"
            "      --val-every=N         validate every N steps and at the end (default %d)\n"
            "      --early-stop-patience=N\n"
            "                            stop after N validations without a new best loss;\n"
@@ -92,6 +95,11 @@ static void help(void)
            "\n"
            "Data and files:\n"
            CLI_DATA_HELP
+           "      --stream              train on the documents as one stream of tokens\n"
+           "                            (lines joined by BOS, in file order): each step\n"
+           "                            takes --batch-size random windows of\n"
+           "                            --block-size + 1 tokens, so no byte is cut off\n"
+           "                            (default: one document per row, cut at the block)\n"
            "      --save=PATH           write a checkpoint with the optimizer state at the\n"
            "                            end; with --val-split, at each new best validation\n"
            "                            loss instead, so PATH holds the best model\n"
@@ -190,6 +198,9 @@ static int take(int c, const char *arg, void *opts)
         return CLI_OK;
     case O_RESUME:
         o->resume = arg;
+        return CLI_OK;
+    case O_STREAM:
+        o->stream = 1;
         return CLI_OK;
     case O_LOGEVERY:
         return cli_parse_int(C, "--log-every", arg, 0, MAX_STEPS, &o->log_every);
