@@ -18,6 +18,7 @@ static const command commands[] = {
     {"train", cmd_train, "train a model on text documents, save it, print samples"},
     {"sample", cmd_sample, "generate documents from a checkpoint"},
     {"eval", cmd_eval, "mean loss of a checkpoint over documents"},
+    {"runs", cmd_runs, "list, show and compare the archived training runs"},
     {"backends", cmd_backends, "list backend modules and the one that would be used"},
     {"info", cmd_info, "show the CPU, its topology and the plugin search path"},
     {NULL, NULL, NULL},
@@ -86,7 +87,7 @@ static const struct option longopts[] = {
 
 int main(int argc, char **argv)
 {
-    cli_global g = {NULL, 0, 0, NULL};
+    cli_global g = {NULL, 0, 0, NULL, argc, argv};
     int c;
     tool_set_program("mgpt", 1);
     opterr = 0;
