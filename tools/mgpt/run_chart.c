@@ -34,6 +34,18 @@ static void smooth(const double *y, long n, long w, double *out)
     }
 }
 
+/* The moving mean's width: 1/50 of the steps, at least 5. */
+static long window(long n)
+{
+    return n / 50 > 5 ? n / 50 : 5;
+}
+
+/* Colours told apart on white (PLplot's colour map 0 has yellow and grey). */
+static const unsigned char palette[][3] = {
+    {31, 119, 180}, {214, 39, 40}, {44, 160, 44}, {148, 103, 189},
+    {255, 127, 14}, {140, 86, 75}, {227, 119, 194}, {23, 190, 207}};
+#define N_PALETTE (int)(sizeof palette / sizeof palette[0])
+
 int run_chart_loss(const char *path, const char *title, const run_series *s, int n, char *err,
                    size_t errlen)
 {
@@ -70,7 +82,7 @@ int run_chart_loss(const char *path, const char *title, const run_series *s, int
     }
     for (int k = 0; k < n; k++) {
         const run_metrics *m = s[k].m;
-        smooth(m->loss, m->n, m->n / 50 > 1 ? m->n / 50 : 1, y);
+        smooth(m->loss, m->n, window(m->n), y);
         for (long i = 0; i < m->n; i++) {
             ymin = fmin(ymin, y[i]);
             ymax = fmax(ymax, y[i]);
@@ -88,6 +100,8 @@ int run_chart_loss(const char *path, const char *title, const run_series *s, int
     plspage(0, 0, 900, 560, 0, 0);
     plscolbg(255, 255, 255);
     plscol0(15, 0, 0, 0);
+    for (int i = 0; i < N_PALETTE; i++)
+        plscol0(1 + i, palette[i][0], palette[i][1], palette[i][2]);
     plinit();
     plcol0(15);
     plenv(0, xmax, ymin - pad, ymax + pad, 0, 0);
@@ -101,10 +115,9 @@ int run_chart_loss(const char *path, const char *title, const run_series *s, int
     int used = 0;
     for (int k = 0; k < n && opt && col && sty && wid && text; k++) {
         const run_metrics *m = s[k].m;
-        PLINT c = 1 + k % 14;
-        c += c >= 15;             /* 15 is the black of the axes */
+        PLINT c = 1 + k % N_PALETTE;
         plcol0(c);
-        smooth(m->loss, m->n, m->n / 50 > 1 ? m->n / 50 : 1, y);
+        smooth(m->loss, m->n, window(m->n), y);
         pllsty(1);
         plline((PLINT)m->n, m->step, y);
         char label[200];

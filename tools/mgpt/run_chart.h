@@ -10,7 +10,7 @@ typedef struct run_series {
     const run_metrics *m;
 } run_series;
 
-/* The training loss (a moving mean over about 1/50 of the steps, solid) and the
+/* The training loss (a moving mean over 1/50 of the steps, at least 5, solid) and the
  * validation loss (dashed) of every series against the step, overlaid, into the SVG file
  * path. 0, or -1 with err set. */
 int run_chart_loss(const char *path, const char *title, const run_series *s, int n,
