@@ -173,7 +173,7 @@ int count_lines(const std::string &s)
 
 TEST_F(Cli, HelpAndVersionForEveryCommandExitZero)
 {
-    for (const char *cmd : {"train", "sample", "eval", "backends", "info"}) {
+    for (const char *cmd : {"train", "sample", "eval", "runs", "backends", "info"}) {
         Result r = run({cmd, "--help"});
         EXPECT_EQ(r.status, 0) << cmd << ": " << r.err;
         EXPECT_NE(r.out.find("Usage: mgpt"), std::string::npos) << cmd;
@@ -191,7 +191,7 @@ TEST_F(Cli, HelpAndVersionForEveryCommandExitZero)
         EXPECT_NE(r.out.find(cmd), std::string::npos) << cmd;
     EXPECT_EQ(run({"--version"}).status, 0);
     // fits an 80-column terminal
-    for (const char *cmd : {"", "train", "sample", "eval", "tokenizer", "backends", "info"}) {
+    for (const char *cmd : {"", "train", "sample", "eval", "tokenizer", "runs", "backends", "info"}) {
         r = *cmd ? run({cmd, "--help"}) : run({"--help"});
         std::istringstream in(r.out);
         for (std::string line; std::getline(in, line);)

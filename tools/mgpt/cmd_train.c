@@ -4,6 +4,7 @@
  * print samples. Every option is checked before any work starts. */
 #include <stdlib.h>
 #include <string.h>
+#include "run_archive.h"
 #include "train.h"
 
 static const char C[] = "train";
@@ -187,10 +188,22 @@ int cmd_train(int argc, char **argv, const cli_global *g)
     status = prepare(&t);
     if (status == CLI_OK)
         status = build(&t, g);
+    run_archive archive;
+    char root[4096];
+    if (status == CLI_OK && !o.no_archive) {
+        if (run_archive_root(o.archive_dir, root, sizeof root) != 0)
+            tool_warn(C, "run archive: no folder for it (HOME, XDG_DATA_HOME and "
+                      "MGPT_ARCHIVE_DIR are unset; give --archive-dir); training goes on");
+        else if (run_archive_open(&archive, root, &t, g->argc, g->argv) == 0)
+            t.archive = &archive;
+    }
     if (status == CLI_OK) {
         train_print_header(&t);
         status = train_run(&t);
     }
+    if (t.archive)
+        run_archive_close(t.archive, status == CLI_OK ? "done" :
+                          status == CLI_INTERRUPTED ? "interrupted" : "failed");
     free(t.ids);
     free(t.scratch);
     mgpt_model_free(t.m);

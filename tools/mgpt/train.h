@@ -22,9 +22,13 @@ typedef struct train_opts {
     cli_data_args data;
     const char *save, *resume;
     int force;        /* --force: --save may replace what is not an mgpt checkpoint */
+    const char *archive_dir; /* --archive-dir, or NULL */
+    int no_archive;          /* --no-archive */
 } train_opts;
 
 /* A training run: the options and what was built from them. */
+struct run_archive;
+
 typedef struct trainer {
     train_opts *o;
     cli_data data;
@@ -36,6 +40,7 @@ typedef struct trainer {
     int *ids, *scratch;
     double best_val;       /* the best validation loss so far (INFINITY: none yet) */
     long best_step;        /* its step, -1 before the first validation */
+    struct run_archive *archive; /* the run's archive (run_archive.h), or NULL */
 } trainer;
 
 /* --- train_options.c --------------------------------------------------------------- */

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <string.h>
 #include "model/evaluate.h"
+#include "run_archive.h"
 #include "train.h"
 
 static const char C[] = "train";
@@ -109,6 +110,7 @@ static int loop(trainer *t)
             }
         }
         cli_progress_step(&p, done, loss, val, lr, tokens, dt);
+        run_archive_step(t->archive, done, loss, val, lr, tokens, dt);
         if (stopped_early) {
             cli_progress_note(&p, "early stop at step %ld: the validation loss has not improved "
                               "for %d validation%s (best %.4f at step %ld)", done, o->patience,
@@ -133,6 +135,7 @@ static int loop(trainer *t)
         } else
             printf("saved %s (step %ld, best validation loss %.4f)\n", o->save, t->best_step,
                    t->best_val);
+        run_archive_checkpoint(t->archive, o->save);
     }
     if (interrupted)
         return CLI_INTERRUPTED;

@@ -32,7 +32,7 @@ static const char C[] = "train";
 enum {
     O_EMBD = 256, O_LAYER, O_HEAD, O_BLOCK, O_BATCH, O_STEPS, O_LR, O_SCHED, O_WARMUP, O_CLIP,
     O_SEED, O_VSPLIT, O_VEVERY, O_PATIENCE, O_SAMPLES, O_TEMP, O_SAVE, O_RESUME, O_LOGEVERY,
-    O_FORCE, O_STREAM
+    O_FORCE, O_STREAM, O_ARCHIVE_DIR, O_NO_ARCHIVE
 };
 
 static const struct option longopts[] = {
@@ -58,6 +58,8 @@ static const struct option longopts[] = {
     {"resume", required_argument, NULL, O_RESUME},
     {"log-every", required_argument, NULL, O_LOGEVERY},
     {"stream", no_argument, NULL, O_STREAM},
+    {"archive-dir", required_argument, NULL, O_ARCHIVE_DIR},
+    {"no-archive", no_argument, NULL, O_NO_ARCHIVE},
     CLI_HELP_AND_VERSION,
 };
 
@@ -108,6 +110,10 @@ static void help(void)
            "                            checkpoint, or a symbolic link (the link itself)\n"
            "      --resume=PATH         continue from a checkpoint written by --save, up to\n"
            "                            --num-steps in total (default: none)\n"
+           "      --archive-dir=DIR     archive the run in a new folder of DIR (default:\n"
+           "                            MGPT_ARCHIVE_DIR, else $XDG_DATA_HOME/mgpt/runs,\n"
+           "                            else ~/.local/share/mgpt/runs); see mgpt runs\n"
+           "      --no-archive          do not archive this run\n"
            "\n"
            "Output:\n"
            "      --num-samples=N       samples printed at the end, 0..1000000 (default %d)\n"
@@ -201,6 +207,16 @@ static int take(int c, const char *arg, void *opts)
         return CLI_OK;
     case O_STREAM:
         o->stream = 1;
+        return CLI_OK;
+    case O_ARCHIVE_DIR:
+        if (!*arg) {
+            tool_error(C, "--archive-dir '' is empty (expected a folder)");
+            return CLI_USAGE;
+        }
+        o->archive_dir = arg;
+        return CLI_OK;
+    case O_NO_ARCHIVE:
+        o->no_archive = 1;
         return CLI_OK;
     case O_LOGEVERY:
         return cli_parse_int(C, "--log-every", arg, 0, MAX_STEPS, &o->log_every);

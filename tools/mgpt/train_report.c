@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include "data/rng.h"
 #include "model/sampler.h"
+#include "run_archive.h"
 #include "train.h"
 
 /* n with thousands separators: "40,212" */
@@ -109,6 +110,7 @@ void train_print_samples(trainer *t)
     for (int i = 0; i < o->num_samples; i++) {
         mgpt_sample(m, &t->vocab, &r, &so, buf, (size_t)m->T + 1, NULL, NULL);
         printf("sample %*d: %s\n", w, i + 1, buf);
+        run_archive_sample(t->archive, buf);
     }
     free(buf);
     mgpt_model_free(one);
