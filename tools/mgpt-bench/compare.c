@@ -15,10 +15,15 @@ static void usage(void)
            "in both, the ratio of the median ms/step (current / base). A step slower by more\n"
            "than the threshold is a regression, faster by more an improvement.\n"
            "\n"
-           "      --threshold=F    relative change that counts, e.g. 0.10 = 10%% (default 0.10)\n"
+           "      --threshold=T    change that counts: a percent (5%%) or a fraction below 1\n"
+           "                       (0.05); a bare number of 1 or more is refused as ambiguous\n"
+           "                       (default 10%%)\n"
            "      --metric=M       the time compared: median (default) or min of the repeats;\n"
            "                       min is steadier on a machine shared with other work\n"
            "      --markdown=FILE  also write the comparison as a markdown report\n"
+           "      --chart=FILE     also draw base and current as a chart (.svg or .png): a\n"
+           "                       GFLOP/s line per (backend, config); the markdown report\n"
+           "                       shows it (a link relative to the report's folder)\n"
            "  -h, --help           display this help and exit\n"
            "\n"
            "Exit status: 0 if no regression, 1 if any, 2 if a file cannot be read, is not\n"
@@ -61,26 +66,32 @@ static void print_table(const cmp_row *rows, int n, FILE *f)
 
 int cmd_compare(int argc, char **argv)
 {
-    enum { OPT_THRESHOLD = 256, OPT_MARKDOWN, OPT_METRIC };
+    enum { OPT_THRESHOLD = 256, OPT_MARKDOWN, OPT_METRIC, OPT_CHART };
     static const struct option longopts[] = {
         {"threshold", required_argument, NULL, OPT_THRESHOLD},
         {"markdown", required_argument, NULL, OPT_MARKDOWN},
         {"metric", required_argument, NULL, OPT_METRIC},
+        {"chart", required_argument, NULL, OPT_CHART},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     double threshold = 0.10;
-    const char *md_path = NULL, *metric = "median";
+    const char *md_path = NULL, *metric = "median", *chart_path = NULL;
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
         switch (c) {
         case OPT_THRESHOLD:
-            if (bench_parse_double(CMD, "threshold", optarg, 0, 0, &threshold) != 0)
+            if (bench_parse_threshold(CMD, optarg, &threshold) != 0) {
+                tool_try_help(CMD);
                 return BENCH_USAGE;
+            }
             break;
         case OPT_MARKDOWN:
             md_path = optarg;
+            break;
+        case OPT_CHART:
+            chart_path = optarg;
             break;
         case OPT_METRIC:
             if (strcmp(optarg, "median") != 0 && strcmp(optarg, "min") != 0) {
@@ -168,9 +179,18 @@ int cmd_compare(int argc, char **argv)
            improved == 1 ? "" : "s", 100 * threshold);
     fflush(stdout);
     rc = regressions ? BENCH_FAIL : BENCH_OK;
+    if (chart_path) {
+        const char *paths[2] = {base_path, cur_path};
+        int crc = bench_chart_files(CMD, 2, paths, 0, chart_path);
+        if (crc != BENCH_OK) {
+            rc = crc;
+            chart_path = NULL; /* not linked from the report */
+        }
+    }
     if (md_path) {
         FILE *f = fopen(md_path, "w");
-        int w = f ? bench_write_compare_markdown(rows, n, threshold, metric, base_path, cur_path, f) : -1;
+        int w = f ? bench_write_compare_markdown(rows, n, threshold, metric, base_path, cur_path,
+                                                  chart_path, f) : -1;
         if (f && fclose(f) != 0)
             w = -1;
         if (w != 0) {
