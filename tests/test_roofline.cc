@@ -1102,6 +1102,11 @@ TEST(RooflinePlateaus, MissingLevelsFlatAndNoise)
     ASSERT_EQ(up.n_plateaus, 3);
     EXPECT_NEAR(up.plateau[1].gbs, 130, 1);
 
+    // too noisy for any run of two: every point is its own plateau, none is lost
+    roof_stream wild = make_stream({100, 50, 100, 50, 100});
+    EXPECT_EQ(wild.n_plateaus, 5);
+    EXPECT_EQ(roof_plateau_for(wild.plateau, wild.n_plateaus, 1e9), 4);
+
     // a single point is a plateau only when it is the whole curve
     roof_stream one = make_stream({42});
     ASSERT_EQ(one.n_plateaus, 1);

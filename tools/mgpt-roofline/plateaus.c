@@ -5,7 +5,8 @@
  *  1. Segment: a point joins the current segment while its bandwidth is within `tol` (a
  *     fraction) of the segment's median so far; otherwise it starts a new segment.
  *  2. A segment of one point lies on a slope between two levels (a cache spilling into the
- *     next): it is a transition, not a plateau, unless the whole curve is one point.
+ *     next): it is a transition, not a plateau, unless no segment has two points (a curve
+ *     too noisy to show levels): then every segment is one, and the curve its own ceiling.
  *  3. Neighbouring plateaus whose medians are within `tol` of each other are one plateau
  *     (noise split it): merged, their points and the transitions between them form one.
  *     A plateau faster than the one before it stays as measured (a store stream may run
@@ -64,11 +65,14 @@ int roof_find_plateaus(const roof_curve *c, double tol, roof_plateau *out, int m
             nseg++;
         }
     }
-    /* 2. plateaus: segments of two points or more */
+    /* 2. plateaus: segments of two points or more (all, when none has two) */
+    int all_single = 1;
+    for (int s = 0; s < nseg; s++)
+        all_single &= seg_last[s] == seg_first[s];
     roof_plateau p[ROOF_CURVE_MAX];
     int np = 0;
     for (int s = 0; s < nseg; s++)
-        if (seg_last[s] > seg_first[s] || c->n == 1) {
+        if (seg_last[s] > seg_first[s] || all_single) {
             memset(&p[np], 0, sizeof p[np]);
             p[np].first = seg_first[s];
             p[np].last = seg_last[s];
