@@ -936,8 +936,8 @@ TEST(RooflineCounts, EveryKernelOfAStep)
     std::map<std::pair<int, int>, Count> node_sum;
     std::set<std::pair<const float *, size_t>> zeroed;
     size_t sumsq_floats = 0, adam_floats = 0;
-    int sumsq_calls = 0, adam_calls = 0;
-    Count total = {0, 0};
+    int sumsq_calls = 0, adam_calls = 0, decode_calls = 0;
+    Count total = {0, 0}, decode = {0, 0};
     for (int i = 0; i < n; i++) {
         const roof_call &c = calls[i];
         ASSERT_GE(c.slot, 0);
@@ -959,6 +959,14 @@ TEST(RooflineCounts, EveryKernelOfAStep)
             EXPECT_EQ(c.slot, MGPT_K_ZERO);
             EXPECT_TRUE(zeroed.insert({c.x, c.n}).second) << "zeroed twice";
             break;
+        case ROOF_SITE_DECODE:
+            // generation's attention against the cache: one call per position of a block
+            EXPECT_EQ(c.slot, MGPT_K_ATTENTION_DECODE) << mgpt_kernel_name(c.slot);
+            // one call per layer at each position, against the positions cached so far
+            EXPECT_EQ(c.sizes.T, (double)(decode_calls / cfg.n_layer + 1)) << "positions";
+            decode_calls++;
+            decode = decode + k;
+            break;
         case ROOF_SITE_OPTIMIZER:
             if (c.slot == MGPT_K_SUMSQ) {
                 EXPECT_LE(c.sizes.n, (double)MGPT_SUMSQ_CHUNK);
@@ -973,6 +981,7 @@ TEST(RooflineCounts, EveryKernelOfAStep)
         }
     }
     EXPECT_EQ((int)used.size(), mgpt_kernel_count()) << "a slot no step calls";
+    EXPECT_EQ(decode_calls, cfg.block_size * cfg.n_layer) << "attention_decode's calls";
     for (int i = 0; i < m->graph.n_nodes; i++)
         for (int bw = 0; bw < 2; bw++) {
             const mgpt_node &nd = m->graph.nodes[i];
@@ -1004,8 +1013,8 @@ TEST(RooflineCounts, EveryKernelOfAStep)
     // the step's total is the engine's
     mgpt_cost f = mgpt_graph_cost(&m->graph, 0), b = mgpt_graph_cost(&m->graph, 1);
     mgpt_cost z = mgpt_graph_zero_cost(&m->graph), o = mgpt_optimizer_cost(m->num_floats);
-    EXPECT_DOUBLE_EQ(total.flops, f.flops + b.flops + z.flops + o.flops);
-    EXPECT_DOUBLE_EQ(total.bytes, f.bytes + b.bytes + z.bytes + o.bytes);
+    EXPECT_DOUBLE_EQ(total.flops - decode.flops, f.flops + b.flops + z.flops + o.flops);
+    EXPECT_DOUBLE_EQ(total.bytes - decode.bytes, f.bytes + b.bytes + z.bytes + o.bytes);
 }
 
 // --- placement and working sets -----------------------------------------------------------
@@ -1504,7 +1513,7 @@ TEST_F(RooflineRun, JsonHasEveryField)
 
 // The JSON's counts are the engine's: per slot, the sum of mgpt_kernel_cost over the calls
 // a step makes to it (each node's calls, the walk's zeroing, the optimizer's sumsq chunks
-// and its Adam update).
+// and its Adam update), and attention_decode's over a block decoded with the cache.
 TEST_F(RooflineRun, CountsAreTheEnginesCounts)
 {
     ASSERT_NE(root, nullptr);
@@ -1531,6 +1540,14 @@ TEST_F(RooflineRun, CountsAreTheEnginesCounts)
     bytes["sumsq"] = sq.bytes;
     flops["adam_update"] = ad.flops;
     bytes["adam_update"] = ad.bytes;
+    // generation's attention against the cache, over one block: each layer at each position
+    flops["attention_decode"] = bytes["attention_decode"] = 0;
+    for (int pos = 1; pos <= cfg.block_size; pos++) {
+        Count c = kernel_cost(MGPT_K_ATTENTION_DECODE,
+                              sizes(0, pos, 0, cfg.n_embd, 0, cfg.n_head, 0, 0, 0));
+        flops["attention_decode"] += cfg.n_layer * c.flops;
+        bytes["attention_decode"] += cfg.n_layer * c.bytes;
+    }
     ASSERT_EQ((int)flops.size(), mgpt_kernel_count());
     size_t i, j;
     json_t *b, *k;

@@ -192,7 +192,9 @@ static void kernel_table(const roof_run *run, FILE *f)
                "two streams (its mix of reads and writes lies between them), with the "
                "backend's ceilings on as many threads as the kernel ran\n"
                "on (for a kernel without FLOPs, that bandwidth); noise = the spread of its "
-               "time and of that plateau; * = scalar reference kernel\n");
+               "time and of that plateau; * = scalar reference kernel;\n"
+               "attention_decode (generation only): per document decoded through the block "
+               "with the key/value cache\n");
     for (int i = 0; i < run->n_be; i++) {
         const roof_backend_result *b = &run->be[i];
         const char *cfg = "";

@@ -237,7 +237,10 @@ typedef enum roof_site_kind {
     ROOF_SITE_FORWARD,    /* mgpt_node_forward of graph node `node` */
     ROOF_SITE_BACKWARD,   /* mgpt_node_backward of graph node `node` */
     ROOF_SITE_ZERO,       /* the backward walk's zeroing of x[0..n) (a gradient) */
-    ROOF_SITE_OPTIMIZER   /* mgpt_adam_step: the gradient norm's sumsq calls, Adam */
+    ROOF_SITE_OPTIMIZER,  /* mgpt_adam_step: the gradient norm's sumsq calls, Adam */
+    ROOF_SITE_DECODE      /* generation: one document decoded with the key/value cache
+                           * through a whole block (mgpt_decoder_step at positions 0 ..
+                           * T-1); only its attention_decode calls, the slot training lacks */
 } roof_site_kind;
 
 typedef struct roof_call {
@@ -251,12 +254,20 @@ typedef struct roof_call {
 } roof_call;
 
 /* Every kernel call of one training step of m, in the step's order: the forward walk, the
- * backward walk node by node, the backward walk's zeroing, the optimizer step. Found by
+ * backward walk node by node, the backward walk's zeroing, the optimizer step; then the
+ * attention_decode calls of generation, the one slot a training step does not call: one
+ * document of m's tokens decoded through the block with the key/value cache (a call per layer
+ * at each position, against 1 .. T cached positions). Found by
  * running the engine's own walks on kernels that only record their sizes, so the slots a
  * node calls (matmul's backward: matmul_backward_dinp and matmul_backward_dw; add's:
  * accumulate twice) and their write bits are core/model/graph.c's. Nothing of m changes. The
  * count, *out allocated (free it); -1 when out of memory. */
 int roof_step_calls(mgpt_model *m, roof_call **out);
+
+/* The decoding ROOF_SITE_DECODE stands for: d (on m's parameters, any compute) emptied,
+ * then m's first T tokens appended one by one. Nothing if d is NULL. */
+struct mgpt_decoder;
+void roof_decode_block(struct mgpt_decoder *d, const mgpt_model *m);
 
 /* c with every slot but `slot` a kernel that does nothing (table holds it; c's context):
  * a step's sites run on it run that slot's calls alone, as the engine makes them. */
