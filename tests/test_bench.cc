@@ -321,6 +321,10 @@ TEST_F(Bench, BadCommandLinesAndInputsExit2WithAMessage)
         {"run --config e16_L1_bx", "e16_L1_bx"},
         {"run --config e18_L1_b8", "e18_L1_b8"},
         {"run --config e16_L1_b8,", "empty entry"},
+        // a config whose step cannot fit (1.4 TiB) or overflows the kernels' sizes:
+        // refused before anything is measured
+        {"run --config e2048_L32_b2048_B64", "needs 1.4 TiB"},
+        {"run --config e4096_L64_b4096_B256", "overflows the kernels' int sizes"},
         {"run --backend nosuch", "unknown backend 'nosuch'"},
         {"run --backend scalar --all-backends", "exclude each other"},
         {"compare " + b, "expected two files"},

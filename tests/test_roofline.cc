@@ -1318,6 +1318,8 @@ TEST(RooflineCli, BadOptionsExit2WithAMessage)
         {"--config e64_L2", "is not of the form e{n_embd}_L{n_layer}_b{block}"},
         {"--config e65_L2_b16", "config 'e65_L2_b16'"},
         {"--config e64_L2_b16,,e32_L1_b8", "an empty name in the list"},
+        {"--config e2048_L32_b2048_B64", "needs 1.4 TiB"},
+        {"--config e4096_L64_b4096_B256", "overflows the kernels' int sizes"},
         {"--backend nosuch", "unknown backend 'nosuch' (available:"},
         {"--all-backends --backend scalar", "exclude each other"},
         {"--repeats 0", "--repeats '0'"},

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 #include "bench.h"
+#include "model/model.h"
 #include "platform/cpu.h"
 
 static const char *const CMD = "run";
@@ -337,8 +338,16 @@ static int run_parse(int argc, char **argv, run_args *a, int *rc)
         mgpt_config cfg = {.vocab_size = 27};
         int B;
         char err[512];
+        mgpt_model_plan plan;
         if (mgpt_config_parse_name(a->configs.v[i], &cfg, &B, err, sizeof err) != 0) {
             tool_error(CMD, "%s", err);
+            return 0;
+        }
+        /* a step of it must fit: refused here, before anything is measured */
+        if (mgpt_model_plan_for(&cfg, B, cfg.block_size, MGPT_MODEL_TRAIN, &plan, err,
+                                sizeof err) != 0 ||
+            mgpt_model_budget(&plan, err, sizeof err) != 0) {
+            tool_error(CMD, "config %s: %s", a->configs.v[i], err);
             return 0;
         }
     }

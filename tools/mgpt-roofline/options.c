@@ -96,8 +96,16 @@ static int add_list(tool_names *l, const char *opt, const char *arg, int configs
             mgpt_config cfg = {0};
             int batch;
             char err[300];
+            mgpt_model_plan plan;
             if (mgpt_config_parse_name(name, &cfg, &batch, err, sizeof err) != 0) {
                 tool_error(NULL, "%s: %s", opt, err);
+                return -1;
+            }
+            /* its model must fit: refused before any ceiling is measured */
+            if (mgpt_model_plan_for(&cfg, batch, cfg.block_size, MGPT_MODEL_TRAIN, &plan, err,
+                                    sizeof err) != 0 ||
+                mgpt_model_budget(&plan, err, sizeof err) != 0) {
+                tool_error(NULL, "%s %s: %s", opt, name, err);
                 return -1;
             }
         }
