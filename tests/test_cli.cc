@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <csignal>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -637,6 +638,145 @@ TEST_F(Cli, TrainSampleEvalRoundTrip)
     EXPECT_FAILS(r, 2, "already taken 40 steps");
     r = run({"train", "--resume", "ck2.st", "--num-steps", "50", "--n-embd", "32"});
     EXPECT_FAILS(r, 2, "--n-embd 32", "n_embd 16");
+}
+
+// --- resuming: the run's settings in the checkpoint, --save-every, export -----------------
+
+// The metadata value of key in a checkpoint's header ("" when absent), read from the bytes.
+std::string ckpt_meta(const std::string &bytes, const std::string &key)
+{
+    std::smatch m;
+    std::regex re("\"" + key + "\":\"((?:[^\"\\\\]|\\\\.)*)\"");
+    std::string head = bytes.substr(0, std::min<size_t>(bytes.size(), 1 << 16));
+    return std::regex_search(head, m, re) ? m[1].str() : "";
+}
+
+// Replaces the only occurrence of from in the file by to, of the same length (the checksum
+// covers the tensors, not the header).
+void patch_file(const std::string &file, const std::string &from, const std::string &to)
+{
+    std::string bytes = read_file(file);
+    size_t at = bytes.find(from);
+    ASSERT_NE(at, std::string::npos) << from;
+    ASSERT_EQ(bytes.find(from, at + 1), std::string::npos) << from;
+    ASSERT_EQ(from.size(), to.size());
+    bytes.replace(at, from.size(), to);
+    write_file(file, bytes);
+}
+
+// A run stopped after 12 steps and resumed to 20, with only --num-steps given again, ends in
+// the same bytes as the 20 steps in one go: batch size, learning rate, schedule, clipping
+// and validation split all come back from the checkpoint.
+TEST_F(Cli, ResumeKeepsTheRunsSettings)
+{
+    const std::vector<std::string> settings = {
+        "--batch-size", "3", "--learning-rate", "0.02", "--lr-schedule", "cosine",
+        "--warmup-steps", "2", "--lr-decay-steps", "20", "--grad-clip", "1", "--val-split",
+        "0.1", "--val-every", "5", "--seed", "9", "--save-every", "4", "--num-samples", "0"};
+    auto with = [&](std::vector<std::string> a) {
+        a.insert(a.begin() + 1, settings.begin(), settings.end());
+        return a;
+    };
+    Result r = run(with({"train", "--num-steps", "12", "--save", "part.st"}));
+    ASSERT_EQ(r.status, 0) << r.err;
+    r = run({"train", "--resume", "part.st", "--num-steps", "20", "--save", "resumed.st",
+             "--save-every", "4", "--num-samples", "0"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.err, "mgpt train: note: --num-steps 20 given; the checkpoint's run used 12\n");
+    EXPECT_NE(r.out.find("batch 3 documents, lr 0.02 cosine after 2 warmup steps"),
+              std::string::npos) << r.out;
+    r = run(with({"train", "--num-steps", "20", "--save", "whole.st"}));
+    ASSERT_EQ(r.status, 0) << r.err;
+    std::string whole = read_file(path("whole.st"));
+    EXPECT_EQ(ckpt_meta(whole, "step"), "20");
+    EXPECT_NE(ckpt_meta(whole, "train").find("\\\"batch-size\\\":3"), std::string::npos)
+        << ckpt_meta(whole, "train");
+    EXPECT_TRUE(read_file(path("resumed.st")) == whole) << "resumed run differs";
+
+    // an option given again with another value wins, and is said
+    r = run({"train", "--resume", "part.st", "--batch-size", "2", "--num-steps", "20",
+             "--num-samples", "0"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.err.find("note: --batch-size 2 given; the checkpoint's run used 3"),
+              std::string::npos) << r.err;
+    EXPECT_NE(r.out.find("steps 13..20, batch 2 documents"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("step 20/20"), std::string::npos) << r.out;
+
+    // a stored setting goes through the option's range check again
+    patch_file(path("part.st"), "\\\"batch-size\\\":3", "\\\"batch-size\\\":0");
+    r = run({"train", "--resume", "part.st", "--num-samples", "0"});
+    EXPECT_FAILS(r, 2, "--batch-size 0 is out of range", "part.st", "training setting --batch-size 0");
+
+    // a checkpoint of an older mgpt (no settings) resumes with the defaults, and says so
+    patch_file(path("whole.st"), "\"train\":", "\"trxin\":");
+    r = run({"train", "--resume", "whole.st", "--num-steps", "21", "--num-samples", "0"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.err.find("holds no training settings"), std::string::npos) << r.err;
+    EXPECT_NE(r.out.find("batch 1 document, lr 0.01 linear"), std::string::npos) << r.out;
+}
+
+TEST_F(Cli, ResumeKeepsTheRunsData)
+{
+    write_file(path("abc.txt"), "abc\nbca\ncab\naab\n");
+    write_file(path("cab.txt"), "cab\nbac\n");
+    Result r = run({"train", "--data", "abc.txt", "--num-steps", "5", "--num-samples", "0",
+                    "--save", "abc.st"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    r = run({"train", "--resume", "abc.st", "--num-steps", "8", "--num-samples", "0"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.out.find("data: abc.txt: 4 documents"), std::string::npos) << r.out;
+    r = run({"train", "--resume", "abc.st", "--num-steps", "8", "--num-samples", "0", "--data",
+             "cab.txt"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.err.find("note: --data cab.txt given; the checkpoint's run used abc.txt"),
+              std::string::npos) << r.err;
+    EXPECT_NE(r.out.find("data: cab.txt: 2 documents"), std::string::npos) << r.out;
+}
+
+// --save-every keeps PATH current: a run killed part way leaves the checkpoint of the last
+// multiple of N (whenever the kill lands), which resumes.
+TEST_F(Cli, SaveEveryLeavesTheLatestCheckpoint)
+{
+    Result r = run({"train", "--save-every", "5"});
+    EXPECT_FAILS(r, 2, "--save-every 5 needs --save");
+    r = run({"train", "--num-steps", "12", "--save-every", "5", "--num-samples", "0", "--save",
+             "small.st"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(ckpt_meta(read_file(path("small.st")), "step"), "12");  // and at the end
+
+    std::string ck = path("long.st");
+    pid_t pid = fork();
+    if (pid == 0) {
+        int null = open("/dev/null", O_RDWR);
+        if (null < 0 || chdir(dir.c_str()) != 0)
+            _exit(127);
+        dup2(null, 0);
+        dup2(null, 1);
+        dup2(null, 2);
+        alarm(600);
+        execl(exe.c_str(), exe.c_str(), "train", "--num-steps", "1000000000", "--save-every",
+              "7", "--save", "long.st", (char *)nullptr);
+        _exit(127);
+    }
+    ASSERT_GT(pid, 0);
+    struct stat st;
+    int exited = 0, status = 0;
+    while (stat(ck.c_str(), &st) != 0 && !exited) {
+        usleep(2000);
+        exited = waitpid(pid, &status, WNOHANG) == pid;
+    }
+    ASSERT_FALSE(exited) << "the run ended before its first save, status " << status;
+    usleep(20000);  // some more saves, or none: any multiple of 7 will do
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    std::string step = ckpt_meta(read_file(ck), "step");
+    ASSERT_FALSE(step.empty());
+    long s = atol(step.c_str());
+    EXPECT_TRUE(s > 0 && s % 7 == 0) << s;
+    r = run({"train", "--resume", "long.st", "--num-steps", std::to_string(s + 3),
+             "--num-samples", "0"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.out.find("resumed: long.st at step " + step + "\n"), std::string::npos) << r.out;
 }
 
 TEST_F(Cli, SameSeedSameOutput)

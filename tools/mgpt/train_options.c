@@ -83,7 +83,7 @@ static void help(void)
            "      --warmup-steps=N      linear warmup steps, < --num-steps (default 0)\n"
            "      --lr-decay-steps=N    the schedule reaches 0 at step N, then stays there;\n"
            "                            to train in parts, give the whole run's length\n"
-           "                            (default: --num-steps)"
+           "                            (default: --num-steps)\n"
            "      --grad-clip=F         clip the global gradient norm; 0 = off (default 0)\n"
            "      --seed=N              seeds init, shuffle and sampling (default %d; when\n"
            "                            resuming, the checkpoint's seed)\n"
