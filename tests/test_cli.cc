@@ -779,6 +779,44 @@ TEST_F(Cli, SaveEveryLeavesTheLatestCheckpoint)
     EXPECT_NE(r.out.find("resumed: long.st at step " + step + "\n"), std::string::npos) << r.out;
 }
 
+// export --weights-only: a third of the size, the same samples and loss, the training
+// settings kept; resuming from it is refused with the reason.
+TEST_F(Cli, ExportWeightsOnly)
+{
+    Result r = run({"train", "--num-steps", "10", "--batch-size", "2", "--num-samples", "0",
+                    "--save", "full.st"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    r = run({"export", "--checkpoint", "full.st", "--weights-only", "-o", "w.st"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    std::string full = read_file(path("full.st")), w = read_file(path("w.st"));
+    EXPECT_LT(w.size() * 2, full.size());
+    EXPECT_EQ(w.find("adam."), std::string::npos);
+    EXPECT_EQ(ckpt_meta(w, "step"), "10");
+    EXPECT_EQ(ckpt_meta(w, "train"), ckpt_meta(full, "train"));
+    Result a = run({"sample", "--checkpoint", "full.st"});
+    Result b = run({"sample", "--checkpoint", "w.st"});
+    ASSERT_EQ(b.status, 0) << b.err;
+    EXPECT_EQ(b.out, a.out);
+    a = run({"eval", "--checkpoint", "full.st"});
+    b = run({"eval", "--checkpoint", "w.st"});
+    ASSERT_EQ(b.status, 0) << b.err;
+    EXPECT_EQ(b.out.substr(b.out.find("data: ")), a.out.substr(a.out.find("data: ")));
+    r = run({"train", "--resume", "w.st", "--num-steps", "20"});
+    EXPECT_FAILS(r, 2, "'w.st' has no optimizer state", "export --weights-only");
+
+    r = run({"export", "--checkpoint", "full.st", "-o", "x.st"});
+    EXPECT_FAILS(r, 2, "give --weights-only");
+    r = run({"export", "--checkpoint", "full.st", "--weights-only"});
+    EXPECT_FAILS(r, 2, "give -o OUT");
+    write_file(path("notes.txt"), "mine\n");
+    r = run({"export", "--checkpoint", "full.st", "--weights-only", "-o", "notes.txt"});
+    EXPECT_FAILS(r, 2, "'notes.txt'", "not an mgpt checkpoint", "--force");
+    EXPECT_EQ(read_file(path("notes.txt")), "mine\n");
+    write_file(path("bad.st"), "junk");
+    r = run({"export", "--checkpoint", "bad.st", "--weights-only", "-o", "x.st"});
+    EXPECT_FAILS(r, 2, "bad.st");
+}
+
 TEST_F(Cli, SameSeedSameOutput)
 {
     const std::vector<std::string> args = {"train", "--num-steps", "40", "--num-samples", "8",
