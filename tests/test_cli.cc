@@ -174,7 +174,7 @@ int count_lines(const std::string &s)
 
 TEST_F(Cli, HelpAndVersionForEveryCommandExitZero)
 {
-    for (const char *cmd : {"train", "sample", "eval", "backends", "info"}) {
+    for (const char *cmd : {"train", "sample", "eval", "export", "backends", "info"}) {
         Result r = run({cmd, "--help"});
         EXPECT_EQ(r.status, 0) << cmd << ": " << r.err;
         EXPECT_NE(r.out.find("Usage: mgpt"), std::string::npos) << cmd;
@@ -188,11 +188,11 @@ TEST_F(Cli, HelpAndVersionForEveryCommandExitZero)
     }
     Result r = run({"--help"});
     EXPECT_EQ(r.status, 0);
-    for (const char *cmd : {"train", "sample", "eval", "backends", "info"})
+    for (const char *cmd : {"train", "sample", "eval", "export", "backends", "info"})
         EXPECT_NE(r.out.find(cmd), std::string::npos) << cmd;
     EXPECT_EQ(run({"--version"}).status, 0);
     // fits an 80-column terminal
-    for (const char *cmd : {"", "train", "sample", "eval", "backends", "info"}) {
+    for (const char *cmd : {"", "train", "sample", "eval", "export", "backends", "info"}) {
         r = *cmd ? run({cmd, "--help"}) : run({"--help"});
         std::istringstream in(r.out);
         for (std::string line; std::getline(in, line);)
@@ -213,6 +213,7 @@ TEST_F(Cli, TrainHelpListsEveryOptionWithItsDefault)
         {"--seed", "(default 42"},         {"--val-split", "(default 0)"},
         {"--val-every", "(default 100)"},  {"--early-stop-patience", "(default 0)"},
         {"--num-samples", "(default 20)"}, {"--temperature", "(default 0.5)"},
+        {"--lr-decay-steps", "(default: --num-steps)"}, {"--save-every", "(default: off)"},
     };
     for (const auto &kv : defaults) {
         size_t at = r.out.find(kv.first + "=");
@@ -241,7 +242,7 @@ TEST_F(Cli, ManPageAgreesWithHelp)
             plain += man[i];
     }
     std::regex opt("--[a-z][a-z-]*");
-    for (const char *cmd : {"", "train", "sample", "eval", "backends", "info"}) {
+    for (const char *cmd : {"", "train", "sample", "eval", "export", "backends", "info"}) {
         Result r = *cmd ? run({cmd, "--help"}) : run({"--help"});
         ASSERT_EQ(r.status, 0) << cmd;
         std::set<std::string> seen;
