@@ -732,6 +732,16 @@ TEST_F(Cli, ResumeKeepsTheRunsData)
     EXPECT_NE(r.err.find("note: --data cab.txt given; the checkpoint's run used abc.txt"),
               std::string::npos) << r.err;
     EXPECT_NE(r.out.find("data: cab.txt: 2 documents"), std::string::npos) << r.out;
+
+    // the stored path is the command line's: moved, it is missed, and the message says why
+    ASSERT_EQ(rename(path("abc.txt").c_str(), path("moved.txt").c_str()), 0);
+    r = run({"train", "--resume", "abc.st", "--num-steps", "8", "--num-samples", "0"});
+    EXPECT_FAILS(r, 2, "'abc.txt'", "the data of the run of checkpoint 'abc.st'", "--data");
+    r = run({"train", "--resume", "abc.st", "--num-steps", "8", "--num-samples", "0", "--data",
+             "moved.txt", "--seed", "5"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.err.find("note: --seed 5 given; the checkpoint's run used 42"),
+              std::string::npos) << r.err;
 }
 
 // --save-every keeps PATH current: a run killed part way leaves the checkpoint of the last

@@ -75,7 +75,7 @@ static int prepare(trainer *t)
                        "it; resume from the checkpoint mgpt train --save wrote", o->resume);
             return CLI_USAGE;
         }
-        if ((status = train_settings_restore(o, o->resume)) != CLI_OK ||
+        if ((status = train_settings_restore(o, o->resume, meta.seed)) != CLI_OK ||
             (status = check_options(o)) != CLI_OK)
             return status;
         if (meta.step >= o->steps) {
@@ -84,13 +84,15 @@ static int prepare(trainer *t)
             return CLI_USAGE;
         }
         o->cfg = meta.cfg;
-        if (!o->set_seed)
-            o->seed = meta.seed;
     }
 
     /* 2. the data, its vocabulary and the split */
-    if ((status = cli_data_load(C, &o->data, &t->data)) != CLI_OK)
+    if ((status = cli_data_load(C, &o->data, &t->data)) != CLI_OK) {
+        if (o->data_restored)
+            tool_error(C, "(that is the data of the run of checkpoint '%s'; give --data or "
+                       "--data-dir to train on other files)", o->resume);
         return status;
+    }
     const mgpt_docs *docs = t->data.docs;
     if (o->resume) {
         t->vocab = meta.vocab;

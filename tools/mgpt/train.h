@@ -24,6 +24,7 @@ typedef struct train_opts {
     int force;        /* --force: --save may replace what is not an mgpt checkpoint */
     unsigned long given_opts; /* bit i: option i of the command line was given */
     int restored;     /* resuming: the checkpoint's settings have been applied */
+    int data_restored; /* ... and o->data came from them */
     void *ck_settings; /* their parsed JSON (train_settings.c): owns restored --data paths */
 } train_opts;
 

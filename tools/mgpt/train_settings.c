@@ -180,13 +180,19 @@ static int restore_data(train_opts *o, const json_t *stored, const char *path)
         if (status != CLI_OK)
             return status;
     }
+    o->data_restored = o->data.n > 0;
     return CLI_OK;
 }
 
-int train_settings_restore(train_opts *o, const char *path)
+int train_settings_restore(train_opts *o, const char *path, uint64_t ck_seed)
 {
     char err[1200], *text;
     o->restored = 1;
+    if (!o->set_seed)
+        o->seed = ck_seed;
+    else if (o->seed != ck_seed)
+        note("--seed %llu given; the checkpoint's run used %llu", (unsigned long long)o->seed,
+             (unsigned long long)ck_seed);
     if (mgpt_checkpoint_meta_value(path, TRAIN_SETTINGS_KEY, &text, err, sizeof err) != 0) {
         tool_error(C, "--resume: %s", err);
         return CLI_USAGE;

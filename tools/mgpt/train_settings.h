@@ -12,11 +12,12 @@
  * malloc'ed, NULL when out of memory. */
 char *train_settings_json(const train_opts *o);
 
-/* Resuming from path: each stored setting whose option the command line did not give
- * goes into o (its range checked again); one that was given and differs gets a note on
- * stderr. A checkpoint without settings (an older mgpt) gets a note and changes nothing.
- * Sets o->restored. CLI_OK, or the exit status after saying what is wrong. */
-int train_settings_restore(train_opts *o, const char *path);
+/* Resuming from path, whose seed is ck_seed: the seed and each stored setting whose option
+ * the command line did not give go into o (ranges checked again); one that was given and
+ * differs gets a note on stderr. A checkpoint without settings (an older mgpt) gets a note
+ * and keeps the defaults. Sets o->restored. CLI_OK, or the exit status after saying what
+ * is wrong. */
+int train_settings_restore(train_opts *o, const char *path, uint64_t ck_seed);
 
 /* Frees what train_settings_restore kept (o->ck_settings). */
 void train_settings_free(train_opts *o);
