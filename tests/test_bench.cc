@@ -9,6 +9,10 @@
 #include <string>
 
 #include <jansson.h>
+#ifdef HAVE_LIBXML
+#include <libxml/parser.h>
+#include <libxml/xpath.h>
+#endif
 
 #include "test_program.h"
 #include "test_util.h"
@@ -280,7 +284,7 @@ TEST_F(Bench, CompareFlagsASlowerCurrentAndExits1)
     EXPECT_NE(read_text(report).find("**REGRESSION**"), std::string::npos);
 
     // a threshold above the change lets it pass
-    r = bench("compare --threshold 5 " + quote(base) + " " + quote(slow));
+    r = bench("compare --threshold 500% " + quote(base) + " " + quote(slow));
     EXPECT_EQ(r.status, 0) << r.out;
 
     // the doctored file changed only the medians: its fastest repeats are the base's
@@ -335,6 +339,217 @@ TEST_F(Bench, BadCommandLinesAndInputsExit2WithAMessage)
     remove(bad.c_str());
     remove(other.c_str());
     remove(unrelated.c_str());
+}
+
+// --threshold: a percent or a fraction below 1; a bare 5 (which once meant 500%) refused.
+TEST_F(Bench, ThresholdIsAPercentOrAFractionNeverAGuess)
+{
+    ASSERT_EQ(first.status, 0) << first.out;
+    std::string slow = tmp_path("slow-th.json");
+    doctor(base, slow, 1.3); // 30% slower
+    std::string files = " " + quote(base) + " " + quote(slow);
+    EXPECT_EQ(bench("compare --threshold 50%" + files).status, 0);
+    EXPECT_EQ(bench("compare --threshold 0.5" + files).status, 0);
+    EXPECT_EQ(bench("compare --threshold 5%" + files).status, 1);
+    EXPECT_EQ(bench("compare --threshold 0.05" + files).status, 1);
+    Outcome r = bench("compare --threshold 5" + files);
+    EXPECT_EQ(r.status, 2) << r.out;
+    EXPECT_NE(r.out.find("ambiguous"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("5%"), std::string::npos) << r.out;
+    r = bench("compare --threshold x%" + files);
+    EXPECT_EQ(r.status, 2) << r.out;
+    EXPECT_NE(r.out.find("--threshold 'x%'"), std::string::npos) << r.out;
+    r = bench("compare --threshold 5%" + files);
+    EXPECT_NE(r.out.find("threshold 5%"), std::string::npos) << r.out;
+    remove(slow.c_str());
+}
+
+// A result file of two backends x two configs, from the shared run's one result.
+void two_by_two(const std::string &from, const std::string &to, double factor)
+{
+    json_error_t je;
+    json_t *root = json_load_file(from.c_str(), 0, &je);
+    ASSERT_NE(root, nullptr) << je.text;
+    json_t *results = json_object_get(root, "results");
+    json_t *one = json_array_get(results, 0);
+    json_t *all = json_array();
+    const char *be[2] = {"scalar", "other"}, *cf[2] = {"e16_L1_b8", "e32_L1_b8"};
+    for (int b = 0; b < 2; b++)
+        for (int c = 0; c < 2; c++) {
+            json_t *r = json_deep_copy(one);
+            json_object_set_new(r, "backend", json_string(be[b]));
+            json_object_set_new(r, "config", json_string(cf[c]));
+            json_object_set_new(r, "gflops", json_real(factor * (1 + b + 2 * c)));
+            json_array_append_new(all, r);
+        }
+    json_object_set(root, "results", all);
+    json_decref(all);
+    ASSERT_EQ(json_dump_file(root, to.c_str(), JSON_INDENT(2)), 0);
+    json_decref(root);
+}
+
+#ifdef HAVE_LIBXML
+// How many SVG elements are filled (or stroked) in palette colour i, as cairo writes it.
+int count_colour(xmlDoc *doc, int i, const char *prop)
+{
+    static const int pal[][3] = {{78, 121, 167}, {242, 142, 43}, {225, 87, 89}, {118, 183, 178}};
+    char want[128];
+    snprintf(want, sizeof want, "%s:rgb(%g%%,%g%%,%g%%)", prop, pal[i][0] / 2.55,
+             pal[i][1] / 2.55, pal[i][2] / 2.55);
+    // cairo prints percentages with up to 6 decimals: compare the first 4 characters of each
+    std::string prefix = std::string(prop) + ":rgb(" +
+                         std::to_string(pal[i][0] * 100 / 255) + ".";
+    xmlXPathContext *ctx = xmlXPathNewContext(doc);
+    xmlXPathRegisterNs(ctx, BAD_CAST "s", BAD_CAST "http://www.w3.org/2000/svg");
+    xmlXPathObject *o = xmlXPathEvalExpression(BAD_CAST "//s:path[@style]", ctx);
+    int n = 0;
+    for (int k = 0; o && o->nodesetval && k < o->nodesetval->nodeNr; k++) {
+        xmlChar *st = xmlGetProp(o->nodesetval->nodeTab[k], BAD_CAST "style");
+        std::string style = (const char *)st;
+        xmlFree(st);
+        size_t at = style.find(prefix);
+        if (at != std::string::npos) {
+            // the green component too, to tell colours with the same red apart
+            std::string g = "," + std::to_string(pal[i][1] * 100 / 255) + ".";
+            n += style.find(g, at) != std::string::npos;
+        }
+    }
+    xmlXPathFreeObject(o);
+    xmlXPathFreeContext(ctx);
+    return n;
+}
+#endif
+
+// chart: one file draws a bar per (config, backend) in the backend's colour; several files
+// a line per (backend, config); PNG by extension; bad outputs and inputs exit 2.
+TEST_F(Bench, ChartDrawsBarsAndTrendsAsValidFiles)
+{
+    ASSERT_EQ(first.status, 0) << first.out;
+    std::string r1 = tmp_path("r1.json"), r2 = tmp_path("r2.json"), svg = tmp_path("bars.svg"),
+                trend = tmp_path("trend.svg"), png = tmp_path("trend.png");
+    two_by_two(base, r1, 1.0);
+    two_by_two(base, r2, 2.0);
+    Outcome r = bench("chart " + quote(r1) + " -o " + quote(svg));
+    ASSERT_EQ(r.status, 0) << r.out;
+    EXPECT_EQ(r.out, "") << "PLplot or mgpt-bench printed to the terminal";
+    r = bench("chart --metric ms " + quote(r1) + " " + quote(r2) + " -o " + quote(trend));
+    ASSERT_EQ(r.status, 0) << r.out;
+    EXPECT_EQ(r.out, "");
+    r = bench("chart " + quote(r1) + " " + quote(r2) + " --output=" + quote(png));
+    ASSERT_EQ(r.status, 0) << r.out;
+    EXPECT_EQ(read_text(png).compare(0, 8, "\x89PNG\r\n\x1a\n"), 0);
+#ifdef HAVE_LIBXML
+    xmlDoc *doc = xmlReadFile(svg.c_str(), nullptr, XML_PARSE_NONET | XML_PARSE_NOERROR);
+    ASSERT_NE(doc, nullptr) << svg << " is not well-formed XML";
+    EXPECT_STREQ((const char *)xmlDocGetRootElement(doc)->name, "svg");
+    // each backend: a bar per config and its legend box
+    EXPECT_EQ(count_colour(doc, 0, "fill"), 3);
+    EXPECT_EQ(count_colour(doc, 1, "fill"), 3);
+    EXPECT_EQ(count_colour(doc, 2, "fill"), 0);
+    xmlFreeDoc(doc);
+    doc = xmlReadFile(trend.c_str(), nullptr, XML_PARSE_NONET | XML_PARSE_NOERROR);
+    ASSERT_NE(doc, nullptr) << trend << " is not well-formed XML";
+    // four (backend, config) lines, each in its own colour
+    for (int i = 0; i < 4; i++)
+        EXPECT_GE(count_colour(doc, i, "stroke"), 1) << "line " << i;
+    xmlFreeDoc(doc);
+#else
+    EXPECT_NE(read_text(svg).find("<svg"), std::string::npos);
+#endif
+    r = bench("chart " + quote(r1) + " -o " + quote(tmp_path("chart.pdf")));
+    EXPECT_EQ(r.status, 2) << r.out;
+    EXPECT_NE(r.out.find(".svg or .png"), std::string::npos) << r.out;
+    r = bench("chart " + quote(r1));
+    EXPECT_EQ(r.status, 2) << r.out;
+    EXPECT_NE(r.out.find("--output"), std::string::npos) << r.out;
+    std::string bad = tmp_path("bad.json");
+    write_text(bad, "{\"schema\": ");
+    r = bench("chart " + quote(bad) + " -o " + quote(svg));
+    EXPECT_EQ(r.status, 2) << r.out;
+    EXPECT_NE(r.out.find("not valid JSON"), std::string::npos) << r.out;
+    r = bench("chart " + quote(r1) + " -o /nonexistent-dir/c.svg");
+    EXPECT_EQ(r.status, 1) << r.out;
+    EXPECT_NE(r.out.find("cannot write"), std::string::npos) << r.out;
+
+    // compare --chart: the chart written, linked from the markdown report
+    std::string md = tmp_path("cmp-chart.md"), cc = tmp_path("cmp-chart.svg");
+    r = bench("compare --chart " + quote(cc) + " --markdown " + quote(md) + " " + quote(r1) +
+              " " + quote(r2));
+    EXPECT_EQ(r.status, 0) << r.out;
+    EXPECT_NE(read_text(cc).find("<svg"), std::string::npos);
+    std::string link = "](" + cc.substr(cc.rfind('/') + 1) + ")"; // beside the report
+    EXPECT_NE(read_text(md).find(link), std::string::npos) << read_text(md);
+    for (const std::string &f : {r1, r2, svg, trend, png, bad, md, cc})
+        remove(f.c_str());
+}
+
+// sweep on a tiny grid: a point per size and axis, with its figures, and the peak.
+TEST_F(Bench, SweepWritesEveryPointWithItsFigures)
+{
+    std::string js = tmp_path("sweep.json"), svg = tmp_path("sweep.svg");
+    Outcome r = bench("sweep --backend scalar --threads 1 --n-embd 8,16 --block-size 4,8,...,16 "
+                      "--at-n-embd 8 --at-block-size 4 --batch 2 --repeats 1 --min-time 0.001 -q "
+                      "--json " + quote(js) + " --chart " + quote(svg));
+    ASSERT_EQ(r.status, 0) << r.out;
+    json_error_t je;
+    json_t *root = json_load_file(js.c_str(), 0, &je);
+    ASSERT_NE(root, nullptr) << je.text;
+    EXPECT_STREQ(json_string_value(json_object_get(root, "schema")), "mgpt-bench-sweep/1");
+    json_t *set = json_object_get(root, "settings");
+    EXPECT_EQ(num(set, "batch"), 2);
+    EXPECT_EQ(num(set, "at_n_embd"), 8);
+    EXPECT_EQ(num(set, "threads"), 1);
+    json_t *pts = json_object_get(root, "points");
+    ASSERT_EQ(json_array_size(pts), 5u); // 2 widths, 4 8 16 contexts
+    const int embd[5] = {8, 16, 8, 8, 8}, T[5] = {4, 4, 4, 8, 16};
+    double peak = json_number_value(json_object_get(json_object_get(root, "peak_gflops"), "scalar"));
+    for (size_t i = 0; i < 5; i++) {
+        json_t *p = json_array_get(pts, i);
+        EXPECT_STREQ(json_string_value(json_object_get(p, "backend")), "scalar");
+        EXPECT_STREQ(json_string_value(json_object_get(p, "axis")), i < 2 ? "n_embd" : "block_size");
+        EXPECT_EQ(num(p, "n_embd"), embd[i]);
+        EXPECT_EQ(num(p, "block_size"), T[i]);
+        EXPECT_GT(num(p, "ms_per_step"), 0);
+        EXPECT_GT(num(p, "flops_per_step"), 0);
+        EXPECT_NEAR(num(p, "gflops"), num(p, "flops_per_step") / num(p, "ms_per_step") * 1e-6,
+                    1e-6 * num(p, "gflops"));
+        if (peak > 0)
+            EXPECT_NEAR(num(p, "percent_of_peak"), 100 * num(p, "gflops") / peak,
+                        1e-6 * num(p, "percent_of_peak"));
+    }
+    // more context, more FLOPs per step
+    EXPECT_GT(num(json_array_get(pts, 4), "flops_per_step"), num(json_array_get(pts, 3), "flops_per_step"));
+    json_decref(root);
+    EXPECT_NE(read_text(svg).find("<svg"), std::string::npos);
+    EXPECT_NE(r.out.find("block_size"), std::string::npos) << r.out; // the table
+    r = bench("sweep --n-embd 10");
+    EXPECT_EQ(r.status, 2) << r.out;
+    EXPECT_NE(r.out.find("multiples of 4"), std::string::npos) << r.out;
+    r = bench("sweep --block-size 8,...,64");
+    EXPECT_EQ(r.status, 2) << r.out;
+    remove(js.c_str());
+    remove(svg.c_str());
+}
+
+// The committed baseline: compare reads it, and the CI script picks it by CPU kind or
+// says that there is none, exiting 0 either way.
+TEST(BenchBaseline, CommittedBaselineAndItsPicker)
+{
+    const char *top = getenv("MGPT_TOP_SRCDIR");
+    ASSERT_NE(top, nullptr);
+    std::string b = std::string(top) + "/bench/baseline-zen5.json";
+    Outcome r = bench("compare " + quote(b) + " " + quote(b));
+    EXPECT_EQ(r.status, 0) << r.out;
+    EXPECT_NE(r.out.find("0 regressions"), std::string::npos) << r.out;
+    std::string cpu = tmp_path("cpuinfo");
+    write_text(cpu, "vendor_id\t: GenuineIntel\ncpu family\t: 6\nmodel name\t: Some Xeon\n");
+    std::string out;
+    int st = mgpt_test::run_shell(quote(std::string(top) + "/bench/compare-baseline") + " " +
+                                  quote(exe()) + " " + quote(cpu) + " 2>&1", &out);
+    EXPECT_EQ(st, 0) << out;
+    EXPECT_NE(out.find("no baseline for this CPU ('Some Xeon'"), std::string::npos) << out;
+    EXPECT_NE(out.find("baseline-zen5.json"), std::string::npos) << out;
+    remove(cpu.c_str());
 }
 
 TEST(BenchCli, HelpAndVersion)

@@ -174,7 +174,7 @@ int count_lines(const std::string &s)
 
 TEST_F(Cli, HelpAndVersionForEveryCommandExitZero)
 {
-    for (const char *cmd : {"train", "sample", "eval", "export", "backends", "info"}) {
+    for (const char *cmd : {"train", "sample", "eval", "export", "runs", "backends", "info"}) {
         Result r = run({cmd, "--help"});
         EXPECT_EQ(r.status, 0) << cmd << ": " << r.err;
         EXPECT_NE(r.out.find("Usage: mgpt"), std::string::npos) << cmd;
@@ -192,7 +192,8 @@ TEST_F(Cli, HelpAndVersionForEveryCommandExitZero)
         EXPECT_NE(r.out.find(cmd), std::string::npos) << cmd;
     EXPECT_EQ(run({"--version"}).status, 0);
     // fits an 80-column terminal
-    for (const char *cmd : {"", "train", "sample", "eval", "export", "backends", "info"}) {
+    for (const char *cmd : {"", "train", "sample", "eval", "export", "tokenizer", "runs",
+                            "backends", "info"}) {
         r = *cmd ? run({cmd, "--help"}) : run({"--help"});
         std::istringstream in(r.out);
         for (std::string line; std::getline(in, line);)
@@ -242,7 +243,8 @@ TEST_F(Cli, ManPageAgreesWithHelp)
             plain += man[i];
     }
     std::regex opt("--[a-z][a-z-]*");
-    for (const char *cmd : {"", "train", "sample", "eval", "export", "backends", "info"}) {
+    for (const char *cmd : {"", "train", "sample", "eval", "export", "tokenizer", "backends",
+                            "info"}) {
         Result r = *cmd ? run({cmd, "--help"}) : run({"--help"});
         ASSERT_EQ(r.status, 0) << cmd;
         std::set<std::string> seen;
@@ -719,19 +721,20 @@ TEST_F(Cli, ResumeKeepsTheRunsSettings)
 TEST_F(Cli, ResumeKeepsTheRunsData)
 {
     write_file(path("abc.txt"), "abc\nbca\ncab\naab\n");
-    write_file(path("cab.txt"), "cab\nbac\n");
-    Result r = run({"train", "--data", "abc.txt", "--num-steps", "5", "--num-samples", "0",
-                    "--save", "abc.st"});
+    write_file(path("cab.txt"), "cab\nbac\nacb\n");
+    Result r = run({"train", "--data", "abc.txt", "--stream", "--num-steps", "5",
+                    "--num-samples", "0", "--save", "abc.st"});
     ASSERT_EQ(r.status, 0) << r.err;
     r = run({"train", "--resume", "abc.st", "--num-steps", "8", "--num-samples", "0"});
     ASSERT_EQ(r.status, 0) << r.err;
     EXPECT_NE(r.out.find("data: abc.txt: 4 documents"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("\nstream: "), std::string::npos) << r.out;
     r = run({"train", "--resume", "abc.st", "--num-steps", "8", "--num-samples", "0", "--data",
              "cab.txt"});
     ASSERT_EQ(r.status, 0) << r.err;
     EXPECT_NE(r.err.find("note: --data cab.txt given; the checkpoint's run used abc.txt"),
               std::string::npos) << r.err;
-    EXPECT_NE(r.out.find("data: cab.txt: 2 documents"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("data: cab.txt: 3 documents"), std::string::npos) << r.out;
 
     // the stored path is the command line's: moved, it is missed, and the message says why
     ASSERT_EQ(rename(path("abc.txt").c_str(), path("moved.txt").c_str()), 0);
@@ -918,6 +921,64 @@ TEST_F(Cli, OversizedBatchIsRefusedWithTheFigure)
 {
     Result r = run({"train", "--batch-size", "65536", "--block-size", "256", "--num-samples", "0"});
     EXPECT_FAILS(r, 2, "needs ", "GiB", "activations", "this machine has");
+}
+
+// The sparse checkpoint: a header that passes every check, shapes within the
+// documented ranges (n_embd 8192, 16 layers: 12.9 G parameters, 48 GiB), and a file that
+// has that size but holds a few KB on disk. sample and eval must refuse it from the
+// header's figures, before allocating anything.
+TEST_F(Cli, SparseCheckpointOverTheMachineIsRefusedBeforeAllocating)
+{
+    const long C = 8192, L = 16, T = 8;
+    std::vector<std::pair<std::string, std::vector<long>>> tensors = {
+        {"wte", {27, C}}, {"wpe", {T, C}}, {"lm_head", {27, C}}};
+    for (long l = 0; l < L; l++) {
+        std::string p = "layer" + std::to_string(l) + ".";
+        for (const char *w : {"attn_wq", "attn_wk", "attn_wv", "attn_wo"})
+            tensors.push_back({p + w, {C, C}});
+        tensors.push_back({p + "mlp_fc1", {4 * C, C}});
+        tensors.push_back({p + "mlp_fc2", {C, 4 * C}});
+    }
+    std::string vocab = "[";
+    for (int b = 97; b <= 122; b++)
+        vocab += std::to_string(b) + (b < 122 ? "," : "]");
+    std::string h = "{\"__metadata__\":{\"format\":\"mgpt\",\"n_embd\":\"8192\","
+                    "\"n_head\":\"4\",\"n_layer\":\"16\",\"block_size\":\"8\","
+                    "\"vocab_size\":\"27\",\"vocab\":\"" + vocab + "\",\"step\":\"1\","
+                    "\"seed\":\"42\"}";
+    long off = 0;
+    for (const auto &t : tensors) {
+        long bytes = 4 * t.second[0] * t.second[1];
+        h += ",\"" + t.first + "\":{\"dtype\":\"F32\",\"shape\":[" +
+             std::to_string(t.second[0]) + "," + std::to_string(t.second[1]) +
+             "],\"data_offsets\":[" + std::to_string(off) + "," + std::to_string(off + bytes) +
+             "]}";
+        off += bytes;
+    }
+    h += "}";
+    long phys = sysconf(_SC_PHYS_PAGES) * sysconf(_SC_PAGESIZE);
+    if ((double)phys > 0.8 * (double)off)
+        GTEST_SKIP() << "this machine's " << (phys >> 30) << " GiB of memory would hold the "
+                     << (off >> 30) << " GiB model: nothing to refuse";
+    std::string file = path("sparse.st");
+    int fd = open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ASSERT_GE(fd, 0);
+    unsigned char len[8];
+    for (int i = 0; i < 8; i++)
+        len[i] = (unsigned char)((uint64_t)h.size() >> (8 * i));
+    ASSERT_EQ(write(fd, len, 8), 8);
+    ASSERT_EQ(write(fd, h.data(), h.size()), (ssize_t)h.size());
+    if (ftruncate(fd, (off_t)(8 + h.size()) + off) != 0) {
+        close(fd);
+        GTEST_SKIP() << "this file system cannot hold a sparse file of " << (off >> 30) << " GiB";
+    }
+    close(fd);
+    alarm_seconds = 60;
+    Result r = run({"eval", "--checkpoint", "sparse.st"});
+    EXPECT_FAILS(r, 2, "needs ", "GiB", "this machine has");
+    r = run({"sample", "--checkpoint", "sparse.st", "--num-samples", "1"});
+    EXPECT_FAILS(r, 2, "needs ", "GiB", "this machine has");
+    unlink(file.c_str());
 }
 
 }  // namespace

@@ -1,4 +1,5 @@
-/* Roofline probes in plain scalar code (compiled without vectorization). */
+/* Roofline probes in plain scalar code, compiled as the kernels are (the compiler may
+ * vectorise both with SSE2): the ceilings describe the code that runs. */
 #include "scalar.h"
 
 #define CHAINS 16  /* > mul+add latency x ports: keeps every scalar unit busy */

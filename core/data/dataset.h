@@ -23,6 +23,10 @@ void mgpt_docs_free(mgpt_docs *d);
 int mgpt_docs_add_text(mgpt_docs *d, const char *text, size_t n, const char *what,
                        char *err, size_t errlen);
 int mgpt_docs_add_file(mgpt_docs *d, const char *path, char *err, size_t errlen);
+/* Line mode trains on the first T bytes of a document: the documents longer than that
+ * (*cut) and the bytes they lose (*bytes_beyond, of *bytes_total). */
+void mgpt_docs_cut(const mgpt_docs *d, int T, int *cut, size_t *bytes_beyond,
+                   size_t *bytes_total);
 /* The embedded names data set (data/names.txt, built into the program). */
 int mgpt_docs_add_embedded(mgpt_docs *d, char *err, size_t errlen);
 extern const char mgpt_names_txt[];

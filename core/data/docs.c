@@ -123,3 +123,17 @@ int mgpt_docs_add_embedded(mgpt_docs *d, char *err, size_t errlen)
     return mgpt_docs_add_text(d, mgpt_names_txt, mgpt_names_txt_len,
                               "the embedded names data", err, errlen);
 }
+
+void mgpt_docs_cut(const mgpt_docs *d, int T, int *cut, size_t *bytes_beyond,
+                   size_t *bytes_total)
+{
+    *cut = 0;
+    *bytes_beyond = *bytes_total = 0;
+    for (int i = 0; i < d->count; i++) {
+        *bytes_total += d->len[i];
+        if (d->len[i] > (size_t)T) {
+            (*cut)++;
+            *bytes_beyond += d->len[i] - (size_t)T;
+        }
+    }
+}

@@ -10,7 +10,8 @@ extern "C" {
 typedef struct mgpt_rng { uint64_t state; } mgpt_rng;
 
 /* Independent streams of one seed: init, data shuffle and sampling never share numbers. */
-enum { MGPT_STREAM_INIT = 1, MGPT_STREAM_SHUFFLE = 2, MGPT_STREAM_SAMPLE = 3 };
+enum { MGPT_STREAM_INIT = 1, MGPT_STREAM_SHUFFLE = 2, MGPT_STREAM_SAMPLE = 3,
+       MGPT_STREAM_WINDOWS = 4 };
 
 void mgpt_rng_seed(mgpt_rng *r, uint64_t seed, uint64_t stream);
 uint64_t mgpt_rng_u64(mgpt_rng *r);

@@ -48,3 +48,18 @@ int mgpt_evaluate(mgpt_model *m, const mgpt_docs *d, const mgpt_vocab *v, const 
     *mean_loss = count > 0 ? sum / count : 0.0;
     return 0;
 }
+
+void mgpt_evaluate_stream(mgpt_model *m, const mgpt_stream *s, double *mean_loss)
+{
+    double sum = 0.0;
+    long count = 0;
+    long batches = mgpt_stream_val_batches(s, m->B, m->T);
+    for (long i = 0; i < batches; i++) {
+        count += mgpt_stream_val_batch(s, i, m->B, m->T, m->tokens, m->targets);
+        mgpt_model_forward(m);
+        for (int r = 0; r < m->N; r++)
+            if (m->targets[r] >= 0)
+                sum += m->losses->data[r];
+    }
+    *mean_loss = count > 0 ? sum / count : 0.0;
+}

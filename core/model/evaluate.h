@@ -3,6 +3,7 @@
 #define MGPT_EVALUATE_H
 #include <stddef.h>
 #include "data/dataset.h"
+#include "data/stream.h"
 #include "model/model.h"
 
 #ifdef __cplusplus
@@ -19,6 +20,9 @@ int mgpt_evaluate(mgpt_model *m, const mgpt_docs *d, const mgpt_vocab *v, const 
  * block_size (causal attention: padding after a position does not change it), in a
  * fraction of the memory when the documents are short. */
 int mgpt_evaluate_positions(const mgpt_docs *d, const int *ids, int n, int block_size);
+/* Mean cross-entropy over every target of the stream's validation tail (consecutive
+ * windows of T+1 tokens, in batches of the model's B); 0 if the tail is empty. */
+void mgpt_evaluate_stream(mgpt_model *m, const mgpt_stream *s, double *mean_loss);
 #ifdef __cplusplus
 }
 #endif

@@ -29,6 +29,8 @@ int cmd_compare(int argc, char **argv);
  * is the command's name, as for cmd_run and cmd_compare. */
 int bench_run_parse(int argc, char **argv, int *status);
 int bench_compare_parse(int argc, char **argv, int *status);
+int cmd_chart(int argc, char **argv);
+int cmd_sweep(int argc, char **argv);
 
 /* --- args.c: the words of mgpt-bench (messages themselves: mgpt_tools.h) -------------- */
 
@@ -46,6 +48,11 @@ int bench_parse_double(const char *cmd, const char *opt, const char *arg, double
 /* Appends the comma-separated entries of arg (backends, configs), skipping repeats. -1
  * after printing what is wrong (an empty entry, out of memory). */
 int bench_names_add_list(tool_names *l, const char *cmd, const char *opt, const char *arg);
+
+/* run.c: the backends to measure: named ones (each must exist), every module (-a, slowest
+ * first), or the default one. BENCH_OK or the exit status, after a message. */
+int bench_choose_backends(const char *cmd, const mgpt_registry *reg, int all,
+                          const tool_names *named, tool_names *out);
 
 /* --- measure.c: one (backend, config) measurement ------------------------------------ */
 
@@ -106,6 +113,7 @@ typedef struct bench_run {
     int n_skipped, cap_skipped;
     bench_settings settings;
     char timestamp[32];         /* UTC, ISO 8601 */
+    char commit[64];            /* the code measured; "" if unknown */
 } bench_run;
 
 /* Writes the run as JSON to f. 0, or -1 on a write error. */
@@ -125,12 +133,17 @@ typedef struct bench_file {
     int n;
     const char *cpu_brand;         /* "" if absent */
     int threads;                   /* requested (settings), 0 if absent */
+    const char *commit, *timestamp; /* "" if absent */
 } bench_file;
 
 /* Reads and checks a file written by `run`, taking each result's time from `key`
  * ("ms_per_step" or "ms_per_step_min"). 0, or -1 after printing what is wrong. */
 int bench_read_json(const char *cmd, const char *path, const char *key, bench_file *out);
 void bench_file_free(bench_file *f);
+
+/* "abc1234" for the JSON: --commit, else `git rev-parse --short HEAD` in the working
+ * folder, else "". */
+void bench_find_commit(const char *given, char *buf, size_t len);
 
 /* --- report_markdown.c ---------------------------------------------------------------- */
 
@@ -156,5 +169,25 @@ typedef struct cmp_row {
 const char *cmp_status_name(cmp_status s);
 int bench_write_compare_markdown(const cmp_row *rows, int n, double threshold,
                                  const char *metric, const char *base, const char *cur,
-                                 FILE *f);
+                                 const char *chart, FILE *f);
+
+/* --- chart.c: result files as a chart (tools/common/chart.h) --------------------------- */
+
+/* One file: grouped bars (configs along x, a bar per backend). Several: a trend line per
+ * (backend, config) over the files, labelled with each file's commit and date. ms: plot
+ * ms/step instead of GFLOP/s. BENCH_OK, or BENCH_USAGE/BENCH_FAIL after a message. */
+int bench_chart_files(const char *cmd, int n, const char *const *paths, int ms,
+                      const char *out);
+
+/* --- peak.c ----------------------------------------------------------------------------- */
+
+/* GFLOP/s of the backend's peak_flops probe on one thread times eng->threads; 0 when the
+ * backend has no probe. */
+double bench_peak_gflops(const mgpt_engine *eng);
+
+/* --- threshold.c ---------------------------------------------------------------------- */
+
+/* compare's --threshold: "5%" (percent) or a fraction below 1 ("0.05"); a bare number >= 1
+ * is refused as ambiguous. 0, or -1 after printing why. */
+int bench_parse_threshold(const char *cmd, const char *arg, double *out);
 #endif

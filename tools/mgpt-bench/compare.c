@@ -15,10 +15,15 @@ static void usage(void)
            "in both, the ratio of the median ms/step (current / base). A step slower by more\n"
            "than the threshold is a regression, faster by more an improvement.\n"
            "\n"
-           "      --threshold=F    relative change that counts, e.g. 0.10 = 10%% (default 0.10)\n"
+           "      --threshold=T    change that counts: a percent (5%%) or a fraction below 1\n"
+           "                       (0.05); a bare number of 1 or more is refused as ambiguous\n"
+           "                       (default 10%%)\n"
            "      --metric=M       the time compared: median (default) or min of the repeats;\n"
            "                       min is steadier on a machine shared with other work\n"
            "      --markdown=FILE  also write the comparison as a markdown report\n"
+           "      --chart=FILE     also draw base and current as a chart (.svg or .png): a\n"
+           "                       GFLOP/s line per (backend, config); the markdown report\n"
+           "                       shows it (a link relative to the report's folder)\n"
            "  -h, --help           display this help and exit\n"
            "\n"
            "Exit status: 0 if no regression, 1 if any, 2 if a file cannot be read, is not\n"
@@ -62,18 +67,19 @@ static void print_table(const cmp_row *rows, int n, FILE *f)
 /* The command line of `compare`. */
 typedef struct compare_args {
     double threshold;
-    const char *md_path, *metric;
+    const char *md_path, *metric, *chart_path;
     const char *base_path, *cur_path;
 } compare_args;
 
 /* The command line into a: 1 to compare, else 0 with *rc the exit status. */
 static int compare_parse(int argc, char **argv, compare_args *a, int *rc)
 {
-    enum { OPT_THRESHOLD = 256, OPT_MARKDOWN, OPT_METRIC };
+    enum { OPT_THRESHOLD = 256, OPT_MARKDOWN, OPT_METRIC, OPT_CHART };
     static const struct option longopts[] = {
         {"threshold", required_argument, NULL, OPT_THRESHOLD},
         {"markdown", required_argument, NULL, OPT_MARKDOWN},
         {"metric", required_argument, NULL, OPT_METRIC},
+        {"chart", required_argument, NULL, OPT_CHART},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -85,11 +91,16 @@ static int compare_parse(int argc, char **argv, compare_args *a, int *rc)
     while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
         switch (c) {
         case OPT_THRESHOLD:
-            if (bench_parse_double(CMD, "threshold", optarg, 0, 0, &a->threshold) != 0)
+            if (bench_parse_threshold(CMD, optarg, &a->threshold) != 0) {
+                tool_try_help(CMD);
                 return 0;
+            }
             break;
         case OPT_MARKDOWN:
             a->md_path = optarg;
+            break;
+        case OPT_CHART:
+            a->chart_path = optarg;
             break;
         case OPT_METRIC:
             if (strcmp(optarg, "median") != 0 && strcmp(optarg, "min") != 0) {
@@ -137,7 +148,7 @@ int cmd_compare(int argc, char **argv)
     if (!compare_parse(argc, argv, &a, &rc))
         return rc;
     double threshold = a.threshold;
-    const char *md_path = a.md_path, *metric = a.metric;
+    const char *md_path = a.md_path, *metric = a.metric, *chart_path = a.chart_path;
     const char *base_path = a.base_path, *cur_path = a.cur_path;
     const char *key = strcmp(metric, "min") == 0 ? "ms_per_step_min" : "ms_per_step";
     bench_file base, cur;
@@ -199,9 +210,18 @@ int cmd_compare(int argc, char **argv)
            improved == 1 ? "" : "s", 100 * threshold);
     fflush(stdout);
     rc = regressions ? BENCH_FAIL : BENCH_OK;
+    if (chart_path) {
+        const char *paths[2] = {base_path, cur_path};
+        int crc = bench_chart_files(CMD, 2, paths, 0, chart_path);
+        if (crc != BENCH_OK) {
+            rc = crc;
+            chart_path = NULL; /* not linked from the report */
+        }
+    }
     if (md_path) {
         FILE *f = fopen(md_path, "w");
-        int w = f ? bench_write_compare_markdown(rows, n, threshold, metric, base_path, cur_path, f) : -1;
+        int w = f ? bench_write_compare_markdown(rows, n, threshold, metric, base_path, cur_path,
+                                                  chart_path, f) : -1;
         if (f && fclose(f) != 0)
             w = -1;
         if (w != 0) {

@@ -66,3 +66,21 @@ void bench_machine_describe(char *buf, size_t len)
     else
         snprintf(buf, len, "%s", brand);
 }
+
+void bench_find_commit(const char *given, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    if (given) {
+        snprintf(buf, len, "%s", given);
+        return;
+    }
+    /* the usual case: run from the source tree that was built */
+    FILE *p = popen("git rev-parse --short HEAD 2>/dev/null", "r");
+    if (!p)
+        return;
+    if (!fgets(buf, (int)len, p))
+        buf[0] = '\0';
+    buf[strcspn(buf, "\r\n")] = '\0';
+    if (pclose(p) != 0)
+        buf[0] = '\0';
+}

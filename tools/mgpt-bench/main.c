@@ -11,6 +11,9 @@ static void usage(void)
            "  run       time training steps (forward, backward, Adam) of benchmark configs\n"
            "            on one, several or all backends; print a table, write JSON/markdown\n"
            "  compare   compare two JSON files of 'run' and flag regressions (exit 1)\n"
+           "  chart     draw JSON files of 'run' as an SVG or PNG chart (bars, or trends)\n"
+           "  sweep     time a grid of widths and context lengths per backend: ms/step,\n"
+           "            GFLOP/s and %% of the FMA peak; table, JSON and a log-log chart\n"
            "\n"
            "Options:\n"
            "  -h, --help     display this help and exit\n"
@@ -24,7 +27,9 @@ static void usage(void)
            "Examples:\n"
            "  mgpt-bench run --all-backends --json base.json\n"
            "  mgpt-bench run --backend=avx2 --config e64_L2_b16 --steps 200\n"
-           "  mgpt-bench compare base.json current.json --threshold 0.05\n");
+           "  mgpt-bench compare base.json current.json --threshold 5%%\n"
+           "  mgpt-bench chart base.json current.json -o trend.svg\n"
+           "  mgpt-bench sweep --n-embd 16,64,256 --block-size 8,32,128 --chart sweep.svg\n");
 }
 
 int main(int argc, char **argv)
@@ -51,7 +56,7 @@ int main(int argc, char **argv)
         }
     }
     if (optind >= argc) {
-        tool_error(NULL, "missing command (expected 'run' or 'compare')");
+        tool_error(NULL, "missing command (expected 'run', 'compare', 'chart' or 'sweep')");
         tool_try_help(NULL);
         return BENCH_USAGE;
     }
@@ -63,7 +68,11 @@ int main(int argc, char **argv)
         return cmd_run(sub_argc, sub_argv);
     if (strcmp(cmd, "compare") == 0)
         return cmd_compare(sub_argc, sub_argv);
-    tool_error(NULL, "unknown command '%s' (expected 'run' or 'compare')", cmd);
+    if (strcmp(cmd, "chart") == 0)
+        return cmd_chart(sub_argc, sub_argv);
+    if (strcmp(cmd, "sweep") == 0)
+        return cmd_sweep(sub_argc, sub_argv);
+    tool_error(NULL, "unknown command '%s' (expected 'run', 'compare', 'chart' or 'sweep')", cmd);
     tool_try_help(NULL);
     return BENCH_USAGE;
 }

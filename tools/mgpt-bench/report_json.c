@@ -1,6 +1,7 @@
 /* The JSON file of a run (written by `run`, read by `compare`). Layout, schema
  * "mgpt-bench/1":
  *   { "schema", "mgpt_version", "backend_abi" (major), "backend_abi_minor", "timestamp",
+ *     "commit" (--commit or the git commit of the working folder; absent if unknown),
  *     "machine": { "cpu": {...}, "topology": {...}, "os": {...}, "compiler" },
  *     "settings": { "steps" (null = calibrated), "warmup", "repeats", "min_time_s",
  *                   "threads" (requested, or the engine's default), "seed" },
@@ -73,6 +74,9 @@ int bench_write_json(const bench_run *run, FILE *f)
     json_object_set_new(root, "backend_abi", json_integer(MGPT_BACKEND_ABI_MAJOR));
     json_object_set_new(root, "backend_abi_minor", json_integer(MGPT_BACKEND_ABI_MINOR));
     json_object_set_new(root, "timestamp", json_string(run->timestamp));
+    /* the code measured, for trend charts; absent when unknown */
+    if (run->commit[0])
+        json_object_set_new(root, "commit", json_string(run->commit));
     json_object_set_new(root, "machine", bench_machine_json());
     const bench_settings *s = &run->settings;
     json_object_set_new(root, "settings", json_pack("{s:o, s:i, s:i, s:f, s:i, s:i}",
@@ -171,6 +175,10 @@ int bench_read_json(const char *cmd, const char *path, const char *key, bench_fi
                                                     "cpu"), "brand");
     out->cpu_brand = json_is_string(brand) ? json_string_value(brand) : "";
     out->threads = (int)number_or_zero(json_object_get(out->root, "settings"), "threads");
+    json_t *commit = json_object_get(out->root, "commit");
+    json_t *stamp = json_object_get(out->root, "timestamp");
+    out->commit = json_is_string(commit) ? json_string_value(commit) : "";
+    out->timestamp = json_is_string(stamp) ? json_string_value(stamp) : "";
     return 0;
 bad:
     bench_file_free(out);

@@ -119,7 +119,7 @@ const char *cmp_status_name(cmp_status s)
 
 int bench_write_compare_markdown(const cmp_row *rows, int n, double threshold,
                                  const char *metric, const char *base, const char *cur,
-                                 FILE *f)
+                                 const char *chart, FILE *f)
 {
     int regressions = 0, improved = 0;
     for (int i = 0; i < n; i++) {
@@ -147,5 +147,9 @@ int bench_write_compare_markdown(const cmp_row *rows, int n, double threshold,
     }
     fprintf(f, "\n%d regression%s, %d improvement%s.\n", regressions, regressions == 1 ? "" : "s",
             improved, improved == 1 ? "" : "s");
+    if (chart) { /* a link by its name: the chart is written beside the report */
+        const char *slash = strrchr(chart, '/');
+        fprintf(f, "\n![GFLOP/s, base and current](%s)\n", slash ? slash + 1 : chart);
+    }
     return ferror(f) ? -1 : 0;
 }

@@ -44,6 +44,9 @@ static void usage(void)
            "Output:\n"
            "      --json=FILE      write machine, settings and results as JSON (for compare)\n"
            "      --markdown=FILE  write a markdown report\n"
+           "      --commit=ID      the code's commit in the JSON (default: 'git rev-parse\n"
+           "                       --short HEAD' in the working folder, if any); chart's\n"
+           "                       trend lines label each file with it\n"
            "  -q, --quiet          no progress on stderr\n"
            "  -h, --help           display this help and exit\n"
            "\n"
@@ -69,8 +72,8 @@ static int by_priority(const void *a, const void *b)
  * registry here is a listing (descriptors only), so that a misspelt name fails before
  * anything is measured; each backend is then opened by its own engine. BENCH_OK or the
  * exit status. */
-static int choose_backends(const mgpt_registry *reg, int all, const tool_names *named,
-                           tool_names *out)
+int bench_choose_backends(const char *cmd, const mgpt_registry *reg, int all,
+                          const tool_names *named, tool_names *out)
 {
     char avail[512];
     mgpt_registry_names(reg, avail, sizeof avail);
@@ -81,7 +84,7 @@ static int choose_backends(const mgpt_registry *reg, int all, const tool_names *
             if (reg->entries[i].desc)
                 v[n++] = &reg->entries[i];
         if (n == 0) {
-            tool_error(CMD, "no usable backend modules (mgpt_NAME.so) found in %s; set "
+            tool_error(cmd, "no usable backend modules (mgpt_NAME.so) found in %s; set "
                        "MGPT_PLUGIN_PATH to the folder that holds them",
                        reg->searched[0] ? reg->searched : "(empty search path)");
             return BENCH_FAIL;
@@ -98,11 +101,11 @@ static int choose_backends(const mgpt_registry *reg, int all, const tool_names *
         char why[1200];
         int rc = mgpt_registry_select(reg, NULL, &e, why, sizeof why);
         if (rc == 2) {
-            tool_error(CMD, "%s given by MGPT_BACKEND", why);
+            tool_error(cmd, "%s given by MGPT_BACKEND", why);
             return BENCH_USAGE;
         }
         if (rc != 0) {
-            tool_error(CMD, "no backend in %s can run on this CPU (modules found: %s)",
+            tool_error(cmd, "no backend in %s can run on this CPU (modules found: %s)",
                        reg->searched[0] ? reg->searched : "(empty search path)", avail);
             return BENCH_FAIL;
         }
@@ -110,7 +113,7 @@ static int choose_backends(const mgpt_registry *reg, int all, const tool_names *
     }
     for (int i = 0; i < named->n; i++) {
         if (!mgpt_registry_find(reg, named->v[i])) {
-            tool_error(CMD, "unknown backend '%s' (available: %s)", named->v[i], avail);
+            tool_error(cmd, "unknown backend '%s' (available: %s)", named->v[i], avail);
             return BENCH_USAGE;
         }
         if (tool_names_add(out, named->v[i]) != 0)
@@ -224,7 +227,7 @@ static int close_output(FILE *f, const char *path, int write_rc)
 typedef struct run_args {
     bench_settings s;
     tool_names named, configs;      /* --backend names; the configs (default: the seed's) */
-    const char *json_path, *md_path;
+    const char *json_path, *md_path, *commit;
     int all;
 } run_args;
 
@@ -238,7 +241,8 @@ static void run_args_free(run_args *a)
  * status. a is to be freed either way. */
 static int run_parse(int argc, char **argv, run_args *a, int *rc)
 {
-    enum { OPT_SEED = TOOL_OPT_OWN, OPT_BATCHED, OPT_STEPS, OPT_WARMUP, OPT_MARKDOWN };
+    enum { OPT_SEED = TOOL_OPT_OWN, OPT_BATCHED, OPT_STEPS, OPT_WARMUP, OPT_MARKDOWN,
+           OPT_COMMIT };
     static const struct option longopts[] = {
         TOOL_MEASURE_OPTIONS,
         {"seed-configs", no_argument, NULL, OPT_SEED},
@@ -246,6 +250,7 @@ static int run_parse(int argc, char **argv, run_args *a, int *rc)
         {"steps", required_argument, NULL, OPT_STEPS},
         {"warmup", required_argument, NULL, OPT_WARMUP},
         {"markdown", required_argument, NULL, OPT_MARKDOWN},
+        {"commit", required_argument, NULL, OPT_COMMIT},
         {NULL, 0, NULL, 0},
     };
     *a = (run_args){.s = {.steps = 0, .warmup = 3, .repeats = 5, .min_time = 0.25, .threads = 0}};
@@ -301,6 +306,9 @@ static int run_parse(int argc, char **argv, run_args *a, int *rc)
             break;
         case OPT_MARKDOWN:
             a->md_path = optarg;
+            break;
+        case OPT_COMMIT:
+            a->commit = optarg;
             break;
         case 'q':
             s->quiet = 1;
@@ -376,7 +384,7 @@ int cmd_run(int argc, char **argv)
         goto out;
     }
     reg_loaded = 1;
-    rc = choose_backends(&reg, all, &named, &backends);
+    rc = bench_choose_backends(CMD, &reg, all, &named, &backends);
     if (rc != BENCH_OK)
         goto out;
     rc = BENCH_USAGE;
@@ -389,6 +397,7 @@ int cmd_run(int argc, char **argv)
     struct tm tm;
     gmtime_r(&now, &tm);
     strftime(run.timestamp, sizeof run.timestamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    bench_find_commit(a.commit, run.commit, sizeof run.commit);
 
     int failures = 0, done = 0, total = backends.n * configs.n, noted = 0;
     for (int b = 0; b < backends.n; b++) {

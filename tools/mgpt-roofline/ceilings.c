@@ -1,21 +1,26 @@
 /* The ceilings, measured with each backend's own probes (plugins/mgpt/backend.h):
  * peak_flops (independent FMA or mul+add chains in the backend's ISA) and stream_read (a
- * streaming sum over a buffer), timed here on 1 thread and on every physical core at once,
- * one thread bound per core. Each measurement is calibrated to --min-time, repeated
+ * streaming sum over a buffer), and the read+write stream of its vector width
+ * (stream_update.c), timed here on 1 thread and on every physical core at once, one thread
+ * bound per core. Bandwidth is a curve: each stream at working sets per thread doubling
+ * from 4 KiB (well inside any L1) to the DRAM size (roof_worksets_plan: well past the last
+ * cache), whose plateaus (plateaus.c) are the memory levels and their ceilings. Each measurement is calibrated to --min-time, repeated
  * --repeats times after an untimed warm-up, and the median reported (likwid-bench, ERT).
  * The core clock is measured on each thread just before and just after each timed probe. */
+#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include "roofline.h"
 
-enum { PROBE_PEAK, PROBE_STREAM };
+enum { PROBE_PEAK, PROBE_STREAM, PROBE_UPDATE };
 
 typedef struct probe_job {
     const mgpt_probes *p;
     int kind;
     uint64_t iterations;        /* PROBE_PEAK */
-    const float *buf;           /* PROBE_STREAM: this thread's slice */
+    const float *buf;           /* PROBE_STREAM, PROBE_UPDATE: this thread's slice */
+    roof_update_fn update;      /* PROBE_UPDATE */
     size_t n;
     int passes;
     int pu;                     /* OS processor to bind to, -1 none */
@@ -64,6 +69,11 @@ static double run_once(probe_job *j)
         double flops = j->p->peak_flops(j->iterations, &s);
         probe_sink = s;
         return flops;
+    }
+    if (j->kind == PROBE_UPDATE) {
+        /* the buffer is the tool's, writable; const only for the read probe's sake */
+        j->update((float *)(uintptr_t)j->buf, j->n, j->passes);
+        return 8.0 * (double)j->n * j->passes;
     }
     probe_sink = j->p->stream_read(j->buf, j->n, j->passes);
     return 4.0 * (double)j->n * j->passes;
@@ -168,33 +178,31 @@ static int run_threads(probe_job *jobs, int n, int repeats, probe_result *out, c
     return rc;
 }
 
-/* --- buffers: one per memory level, sliced per thread, kept across backends ------------ */
+/* --- the buffer: one for every curve, sliced per thread, kept across backends ---------- */
 
-static float *level_buf[ROOF_LEVELS];
-static size_t level_bytes[ROOF_LEVELS];
+static float *curve_buf;
+static size_t curve_bytes;
 
-static const float *level_buffer(int level, size_t bytes)
+static const float *curve_buffer(size_t bytes)
 {
-    if (level_bytes[level] >= bytes)
-        return level_buf[level];
-    free(level_buf[level]);
-    level_buf[level] = aligned_alloc(4096, bytes);
-    level_bytes[level] = level_buf[level] ? bytes : 0;
-    if (level_buf[level]) {
+    if (curve_bytes >= bytes)
+        return curve_buf;
+    free(curve_buf);
+    curve_buf = aligned_alloc(4096, bytes);
+    curve_bytes = curve_buf ? bytes : 0;
+    if (curve_buf) {
         size_t n = bytes / sizeof(float);
         for (size_t i = 0; i < n; i++)
-            level_buf[level][i] = 1.0f;
+            curve_buf[i] = 1.0f;
     }
-    return level_buf[level];
+    return curve_buf;
 }
 
 void roof_buffers_free(void)
 {
-    for (int l = 0; l < ROOF_LEVELS; l++) {
-        free(level_buf[l]);
-        level_buf[l] = NULL;
-        level_bytes[l] = 0;
-    }
+    free(curve_buf);
+    curve_buf = NULL;
+    curve_bytes = 0;
 }
 
 /* --- calibration: enough work for one call to last about min_time ---------------------- */
@@ -232,8 +240,8 @@ static void calibrate(probe_job *j, double min_time)
 
 /* --- the two measurements --------------------------------------------------------------- */
 
-static int measure(const mgpt_probes *p, int kind, const roof_machine *m, int threads,
-                   const float *buf, size_t bytes_per_thread, const roof_timing *t,
+static int measure(const mgpt_probes *p, int kind, roof_update_fn update, const roof_machine *m,
+                   int threads, const float *buf, size_t bytes_per_thread, const roof_timing *t,
                    probe_result *res, char *err, size_t errlen)
 {
     probe_job *jobs = calloc((size_t)threads, sizeof *jobs);
@@ -247,7 +255,8 @@ static int measure(const mgpt_probes *p, int kind, const roof_machine *m, int th
         jobs[i].kind = kind;
         jobs[i].pu = i < m->cores ? m->core_pu[i] : -1;
         jobs[i].clock_seconds = clock_seconds;
-        if (kind == PROBE_STREAM) {
+        jobs[i].update = update;
+        if (kind != PROBE_PEAK) {
             jobs[i].buf = buf + (size_t)i * (bytes_per_thread / sizeof(float));
             jobs[i].n = bytes_per_thread / sizeof(float);
         }
@@ -272,7 +281,28 @@ static int measure(const mgpt_probes *p, int kind, const roof_machine *m, int th
     return rc;
 }
 
-int roof_measure_ceilings(const mgpt_probes *p, const roof_machine *m, int threads,
+/* One stream's curve on n threads: sizes per thread doubling from 4 KiB to `top`. */
+static int measure_curve(const mgpt_probes *p, int kind, roof_update_fn update,
+                         const roof_machine *m, int n, const float *buf, size_t top,
+                         const roof_timing *t, roof_stream *st, char *err, size_t errlen)
+{
+    roof_curve *c = &st->curve;
+    memset(st, 0, sizeof *st);
+    for (size_t per = 4096; per <= top && c->n < ROOF_CURVE_MAX; per *= 2) {
+        probe_result r;
+        if (measure(p, kind, update, m, n, buf, per, t, &r, err, errlen) != 0)
+            return -1;
+        c->bytes[c->n] = (double)per;
+        c->gbs[c->n] = r.rate * 1e-9;
+        c->gbs_min[c->n] = r.rate_min * 1e-9;
+        c->gbs_max[c->n] = r.rate_max * 1e-9;
+        c->n++;
+    }
+    st->n_plateaus = roof_find_plateaus(c, ROOF_PLATEAU_TOL, st->plateau, ROOF_PLATEAUS_MAX);
+    return 0;
+}
+
+int roof_measure_ceilings(const mgpt_probes *p, const roof_machine *m, int threads, int lanes,
                           const roof_worksets ws[2], const roof_timing *t, const char *label,
                           roof_ceilings *out)
 {
@@ -281,12 +311,13 @@ int roof_measure_ceilings(const mgpt_probes *p, const roof_machine *m, int threa
         return 0;
     out->has_probes = 1;
     out->n_thread_sets = threads > 1 ? 2 : 1;
+    roof_update_fn update = roof_update_for(lanes, &out->stream_isa);
     char err[512];
     for (int s = 0; s < out->n_thread_sets; s++) {
         int n = s == 0 ? 1 : threads;
         roof_progress("%s: peak FLOP probe, %d thread%s", label, n, n == 1 ? "" : "s");
         probe_result r;
-        if (measure(p, PROBE_PEAK, m, n, NULL, 0, t, &r, err, sizeof err) != 0) {
+        if (measure(p, PROBE_PEAK, NULL, m, n, NULL, 0, t, &r, err, sizeof err) != 0) {
             tool_error(NULL, "backend %s: %s", label, err);
             return -1;
         }
@@ -296,39 +327,46 @@ int roof_measure_ceilings(const mgpt_probes *p, const roof_machine *m, int threa
         pk->gflops_min = r.rate_min * 1e-9;
         pk->gflops_max = r.rate_max * 1e-9;
         pk->clock = r.clock;
-        double ghz = 0.5 * (r.clock.before_ghz + r.clock.after_ghz);
+        double ghz = 0.5 * (pk->clock.before_ghz + pk->clock.after_ghz);
         pk->flops_per_cycle = ghz > 0 ? pk->gflops / n / ghz : 0;
 
-        for (int l = 0; l < ROOF_LEVELS; l++) {
-            if (!ws[s].present[l])
-                continue;
-            size_t per = ws[s].total[l] / (size_t)n;
+        size_t need = ws[0].total[ROOF_DRAM];
+        if (out->n_thread_sets > 1 && ws[1].total[ROOF_DRAM] > need)
+            need = ws[1].total[ROOF_DRAM];
+        const float *buf = curve_buffer(need);
+        if (!buf) {
+            char need_s[32];
+            roof_fmt_bytes(need_s, sizeof need_s, (double)need);
+            tool_warn(NULL, "no memory for the bandwidth curve's buffer (%s); bandwidth not "
+                      "measured", need_s);
+            continue;
+        }
+        size_t top = ws[s].total[ROOF_DRAM] / (size_t)n;
+        for (int k = 0; k < ROOF_STREAMS; k++) {
             char sz[32];
-            roof_fmt_bytes(sz, sizeof sz, (double)per);
-            roof_progress("%s: streaming read, %s (%s per thread), %d thread%s", label,
-                          roof_level_names[l], sz, n, n == 1 ? "" : "s");
-            size_t need = ws[0].total[l] > ws[s].total[l] ? ws[0].total[l] : ws[s].total[l];
-            if (out->n_thread_sets > 1 && ws[1].total[l] > need)
-                need = ws[1].total[l];
-            const float *buf = level_buffer(l, need);
-            if (!buf) {
-                char need_s[32];
-                roof_fmt_bytes(need_s, sizeof need_s, (double)need);
-                tool_warn(NULL, "no memory for the %s working set (%s); %s bandwidth not measured",
-                          roof_level_names[l], need_s, roof_level_names[l]);
-                continue;
-            }
-            if (measure(p, PROBE_STREAM, m, n, buf, per, t, &r, err, sizeof err) != 0) {
+            roof_fmt_bytes(sz, sizeof sz, (double)top);
+            roof_progress("%s: %s stream, 4 KiB to %s per thread, %d thread%s", label,
+                          roof_stream_names[k], sz, n, n == 1 ? "" : "s");
+            if (measure_curve(p, k == ROOF_READ ? PROBE_STREAM : PROBE_UPDATE, update, m, n,
+                              buf, top, t, &out->stream[s][k], err, sizeof err) != 0) {
                 tool_error(NULL, "backend %s: %s", label, err);
                 return -1;
             }
-            roof_bw *b = &out->bw[s][l];
+        }
+        /* the table's levels: the read stream's plateaus, named in order */
+        const roof_stream *rd = &out->stream[s][ROOF_READ];
+        int level[ROOF_PLATEAUS_MAX];
+        roof_plateau_levels(rd->n_plateaus, level);
+        for (int i = 0; i < rd->n_plateaus; i++) {
+            roof_bw *b = &out->bw[s][level[i]];
+            if (b->threads)
+                continue;   /* a fifth plateau: L3 keeps the first */
+            const roof_plateau *pl = &rd->plateau[i];
             b->threads = n;
-            b->bytes_per_thread = per;
-            b->gbs = r.rate * 1e-9;
-            b->gbs_min = r.rate_min * 1e-9;
-            b->gbs_max = r.rate_max * 1e-9;
-            b->clock = r.clock;
+            b->bytes_per_thread = (size_t)sqrt(pl->lo_bytes * pl->hi_bytes);
+            b->gbs = pl->gbs;
+            b->gbs_min = pl->gbs_lo;
+            b->gbs_max = pl->gbs_hi;
         }
     }
     return 0;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "model/call_record.h"
+#include "model/decode.h"
 #include "model/model.h"
 #include "model/optimizer.h"
 #include "roofline.h"
@@ -23,11 +24,13 @@ typedef struct recorder {
     roof_call site;           /* where the walk is: site, node (slot and sizes unset) */
     int zero_only;            /* the backward walk: keep its zeroing alone (the nodes' own
                                * calls are recorded node by node, with their sites) */
+    int only_slot;            /* >= 0: keep this slot's calls alone (decoding) */
 } recorder;
 
 static void record(recorder *rec, int slot, const mgpt_call_sizes *s, float *x, size_t n)
 {
-    if (rec->failed || (rec->zero_only && slot != MGPT_K_ZERO))
+    if (rec->failed || (rec->zero_only && slot != MGPT_K_ZERO) ||
+        (rec->only_slot >= 0 && slot != rec->only_slot))
         return;
     if (rec->n == rec->cap) {
         int cap = rec->cap ? 2 * rec->cap : 64;
@@ -72,6 +75,7 @@ int roof_step_calls(mgpt_model *m, roof_call **out)
 {
     *out = NULL;
     recorder r = {0};
+    r.only_slot = -1;
     mgpt_kernels k = mgpt_recording_kernels;
     k.zero = record_zero_call;
     /* no team: the calls are recorded as the graph makes them, whole, and mgpt_compute_sumsq
@@ -101,12 +105,30 @@ int roof_step_calls(mgpt_model *m, roof_call **out)
     mgpt_adam_step(m, &o);
     m->compute = keep;
     m->step = step;
+    /* generation's attention against the cache: a document decoded through the block */
+    char err[256];
+    mgpt_decoder *d = mgpt_decoder_create(m, &c, err, sizeof err);
+    if (!d)
+        r.failed = 1;
+    r.site = (roof_call){.site = ROOF_SITE_DECODE, .node = -1};
+    r.only_slot = MGPT_K_ATTENTION_DECODE;
+    roof_decode_block(d, m);
+    mgpt_decoder_free(d);
     if (r.failed) {
         free(r.v);
         return -1;
     }
     *out = r.v;
     return r.n;
+}
+
+void roof_decode_block(mgpt_decoder *d, const mgpt_model *m)
+{
+    if (!d)
+        return;
+    mgpt_decoder_reset(d);
+    for (int pos = 0; pos < m->T; pos++)
+        mgpt_decoder_step(d, m->tokens[pos]);
 }
 
 mgpt_compute roof_compute_only(const mgpt_compute *c, int slot, mgpt_kernels *table)

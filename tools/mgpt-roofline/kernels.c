@@ -1,16 +1,4 @@
 /* Each kernel of a backend alone, on the shapes a model config really gives it: the model
- * is built for the config, one forward and backward pass fills every activation, gradient
- * and saved tensor, and then, kernel by kernel, every call the training step makes to that
- * kernel (each node of the graph that uses it, each gradient the backward walk zeroes, or
- * the optimizer's call over the parameter arena) is run back to back: once untimed to warm
- * the caches, then --repeats times, each repeat long enough for --min-time. The median per
- * step is reported, with the engine's FLOP and byte counts for the same calls. A node runs
- * as the engine runs it (mgpt_node_forward, mgpt_node_backward): a backward kernel gets the
- * write bits of its node, so the first contributor to a gradient stores it, the others add
- * into it, and the counts are those of each mode; zero runs only on dwte and dwpe, the
- * gradients no kernel writes first. Inputs are synthetic: tokens and targets drawn
- * uniformly from the vocabulary, none masked, so every row does the counted work. */
-/* Each kernel of a backend alone, on the shapes a model config really gives it: the model
  * is built for the config on the engine's compute (the backend on its threads), one forward
  * and backward pass fills every activation, gradient and saved tensor, and then, slot by
  * slot of the kernel list, every call the training step makes to that slot
@@ -22,10 +10,13 @@
  * slot does nothing: a backward kernel gets the write bits of its node, so the first
  * contributor to a gradient stores it, the others add into it, and the counts are those
  * of each mode. Inputs are synthetic: tokens and targets drawn uniformly from the
- * vocabulary, none masked, so every row does the counted work. */
+ * vocabulary, none masked, so every row does the counted work. attention_decode, which
+ * only generation calls, is timed over one document of those tokens decoded through the
+ * block with the key/value cache (ROOF_SITE_DECODE), and reported per such block. */
 #include <stdlib.h>
 #include <string.h>
 #include "data/dataset.h"
+#include "model/decode.h"
 #include "model/model.h"
 #include "model/optimizer.h"
 #include "roofline.h"
@@ -41,6 +32,7 @@ typedef struct group {
     const mgpt_optim *optim;
     const roof_call **sites;
     int n_sites;
+    mgpt_decoder *dec;        /* for ROOF_SITE_DECODE: m's parameters, run on c */
 } group;
 
 static void run_group(const group *g)
@@ -66,6 +58,10 @@ static void run_group(const group *g)
             m->compute = keep;
             break;
         }
+        case ROOF_SITE_DECODE:
+            g->dec->compute = g->c;
+            roof_decode_block(g->dec, m);
+            break;
         }
     }
 }
@@ -156,9 +152,16 @@ int roof_measure_kernels(const mgpt_engine *e, const char *config, const roof_ti
     optim.total_steps = 1 << 30;
     long step = m->step;
     int n = 0;
+    mgpt_decoder *dec = mgpt_decoder_create(m, &e->compute, err, sizeof err);
+    if (!dec) {
+        free(calls), free(ks), free(sites);
+        mgpt_model_free(m);
+        tool_error(NULL, "config %s: %s", config, err);
+        return -1;
+    }
     for (int slot = 0; slot < nslots; slot++) {
         mgpt_kernels table;
-        group g = {m, roof_compute_only(&e->compute, slot, &table), &optim, sites, 0};
+        group g = {m, roof_compute_only(&e->compute, slot, &table), &optim, sites, 0, dec};
         roof_kernel *k = &ks[n];
         memset(k, 0, sizeof *k);
         const roof_call *last = NULL;
@@ -187,6 +190,7 @@ int roof_measure_kernels(const mgpt_engine *e, const char *config, const roof_ti
         n++;
     }
     m->step = step;
+    mgpt_decoder_free(dec);
     free(sites);
     free(calls);
     mgpt_model_free(m);

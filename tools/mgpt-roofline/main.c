@@ -171,7 +171,11 @@ static int measure_backend(roof_run *run, const mgpt_registry *r, const pick *pk
     }
     const mgpt_backend_desc *d = eng.be.entry->desc;
     snprintf(b->description, sizeof b->description, "%s", d->description ? d->description : "");
-    int rc = roof_measure_ceilings(d->probes, &run->machine, run->threads, run->ws, &run->timing,
+    /* the scalar backend's plain C runs vectorised with SSE2 (backends/scalar/Makefile.am):
+     * its read+write stream is of that width */
+    roof_isa code = roof_isa_of(d->required_features);
+    int rc = roof_measure_ceilings(d->probes, &run->machine, run->threads,
+                                   code.lanes < 4 ? 4 : code.lanes, run->ws, &run->timing,
                                    pk->name, &b->c);
     if (rc == 0) {
         if (!b->c.has_probes)
@@ -180,9 +184,6 @@ static int measure_backend(roof_run *run, const mgpt_registry *r, const pick *pk
         /* the ISA of its code, probes and kernels alike: what it requires */
         fill_theory(b, &run->machine, d->required_features);
         int set = b->kernel_threads > 1 && b->c.n_thread_sets > 1 ? 1 : 0;
-        double bw[ROOF_LEVELS];
-        for (int l = 0; l < ROOF_LEVELS; l++)
-            bw[l] = b->c.bw[set][l].gbs;
         for (int ci = 0; ci < run->opt.configs.n && !run->opt.no_kernels && rc == 0; ci++) {
             roof_kernel *ks;
             int nk;
@@ -198,7 +199,7 @@ static int measure_backend(roof_run *run, const mgpt_registry *r, const pick *pk
             }
             b->kernels = all;
             for (int i = 0; i < nk; i++) {
-                roof_place(&ks[i], &run->machine.topo, b->c.peak[set].gflops, bw);
+                roof_place(&ks[i], b->c.peak[set].gflops, b->c.stream[set], b->kernel_threads);
                 b->kernels[b->n_kernels++] = ks[i];
             }
             free(ks);

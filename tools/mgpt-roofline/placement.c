@@ -1,36 +1,40 @@
-/* A kernel against the ceilings: its arithmetic intensity, the memory level its working set
- * streams from (caches warm), and the roof over it: min(compute peak, AI x bandwidth of that
- * level). A kernel under the sloped part is memory-bound, under the flat part compute-bound;
- * its percentage is of that roof. A kernel without FLOPs (zero) has AI 0, under no FLOP
- * roof: its percentage is of the level's bandwidth. The ceilings are the backend's own, on
- * one thread. */
+/* A kernel against the ceilings: its arithmetic intensity, the bandwidth its working set
+ * gets on the measured curves, and the roof over it: min(compute peak, AI x that
+ * bandwidth). A kernel under the sloped part is memory-bound, under the flat part
+ * compute-bound; its percentage is of that roof. A kernel without FLOPs (zero) has AI 0,
+ * under no FLOP roof: its percentage is of the bandwidth. The ceilings are the backend's,
+ * measured on as many threads as the kernel ran on. */
 #include "roofline.h"
 
-int roof_level_for(const mgpt_topology *t, double bytes)
-{
-    if (t->l1d && bytes <= (double)t->l1d)
-        return ROOF_L1;
-    if (t->l2 && bytes <= (double)t->l2)
-        return ROOF_L2;
-    if (t->l3 && bytes <= (double)t->l3)
-        return ROOF_L3;
-    return ROOF_DRAM;
-}
+const char *const roof_stream_names[ROOF_STREAMS] = {"read", "read+write"};
 
-void roof_place(roof_kernel *k, const mgpt_topology *t, double peak_gflops,
-                const double bw_gbs[ROOF_LEVELS])
+void roof_place(roof_kernel *k, double peak_gflops, const roof_stream streams[ROOF_STREAMS],
+                int threads)
 {
+    if (threads < 1)
+        threads = 1;
+    k->threads = threads;
     k->ai = k->bytes > 0 ? k->flops / k->bytes : 0;
     k->gflops = k->seconds > 0 ? k->flops / k->seconds * 1e-9 : 0;
     k->gbs = k->seconds > 0 ? k->bytes / k->seconds * 1e-9 : 0;
-    k->level = roof_level_for(t, k->max_call_bytes);
-    /* a level that was not measured: the next one out that was */
-    int l = k->level;
-    while (l < ROOF_DRAM && !(bw_gbs[l] > 0))
-        l++;
-    double bw = bw_gbs[l] > 0 ? bw_gbs[l] : 0;
-    k->level = l;
+    double per_thread = k->max_call_bytes / threads;
+    double bw = 0, spread = 0;
+    k->level = ROOF_DRAM;
+    k->stream = ROOF_READ;
+    for (int s = 0; s < ROOF_STREAMS; s++) {
+        const roof_stream *st = &streams[s];
+        int i = roof_plateau_for(st->plateau, st->n_plateaus, per_thread);
+        if (i < 0 || !(st->plateau[i].gbs > bw))
+            continue;
+        int level[ROOF_PLATEAUS_MAX];
+        roof_plateau_levels(st->n_plateaus, level);
+        bw = st->plateau[i].gbs;
+        spread = st->plateau[i].spread;
+        k->level = level[i];
+        k->stream = s;
+    }
     k->ceiling_gbs = bw;
+    k->noise = spread + (k->seconds > 0 ? (k->seconds_max - k->seconds_min) / k->seconds : 0);
     double mem_roof = k->ai * bw;
     if (!(peak_gflops > 0) || !(bw > 0)) {
         k->compute_bound = 0;

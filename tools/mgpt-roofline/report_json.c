@@ -43,6 +43,37 @@ static json_t *machine_json(const roof_run *run)
                      m->busy_tasks);
 }
 
+/* Every stream's curve and plateaus, per thread count. */
+static json_t *curves_json(const roof_ceilings *c)
+{
+    json_t *a = json_array();
+    for (int s = 0; s < c->n_thread_sets; s++)
+        for (int k = 0; k < ROOF_STREAMS; k++) {
+            const roof_stream *st = &c->stream[s][k];
+            json_t *pts = json_array(), *pls = json_array();
+            for (int i = 0; i < st->curve.n; i++)
+                json_array_append_new(pts, json_pack("{s:f, s:f, s:f, s:f}", "bytes_per_thread",
+                                                     st->curve.bytes[i], "gbs", F(st->curve.gbs[i]),
+                                                     "gbs_min", F(st->curve.gbs_min[i]),
+                                                     "gbs_max", F(st->curve.gbs_max[i])));
+            int level[ROOF_PLATEAUS_MAX];
+            roof_plateau_levels(st->n_plateaus, level);
+            for (int i = 0; i < st->n_plateaus; i++) {
+                const roof_plateau *p = &st->plateau[i];
+                json_array_append_new(pls, json_pack("{s:s, s:f, s:f, s:f, s:f}", "level",
+                                                     roof_level_names[level[i]], "from_bytes",
+                                                     p->lo_bytes, "to_bytes", p->hi_bytes,
+                                                     "gbs", F(p->gbs), "spread", F(p->spread)));
+            }
+            json_array_append_new(a, json_pack("{s:i, s:s, s:s, s:o, s:o}", "threads",
+                                               c->peak[s].threads, "stream",
+                                               roof_stream_names[k], "isa",
+                                               k == ROOF_READ ? "backend probe" : c->stream_isa,
+                                               "points", pts, "plateaus", pls));
+        }
+    return a;
+}
+
 static json_t *worksets_json(const roof_run *run)
 {
     json_t *a = json_array();
@@ -106,6 +137,7 @@ static json_t *backend_json(const roof_backend_result *b)
         }
         json_object_set_new(o, "compute", compute);
         json_object_set_new(o, "bandwidth", bw);
+        json_object_set_new(o, "curves", curves_json(&b->c));
     }
     json_t *ks = json_array();
     for (int i = 0; i < b->n_kernels; i++) {
@@ -119,6 +151,9 @@ static json_t *backend_json(const roof_backend_result *b)
             F(k->gflops), "gbs", F(k->gbs), "level", roof_level_names[k->level]);
         /* a kernel without FLOPs (zero) is placed against its level's bandwidth alone */
         int placed = k->ceiling_gflops > 0 || (k->flops == 0 && k->ceiling_gbs > 0);
+        json_object_set_new(kj, "threads", json_integer(k->threads));
+        json_object_set_new(kj, "stream", json_string(roof_stream_names[k->stream]));
+        json_object_set_new(kj, "noise", json_real(F(k->noise)));
         json_object_set_new(kj, "bound", placed ? json_string(k->compute_bound ? "compute"
                                                                                : "memory")
                                                 : json_null());

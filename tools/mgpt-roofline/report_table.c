@@ -144,26 +144,37 @@ static void compute_table(const roof_run *run, FILE *f)
             run->threads == 1 ? "" : "s");
 }
 
+static void plateau_cell(FILE *f, const roof_plateau *p)
+{
+    char lo[32], hi[32];
+    roof_fmt_bytes(lo, sizeof lo, p->lo_bytes);
+    roof_fmt_bytes(hi, sizeof hi, p->hi_bytes);
+    fprintf(f, "  %.1f (%s-%s, +-%.0f%%)", p->gbs, lo, hi, 50 * p->spread);
+}
+
 static void bandwidth_table(const roof_run *run, FILE *f)
 {
-    fprintf(f, "\nBandwidth ceilings, GB/s: measured with each backend's stream_read probe "
-               "(reads only), working sets as above\n");
-    fprintf(f, "%-8s %7s | %10s %10s %10s %10s\n", "backend", "threads", "L1", "L2", "L3", "DRAM");
-    rule(f, 64);
+    fprintf(f, "\nBandwidth, GB/s: each stream at working sets per thread doubling from 4 KiB "
+               "to the DRAM size; its plateaus are the levels\n"
+               "(runs of sizes within %.0f%% of their median; median GB/s, sizes, +- half the "
+               "spread of their repeats). read: the backend's\n"
+               "stream_read probe; read+write: an in-place update in its vector width "
+               "(bytes read + written). Fastest level first.\n", 100 * ROOF_PLATEAU_TOL);
     for (int i = 0; i < run->n_be; i++) {
         const roof_backend_result *b = &run->be[i];
         if (!b->measured || !b->c.has_probes)
             continue;
-        for (int s = 0; s < b->c.n_thread_sets; s++) {
-            fprintf(f, "%-8s %7d |", s == 0 ? b->name : "", b->c.peak[s].threads);
-            for (int l = 0; l < ROOF_LEVELS; l++) {
-                if (b->c.bw[s][l].gbs > 0)
-                    fprintf(f, " %10.1f", b->c.bw[s][l].gbs);
-                else
-                    fprintf(f, " %10s", "-");
+        for (int s = 0; s < b->c.n_thread_sets; s++)
+            for (int k = 0; k < ROOF_STREAMS; k++) {
+                const roof_stream *st = &b->c.stream[s][k];
+                fprintf(f, "%-10s %d thread%s %-10s", b->name, b->c.peak[s].threads,
+                        b->c.peak[s].threads == 1 ? " " : "s", roof_stream_names[k]);
+                for (int p = 0; p < st->n_plateaus; p++)
+                    plateau_cell(f, &st->plateau[p]);
+                if (!st->n_plateaus)
+                    fputs("  -", f);
+                fputc('\n', f);
             }
-            fputc('\n', f);
-        }
     }
 }
 
@@ -176,10 +187,14 @@ static void kernel_table(const roof_run *run, FILE *f)
         return;
     fprintf(f, "\nKernels, per training step: FLOPs and bytes are the engine's counts "
                "(core/model/op_cost.c); time is the median per step; the ceiling is\n"
-               "min(peak, AI x bandwidth of the level the kernel's largest call fits in), "
-               "with the backend's own ceilings on the kernels'\n"
-               "threads (1 unless --threads; for a kernel without FLOPs, that bandwidth); "
-               "* = scalar reference kernel\n");
+               "min(peak, AI x bandwidth), the bandwidth that of the plateau serving the "
+               "kernel's largest call per thread on the faster of the\n"
+               "two streams (its mix of reads and writes lies between them), with the "
+               "backend's ceilings on as many threads as the kernel ran\n"
+               "on (for a kernel without FLOPs, that bandwidth); noise = the spread of its "
+               "time and of that plateau; * = scalar reference kernel;\n"
+               "attention_decode (generation only): per document decoded through the block "
+               "with the key/value cache\n");
     for (int i = 0; i < run->n_be; i++) {
         const roof_backend_result *b = &run->be[i];
         const char *cfg = "";
@@ -189,10 +204,11 @@ static void kernel_table(const roof_run *run, FILE *f)
                 cfg = kr->config;
                 fprintf(f, "\n%s on %s (%d thread%s)\n", b->name, cfg, b->kernel_threads,
                         b->kernel_threads == 1 ? "" : "s");
-                fprintf(f, "%-23s %5s %9s %9s %7s %10s %8s %8s %5s %-7s %10s %6s\n", "kernel",
-                        "calls", "FLOP", "bytes", "AI", "time us", "GFLOP/s", "GB/s", "level",
-                        "bound", "ceiling", "%");
-                rule(f, 118);
+                fprintf(f, "%-23s %5s %7s %9s %9s %7s %10s %8s %8s %5s %-10s %-7s %10s %6s %6s\n",
+                        "kernel", "calls", "threads", "FLOP", "bytes", "AI", "time us",
+                        "GFLOP/s", "GB/s", "level", "stream", "bound", "ceiling", "%",
+                        "noise%");
+                rule(f, 144);
             }
             char name[40], fl[16], by[16], ai[16], us[16], gf[16], gb[16], ce[24], pc[16];
             snprintf(name, sizeof name, "%s%s", kr->name, kr->native ? "" : " *");
@@ -215,9 +231,11 @@ static void kernel_table(const roof_run *run, FILE *f)
                 snprintf(pc, sizeof pc, "%.1f", kr->percent);
             else
                 snprintf(pc, sizeof pc, "-");
-            fprintf(f, "%-23s %5d %9s %9s %7s %10s %8s %8s %5s %-7s %10s %6s\n", name, kr->calls,
-                    fl, by, ai, us, gf, gb, roof_level_names[kr->level],
-                    placed ? (kr->compute_bound ? "compute" : "memory") : "-", ce, pc);
+            fprintf(f, "%-23s %5d %7d %9s %9s %7s %10s %8s %8s %5s %-10s %-7s %10s %6s %6.1f\n",
+                    name, kr->calls, kr->threads, fl, by, ai, us, gf, gb,
+                    roof_level_names[kr->level], roof_stream_names[kr->stream],
+                    placed ? (kr->compute_bound ? "compute" : "memory") : "-", ce, pc,
+                    100 * kr->noise);
         }
     }
 }

@@ -129,10 +129,64 @@ typedef struct roof_worksets {
 } roof_worksets;
 
 /* Working sets for `threads` threads. L1: half of L1d per thread; L2: half of L2 per
- * thread; L3: the geometric mean of L2 and L3, at least 4x L2, at most half of L3 in all;
- * DRAM: dram_bytes if given (dram_source says by what), else min(4 x L3, 1 GiB), at most half the available memory. */
+ * thread; L3: the geometric mean of L2 and L3, at least 4x L2, at most half of L3 in all
+ * (the OS's view, for the report); DRAM, where the bandwidth curve ends: dram_bytes if
+ * given (dram_source says by what), else max(4 x the last cache, 1 GiB) (a cache size the
+ * OS gets wrong must not end the curve inside a cache), at most half the available
+ * memory. */
 void roof_worksets_plan(const roof_machine *m, int threads, size_t dram_bytes,
                         const char *dram_source, roof_worksets *w);
+
+/* --- plateaus.c: the memory levels the bandwidth curve shows ---------------------------- */
+
+#define ROOF_CURVE_MAX 48        /* points of a curve: sizes doubling from 4 KiB */
+#define ROOF_PLATEAUS_MAX 8
+#define ROOF_PLATEAU_TOL 0.15    /* points within 15% of a segment's median belong to it */
+
+/* Bandwidth against the working set per thread, sizes increasing. */
+typedef struct roof_curve {
+    int n;
+    double bytes[ROOF_CURVE_MAX];                 /* per thread */
+    double gbs[ROOF_CURVE_MAX];                   /* median over repeats, all threads */
+    double gbs_min[ROOF_CURVE_MAX], gbs_max[ROOF_CURVE_MAX];
+} roof_curve;
+
+typedef struct roof_plateau {
+    int first, last;             /* its points on the curve */
+    double lo_bytes, hi_bytes;   /* their sizes */
+    double gbs;                  /* the median of its points */
+    double gbs_lo, gbs_hi;       /* the slowest and fastest repeat of its points */
+    double spread;               /* (gbs_hi - gbs_lo) / gbs: the noise it carries */
+} roof_plateau;
+
+/* The plateaus of c, fastest (smallest sizes) first, at most max; their count. The
+ * algorithm is in plateaus.c's header comment. */
+int roof_find_plateaus(const roof_curve *c, double tol, roof_plateau *out, int max);
+/* The plateau that serves a working set of `bytes` per thread: the one covering it, the
+ * faster of two it falls between, the first below the curve, the last past it; -1 if
+ * n is 0. */
+int roof_plateau_for(const roof_plateau *p, int n, double bytes);
+/* The level each of n plateaus is named as: L1, L2, L3 in order, the last DRAM (when
+ * there are two or more). */
+void roof_plateau_levels(int n, int level[]);
+
+enum { ROOF_READ, ROOF_UPDATE, ROOF_STREAMS };
+extern const char *const roof_stream_names[ROOF_STREAMS];   /* "read", "read+write" */
+
+typedef struct roof_stream {
+    roof_curve curve;
+    roof_plateau plateau[ROOF_PLATEAUS_MAX];
+    int n_plateaus;
+} roof_stream;
+
+/* --- stream_update.c: the read+write stream --------------------------------------------- */
+
+/* a[i] = a[i] * 0.5 + 0.5 over n floats (64-byte aligned), `passes` times: 8 bytes an
+ * element a pass. */
+typedef void (*roof_update_fn)(float *a, size_t n, int passes);
+/* The stream in the vector width of `lanes` fp32 lanes (16: AVX-512, 8: AVX, else SSE2,
+ * the width the compiler gives the scalar backend's plain C); *isa names it. */
+roof_update_fn roof_update_for(int lanes, const char **isa);
 
 /* --- ceilings.c: the backends' probes, timed ------------------------------------------- */
 
@@ -158,7 +212,10 @@ typedef struct roof_bw {
 typedef struct roof_ceilings {
     int has_probes;
     roof_peak peak[2];             /* [0] 1 thread, [1] all cores */
-    roof_bw bw[2][ROOF_LEVELS];    /* [threads index][level]; threads 0 = not measured */
+    roof_bw bw[2][ROOF_LEVELS];    /* [threads index][level]: the read stream's plateaus
+                                    * (roof_plateau_levels); threads 0 = no such plateau */
+    roof_stream stream[2][ROOF_STREAMS];   /* [threads index][read, read+write] */
+    const char *stream_isa;        /* the ISA the read+write stream is written in */
     int n_thread_sets;             /* 1 when all cores is 1 core */
 } roof_ceilings;
 
@@ -167,7 +224,8 @@ typedef struct roof_timing {
     double min_time;
 } roof_timing;
 
-int roof_measure_ceilings(const mgpt_probes *p, const roof_machine *m, int threads,
+/* lanes: the backend's vector width (roof_isa), for the read+write stream. */
+int roof_measure_ceilings(const mgpt_probes *p, const roof_machine *m, int threads, int lanes,
                           const roof_worksets ws[2], const roof_timing *t, const char *label,
                           roof_ceilings *out);
 void roof_buffers_free(void);
@@ -179,7 +237,10 @@ typedef enum roof_site_kind {
     ROOF_SITE_FORWARD,    /* mgpt_node_forward of graph node `node` */
     ROOF_SITE_BACKWARD,   /* mgpt_node_backward of graph node `node` */
     ROOF_SITE_ZERO,       /* the backward walk's zeroing of x[0..n) (a gradient) */
-    ROOF_SITE_OPTIMIZER   /* mgpt_adam_step: the gradient norm's sumsq calls, Adam */
+    ROOF_SITE_OPTIMIZER,  /* mgpt_adam_step: the gradient norm's sumsq calls, Adam */
+    ROOF_SITE_DECODE      /* generation: one document decoded with the key/value cache
+                           * through a whole block (mgpt_decoder_step at positions 0 ..
+                           * T-1); only its attention_decode calls, the slot training lacks */
 } roof_site_kind;
 
 typedef struct roof_call {
@@ -193,12 +254,20 @@ typedef struct roof_call {
 } roof_call;
 
 /* Every kernel call of one training step of m, in the step's order: the forward walk, the
- * backward walk node by node, the backward walk's zeroing, the optimizer step. Found by
+ * backward walk node by node, the backward walk's zeroing, the optimizer step; then the
+ * attention_decode calls of generation, the one slot a training step does not call: one
+ * document of m's tokens decoded through the block with the key/value cache (a call per layer
+ * at each position, against 1 .. T cached positions). Found by
  * running the engine's own walks on kernels that only record their sizes, so the slots a
  * node calls (matmul's backward: matmul_backward_dinp and matmul_backward_dw; add's:
  * accumulate twice) and their write bits are core/model/graph.c's. Nothing of m changes. The
  * count, *out allocated (free it); -1 when out of memory. */
 int roof_step_calls(mgpt_model *m, roof_call **out);
+
+/* The decoding ROOF_SITE_DECODE stands for: d (on m's parameters, any compute) emptied,
+ * then m's first T tokens appended one by one. Nothing if d is NULL. */
+struct mgpt_decoder;
+void roof_decode_block(struct mgpt_decoder *d, const mgpt_model *m);
 
 /* c with every slot but `slot` a kernel that does nothing (table holds it; c's context):
  * a step's sites run on it run that slot's calls alone, as the engine makes them. */
@@ -222,7 +291,11 @@ typedef struct roof_kernel {
     int level;                   /* ROOF_L1 .. ROOF_DRAM */
     int compute_bound;
     double ceiling_gflops;       /* min(peak, ai * bw[level]); 0 for a kernel without FLOPs */
-    double ceiling_gbs;          /* bw[level]: the sloped roof's bandwidth */
+    double ceiling_gbs;          /* the sloped roof's bandwidth: the faster stream's plateau
+                                  * at the working set per thread */
+    int stream;                  /* ROOF_READ or ROOF_UPDATE: the stream that gave it */
+    int threads;                 /* threads it ran on (the ceilings are for as many) */
+    double noise;                /* relative: its time's spread plus its plateau's */
     double percent;              /* gflops / ceiling_gflops * 100; without FLOPs (zero),
                                   * gbs / ceiling_gbs * 100 */
 } roof_kernel;
@@ -234,13 +307,16 @@ int roof_measure_kernels(const mgpt_engine *e, const char *config, const roof_ti
 
 /* --- placement.c ------------------------------------------------------------------------ */
 
-/* The memory level a working set of `bytes` streams from, with caches warm. */
-int roof_level_for(const mgpt_topology *t, double bytes);
+
 /* Fills ai, gflops, gbs, level, bound, ceilings and percent from the kernel's counts and
- * time and the backend's 1-thread ceilings (compute peak, bandwidth per level). A kernel
- * without FLOPs (zero) is memory-bound, placed against its level's bandwidth alone. */
-void roof_place(roof_kernel *k, const mgpt_topology *t, double peak_gflops,
-                const double bw_gbs[ROOF_LEVELS]);
+ * time and the backend's ceilings for the threads it ran on: the compute peak, and the
+ * bandwidth the curves give its working set (its largest call's bytes, split over
+ * `threads`): for each stream (read-only, read+write) the plateau that serves that size
+ * (roof_plateau_for), and of the two the faster, since a kernel's mix of reads and writes
+ * lies between them. A kernel without FLOPs (zero) is memory-bound, placed against that
+ * bandwidth alone. */
+void roof_place(roof_kernel *k, double peak_gflops, const roof_stream streams[ROOF_STREAMS],
+                int threads);
 
 /* --- the whole run, for the reports ----------------------------------------------------- */
 

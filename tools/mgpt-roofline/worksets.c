@@ -1,6 +1,6 @@
-/* Working-set sizes for the streaming-read probe, one per memory level, from hwloc's cache
- * sizes (likwid-bench's and the ERT's practice: well inside each cache, well outside the
- * one below). Sizes are rounded down to 4 KiB per thread. */
+/* Working-set sizes per memory level from hwloc's cache sizes (the OS's view, reported
+ * beside the measured plateaus), and the size the bandwidth curve runs to: well past the
+ * last cache. Sizes are rounded down to 4 KiB per thread. */
 #include <math.h>
 #include <stdio.h>
 #include "roofline.h"
@@ -46,7 +46,7 @@ void roof_worksets_plan(const roof_machine *m, int threads, size_t dram_bytes,
         ws3 = s3 / 2;
     w->total[ROOF_L3] = round_4k(ws3) * threads;
 
-    /* DRAM: several times the last cache in all, or 1 GiB, whichever is smaller */
+    /* DRAM: several times the last cache in all, and at least 1 GiB */
     size_t last = l3 ? l3 * (size_t)(t->l3_count > 0 ? t->l3_count : 1)
                      : l2 * (size_t)(t->l2_count > 0 ? t->l2_count : 1);
     size_t want;
@@ -54,12 +54,12 @@ void roof_worksets_plan(const roof_machine *m, int threads, size_t dram_bytes,
     if (dram_bytes) {
         want = dram_bytes;
         snprintf(why, sizeof why, "set by %s", dram_source ? dram_source : "the caller");
-    } else if (last && 4 * last < GIB) {
+    } else if (last && 4 * last > GIB) {
         want = 4 * last;
         snprintf(why, sizeof why, "4 x %s", l3 ? "L3" : "L2");
     } else {
         want = GIB;
-        snprintf(why, sizeof why, "1 GiB, less than 4 x %s", l3 ? "L3" : "the last cache");
+        snprintf(why, sizeof why, "1 GiB, more than 4 x %s", l3 ? "L3" : "the last cache");
     }
     if (m->mem_available && want > m->mem_available / 2) {
         want = m->mem_available / 2;

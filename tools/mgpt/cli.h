@@ -27,12 +27,16 @@ typedef struct cli_global {
     int threads;          /* --threads=N; 0 = default (one per physical core) */
     int verbose;          /* --verbose */
     const char *precision; /* --precision=CLASS (fp32, bf16), or NULL: not asked for */
+    int argc;             /* the whole command line, as a run archive records it */
+    char **argv;
 } cli_global;
 
 int cmd_train(int argc, char **argv, const cli_global *g);
 int cmd_sample(int argc, char **argv, const cli_global *g);
+int cmd_runs(int argc, char **argv, const cli_global *g);
 int cmd_eval(int argc, char **argv, const cli_global *g);
 int cmd_export(int argc, char **argv, const cli_global *g);
+int cmd_tokenizer(int argc, char **argv, const cli_global *g);
 int cmd_backends(int argc, char **argv, const cli_global *g);
 int cmd_info(int argc, char **argv, const cli_global *g);
 

@@ -4,6 +4,7 @@
  * print samples. Every option is checked before any work starts. */
 #include <stdlib.h>
 #include <string.h>
+#include "run_archive.h"
 #include "train_settings.h"
 
 static const char C[] = "train";
@@ -42,6 +43,32 @@ static int check_options(const train_opts *o)
         tool_error(C, "--n-embd %d is not divisible by --n-head %d (each head gets n_embd / n_head "
                    "channels; with --n-embd %d, --n-head can be %s)", o->cfg.n_embd, o->cfg.n_head,
                    o->cfg.n_embd, divs);
+        return CLI_USAGE;
+    }
+    return CLI_OK;
+}
+
+/* --stream: the documents as one stream, its tail held out for validation. */
+static int make_stream(trainer *t)
+{
+    const train_opts *o = t->o;
+    char err[1200];
+    if (mgpt_stream_make(&t->stream, t->data.docs, &t->vocab, o->val_split, err,
+                         sizeof err) != 0) {
+        tool_error(C, "%s", err);
+        return CLI_FAIL;
+    }
+    size_t n_val = t->stream.n - t->stream.n_train, T = (size_t)o->cfg.block_size;
+    if (o->val_split > 0 && n_val < 2) {
+        tool_error(C, "--val-split %g holds out %zu of the stream's %zu tokens (a validation "
+                   "tail needs at least 2); give a larger fraction or more data", o->val_split,
+                   n_val, t->stream.n);
+        return CLI_USAGE;
+    }
+    if (t->stream.n_train < T + 1) {
+        tool_error(C, "--stream: the training part of the stream has %zu tokens, fewer than "
+                   "--block-size %zu + 1; give a smaller --block-size%s or more data",
+                   t->stream.n_train, T, o->val_split > 0 ? " or --val-split" : "");
         return CLI_USAGE;
     }
     return CLI_OK;
@@ -106,6 +133,8 @@ static int prepare(trainer *t)
         tool_error(C, "%s", err);
         return CLI_USAGE;
     }
+    if (o->stream)
+        return make_stream(t);
     if (mgpt_split_make(&t->split, docs->count, o->seed, o->val_split) != 0) {
         tool_error(C, "out of memory");
         return CLI_FAIL;
@@ -183,15 +212,28 @@ int cmd_train(int argc, char **argv, const cli_global *g)
     status = prepare(&t);
     if (status == CLI_OK)
         status = build(&t, g);
+    run_archive archive;
+    char root[4096];
+    if (status == CLI_OK && !o.no_archive) {
+        if (run_archive_root(o.archive_dir, root, sizeof root) != 0)
+            tool_warn(C, "run archive: no folder for it (HOME, XDG_DATA_HOME and "
+                      "MGPT_ARCHIVE_DIR are unset; give --archive-dir); training goes on");
+        else if (run_archive_open(&archive, root, &t, g->argc, g->argv) == 0)
+            t.archive = &archive;
+    }
     if (status == CLI_OK) {
         train_print_header(&t);
         status = train_run(&t);
     }
+    if (t.archive)
+        run_archive_close(t.archive, status == CLI_OK ? "done" :
+                          status == CLI_INTERRUPTED ? "interrupted" : "failed");
     free(t.ids);
     free(t.scratch);
     mgpt_model_free(t.m);
     cli_engine_close(&t.eng);
     mgpt_split_free(&t.split);
+    mgpt_stream_free(&t.stream);
     cli_data_free(&t.data);
     cli_data_args_free(&o.data);
     train_settings_free(&o);

@@ -19,6 +19,8 @@ static const command commands[] = {
     {"sample", cmd_sample, "generate documents from a checkpoint"},
     {"eval", cmd_eval, "mean loss of a checkpoint over documents"},
     {"export", cmd_export, "write a checkpoint without its optimizer state"},
+    {"tokenizer", cmd_tokenizer, "learn a byte-level BPE tokenizer: tokenizer train"},
+    {"runs", cmd_runs, "list, show and compare the archived training runs"},
     {"backends", cmd_backends, "list backend modules and the one that would be used"},
     {"info", cmd_info, "show the CPU, its topology and the plugin search path"},
     {NULL, NULL, NULL},
@@ -77,6 +79,8 @@ int main(int argc, char **argv)
     tool_set_program("mgpt", 1);
     if (!cli_global_options(argc, argv, &g, help, &status))
         return status;
+    g.argc = argc; /* a run archive records the whole command line */
+    g.argv = argv;
     char names[256];
     list_commands(names, sizeof names);
     if (optind >= argc) {

@@ -44,7 +44,7 @@ static const struct option global_longopts[] = {
 int cli_global_options(int argc, char **argv, cli_global *g, void (*help)(void), int *status)
 {
     int c;
-    *g = (cli_global){NULL, 0, 0, NULL};
+    memset(g, 0, sizeof *g);
     *status = CLI_OK;
     optind = 0; /* glibc: a full restart, even after a parse that stopped inside "-hV" */
     opterr = 0;

@@ -6,6 +6,7 @@
 #define MGPT_TRAIN_H
 #include "cli.h"
 #include "data/dataset.h"
+#include "data/stream.h"
 #include "model/optimizer.h"
 
 /* The command line, every value checked against its range. */
@@ -13,6 +14,7 @@ typedef struct train_opts {
     mgpt_config cfg;      /* the shape to build: as given, else the default */
     mgpt_config given;    /* the shape options given, 0 where not (resuming checks these) */
     int set_seed;
+    int stream;           /* --stream: one token stream, random windows */
     int batch, steps, warmup, val_every, patience, num_samples, log_every;
     int decay_steps;  /* --lr-decay-steps: the schedule's length; 0 = --num-steps */
     int save_every;   /* --save-every: save every N steps too; 0 = off */
@@ -26,19 +28,25 @@ typedef struct train_opts {
     int restored;     /* resuming: the checkpoint's settings have been applied */
     int data_restored; /* ... and o->data came from them */
     void *ck_settings; /* their parsed JSON (train_settings.c): owns restored --data paths */
+    const char *archive_dir; /* --archive-dir, or NULL */
+    int no_archive;          /* --no-archive */
 } train_opts;
 
 /* A training run: the options and what was built from them. */
+struct run_archive;
+
 typedef struct trainer {
     train_opts *o;
     cli_data data;
     mgpt_vocab vocab;
     mgpt_split split;
+    mgpt_stream stream;    /* with --stream, instead of split */
     cli_engine eng;
     mgpt_model *m;
     int *ids, *scratch;
     double best_val;       /* the best validation loss so far (INFINITY: none yet) */
     long best_step;        /* its step, -1 before the first validation */
+    struct run_archive *archive; /* the run's archive (run_archive.h), or NULL */
 } trainer;
 
 /* --- train_options.c --------------------------------------------------------------- */
@@ -49,8 +57,8 @@ typedef struct trainer {
 int train_parse(int argc, char **argv, train_opts *o, int *status);
 /* Whether the long option NAME ("batch-size") was given on the command line. */
 int train_option_given(const train_opts *o, const char *name);
-/* Sets the long option NAME from ARG as if given (its range checked, not marked given):
- * CLI_OK, or the exit status after saying what is wrong. */
+/* Sets the long option NAME from ARG (NULL for an option without a value) as if given (its
+ * range checked, not marked given): CLI_OK, or the exit status after saying what is wrong. */
 int train_option_set(train_opts *o, const char *name, const char *arg);
 /* Checks that PATH can be written before training for minutes, and that what it would
  * replace is an mgpt checkpoint unless force: CLI_OK or CLI_USAGE. */

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "model/evaluate.h"
+#include "run_archive.h"
 #include "train_settings.h"
 
 static const char C[] = "train";
@@ -46,6 +47,8 @@ static int loop(trainer *t)
     mgpt_model *m = t->m;
     const int *order = t->split.order;
     int n_val = t->split.n_val, n_train = t->split.count - n_val;
+    if (o->stream)
+        n_val = t->stream.n > t->stream.n_train; /* a validation tail or none */
     int B = m->B, T = m->T;
     char err[1200];
     int status = CLI_OK;
@@ -69,10 +72,15 @@ static int loop(trainer *t)
     while (m->step < o->steps && !interrupted) {
         long s = m->step;
         double t0 = cli_now();
-        for (int b = 0; b < B; b++)
-            t->ids[b] = order[n_val + (int)(((long long)s * B + b) % n_train)];
-        int tokens = mgpt_batch_fill(t->data.docs, &t->vocab, t->ids, B, T, m->tokens,
+        int tokens = B * T;
+        if (o->stream)
+            mgpt_stream_batch(&t->stream, o->seed, s, B, T, m->tokens, m->targets);
+        else {
+            for (int b = 0; b < B; b++)
+                t->ids[b] = order[n_val + (int)(((long long)s * B + b) % n_train)];
+            tokens = mgpt_batch_fill(t->data.docs, &t->vocab, t->ids, B, T, m->tokens,
                                      m->targets, t->scratch, err, sizeof err);
+        }
         if (tokens < 0) {
             tool_error(C, "%s", err);
             return CLI_FAIL;
@@ -96,8 +104,10 @@ static int loop(trainer *t)
         double val = -1;
         long done = m->step;
         if (n_val > 0 && (done % o->val_every == 0 || done == o->steps)) {
-            if (mgpt_evaluate(m, t->data.docs, &t->vocab, order, n_val, &val, err,
-                              sizeof err) != 0) {
+            if (o->stream)
+                mgpt_evaluate_stream(m, &t->stream, &val);
+            else if (mgpt_evaluate(m, t->data.docs, &t->vocab, order, n_val, &val, err,
+                                   sizeof err) != 0) {
                 tool_error(C, "validation failed: %s", err);
                 return CLI_FAIL;
             }
@@ -117,6 +127,7 @@ static int loop(trainer *t)
             (status = save(t, "--save-every")) != CLI_OK)
             return status;
         cli_progress_step(&p, done, loss, val, lr, tokens, dt);
+        run_archive_step(t->archive, done, loss, val, lr, tokens, dt);
         if (stopped_early) {
             cli_progress_note(&p, "early stop at step %ld: the validation loss has not improved "
                               "for %d validation%s (best %.4f at step %ld)", done, o->patience,
@@ -142,6 +153,7 @@ static int loop(trainer *t)
         } else
             printf("saved %s (step %ld, best validation loss %.4f)\n", o->save, t->best_step,
                    t->best_val);
+        run_archive_checkpoint(t->archive, o->save);
     }
     if (interrupted)
         return CLI_INTERRUPTED;

@@ -31,8 +31,8 @@ static const char C[] = "train";
 
 enum {
     O_EMBD = 256, O_LAYER, O_HEAD, O_BLOCK, O_BATCH, O_STEPS, O_LR, O_SCHED, O_WARMUP, O_CLIP,
-    O_SEED, O_VSPLIT, O_VEVERY, O_PATIENCE, O_SAMPLES, O_TEMP, O_SAVE, O_RESUME, O_LOGEVERY, O_FORCE,
-    O_DECAY, O_SAVE_EVERY
+    O_SEED, O_VSPLIT, O_VEVERY, O_PATIENCE, O_SAMPLES, O_TEMP, O_SAVE, O_RESUME, O_LOGEVERY,
+    O_FORCE, O_STREAM, O_ARCHIVE_DIR, O_NO_ARCHIVE, O_DECAY, O_SAVE_EVERY
 };
 
 static const struct option longopts[] = {
@@ -59,6 +59,9 @@ static const struct option longopts[] = {
     {"force", no_argument, NULL, O_FORCE},
     {"resume", required_argument, NULL, O_RESUME},
     {"log-every", required_argument, NULL, O_LOGEVERY},
+    {"stream", no_argument, NULL, O_STREAM},
+    {"archive-dir", required_argument, NULL, O_ARCHIVE_DIR},
+    {"no-archive", no_argument, NULL, O_NO_ARCHIVE},
     CLI_HELP_AND_VERSION,
 };
 
@@ -89,8 +92,9 @@ static void help(void)
            "                            resuming, the checkpoint's seed)\n"
            "\n"
            "Validation:\n"
-           "      --val-split=F         hold out this fraction of the shuffled documents,\n"
-           "                            in [0, 1); 0 = no validation (default 0)\n"
+           "      --val-split=F         hold out this fraction of the shuffled documents\n"
+           "                            (with --stream: the tail of the stream), in [0, 1);\n"
+           "                            0 = no validation (default 0)\n"
            "      --val-every=N         validate every N steps and at the end (default %d)\n"
            "      --early-stop-patience=N\n"
            "                            stop after N validations without a new best loss;\n"
@@ -98,6 +102,11 @@ static void help(void)
            "\n"
            "Data and files:\n"
            CLI_DATA_HELP
+           "      --stream              train on the documents as one stream of tokens\n"
+           "                            (lines joined by BOS, in file order): each step\n"
+           "                            takes --batch-size random windows of\n"
+           "                            --block-size + 1 tokens, so no byte is cut off\n"
+           "                            (default: one document per row, cut at the block)\n"
            "      --save=PATH           write a checkpoint with the optimizer state at the\n"
            "                            end; with --val-split, at each new best validation\n"
            "                            loss instead, so PATH holds the best model\n"
@@ -111,6 +120,10 @@ static void help(void)
            "                            --num-steps in total, with the batch size, learning\n"
            "                            rate, schedule, validation and data of its run for\n"
            "                            each of those options not given (default: none)\n"
+           "      --archive-dir=DIR     archive the run in a new folder of DIR (default:\n"
+           "                            MGPT_ARCHIVE_DIR, else $XDG_DATA_HOME/mgpt/runs,\n"
+           "                            else ~/.local/share/mgpt/runs); see mgpt runs\n"
+           "      --no-archive          do not archive this run\n"
            "\n"
            "Output:\n"
            "      --num-samples=N       samples printed at the end, 0..1000000 (default %d)\n"
@@ -206,6 +219,19 @@ static int take(int c, const char *arg, void *opts)
     case O_RESUME:
         o->resume = arg;
         return CLI_OK;
+    case O_STREAM:
+        o->stream = 1;
+        return CLI_OK;
+    case O_ARCHIVE_DIR:
+        if (!*arg) {
+            tool_error(C, "--archive-dir '' is empty (expected a folder)");
+            return CLI_USAGE;
+        }
+        o->archive_dir = arg;
+        return CLI_OK;
+    case O_NO_ARCHIVE:
+        o->no_archive = 1;
+        return CLI_OK;
     case O_LOGEVERY:
         return cli_parse_int(C, "--log-every", arg, 0, MAX_STEPS, &o->log_every);
     }
@@ -244,8 +270,8 @@ int train_option_given(const train_opts *o, const char *name)
 int train_option_set(train_opts *o, const char *name, const char *arg)
 {
     int i = option_index(name);
-    if (i < 0 || longopts[i].has_arg != required_argument) {
-        tool_error(C, "'%s' is not an option that takes a value", name);
+    if (i < 0 || (longopts[i].has_arg == required_argument) != (arg != NULL)) {
+        tool_error(C, "'%s' is not an option that takes %s", name, arg ? "a value" : "no value");
         return CLI_USAGE;
     }
     return take(longopts[i].val, arg, o);

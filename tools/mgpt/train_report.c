@@ -3,7 +3,37 @@
 #include <stdlib.h>
 #include "data/rng.h"
 #include "model/sampler.h"
+#include "run_archive.h"
 #include "train.h"
+
+/* n with thousands separators: "40,212" */
+static void grouped(size_t n, char *buf, size_t len)
+{
+    char digits[32];
+    int nd = snprintf(digits, sizeof digits, "%zu", n), k = 0;
+    for (int i = 0; i < nd && (size_t)k + 2 < len; i++) {
+        if (i > 0 && (nd - i) % 3 == 0)
+            buf[k++] = ',';
+        buf[k++] = digits[i];
+    }
+    buf[k] = '\0';
+}
+
+/* What line mode leaves out: the bytes of each document beyond the block size. */
+static void print_cut(const trainer *t)
+{
+    int cut;
+    size_t beyond, total;
+    mgpt_docs_cut(t->data.docs, t->o->cfg.block_size, &cut, &beyond, &total);
+    if (cut == 0)
+        return;
+    char b[32], tot[32];
+    grouped(beyond, b, sizeof b);
+    grouped(total, tot, sizeof tot);
+    printf("cut %d of %d documents at the block size: %s of %s bytes (%.0f%%) not trained on; "
+           "--stream trains on all of them\n", cut, t->data.docs->count, b, tot,
+           100.0 * (double)beyond / (double)total);
+}
 
 void train_print_header(const trainer *t)
 {
@@ -12,14 +42,21 @@ void train_print_header(const trainer *t)
     int n_val = t->split.n_val, n_train = t->split.count - n_val;
     cli_data_describe(&t->data, desc, sizeof desc);
     printf("data: %s: %d documents, %zu bytes, vocabulary %d (BOS + %d bytes)\n", desc,
-           t->split.count, t->data.bytes, t->vocab.size, t->vocab.size - 1);
-    if (n_val > 0)
+           t->data.docs->count, t->data.bytes, t->vocab.size, t->vocab.size - 1);
+    if (o->stream)
+        printf("stream: %zu tokens (lines joined by BOS): %zu training, %zu validation (the "
+               "tail), %d random windows of %d + 1 tokens a step (seed %llu)\n", t->stream.n,
+               t->stream.n_train, t->stream.n - t->stream.n_train, o->batch,
+               o->cfg.block_size, (unsigned long long)o->seed);
+    else if (n_val > 0)
         printf("split: %d training, %d validation documents (seed %llu)\n", n_train, n_val,
                (unsigned long long)o->seed);
+    if (!o->stream)
+        print_cut(t);
     cli_config_describe(&o->cfg, desc, sizeof desc);
     printf("model: %s: %zu parameters\n", desc, t->m->num_floats);
-    printf("train: steps %ld..%d, batch %d document%s, lr %g %s", t->m->step + 1, o->steps,
-           o->batch, o->batch == 1 ? "" : "s", o->lr,
+    printf("train: steps %ld..%d, batch %d %s%s, lr %g %s", t->m->step + 1, o->steps,
+           o->batch, o->stream ? "window" : "document", o->batch == 1 ? "" : "s", o->lr,
            o->schedule == MGPT_LR_COSINE ? "cosine" : "linear");
     if (o->warmup)
         printf(" after %d warmup steps", o->warmup);
@@ -75,6 +112,7 @@ void train_print_samples(trainer *t)
     for (int i = 0; i < o->num_samples; i++) {
         mgpt_sample(m, &t->vocab, &r, &so, buf, (size_t)m->T + 1, NULL, NULL);
         printf("sample %*d: %s\n", w, i + 1, buf);
+        run_archive_sample(t->archive, buf);
     }
     free(buf);
     mgpt_model_free(one);

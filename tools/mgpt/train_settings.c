@@ -10,7 +10,7 @@
 
 static const char C[] = "train";
 
-enum kind { S_INT, S_REAL, S_SCHED };
+enum kind { S_INT, S_REAL, S_SCHED, S_FLAG };
 
 /* What is kept: the options that change the numbers of the run, besides the shape (the
  * checkpoint's config) and the seed (its "seed"). Output options are left out. */
@@ -29,6 +29,7 @@ static const struct setting {
     {"val-split", S_REAL, offsetof(train_opts, val_split)},
     {"val-every", S_INT, offsetof(train_opts, val_every)},
     {"early-stop-patience", S_INT, offsetof(train_opts, patience)},
+    {"stream", S_FLAG, offsetof(train_opts, stream)},
 };
 #define N_SETTINGS (sizeof settings / sizeof settings[0])
 #define DATA_KEY "data"
@@ -56,6 +57,8 @@ static json_t *value_of(const train_opts *o, const struct setting *s)
     case S_SCHED:
         return json_string(*(const mgpt_lr_schedule *)at == MGPT_LR_COSINE ? "cosine"
                                                                            : "linear");
+    case S_FLAG:
+        return json_boolean(*(const int *)at);
     }
     return NULL;
 }
@@ -142,6 +145,23 @@ static int bad(const char *path, const char *what)
     tool_error(C, "checkpoint '%s': its training settings (metadata \"%s\") %s", path,
                TRAIN_SETTINGS_KEY, what);
     return CLI_USAGE;
+}
+
+/* An option without a value (--stream): true sets it unless given; there is no option
+ * to turn it off, so a run that used it resumes with it. */
+static int restore_flag(train_opts *o, const char *key, const json_t *v, const char *path)
+{
+    if (!json_is_boolean(v)) {
+        char what[200];
+        snprintf(what, sizeof what, "have \"%s\" that is not true or false", key);
+        return bad(path, what);
+    }
+    if (train_option_given(o, key)) {
+        if (!json_is_true(v))
+            note("--%s given; the checkpoint's run did not use it", key);
+        return CLI_OK;
+    }
+    return json_is_true(v) ? train_option_set(o, key, NULL) : CLI_OK;
 }
 
 static int restore_data(train_opts *o, const json_t *stored, const char *path)
@@ -232,7 +252,9 @@ int train_settings_restore(train_opts *o, const char *path, uint64_t ck_seed)
                      "it is ignored", path, key);
                 continue;
             }
-            if (render(v, 1, used, sizeof used) != 0) {
+            if (settings[i].kind == S_FLAG) {
+                status = restore_flag(o, key, v, path);
+            } else if (render(v, 1, used, sizeof used) != 0) {
                 char what[200];
                 snprintf(what, sizeof what, "have \"%s\" that is not a number or a name", key);
                 status = bad(path, what);

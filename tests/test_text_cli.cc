@@ -1,0 +1,171 @@
+// mgpt on any text: the line-mode cut message, train --stream, tokenizer train.
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+struct Result {
+    int status = -1;
+    std::string out, err;
+};
+
+std::string slurp(const std::string &path)
+{
+    std::ifstream f(path, std::ios::binary);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
+}
+
+class TextCli : public ::testing::Test {
+protected:
+    std::string exe, dir;
+
+    void SetUp() override
+    {
+        const char *e = getenv("MGPT_EXE");
+        if (!e || !*e)
+            GTEST_SKIP() << "MGPT_EXE is not set (run through make check)";
+        exe = e;
+        const char *base = getenv("MGPT_TEST_TMPDIR");
+        std::string tmpl = std::string(base && *base ? base : "/tmp") + "/text-XXXXXX";
+        std::vector<char> buf(tmpl.begin(), tmpl.end());
+        buf.push_back('\0');
+        ASSERT_NE(mkdtemp(buf.data()), nullptr);
+        dir = buf.data();
+    }
+    void TearDown() override
+    {
+        if (!dir.empty()) {
+            EXPECT_EQ(system(("rm -rf '" + dir + "'").c_str()), 0);
+        }
+    }
+    std::string path(const std::string &n) const { return dir + "/" + n; }
+    void write(const std::string &n, const std::string &text)
+    {
+        std::ofstream(path(n), std::ios::binary) << text;
+    }
+    // args are shell words (no quoting needed in these tests)
+    Result run(const std::string &args)
+    {
+        std::string cmd = "cd '" + dir + "' && '" + exe + "' " + args + " >.out 2>.err";
+        int rc = system(cmd.c_str());
+        Result r;
+        r.status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+        r.out = slurp(path(".out"));
+        r.err = slurp(path(".err"));
+        return r;
+    }
+};
+
+std::string prose()
+{
+    std::string t;
+    const char *words[] = {"the", "cat", "sat", "on", "a", "mat", "and", "then", "ran", "off"};
+    unsigned x = 1;
+    for (int line = 0; line < 150; line++) {
+        int n = 8 + line % 9;
+        for (int w = 0; w < n; w++) {
+            x = x * 1103515245u + 12345u;
+            t += words[(x >> 16) % 10];
+            t += w + 1 < n ? " " : ".\n";
+        }
+    }
+    return t;
+}
+
+// the mean validation losses printed on progress lines, in order
+std::vector<double> val_losses(const std::string &out)
+{
+    std::vector<double> v;
+    std::regex re("\\| val ([0-9.]+)");
+    for (auto it = std::sregex_iterator(out.begin(), out.end(), re); it != std::sregex_iterator();
+         ++it)
+        v.push_back(std::stod((*it)[1]));
+    return v;
+}
+
+TEST_F(TextCli, LineModeSaysHowManyBytesLieBeyondTheBlock)
+{
+    write("d.txt", "abcdefghij\nabc\nabcdef\n");  // 10, 3, 6 bytes: 6 + 2 beyond 4
+    Result r = run("train --data d.txt --block-size 4 --num-steps 1 --num-samples 0");
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.out.find("cut 2 of 3 documents at the block size: 8 of 19 bytes (42%) not "
+                         "trained on; --stream trains on all of them\n"),
+              std::string::npos) << r.out;
+    r = run("train --data d.txt --block-size 10 --num-steps 1 --num-samples 0");
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.out.find("cut "), std::string::npos) << r.out;
+    // stream mode cuts nothing
+    r = run("train --data d.txt --block-size 4 --num-steps 1 --num-samples 0 --stream");
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.out.find("cut "), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("stream: 23 tokens"), std::string::npos) << r.out;
+}
+
+TEST_F(TextCli, StreamTrainingLearnsAndIsDeterministic)
+{
+    write("p.txt", prose());
+    std::string args = "train --data p.txt --stream --block-size 32 --batch-size 8 "
+                       "--num-steps 120 --val-split 0.1 --val-every 20 --n-embd 32 "
+                       "--learning-rate 0.01 --num-samples 3 --log-every 20";
+    Result a = run(args), b = run(args);
+    ASSERT_EQ(a.status, 0) << a.err;
+    ASSERT_EQ(b.status, 0) << b.err;
+    std::vector<double> va = val_losses(a.out), vb = val_losses(b.out);
+    ASSERT_GE(va.size(), 3u) << a.out;
+    EXPECT_EQ(va, vb);
+    // far below the loss of a uniform guess over the 15 ids, ln 15 = 2.71
+    EXPECT_LT(va.back(), 0.5 * std::log(15.0)) << a.out;
+    auto samples = [](const std::string &o) { return o.substr(o.find("--- 3 samples")); };
+    EXPECT_EQ(samples(a.out), samples(b.out));
+}
+
+TEST_F(TextCli, StreamNeedsABlockOfTrainingTokens)
+{
+    write("d.txt", "abc\n");
+    Result r = run("train --data d.txt --stream --block-size 16 --num-steps 1");
+    EXPECT_EQ(r.status, 2);
+    EXPECT_NE(r.err.find("fewer than --block-size 16 + 1"), std::string::npos) << r.err;
+}
+
+TEST_F(TextCli, TokenizerTrainWritesAVersionedDeterministicFile)
+{
+    write("p.txt", prose());
+    Result r = run("tokenizer train --vocab-size 300 --data p.txt -o a.tok");
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.out.find("learned 43 merges"), std::string::npos) << r.out;
+    std::string a = slurp(path("a.tok"));
+    EXPECT_EQ(a.substr(0, 26), "mgpt-bpe 1\nvocab_size 300\n");
+    r = run("tokenizer train --vocab-size 300 --data p.txt --output b.tok");
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(slurp(path("b.tok")), a);
+}
+
+TEST_F(TextCli, TokenizerTrainBadInput)
+{
+    Result r = run("tokenizer train --vocab-size 300");
+    EXPECT_EQ(r.status, 2);
+    EXPECT_NE(r.err.find("--output is required"), std::string::npos) << r.err;
+    r = run("tokenizer train --vocab-size 100 -o x.tok");
+    EXPECT_EQ(r.status, 2);
+    EXPECT_NE(r.err.find("--vocab-size 100 is out of range"), std::string::npos) << r.err;
+    r = run("tokenizer learn");
+    EXPECT_EQ(r.status, 2);
+    EXPECT_NE(r.err.find("unknown action 'learn'"), std::string::npos) << r.err;
+    r = run("tokenizer train --data missing.txt -o x.tok");
+    EXPECT_EQ(r.status, 2);
+    EXPECT_NE(r.err.find("missing.txt"), std::string::npos) << r.err;
+}
+
+}  // namespace
