@@ -710,6 +710,14 @@ TEST_F(Cli, ResumeKeepsTheRunsSettings)
     r = run({"train", "--resume", "part.st", "--num-samples", "0"});
     EXPECT_FAILS(r, 2, "--batch-size 0 is out of range", "part.st", "training setting --batch-size 0");
 
+    // a setting of a newer mgpt is ignored, and said
+    patch_file(path("part.st"), "\\\"batch-size\\\":0", "\\\"batch-sizz\\\":0");
+    r = run({"train", "--resume", "part.st", "--num-steps", "13", "--num-samples", "0"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.err.find("holds training setting \"batch-sizz\", unknown to this mgpt; it is "
+                         "ignored"), std::string::npos) << r.err;
+    EXPECT_NE(r.out.find("batch 1 document, lr 0.02 cosine"), std::string::npos) << r.out;
+
     // a checkpoint of an older mgpt (no settings) resumes with the defaults, and says so
     patch_file(path("whole.st"), "\"train\":", "\"trxin\":");
     r = run({"train", "--resume", "whole.st", "--num-steps", "21", "--num-samples", "0"});
@@ -732,7 +740,7 @@ TEST_F(Cli, ResumeKeepsTheRunsData)
     r = run({"train", "--resume", "abc.st", "--num-steps", "8", "--num-samples", "0", "--data",
              "cab.txt"});
     ASSERT_EQ(r.status, 0) << r.err;
-    EXPECT_NE(r.err.find("note: --data cab.txt given; the checkpoint's run used abc.txt"),
+    EXPECT_NE(r.err.find("note: --data cab.txt given; the checkpoint's run used --data abc.txt"),
               std::string::npos) << r.err;
     EXPECT_NE(r.out.find("data: cab.txt: 3 documents"), std::string::npos) << r.out;
 

@@ -119,7 +119,7 @@ static int render(const json_t *v, int exact, char *buf, size_t len)
     return 0;
 }
 
-/* "a.txt, --data-dir docs" or "the embedded names data", for a note. */
+/* "--data a.txt --data-dir docs" or "the embedded names data", for a note. */
 static void describe_data(const json_t *a, char *buf, size_t len)
 {
     size_t used = 0;
@@ -133,9 +133,8 @@ static void describe_data(const json_t *a, char *buf, size_t len)
         const json_t *v;
         json_object_foreach((json_t *)e, key, v) {
             if (used < len)
-                used += (size_t)snprintf(buf + used, len - used, "%s%s%s", i ? ", " : "",
-                                         strcmp(key, "data-dir") == 0 ? "--data-dir " : "",
-                                         json_is_string(v) ? json_string_value(v) : "?");
+                used += (size_t)snprintf(buf + used, len - used, "%s--%s %s", i ? " " : "",
+                                         key, json_is_string(v) ? json_string_value(v) : "?");
         }
     }
 }
@@ -189,7 +188,7 @@ static int restore_data(train_opts *o, const json_t *stored, const char *path)
             char g[1000], s[1000];
             describe_data(given, g, sizeof g);
             describe_data(stored, s, sizeof s);
-            note("--data %s given; the checkpoint's run used %s", g, s);
+            note("%s given; the checkpoint's run used %s", g, s);
         }
         json_decref(given);
         return CLI_OK;
