@@ -777,7 +777,7 @@ TEST_F(Cli, SaveEveryLeavesTheLatestCheckpoint)
         dup2(null, 2);
         alarm(600);
         execl(exe.c_str(), exe.c_str(), "train", "--num-steps", "1000000000", "--save-every",
-              "7", "--save", "long.st", (char *)nullptr);
+              "7", "--save", "long.st", "--no-archive", (char *)nullptr);
         _exit(127);
     }
     ASSERT_GT(pid, 0);
