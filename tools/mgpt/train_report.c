@@ -60,6 +60,8 @@ void train_print_header(const trainer *t)
            o->schedule == MGPT_LR_COSINE ? "cosine" : "linear");
     if (o->warmup)
         printf(" after %d warmup steps", o->warmup);
+    if (o->decay_steps)
+        printf(", reaching 0 at step %d", o->decay_steps);
     if (o->clip > 0)
         printf(", grad clip %g", o->clip);
     cli_engine_describe(&t->eng, desc, sizeof desc);
