@@ -99,3 +99,11 @@ mgpt_cost mgpt_graph_cost(const mgpt_graph *g, int backward)
     }
     return total;
 }
+
+mgpt_cost mgpt_step_cost(const mgpt_graph *g, size_t n_params)
+{
+    mgpt_cost f = mgpt_graph_cost(g, 0), b = mgpt_graph_cost(g, 1);
+    mgpt_cost z = mgpt_graph_zero_cost(g), o = mgpt_optimizer_cost(n_params);
+    mgpt_cost c = {f.flops + b.flops + z.flops + o.flops, f.bytes + b.bytes + z.bytes + o.bytes};
+    return c;
+}

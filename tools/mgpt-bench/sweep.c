@@ -321,7 +321,7 @@ int cmd_sweep(int argc, char **argv)
             p->ms = r.ms_median;
             p->gflops = r.gflops;
             p->tokens_per_s = r.tokens_per_s;
-            p->flops = r.flops_forward + r.flops_backward + r.flops_optimizer;
+            p->flops = r.flops_per_step;
             p->percent_of_peak = peaks[b] > 0 ? 100 * r.gflops / peaks[b] : 0;
             bench_result_free(&r);
             n++;
