@@ -1,5 +1,6 @@
 /* FLOP and byte counts: each kernel call's from the formulas of mgpt/kernel_list.h, each
- * node's as the sum of the calls it makes (recorded, call_record.h). The roofline and the benchmark divide these by
+ * node's as the sum of the calls it makes (recorded, call_record.h), a training step's
+ * as mgpt_step_cost. The roofline, the benchmark and mgpt train's report divide these by
  * time. Bytes count each operand once (ideal caching); FLOPs count a multiply-add as 2 and
  * exp/sqrt/div as 1. */
 #include "model/call_record.h"

@@ -467,9 +467,10 @@ int cmd_run(int argc, char **argv)
                 goto oom;
             }
             if (!s.quiet) {
-                char med[32];
+                char med[32], gf[32];
                 bench_fmt_ms(med, sizeof med, r.ms_median);
-                bench_note("mgpt-bench: %s: %s ms/step, %.3g GFLOP/s", label, med, r.gflops);
+                tool_fmt_sig3(gf, sizeof gf, r.gflops);
+                bench_note("mgpt-bench: %s: %s ms/step, %s GFLOP/s", label, med, gf);
             }
         }
         mgpt_engine_close(&eng);
