@@ -61,7 +61,7 @@ static int loop(trainer *t)
     opt.total_steps = o->decay_steps ? o->decay_steps : o->steps;
     opt.grad_clip = (float)o->clip;
 
-    double flops_step = mgpt_graph_cost(&m->graph, 0).flops + mgpt_graph_cost(&m->graph, 1).flops;
+    double flops_step = mgpt_step_cost(&m->graph, m->num_floats).flops;
     cli_progress p;
     cli_progress_init(&p, stdout, m->step + 1, o->steps, o->log_every, n_val > 0);
     t->best_val = INFINITY;
