@@ -1648,9 +1648,10 @@ TEST_F(RooflineRun, BackendsAreLabelledWithTheirIsaAndKernelThreads)
         EXPECT_EQ(json_integer_value(json_object_get(b, "kernel_threads")), 1) << name;
 #if defined(__x86_64__)
         // the scalar backend's ceiling is that of its compiled code: SSE2, 4 lanes
-        if (name == "scalar")
+        if (name == "scalar") {
             EXPECT_EQ(json_integer_value(json_object_get(json_object_get(b, "isa"), "lanes")),
                       4);
+        }
 #endif
     }
     mgpt_registry_free(&reg);
@@ -1743,7 +1744,7 @@ int xpath_count(xmlXPathContextPtr ctx, const char *expr)
 }
 #endif
 
-TEST_F(RooflineRun, SvgIsWellFormedWithOneMarkerPerKernel)
+TEST_F(RooflineRun, SvgIsWellFormedWithOneMarkerPerKernelAndTheCurves)
 {
 #ifndef HAVE_LIBXML
     GTEST_SKIP() << "built without libxml2 (install libxml2-dev and re-run configure)";
@@ -1810,6 +1811,59 @@ TEST_F(RooflineRun, SvgIsWellFormedWithOneMarkerPerKernel)
     EXPECT_EQ(xpath_count(ctx, "//s:text[contains(., 'GFLOP/s')]") > 0, true);
     EXPECT_EQ(xpath_count(ctx, "//s:g[@id='legend']"), 1);
     EXPECT_EQ(xpath_count(ctx, "//s:text[contains(., 'zero (no FLOPs)')]"), 1);
+
+    // the measured bandwidth curves: per drawn backend, one series per stream, with the
+    // JSON's points (for the threads of its drawn ceilings) and a mark per plateau; and per
+    // backend the threads its kernels ran on and the ceilings they are placed against
+    int curves_seen = 0;
+    json_array_foreach(json_object_get(root, "backends"), i, b) {
+        if (!json_is_true(json_object_get(b, "measured")) ||
+            !json_is_true(json_object_get(b, "has_probes")))
+            continue;
+        std::string name = json_string_value(json_object_get(b, "name"));
+        for (const char *stream : {"read", "read+write"}) {
+            std::string q = "//s:path[@class='curve'][@data-backend='" + name +
+                            "'][@data-stream='" + stream + "']";
+            xmlXPathObjectPtr c = xmlXPathEvalExpression((const xmlChar *)q.c_str(), ctx);
+            ASSERT_NE(c, nullptr);
+            ASSERT_EQ(c->nodesetval ? c->nodesetval->nodeNr : 0, 1) << q;
+            xmlNodePtr path = c->nodesetval->nodeTab[0];
+            xmlChar *th = xmlGetProp(path, (const xmlChar *)"data-threads");
+            xmlChar *d = xmlGetProp(path, (const xmlChar *)"d");
+            int threads = th ? atoi((const char *)th) : -1;
+            std::string dd = d ? (const char *)d : "";
+            xmlFree(th);
+            xmlFree(d);
+            xmlXPathFreeObject(c);
+            json_t *cv, *match = nullptr;
+            json_array_foreach(json_object_get(b, "curves"), j, cv) {
+                if (json_integer_value(json_object_get(cv, "threads")) == threads &&
+                    !strcmp(json_string_value(json_object_get(cv, "stream")), stream))
+                    match = cv;
+            }
+            ASSERT_NE(match, nullptr) << name << " " << stream << " on " << threads;
+            size_t points = json_array_size(json_object_get(match, "points"));
+            EXPECT_GT(points, 1u);
+            size_t vertices = 0;
+            for (char ch : dd)
+                vertices += ch == 'M' || ch == 'L';
+            EXPECT_EQ(vertices, points) << name << " " << stream;
+            std::string pq = "//s:path[@class='plateau'][@data-backend='" + name +
+                             "'][@data-stream='" + stream + "']";
+            EXPECT_EQ(xpath_count(ctx, pq.c_str()),
+                      (int)json_array_size(json_object_get(match, "plateaus")))
+                << pq;
+            curves_seen++;
+        }
+        if (json_array_size(json_object_get(b, "kernels")) > 0) {
+            std::string tq = "//s:text[@class='threads'][@data-backend='" + name +
+                             "'][contains(., '" +
+                             json_string_value(json_object_get(b, "threads_note")) + "')]";
+            EXPECT_EQ(xpath_count(ctx, tq.c_str()), 1) << tq;
+        }
+    }
+    EXPECT_EQ(curves_seen, 2 * drawn_backends);
+    EXPECT_EQ(xpath_count(ctx, "//s:text[contains(., 'working set per thread')]"), 1);
     xmlXPathFreeContext(ctx);
     xmlFreeDoc(doc);
 #endif
