@@ -1239,7 +1239,19 @@ TEST(RooflineIsa, PortsAndLanes)
     roof_isa s = roof_isa_of(MGPT_CPU_SSE42);
     EXPECT_EQ(s.lanes, 4);
     EXPECT_FALSE(s.fma);
-    EXPECT_EQ(roof_isa_of(0).lanes, 1);
+    // no feature required (the scalar backend): its plain C, kernels and probe alike, is
+    // vectorised by the compiler with SSE2, so its ceiling is 4 lanes of mul+add, not 1
+    roof_isa none = roof_isa_of(0);
+#if defined(__x86_64__)
+    EXPECT_STREQ(none.name, "sse2-auto");
+    EXPECT_EQ(none.lanes, 4);
+    EXPECT_FALSE(none.fma);
+    // Zen 4: 2 mul + 2 add pipes -> 16 flops per cycle for 4-lane mul+add code
+    roof_uarch z = roof_uarch_lookup("AuthenticAMD", 0x19, 0x11, &none);
+    EXPECT_EQ(roof_flops_per_cycle(&none, z.pipes), 16);
+#else
+    EXPECT_EQ(none.lanes, 1);
+#endif
     // Sapphire Rapids: two 512-bit FMA ports -> 64 flops per cycle per core
     roof_uarch u = roof_uarch_lookup("GenuineIntel", 6, 0x8F, &a);
     ASSERT_NE(u.name, nullptr);
@@ -1346,6 +1358,49 @@ TEST(RooflineCli, BadOptionsExit2WithAMessage)
         EXPECT_EQ(m.status, 2) << m.err;
         EXPECT_NE(m.err.find("cannot run on this CPU"), std::string::npos) << m.err;
     }
+}
+
+// With --threads, the engine splits only the calls above their split size: a backend's
+// kernels then run some on every thread, some on one, and each is placed against the
+// ceilings of its own thread count; the reports say so per backend, not "2 threads" for all.
+TEST(RooflineThreads, EachKernelAgainstTheCeilingsOfItsThreads)
+{
+    roof_ceilings c{};
+    c.n_thread_sets = 2;
+    c.peak[0].threads = 1;
+    c.peak[1].threads = 2;
+    EXPECT_EQ(roof_ceiling_threads(&c, 1), 1);
+    EXPECT_EQ(roof_ceiling_threads(&c, 2), 2);
+    c.n_thread_sets = 1;                        // all cores not measured (one core)
+    EXPECT_EQ(roof_ceiling_threads(&c, 2), 1);
+
+    roof_kernel k[5]{};
+    const char *cfg[5] = {"a", "a", "a", "b", "a"};
+    int threads[5] = {2, 1, 1, 2, 2};
+    for (int i = 0; i < 5; i++) {
+        snprintf(k[i].config, sizeof k[i].config, "%s", cfg[i]);
+        k[i].threads = threads[i];
+        k[i].ceiling_threads = threads[i];
+    }
+    roof_backend_result b{};
+    b.kernel_threads = 2;
+    b.kernels = k;
+    b.n_kernels = 5;
+    char note[512];
+    roof_threads_note(&b, "a", note, sizeof note);
+    EXPECT_STREQ(note, "engine of 2 threads: 2 kernels on 2 threads against the 2-thread "
+                       "ceilings; 2 kernels on 1 thread against the 1-thread ceilings");
+    roof_thread_group g[8];
+    ASSERT_EQ(roof_thread_groups(&b, nullptr, g, 8), 2);
+    EXPECT_EQ(g[0].kernels, 3);
+    EXPECT_EQ(g[1].kernels, 2);
+    b.kernel_threads = 1;
+    b.n_kernels = 3;
+    for (int i = 0; i < 3; i++)
+        k[i].threads = k[i].ceiling_threads = 1;
+    roof_threads_note(&b, nullptr, note, sizeof note);
+    EXPECT_STREQ(note, "engine of 1 thread: 3 kernels on 1 thread against the 1-thread "
+                       "ceilings");
 }
 
 // One run of every backend, shared by the report tests below.
@@ -1591,6 +1646,13 @@ TEST_F(RooflineRun, BackendsAreLabelledWithTheirIsaAndKernelThreads)
                      isa.name)
             << name;
         EXPECT_EQ(json_integer_value(json_object_get(b, "kernel_threads")), 1) << name;
+#if defined(__x86_64__)
+        // the scalar backend's ceiling is that of its compiled code: SSE2, 4 lanes
+        if (name == "scalar") {
+            EXPECT_EQ(json_integer_value(json_object_get(json_object_get(b, "isa"), "lanes")),
+                      4);
+        }
+#endif
     }
     mgpt_registry_free(&reg);
     EXPECT_GT(measured, 0);
@@ -1600,7 +1662,7 @@ TEST_F(RooflineRun, BackendsAreLabelledWithTheirIsaAndKernelThreads)
     if (mgpt_topology_read(&t, err, sizeof err) != 0 || t.cores < 2 ||
         !mgpt_threads_available())
         return;
-    Outcome r = run("--backend scalar --threads 2 --quick --repeats 1 --config e32_L1_b8 -q "
+    Outcome r = run("--backend scalar --threads 2 --quick --repeats 1 --config e32_L1_b8 "
                     "--json -");
     ASSERT_EQ(r.status, 0) << r.err;
     json_error_t je;
@@ -1608,6 +1670,34 @@ TEST_F(RooflineRun, BackendsAreLabelledWithTheirIsaAndKernelThreads)
     ASSERT_NE(j, nullptr) << je.text;
     json_t *b2 = json_array_get(json_object_get(j, "backends"), 0);
     EXPECT_EQ(json_integer_value(json_object_get(b2, "kernel_threads")), 2);
+    // each kernel against the ceilings of the threads it ran on, and the groups counted
+    // in the JSON and in the table's heading (on standard error, the JSON taking stdout)
+    std::map<std::pair<int, int>, int> groups;
+    size_t n;
+    json_t *k;
+    json_array_foreach(json_object_get(b2, "kernels"), n, k) {
+        int kt = (int)json_integer_value(json_object_get(k, "threads"));
+        int ct = (int)json_integer_value(json_object_get(k, "ceiling_threads"));
+        EXPECT_GE(kt, 1);
+        EXPECT_LE(kt, 2);
+        EXPECT_EQ(ct, kt > 1 ? 2 : 1) << json_string_value(json_object_get(k, "kernel"));
+        groups[{kt, ct}]++;
+    }
+    json_t *pl = json_object_get(b2, "kernel_placement");
+    ASSERT_TRUE(json_is_array(pl));
+    EXPECT_EQ(json_array_size(pl), groups.size());
+    std::string heading = "scalar on e32_L1_b8 (engine of 2 threads";
+    json_array_foreach(pl, n, k) {
+        int kt = (int)json_integer_value(json_object_get(k, "threads"));
+        int ct = (int)json_integer_value(json_object_get(k, "ceiling_threads"));
+        int count = (int)json_integer_value(json_object_get(k, "kernels"));
+        EXPECT_EQ(count, (groups[{kt, ct}])) << kt << "/" << ct;
+        heading += (n ? "; " : ": ") + std::to_string(count) + " kernel" +
+                   (count == 1 ? "" : "s") + " on " + std::to_string(kt) + " thread" +
+                   (kt == 1 ? "" : "s") + " against the " + std::to_string(ct) +
+                   "-thread ceilings";
+    }
+    EXPECT_NE(r.err.find(heading + ")"), std::string::npos) << heading << "\n" << r.err;
     json_t *scalar1 = nullptr;
     json_array_foreach(json_object_get(root, "backends"), i, b) {
         if (!strcmp(json_string_value(json_object_get(b, "name")), "scalar"))
@@ -1615,8 +1705,6 @@ TEST_F(RooflineRun, BackendsAreLabelledWithTheirIsaAndKernelThreads)
     }
     ASSERT_NE(scalar1, nullptr);
     std::map<std::string, double> one;
-    size_t n;
-    json_t *k;
     json_array_foreach(json_object_get(scalar1, "kernels"), n, k) {
         if (!strcmp(json_string_value(json_object_get(k, "config")), "e32_L1_b8"))
             one[json_string_value(json_object_get(k, "kernel"))] =
@@ -1656,7 +1744,7 @@ int xpath_count(xmlXPathContextPtr ctx, const char *expr)
 }
 #endif
 
-TEST_F(RooflineRun, SvgIsWellFormedWithOneMarkerPerKernel)
+TEST_F(RooflineRun, SvgIsWellFormedWithOneMarkerPerKernelAndTheCurves)
 {
 #ifndef HAVE_LIBXML
     GTEST_SKIP() << "built without libxml2 (install libxml2-dev and re-run configure)";
@@ -1723,6 +1811,59 @@ TEST_F(RooflineRun, SvgIsWellFormedWithOneMarkerPerKernel)
     EXPECT_EQ(xpath_count(ctx, "//s:text[contains(., 'GFLOP/s')]") > 0, true);
     EXPECT_EQ(xpath_count(ctx, "//s:g[@id='legend']"), 1);
     EXPECT_EQ(xpath_count(ctx, "//s:text[contains(., 'zero (no FLOPs)')]"), 1);
+
+    // the measured bandwidth curves: per drawn backend, one series per stream, with the
+    // JSON's points (for the threads of its drawn ceilings) and a mark per plateau; and per
+    // backend the threads its kernels ran on and the ceilings they are placed against
+    int curves_seen = 0;
+    json_array_foreach(json_object_get(root, "backends"), i, b) {
+        if (!json_is_true(json_object_get(b, "measured")) ||
+            !json_is_true(json_object_get(b, "has_probes")))
+            continue;
+        std::string name = json_string_value(json_object_get(b, "name"));
+        for (const char *stream : {"read", "read+write"}) {
+            std::string q = "//s:path[@class='curve'][@data-backend='" + name +
+                            "'][@data-stream='" + stream + "']";
+            xmlXPathObjectPtr c = xmlXPathEvalExpression((const xmlChar *)q.c_str(), ctx);
+            ASSERT_NE(c, nullptr);
+            ASSERT_EQ(c->nodesetval ? c->nodesetval->nodeNr : 0, 1) << q;
+            xmlNodePtr path = c->nodesetval->nodeTab[0];
+            xmlChar *th = xmlGetProp(path, (const xmlChar *)"data-threads");
+            xmlChar *d = xmlGetProp(path, (const xmlChar *)"d");
+            int threads = th ? atoi((const char *)th) : -1;
+            std::string dd = d ? (const char *)d : "";
+            xmlFree(th);
+            xmlFree(d);
+            xmlXPathFreeObject(c);
+            json_t *cv, *match = nullptr;
+            json_array_foreach(json_object_get(b, "curves"), j, cv) {
+                if (json_integer_value(json_object_get(cv, "threads")) == threads &&
+                    !strcmp(json_string_value(json_object_get(cv, "stream")), stream))
+                    match = cv;
+            }
+            ASSERT_NE(match, nullptr) << name << " " << stream << " on " << threads;
+            size_t points = json_array_size(json_object_get(match, "points"));
+            EXPECT_GT(points, 1u);
+            size_t vertices = 0;
+            for (char ch : dd)
+                vertices += ch == 'M' || ch == 'L';
+            EXPECT_EQ(vertices, points) << name << " " << stream;
+            std::string pq = "//s:path[@class='plateau'][@data-backend='" + name +
+                             "'][@data-stream='" + stream + "']";
+            EXPECT_EQ(xpath_count(ctx, pq.c_str()),
+                      (int)json_array_size(json_object_get(match, "plateaus")))
+                << pq;
+            curves_seen++;
+        }
+        if (json_array_size(json_object_get(b, "kernels")) > 0) {
+            std::string tq = "//s:text[@class='threads'][@data-backend='" + name +
+                             "'][contains(., '" +
+                             json_string_value(json_object_get(b, "threads_note")) + "')]";
+            EXPECT_EQ(xpath_count(ctx, tq.c_str()), 1) << tq;
+        }
+    }
+    EXPECT_EQ(curves_seen, 2 * drawn_backends);
+    EXPECT_EQ(xpath_count(ctx, "//s:text[contains(., 'working set per thread')]"), 1);
     xmlXPathFreeContext(ctx);
     xmlFreeDoc(doc);
 #endif

@@ -23,7 +23,14 @@ roof_isa roof_isa_of(uint32_t f)
         return (roof_isa){"avx", 8, 0, 1};
     if (f & (MGPT_CPU_SSE2 | MGPT_CPU_SSE3 | MGPT_CPU_SSSE3 | MGPT_CPU_SSE41 | MGPT_CPU_SSE42))
         return (roof_isa){"sse", 4, 0, 1};
+#if defined(__x86_64__)
+    /* no feature required: the scalar backend's plain C, which the compiler vectorises with
+     * SSE2 (x86-64's baseline) in its kernels and its probe alike
+     * (backends/scalar/Makefile.am): 4 lanes, separate mul and add */
+    return (roof_isa){"sse2-auto", 4, 0, 1};
+#else
     return (roof_isa){"scalar", 1, 0, 1};
+#endif
 }
 
 typedef struct uarch_row {

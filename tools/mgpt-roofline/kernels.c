@@ -12,10 +12,12 @@
  * of each mode. Inputs are synthetic: tokens and targets drawn uniformly from the
  * vocabulary, none masked, so every row does the counted work. attention_decode, which
  * only generation calls, is timed over one document of those tokens decoded through the
- * block with the key/value cache (ROOF_SITE_DECODE), and reported per such block. */
+ * block with the key/value cache (ROOF_SITE_DECODE), and reported per such block. The
+ * threads a slot runs on are the engine's split of its calls (group_threads). */
 #include <stdlib.h>
 #include <string.h>
 #include "data/dataset.h"
+#include "engine/threads.h"
 #include "model/decode.h"
 #include "model/model.h"
 #include "model/optimizer.h"
@@ -104,6 +106,20 @@ static void time_group(const group *g, const roof_timing *t, roof_kernel *out)
     free(v);
 }
 
+/* The threads a group's calls run on: the most parts the engine's team splits any of them
+ * into (a dry run of the team, which notes the parts and runs nothing); 1 without a team.
+ * Below its split size a call stays on the calling thread, whatever --threads says. */
+static int group_threads(const group *g, mgpt_team *team)
+{
+    if (!team)
+        return 1;
+    team->dry_run = 1;
+    team->max_parts = 1;
+    run_group(g);
+    team->dry_run = 0;
+    return team->max_parts;
+}
+
 /* Whether two calls are made by one site (a node's backward calling accumulate twice, the
  * optimizer's sumsq chunk by chunk): the site then runs once for both. */
 static int same_site(const roof_call *a, const roof_call *b)
@@ -186,6 +202,7 @@ int roof_measure_kernels(const mgpt_engine *e, const char *config, const roof_ti
         k->native = (int)((e->be.native >> slot) & 1u);
         roof_progress("%s: %s on %s (%d call%s per step)", label, k->name, config, k->calls,
                       k->calls == 1 ? "" : "s");
+        k->threads = group_threads(&g, e->compute.team);
         time_group(&g, t, k);
         n++;
     }

@@ -171,11 +171,11 @@ static int measure_backend(roof_run *run, const mgpt_registry *r, const pick *pk
     }
     const mgpt_backend_desc *d = eng.be.entry->desc;
     snprintf(b->description, sizeof b->description, "%s", d->description ? d->description : "");
-    /* the scalar backend's plain C runs vectorised with SSE2 (backends/scalar/Makefile.am):
-     * its read+write stream is of that width */
+    /* the read+write stream in the width of its code (the scalar backend's: the SSE2 the
+     * compiler vectorises it to, roof_isa_of) */
     roof_isa code = roof_isa_of(d->required_features);
     int rc = roof_measure_ceilings(d->probes, &run->machine, run->threads,
-                                   code.lanes < 4 ? 4 : code.lanes, run->ws, &run->timing,
+                                   code.lanes, run->ws, &run->timing,
                                    pk->name, &b->c);
     if (rc == 0) {
         if (!b->c.has_probes)
@@ -183,7 +183,6 @@ static int measure_backend(roof_run *run, const mgpt_registry *r, const pick *pk
                       pk->name);
         /* the ISA of its code, probes and kernels alike: what it requires */
         fill_theory(b, &run->machine, d->required_features);
-        int set = b->kernel_threads > 1 && b->c.n_thread_sets > 1 ? 1 : 0;
         for (int ci = 0; ci < run->opt.configs.n && !run->opt.no_kernels && rc == 0; ci++) {
             roof_kernel *ks;
             int nk;
@@ -199,7 +198,12 @@ static int measure_backend(roof_run *run, const mgpt_registry *r, const pick *pk
             }
             b->kernels = all;
             for (int i = 0; i < nk; i++) {
-                roof_place(&ks[i], b->c.peak[set].gflops, b->c.stream[set], b->kernel_threads);
+                /* each kernel against the ceilings of the threads it ran on: those of one
+                 * thread when the engine kept its calls on the calling thread */
+                int ct = roof_ceiling_threads(&b->c, ks[i].threads);
+                int set = ct > 1 ? 1 : 0;
+                ks[i].ceiling_threads = ct;
+                roof_place(&ks[i], b->c.peak[set].gflops, b->c.stream[set], ks[i].threads);
                 b->kernels[b->n_kernels++] = ks[i];
             }
             free(ks);

@@ -2,8 +2,10 @@
  * gets on the measured curves, and the roof over it: min(compute peak, AI x that
  * bandwidth). A kernel under the sloped part is memory-bound, under the flat part
  * compute-bound; its percentage is of that roof. A kernel without FLOPs (zero) has AI 0,
- * under no FLOP roof: its percentage is of the bandwidth. The ceilings are the backend's,
- * measured on as many threads as the kernel ran on. */
+ * under no FLOP roof: its percentage is of the bandwidth. The ceilings are the backend's
+ * one-thread ones for a kernel that ran on one thread (a call below the engine's split size
+ * stays on the calling thread, even with --threads), its all-cores ones for a kernel the
+ * engine split over more (roof_ceiling_threads). */
 #include "roofline.h"
 
 const char *const roof_stream_names[ROOF_STREAMS] = {"read", "read+write"};
@@ -51,4 +53,9 @@ void roof_place(roof_kernel *k, double peak_gflops, const roof_stream streams[RO
     k->compute_bound = peak_gflops <= mem_roof;
     k->ceiling_gflops = k->compute_bound ? peak_gflops : mem_roof;
     k->percent = k->ceiling_gflops > 0 ? 100.0 * k->gflops / k->ceiling_gflops : 0;
+}
+
+int roof_ceiling_threads(const roof_ceilings *c, int kernel_threads)
+{
+    return kernel_threads > 1 && c->n_thread_sets > 1 ? c->peak[1].threads : 1;
 }

@@ -105,6 +105,20 @@ static json_t *backend_json(const roof_backend_result *b)
                                             : b->isa.fma ? "fma" : "mul+add"));
     json_object_set_new(o, "has_probes", json_boolean(b->c.has_probes));
     json_object_set_new(o, "kernel_threads", json_integer(b->kernel_threads));
+    {
+        /* how many kernels ran on how many threads, against which ceilings */
+        roof_thread_group g[8];
+        int n = roof_thread_groups(b, NULL, g, 8);
+        json_t *a = json_array();
+        for (int i = 0; i < n; i++)
+            json_array_append_new(a, json_pack("{s:i, s:i, s:i}", "threads", g[i].threads,
+                                               "ceiling_threads", g[i].ceiling_threads,
+                                               "kernels", g[i].kernels));
+        json_object_set_new(o, "kernel_placement", a);
+        char note[512];
+        roof_threads_note(b, NULL, note, sizeof note);
+        json_object_set_new(o, "threads_note", json_string(note));
+    }
     if (b->c.has_probes) {
         json_t *ports = json_pack("{s:f, s:s, s:f}", "used", F(b->uarch.pipes), "source",
                                   b->uarch.source, "measured_ratio", F(b->pipes_measured));
@@ -152,6 +166,7 @@ static json_t *backend_json(const roof_backend_result *b)
         /* a kernel without FLOPs (zero) is placed against its level's bandwidth alone */
         int placed = k->ceiling_gflops > 0 || (k->flops == 0 && k->ceiling_gbs > 0);
         json_object_set_new(kj, "threads", json_integer(k->threads));
+        json_object_set_new(kj, "ceiling_threads", json_integer(k->ceiling_threads));
         json_object_set_new(kj, "stream", json_string(roof_stream_names[k->stream]));
         json_object_set_new(kj, "noise", json_real(F(k->noise)));
         json_object_set_new(kj, "bound", placed ? json_string(k->compute_bound ? "compute"

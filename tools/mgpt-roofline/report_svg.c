@@ -1,7 +1,14 @@
 /* The roofline chart as SVG, written directly: log-log axes (arithmetic intensity against
  * GFLOP/s), for each backend a flat compute ceiling and a sloped ceiling per memory level
  * (colour = backend, dash = level), one marker per kernel, backend and config (shape = op,
- * filled = forward, hollow = backward), a legend with the numbers, axis labels.
+ * filled = forward, hollow = backward), a legend with the numbers, axis labels; below it
+ * the measured bandwidth curves the ceilings come from (working set per thread against
+ * GB/s, log-log, colour = backend, solid = read, dashed = read+write, each plateau marked),
+ * and per backend the threads its kernels ran on and the ceilings they are placed against.
+ *
+ * Why not PLplot (tools/common/chart.c): its SVG driver draws every glyph and marker as
+ * anonymous paths, so the per-kernel <g class="kernel"> elements with their data-*
+ * attributes and <title> tooltips, and the data-* of each curve, could not be written.
  *
  * Why not cairo: its SVG surface turns every glyph into an outline and every marker into an
  * anonymous path. Written by hand, the text stays text (searchable, selectable, scalable),
@@ -14,12 +21,14 @@
 #include "roofline.h"
 
 #define W 1240
-#define H 780
 #define PX0 90.0   /* plot area */
 #define PX1 840.0
 #define PY0 84.0
 #define PY1 700.0
 #define LX 870.0   /* legend */
+#define CY0 800.0  /* the bandwidth curves' plot area: x as the roofline's */
+#define CY1 1100.0
+#define NOTES_Y 1190.0   /* per backend: threads and ceilings, one line each */
 
 /* Okabe-Ito colours: distinguishable with the common colour-vision deficiencies */
 static const char *const palette[] = {"#E69F00", "#009E73", "#0072B2", "#D55E00",
@@ -55,11 +64,22 @@ static void esc(FILE *f, const char *s)
     }
 }
 
-/* The ceilings the kernels of b are placed against (1 thread, unless its kernels ran on
- * more: --threads). */
+/* The ceilings drawn for b: those most of its kernels are placed against (the all-cores
+ * ones only when more of its kernels ran split over the threads than on one; a tie, or
+ * no kernels: one thread's). The notes under the chart give every group. */
 static int ceiling_set(const roof_backend_result *b)
 {
-    return b->kernel_threads > 1 && b->c.n_thread_sets > 1 ? 1 : 0;
+    if (b->c.n_thread_sets < 2)
+        return 0;
+    roof_thread_group g[8];
+    int n = roof_thread_groups(b, NULL, g, 8), one = 0, all = 0;
+    for (int i = 0; i < n; i++) {
+        if (g[i].ceiling_threads > 1)
+            all += g[i].kernels;
+        else
+            one += g[i].kernels;
+    }
+    return all > one ? 1 : 0;
 }
 
 static int drawable(const roof_backend_result *b)
@@ -392,12 +412,8 @@ static void legend(FILE *f, const roof_run *run)
 {
     double y = PY0 + 4;
     fputs("<g id=\"legend\" font-size=\"12\" fill=\"#222\">\n", f);
-    int kthreads = 1;
-    for (int i = 0; i < run->n_be; i++)
-        if (drawable(&run->be[i]) && ceiling_set(&run->be[i]))
-            kthreads = run->threads;
     fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" font-weight=\"bold\" font-size=\"13\">Measured ceilings"
-               " (%d thread%s)</text>\n", LX, y, kthreads, kthreads == 1 ? "" : "s");
+               " drawn (threads)</text>\n", LX, y);
     y += 20;
     static const double col[] = {LX + 150, LX + 197, LX + 244, LX + 291, LX + 345};
     static const char *const head[] = {"GFLOP/s", "L1", "L2", "L3", "DRAM"};
@@ -419,6 +435,8 @@ static void legend(FILE *f, const roof_run *run)
                    "stroke-width=\"3\"/>\n", LX, y - 4, LX + 22, y - 4, c);
         fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" fill=\"%s\" font-weight=\"bold\">", LX + 28, y, c);
         esc(f, b->name);
+        if (drawable(b))
+            fprintf(f, " (%d)", b->c.peak[ceiling_set(b)].threads);
         fputs("</text>\n", f);
         if (!drawable(b)) {
             fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" fill=\"#777\">%s</text>\n", LX + 90, y,
@@ -444,19 +462,21 @@ static void legend(FILE *f, const roof_run *run)
 
     y += 14;
     fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" font-weight=\"bold\" font-size=\"13\">Memory ceilings"
-               " (working set)</text>\n", LX, y);
+               " (plateaus, below)</text>\n", LX, y);
     y += 20;
     for (int l = 0; l < ROOF_LEVELS; l++) {
-        if (!run->ws[0].present[l])
+        /* the levels some backend's read curve shows, whatever the OS says */
+        int shown = 0;
+        for (int i = 0; i < run->n_be; i++)
+            shown |= drawable(&run->be[i]) && run->be[i].c.bw[ceiling_set(&run->be[i])][l].gbs > 0;
+        if (!shown)
             continue;
         fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#333\" "
                    "stroke-width=\"1.6\"%s%s%s/>\n", LX, y - 4, LX + 40, y - 4,
                 level_dash[l][0] ? " stroke-dasharray=\"" : "", level_dash[l],
                 level_dash[l][0] ? "\"" : "");
-        char ws[32];
-        roof_fmt_bytes(ws, sizeof ws, (double)run->ws[0].total[l]);
-        fprintf(f, "<text x=\"%.1f\" y=\"%.1f\">%s (%s)</text>\n", LX + 50, y,
-                roof_level_names[l], ws);
+        fprintf(f, "<text x=\"%.1f\" y=\"%.1f\">%s plateau of the read curve</text>\n",
+                LX + 50, y, roof_level_names[l]);
         y += 18;
     }
     fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#333\" "
@@ -492,19 +512,170 @@ static void legend(FILE *f, const roof_run *run)
     fputs("</g>\n", f);
 }
 
+/* --- the bandwidth curves ------------------------------------------------------------------ */
+
+/* The curves drawn for b: those of the ceilings drawn (ceiling_set). */
+static const roof_stream *drawn_streams(const roof_backend_result *b)
+{
+    return b->c.stream[ceiling_set(b)];
+}
+
+static void curves(FILE *f, const roof_run *run)
+{
+    double xlo = INFINITY, xhi = 0, ylo = INFINITY, yhi = 0;
+    for (int i = 0; i < run->n_be; i++) {
+        if (!drawable(&run->be[i]))
+            continue;
+        const roof_stream *st = drawn_streams(&run->be[i]);
+        for (int k = 0; k < ROOF_STREAMS; k++)
+            for (int p = 0; p < st[k].curve.n; p++) {
+                widen(&xlo, &xhi, st[k].curve.bytes[p]);
+                widen(&ylo, &yhi, st[k].curve.gbs[p]);
+            }
+    }
+    if (!(xhi > 0))
+        return;
+    /* log2 on x (sizes double), log10 on y */
+    double lx0 = floor(log2(xlo)), lx1 = ceil(log2(xhi));
+    double ly0 = floor(log10(ylo / 1.2)), ly1 = ceil(log10(yhi * 1.2));
+    if (lx1 - lx0 < 1)
+        lx1 = lx0 + 1;
+    if (ly1 - ly0 < 1)
+        ly1 = ly0 + 1;
+#define CX(v) (PX0 + (log2(v) - lx0) / (lx1 - lx0) * (PX1 - PX0))
+#define CY(v) (CY1 - (log10(v) - ly0) / (ly1 - ly0) * (CY1 - CY0))
+    fputs("<g id=\"curve-axes\" font-size=\"13\" fill=\"#222\">\n", f);
+    for (int e = (int)lx0; e <= (int)lx1; e += 2) {
+        double x = CX(pow(2, e));
+        char t[32];
+        roof_fmt_bytes(t, sizeof t, pow(2, e));
+        fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#d8d8d8\"/>\n",
+                x, CY0, x, CY1);
+        fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>\n", x, CY1 + 20,
+                t);
+    }
+    for (int e = (int)ly0; e <= (int)ly1; e++) {
+        double y = CY(pow(10, e));
+        char t[32];
+        tick_label(t, sizeof t, e);
+        fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#d8d8d8\"/>\n",
+                PX0, y, PX1, y);
+        fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%s</text>\n", PX0 - 8,
+                y + 4.5, t);
+    }
+    fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" "
+               "stroke=\"#444\" stroke-width=\"1.2\"/>\n", PX0, CY0, PX1 - PX0, CY1 - CY0);
+    fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"15\" font-weight=\"bold\">Measured "
+               "bandwidth: the curves the memory ceilings come from</text>\n", PX0, CY0 - 14);
+    fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" font-size=\"15\">"
+               "working set per thread (bytes)</text>\n", (PX0 + PX1) / 2, CY1 + 44);
+    fprintf(f, "<text transform=\"translate(%.1f,%.1f) rotate(-90)\" text-anchor=\"middle\" "
+               "font-size=\"15\">bandwidth (GB/s, all threads)</text>\n", PX0 - 58,
+            (CY0 + CY1) / 2);
+    fputs("</g>\n<g id=\"curves\" fill=\"none\">\n", f);
+    for (int i = 0; i < run->n_be; i++) {
+        const roof_backend_result *b = &run->be[i];
+        if (!drawable(b))
+            continue;
+        const roof_stream *st = drawn_streams(b);
+        int threads = b->c.peak[ceiling_set(b)].threads;
+        for (int k = 0; k < ROOF_STREAMS; k++) {
+            const roof_curve *c = &st[k].curve;
+            if (c->n < 1)
+                continue;
+            fputs("<path class=\"curve\" data-backend=\"", f);
+            esc(f, b->name);
+            fprintf(f, "\" data-stream=\"%s\" data-threads=\"%d\" data-points=\"%d\" d=\"",
+                    roof_stream_names[k], threads, c->n);
+            for (int p = 0; p < c->n; p++)
+                fprintf(f, "%s%.1f,%.1f", p ? " L" : "M", CX(c->bytes[p]), CY(c->gbs[p]));
+            fprintf(f, "\" stroke=\"%s\" stroke-width=\"2\"%s/>\n", palette[i % 8],
+                    k == ROOF_READ ? "" : " stroke-dasharray=\"6,4\"");
+            /* each plateau: a thick segment at its median over its sizes */
+            for (int q = 0; q < st[k].n_plateaus; q++) {
+                const roof_plateau *pl = &st[k].plateau[q];
+                fputs("<path class=\"plateau\" data-backend=\"", f);
+                esc(f, b->name);
+                fprintf(f, "\" data-stream=\"%s\" data-gbs=\"%.3f\" d=\"M%.1f,%.1f L%.1f,%.1f\" "
+                           "stroke=\"%s\" stroke-width=\"6\" stroke-opacity=\"0.35\">"
+                           "<title>", roof_stream_names[k], pl->gbs, CX(pl->lo_bytes),
+                        CY(pl->gbs), CX(pl->hi_bytes) + (pl->hi_bytes > pl->lo_bytes ? 0 : 4),
+                        CY(pl->gbs), palette[i % 8]);
+                esc(f, b->name);
+                char lo[32], hi[32];
+                roof_fmt_bytes(lo, sizeof lo, pl->lo_bytes);
+                roof_fmt_bytes(hi, sizeof hi, pl->hi_bytes);
+                fprintf(f, " %s, %d thread%s: plateau %.3g GB/s over %s to %s</title></path>\n",
+                        roof_stream_names[k], threads, threads == 1 ? "" : "s", pl->gbs, lo, hi);
+            }
+        }
+    }
+    fputs("</g>\n", f);
+#undef CX
+#undef CY
+    /* its legend, right of the panel */
+    double y = CY0 + 4;
+    fprintf(f, "<g id=\"curve-legend\" font-size=\"12\" fill=\"#222\">\n<text x=\"%.1f\" "
+               "y=\"%.1f\" font-weight=\"bold\" font-size=\"13\">Curves</text>\n", LX, y);
+    y += 20;
+    for (int k = 0; k < ROOF_STREAMS; k++, y += 18) {
+        fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#333\" "
+                   "stroke-width=\"2\"%s/>\n", LX, y - 4, LX + 40, y - 4,
+                k == ROOF_READ ? "" : " stroke-dasharray=\"6,4\"");
+        fprintf(f, "<text x=\"%.1f\" y=\"%.1f\">%s stream</text>\n", LX + 50, y,
+                roof_stream_names[k]);
+    }
+    fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#333\" "
+               "stroke-width=\"6\" stroke-opacity=\"0.35\"/>\n", LX, y - 4, LX + 40, y - 4);
+    fprintf(f, "<text x=\"%.1f\" y=\"%.1f\">a plateau: a memory level</text>\n", LX + 50, y);
+    y += 18;
+    fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" fill=\"#555\">colour: backend, on the threads "
+               "of</text>\n<text x=\"%.1f\" y=\"%.1f\" fill=\"#555\">its drawn ceilings</text>\n",
+            LX, y + 2, LX, y + 20);
+    fputs("</g>\n", f);
+}
+
+/* Per backend: the threads its kernels ran on and the ceilings they are placed against. */
+static void thread_notes(FILE *f, const roof_run *run)
+{
+    double y = NOTES_Y - 22;
+    fprintf(f, "<g id=\"thread-notes\" font-size=\"12\" fill=\"#222\">\n<text x=\"%.1f\" "
+               "y=\"%.1f\" font-weight=\"bold\" font-size=\"13\">Threads and ceilings per backend"
+               "</text>\n", PX0, y);
+    y += 22;
+    for (int i = 0; i < run->n_be; i++, y += 18) {
+        const roof_backend_result *b = &run->be[i];
+        fprintf(f, "<text class=\"threads\" data-backend=\"");
+        esc(f, b->name);
+        fprintf(f, "\" x=\"%.1f\" y=\"%.1f\"><tspan fill=\"%s\" font-weight=\"bold\">", PX0, y,
+                palette[i % 8]);
+        esc(f, b->name);
+        fputs("</tspan>: ", f);
+        if (!b->n_kernels)
+            fputs(drawable(b) ? "no kernels placed" : b->measured ? "no probes" : "not run here",
+                  f);
+        else {
+            char note[512];
+            roof_threads_note(b, NULL, note, sizeof note);
+            esc(f, note);
+            if (drawable(b))
+                fprintf(f, "; drawn: the %d-thread ceilings", b->c.peak[ceiling_set(b)].threads);
+        }
+        fputs("</text>\n", f);
+    }
+    fputs("</g>\n", f);
+}
+
 int roof_write_svg(const roof_run *run, FILE *f)
 {
     axes a = plan_axes(run);
     char mach[160];
     roof_machine_describe(&run->machine, mach, sizeof mach);
-    int kthreads = 1;
-    for (int i = 0; i < run->n_be; i++)
-        if (run->be[i].kernel_threads > kthreads)
-            kthreads = run->be[i].kernel_threads;
+    double H = NOTES_Y + 18.0 * run->n_be + 10;
 
     fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-               "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
-               "viewBox=\"0 0 %d %d\" font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\">\n",
+               "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%.0f\" "
+               "viewBox=\"0 0 %d %.0f\" font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\">\n",
                W, H, W, H);
     fputs("<title>mgpt roofline: ", f);
     esc(f, mach);
@@ -512,7 +683,7 @@ int roof_write_svg(const roof_run *run, FILE *f)
           "every kernel of the model config placed against them (mgpt-roofline).</desc>\n", f);
     fprintf(f, "<defs><clipPath id=\"plot\"><rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
                "height=\"%.1f\"/></clipPath></defs>\n", PX0, PY0, PX1 - PX0, PY1 - PY0);
-    fprintf(f, "<rect width=\"%d\" height=\"%d\" fill=\"#ffffff\"/>\n", W, H);
+    fprintf(f, "<rect width=\"%d\" height=\"%.0f\" fill=\"#ffffff\"/>\n", W, H);
 
     fprintf(f, "<text x=\"%.1f\" y=\"30\" font-size=\"18\" font-weight=\"bold\" fill=\"#111\">"
                "Roofline: ", PX0);
@@ -523,9 +694,8 @@ int roof_write_svg(const roof_run *run, FILE *f)
         fputs(i ? ", " : "", f);
         esc(f, run->opt.configs.v[i]);
     }
-    fprintf(f, "; kernels run on %d thread%s and are placed against the ceilings of %d thread%s"
-               "</text>\n", kthreads, kthreads == 1 ? "" : "s", kthreads,
-            kthreads == 1 ? "" : "s");
+    fputs("; each kernel placed against the ceilings of the threads it ran on (per backend "
+          "below the curves)</text>\n", f);
     fprintf(f, "<text x=\"%.1f\" y=\"66\" font-size=\"13\" fill=\"#444\">ceilings measured "
                "with each backend's own probes, median of %d; core clock %.2f GHz measured, "
                "libcpuid's nominal %.2f GHz</text>\n",
@@ -537,6 +707,8 @@ int roof_write_svg(const roof_run *run, FILE *f)
     kernels(f, run, &a);
     labels(f, run, &a);
     legend(f, run);
+    curves(f, run);
+    thread_notes(f, run);
     fputs("</svg>\n", f);
     return ferror(f) ? -1 : 0;
 }

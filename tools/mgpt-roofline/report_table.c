@@ -105,10 +105,10 @@ static void compute_table(const roof_run *run, FILE *f)
                "datasheet = cores x clock x lanes x FMA ports x 2\n"
                "(x mul/add pipes for mul+add code), at libcpuid's nominal clock and at the "
                "measured clock\n");
-    fprintf(f, "%-8s %-15s %5s %-22s %-12s | %9s %11s %9s %9s | %9s %9s %9s\n", "backend", "ISA",
+    fprintf(f, "%-8s %-17s %5s %-22s %-12s | %9s %11s %9s %9s | %9s %9s %9s\n", "backend", "ISA",
             "lanes", "ports: table/measured", "clock GHz", "1 core", "flop/cycle", "@nominal",
             "@clock", "all cores", "@nominal", "@clock");
-    rule(f, 141);
+    rule(f, 143);
     for (int i = 0; i < run->n_be; i++) {
         const roof_backend_result *b = &run->be[i];
         if (!b->measured) {
@@ -129,7 +129,7 @@ static void compute_table(const roof_run *run, FILE *f)
         snprintf(clk, sizeof clk, "%.2f>%.2f", b->c.peak[0].clock.before_ghz,
                  b->c.peak[0].clock.after_ghz);
         const roof_peak *all = &b->c.peak[b->c.n_thread_sets > 1 ? 1 : 0];
-        fprintf(f, "%-8s %-15s %5d %-22s %-12s | %9.1f %11.2f %9.1f %9.1f | %9.1f %9.1f %9.1f\n",
+        fprintf(f, "%-8s %-17s %5d %-22s %-12s | %9.1f %11.2f %9.1f %9.1f | %9.1f %9.1f %9.1f\n",
                 b->name, isa, b->isa.lanes, ports, clk, b->c.peak[0].gflops,
                 b->c.peak[0].flops_per_cycle, b->theory_nominal[0], b->theory_measured[0],
                 all->gflops, b->theory_nominal[1], b->theory_measured[1]);
@@ -190,8 +190,11 @@ static void kernel_table(const roof_run *run, FILE *f)
                "min(peak, AI x bandwidth), the bandwidth that of the plateau serving the "
                "kernel's largest call per thread on the faster of the\n"
                "two streams (its mix of reads and writes lies between them), with the "
-               "backend's ceilings on as many threads as the kernel ran\n"
-               "on (for a kernel without FLOPs, that bandwidth); noise = the spread of its "
+               "backend's 1-thread ceilings for a kernel that ran on\n"
+               "1 thread, its all-cores ones for a kernel the engine split over more (calls "
+               "below the split size stay on 1 thread, even with\n"
+               "--threads; each block's heading counts them) (for a kernel without FLOPs, "
+               "that bandwidth); noise = the spread of its "
                "time and of that plateau; * = scalar reference kernel;\n"
                "attention_decode (generation only): per document decoded through the block "
                "with the key/value cache\n");
@@ -202,8 +205,9 @@ static void kernel_table(const roof_run *run, FILE *f)
             const roof_kernel *kr = &b->kernels[k];
             if (strcmp(cfg, kr->config) != 0) {
                 cfg = kr->config;
-                fprintf(f, "\n%s on %s (%d thread%s)\n", b->name, cfg, b->kernel_threads,
-                        b->kernel_threads == 1 ? "" : "s");
+                char note[512];
+                roof_threads_note(b, cfg, note, sizeof note);
+                fprintf(f, "\n%s on %s (%s)\n", b->name, cfg, note);
                 fprintf(f, "%-23s %5s %7s %9s %9s %7s %10s %8s %8s %5s %-10s %-7s %10s %6s %6s\n",
                         "kernel", "calls", "threads", "FLOP", "bytes", "AI", "time us",
                         "GFLOP/s", "GB/s", "level", "stream", "bound", "ceiling", "%",

@@ -294,14 +294,18 @@ typedef struct roof_kernel {
     double ceiling_gbs;          /* the sloped roof's bandwidth: the faster stream's plateau
                                   * at the working set per thread */
     int stream;                  /* ROOF_READ or ROOF_UPDATE: the stream that gave it */
-    int threads;                 /* threads it ran on (the ceilings are for as many) */
+    int threads;                 /* threads it ran on: the most parts the engine split
+                                  * any of its calls into (1 below the split size, even
+                                  * with --threads); kernels.c fills it */
+    int ceiling_threads;         /* the ceilings it is placed against: 1 thread, or all
+                                  * cores when it ran on more than one */
     double noise;                /* relative: its time's spread plus its plateau's */
     double percent;              /* gflops / ceiling_gflops * 100; without FLOPs (zero),
                                   * gbs / ceiling_gbs * 100 */
 } roof_kernel;
 
 /* Every slot a step of `config` calls, timed alone on the engine's compute (its backend on
- * its threads). */
+ * its threads), with the threads each ran on. */
 int roof_measure_kernels(const mgpt_engine *e, const char *config, const roof_timing *t,
                          const char *label, roof_kernel **out, int *n_out);
 
@@ -317,6 +321,9 @@ int roof_measure_kernels(const mgpt_engine *e, const char *config, const roof_ti
  * bandwidth alone. */
 void roof_place(roof_kernel *k, double peak_gflops, const roof_stream streams[ROOF_STREAMS],
                 int threads);
+/* The threads of the ceilings a kernel that ran on `kernel_threads` is placed against: 1,
+ * or the all-cores count when it ran on more than one and all cores were measured. */
+int roof_ceiling_threads(const roof_ceilings *c, int kernel_threads);
 
 /* --- the whole run, for the reports ----------------------------------------------------- */
 
@@ -333,8 +340,8 @@ typedef struct roof_backend_result {
     roof_ceilings c;
     roof_kernel *kernels;
     int n_kernels;
-    int kernel_threads;          /* the engine's threads the kernels ran on: --threads if
-                                  * given, else 1 */
+    int kernel_threads;          /* the engine's threads: --threads if given, else 1;
+                                  * each kernel's own count is roof_kernel.threads */
 } roof_backend_result;
 
 typedef struct roof_run {
@@ -348,6 +355,22 @@ typedef struct roof_run {
     char timestamp[32];
     double seconds;              /* wall time of the run */
 } roof_run;
+
+/* --- threads_note.c: which threads and ceilings a backend's kernels had ------------------ */
+
+typedef struct roof_thread_group {
+    int threads;            /* the threads its kernels ran on */
+    int ceiling_threads;    /* the ceilings they are placed against */
+    int kernels;            /* how many (rows of the table) */
+} roof_thread_group;
+
+/* b's kernels (of `config`, or all when NULL) grouped by threads and ceilings, most
+ * threads first; the count (at most max). */
+int roof_thread_groups(const roof_backend_result *b, const char *config, roof_thread_group *g,
+                       int max);
+/* "engine of 2 threads: 4 kernels on 2 threads against the 2-thread ceilings; 15 kernels
+ * on 1 thread against the 1-thread ceilings" */
+void roof_threads_note(const roof_backend_result *b, const char *config, char *buf, size_t len);
 
 /* --- report_table.c, report_json.c, report_svg.c ---------------------------------------- */
 
