@@ -7,7 +7,9 @@
 #include "cli.h"
 #include "data/dataset.h"
 #include "data/stream.h"
+#include "model/microbatch.h"
 #include "model/optimizer.h"
+#include "comm.h"
 
 /* The command line, every value checked against its range. */
 typedef struct train_opts {
@@ -15,7 +17,7 @@ typedef struct train_opts {
     mgpt_config given;    /* the shape options given, 0 where not (resuming checks these) */
     int set_seed;
     int stream;           /* --stream: one token stream, random windows */
-    int batch, steps, warmup, val_every, patience, num_samples, log_every;
+    int batch, micro, steps, warmup, val_every, patience, num_samples, log_every;
     double lr, clip, val_split, temperature;
     mgpt_lr_schedule schedule;
     uint64_t seed;
@@ -41,6 +43,9 @@ typedef struct trainer {
     double best_val;       /* the best validation loss so far (INFINITY: none yet) */
     long best_step;        /* its step, -1 before the first validation */
     struct run_archive *archive; /* the run's archive (run_archive.h), or NULL */
+    comm *comm;            /* the collectives (one process, or the ranks of mpirun) */
+    mgpt_microbatch mb;    /* the step's micro-batches on this rank (the model has M) */
+    int *step_tokens, *step_targets; /* [B*T] the step's documents, all micro-batches */
 } trainer;
 
 /* --- train_options.c --------------------------------------------------------------- */
@@ -61,6 +66,19 @@ int train_check_shape(const train_opts *o, const mgpt_config *ck, const char *pa
 /* The steps up to --num-steps (or an early stop, or ^C), the validations and checkpoints,
  * then the samples: the command's exit status. */
 int train_run(trainer *t);
+
+/* --- train_step.c ------------------------------------------------------------------ */
+
+/* --micro-batch against --batch-size: CLI_OK or CLI_USAGE. */
+int train_check_micro(const train_opts *o);
+/* The step's buffers and this rank's micro-batches: CLI_OK or the exit status. */
+int train_step_plan(trainer *t);
+void train_step_free(trainer *t);
+/* The step's gradient from t->step_tokens and step_targets into the model's gradients,
+ * over every rank: the step's mean loss (the same on every rank). */
+float train_step_gradient(trainer *t);
+/* A digest of the data and the options that decide the run: every rank must agree. */
+uint64_t train_digest(const trainer *t);
 
 /* --- train_report.c ---------------------------------------------------------------- */
 
