@@ -188,6 +188,10 @@ TEST_F(TrainMpi, CheckpointIsByteIdenticalOnOneToFourRanks)
         EXPECT_TRUE(read_file(path(name)) == want) << "-np " << np << " differs from one process";
         // rank 0 alone prints: one header, one line per logged step
         EXPECT_EQ(m.out.find("saved"), m.out.rfind("saved")) << m.out;
+        std::string ranks = std::to_string(np) + (np == 1 ? " rank " : " ranks ");
+        EXPECT_NE(m.out.find("micro-batches: 4 of 3 documents a step, gradients summed in a "
+                             "fixed tree, on " + ranks + "(Open MPI)"), std::string::npos)
+            << m.out;
     }
 }
 

@@ -7,6 +7,7 @@
  * nothing). Each float crosses the network twice, as in a ring all-reduce: about
  * 2 (size - 1) / size x 4 bytes per parameter and rank, plus one chunk per extra node
  * when a rank holds more than one. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,6 +92,12 @@ static int plan(comm *c, mgpt_microbatch *mb, const mgpt_model *m, int k)
             tool_error(C, "mpirun -np %d: more ranks than the %d micro-batch%s of a step "
                        "(--batch-size / --micro-batch); give at most %d rank%s or a smaller "
                        "--micro-batch", c->size, k, k == 1 ? "" : "es", k, k == 1 ? "" : "s");
+        return CLI_USAGE;
+    }
+    if (m->num_floats > INT_MAX) {
+        if (c->rank == 0)
+            tool_error(C, "mpirun: the model's %zu parameters exceed the %d floats one MPI "
+                       "message can carry", m->num_floats, INT_MAX);
         return CLI_USAGE;
     }
     int lo, hi;
