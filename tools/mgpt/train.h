@@ -46,6 +46,7 @@ typedef struct trainer {
     comm *comm;            /* the collectives (one process, or the ranks of mpirun) */
     mgpt_microbatch mb;    /* the step's micro-batches on this rank (the model has M) */
     int *step_tokens, *step_targets; /* [B*T] the step's documents, all micro-batches */
+    double comm_seconds;   /* in the gradient exchange (with MPI: waiting for the others too) */
 } trainer;
 
 /* --- train_options.c --------------------------------------------------------------- */
@@ -77,6 +78,8 @@ void train_step_free(trainer *t);
 /* The step's gradient from t->step_tokens and step_targets into the model's gradients,
  * over every rank: the step's mean loss (the same on every rank). */
 float train_step_gradient(trainer *t);
+/* "gradient exchange: X ms/step" under mpirun, for the steps of this run. */
+void train_print_comm(const trainer *t, long steps);
 /* A digest of the data and the options that decide the run: every rank must agree. */
 uint64_t train_digest(const trainer *t);
 

@@ -139,6 +139,7 @@ static int loop(trainer *t)
     if (interrupted)
         printf("interrupted after step %ld\n", m->step);
     train_print_speed(ran, p.run_seconds, p.run_tokens, flops_step);
+    train_print_comm(t, ran);
     if (o->save) {
         /* with validation, PATH already holds the best model; without, the last one */
         if (n_val == 0 || t->best_step < 0) {

@@ -50,8 +50,18 @@ void train_step_free(trainer *t)
 float train_step_gradient(trainer *t)
 {
     mgpt_microbatch_run(&t->mb, t->m, t->step_tokens, t->step_targets);
+    double t0 = cli_now();
     t->comm->ops->reduce(t->comm, &t->mb, t->m);
+    t->comm_seconds += cli_now() - t0;
     return mgpt_microbatch_loss(&t->mb);
+}
+
+void train_print_comm(const trainer *t, long steps)
+{
+    if (t->comm->size > 1 && steps > 0)
+        printf("gradient exchange: %.3f ms/step on rank 0 (%s, %d ranks; includes waiting for "
+               "the slowest rank)\n", t->comm_seconds * 1e3 / (double)steps,
+               t->comm->ops->name, t->comm->size);
 }
 
 /* h folded with the hash of n bytes at p. */
