@@ -26,6 +26,13 @@
 
 namespace {
 
+// GTEST_SKIP returns from the function it is in: a macro, so that it ends the test.
+#define NEED_MPI()                                                                    \
+    do {                                                                              \
+        if (mpirun.empty())                                                           \
+            GTEST_SKIP() << "built without MPI (or no mpirun): configure --with-mpi"; \
+    } while (0)
+
 struct Result {
     int status = -1;  // exit status, or 128 + signal
     std::string out, err;
@@ -68,12 +75,6 @@ protected:
     {
         if (!dir.empty())
             nftw(dir.c_str(), remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-    }
-
-    void need_mpi()
-    {
-        if (mpirun.empty())
-            GTEST_SKIP() << "built without MPI (or no mpirun): configure --with-mpi";
     }
 
     std::string path(const std::string &name) const { return dir + "/" + name; }
@@ -168,7 +169,7 @@ TEST_F(TrainMpi, MicroBatchesAreBitwiseRepeatableAndDifferOnlyByRounding)
 
 TEST_F(TrainMpi, CheckpointIsByteIdenticalOnOneToFourRanks)
 {
-    need_mpi();
+    NEED_MPI();
     // 12 documents in 4 micro-batches of 3: ranks 1, 2 and 4 own whole tree nodes; 3 ranks
     // own [0, 1), [1, 2), [2, 4)
     std::vector<std::string> opts = {"--batch-size", "12", "--micro-batch", "3", "--val-split",
@@ -199,7 +200,7 @@ TEST_F(TrainMpi, CheckpointIsByteIdenticalOnOneToFourRanks)
 
 TEST_F(TrainMpi, ResumeUnderMpirunContinuesTheRun)
 {
-    need_mpi();
+    NEED_MPI();
     // 4 steps on 2 ranks, then on to 6 from that checkpoint: on one process, and on 4 ranks
     std::vector<std::string> opts = {"--batch-size", "8", "--micro-batch", "2"};
     std::vector<std::string> first = opts;
@@ -227,7 +228,7 @@ TEST_F(TrainMpi, ResumeUnderMpirunContinuesTheRun)
 
 TEST_F(TrainMpi, MoreRanksThanMicroBatchesIsRefused)
 {
-    need_mpi();
+    NEED_MPI();
     Result r = run(under_mpirun(3, train({"--batch-size", "4", "--micro-batch", "2"})));
     EXPECT_EQ(r.status, 2) << r.err;
     EXPECT_NE(r.err.find("more ranks than the 2 micro-batches"), std::string::npos) << r.err;
@@ -235,7 +236,7 @@ TEST_F(TrainMpi, MoreRanksThanMicroBatchesIsRefused)
 
 TEST_F(TrainMpi, ARankGivenOtherDataEndsTheJob)
 {
-    need_mpi();
+    NEED_MPI();
     std::ofstream(path("other.txt")) << "alpha\nbeta\ngamma\ndelta\n";
     std::vector<std::string> a = under_mpirun(1, train({"--batch-size", "4", "--micro-batch", "2",
                                                          "--save", "x.ckpt"}));
@@ -252,7 +253,7 @@ TEST_F(TrainMpi, ARankGivenOtherDataEndsTheJob)
 
 TEST_F(TrainMpi, ARankWithABadOptionEndsTheJob)
 {
-    need_mpi();
+    NEED_MPI();
     std::vector<std::string> a = under_mpirun(1, train({"--batch-size", "4", "--micro-batch", "2"}));
     std::vector<std::string> b = train({"--batch-size", "4", "--micro-batch", "3"});
     a.insert(a.end(), {":", "-np", "1"});
