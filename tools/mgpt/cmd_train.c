@@ -139,7 +139,7 @@ static int build(trainer *t, const cli_global *g)
     train_opts *o = t->o;
     char err[1200];
     int status = o->resume ? CLI_OK
-                           : cli_model_budget(C, &o->cfg, o->micro, o->cfg.block_size,
+                           : cli_model_budget(C, &o->cfg, train_micro(o), o->cfg.block_size,
                                               MGPT_MODEL_TRAIN);
     if (status == CLI_OK)
         status = cli_engine_open(&t->eng, C, g);
@@ -147,12 +147,12 @@ static int build(trainer *t, const cli_global *g)
         return status;
     if (o->resume) {
         mgpt_checkpoint_meta meta;
-        status = cli_model_from_checkpoint(C, o->resume, o->micro, 0, 1, &t->eng.compute, &meta,
+        status = cli_model_from_checkpoint(C, o->resume, train_micro(o), 0, 1, &t->eng.compute, &meta,
                                            &t->m);
         if (status != CLI_OK)
             return status;
     } else {
-        t->m = mgpt_model_create(&o->cfg, o->micro, &t->eng.compute, err, sizeof err);
+        t->m = mgpt_model_create(&o->cfg, train_micro(o), &t->eng.compute, err, sizeof err);
         if (!t->m) {
             tool_error(C, "cannot create the model: %s", err);
             return CLI_FAIL;

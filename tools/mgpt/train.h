@@ -17,7 +17,8 @@ typedef struct train_opts {
     mgpt_config given;    /* the shape options given, 0 where not (resuming checks these) */
     int set_seed;
     int stream;           /* --stream: one token stream, random windows */
-    int batch, micro, steps, warmup, val_every, patience, num_samples, log_every;
+    int batch, steps, warmup, val_every, patience, num_samples, log_every;
+    int micro;            /* --micro-batch, 0 if not given (train_micro: the batch) */
     double lr, clip, val_split, temperature;
     mgpt_lr_schedule schedule;
     uint64_t seed;
@@ -70,6 +71,9 @@ int train_run(trainer *t);
 
 /* --- train_step.c ------------------------------------------------------------------ */
 
+/* Documents per micro-batch: --micro-batch, else the whole batch (read when used, after a
+ * resumed run's settings are in). */
+int train_micro(const train_opts *o);
 /* --micro-batch against --batch-size: CLI_OK or CLI_USAGE. */
 int train_check_micro(const train_opts *o);
 /* The step's buffers and this rank's micro-batches: CLI_OK or the exit status. */

@@ -63,7 +63,7 @@ static int loop(trainer *t)
 
     /* the model's graph is one micro-batch's; a step runs batch / micro of them */
     double flops_step = (mgpt_graph_cost(&m->graph, 0).flops +
-                         mgpt_graph_cost(&m->graph, 1).flops) * (o->batch / o->micro);
+                         mgpt_graph_cost(&m->graph, 1).flops) * (o->batch / train_micro(o));
     cli_progress p;
     cli_progress_init(&p, stdout, m->step + 1, o->steps, o->log_every, n_val > 0);
     t->best_val = INFINITY;

@@ -245,8 +245,6 @@ int train_parse(int argc, char **argv, train_opts *o, int *status)
     o->cfg.n_layer = g->n_layer ? g->n_layer : D_N_LAYER;
     o->cfg.n_head = g->n_head ? g->n_head : D_N_HEAD;
     o->cfg.block_size = g->block_size ? g->block_size : D_BLOCK;
-    if (!o->micro)
-        o->micro = o->batch;
     return 1;
 }
 

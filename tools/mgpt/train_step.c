@@ -11,9 +11,14 @@
 
 static const char C[] = "train";
 
+int train_micro(const train_opts *o)
+{
+    return o->micro ? o->micro : o->batch;
+}
+
 int train_check_micro(const train_opts *o)
 {
-    if (o->micro > o->batch || o->batch % o->micro != 0) {
+    if (o->micro && (o->micro > o->batch || o->batch % o->micro != 0)) {
         char divs[256];
         size_t used = 0;
         for (int d = 1; d <= o->batch && used < sizeof divs - 16; d++)
@@ -37,7 +42,7 @@ int train_step_plan(trainer *t)
         tool_error(C, "out of memory for a batch of %d documents", t->o->batch);
         return CLI_FAIL;
     }
-    return t->comm->ops->plan(t->comm, &t->mb, t->m, t->o->batch / t->o->micro);
+    return t->comm->ops->plan(t->comm, &t->mb, t->m, t->o->batch / train_micro(t->o));
 }
 
 void train_step_free(trainer *t)
@@ -78,7 +83,7 @@ uint64_t train_digest(const trainer *t)
     int n = snprintf(s, sizeof s, "V%d C%d H%d L%d T%d B%d M%d steps%d warmup%d lr%.17g "
                      "sched%d clip%.17g seed%llu vsplit%.17g vevery%d patience%d stream%d "
                      "resume%d", o->cfg.vocab_size, o->cfg.n_embd, o->cfg.n_head,
-                     o->cfg.n_layer, o->cfg.block_size, o->batch, o->micro, o->steps,
+                     o->cfg.n_layer, o->cfg.block_size, o->batch, train_micro(o), o->steps,
                      o->warmup, o->lr, (int)o->schedule, o->clip,
                      (unsigned long long)o->seed, o->val_split, o->val_every, o->patience,
                      o->stream, o->resume != NULL);
