@@ -490,6 +490,68 @@ int mgpt_checkpoint_meta_value(const char *path, const char *key, char **value, 
     return rc;
 }
 
+/* The metadata keys the spec and mgpt reserve, in the order they are written (the
+ * checksum last). */
+enum { N_SPEC = 10 };
+static const char *const spec_keys[N_SPEC] = {
+    "format", "n_embd", "n_head", "n_layer", "block_size", "vocab_size", "vocab", "step",
+    "seed", MGPT_DATA_HASH_KEY};
+
+void mgpt_checkpoint_extra_free(char **keys, char **values, int n)
+{
+    for (int i = 0; i < n; i++) {
+        free(keys[i]);
+        free(values[i]);
+    }
+    free(keys);
+    free(values);
+}
+
+int mgpt_checkpoint_extra_meta(const char *path, char ***keys, char ***values, int *n,
+                               char *err, size_t errlen)
+{
+    ckpt k;
+    *keys = *values = NULL;
+    *n = 0;
+    if (ckpt_open(&k, path, err, errlen) != 0)
+        return -1;
+    int rc = 0;
+    char **ks = calloc(MGPT_CKPT_MAX_EXTRA, sizeof *ks);
+    char **vs = calloc(MGPT_CKPT_MAX_EXTRA, sizeof *vs);
+    int count = 0;
+    if (!ks || !vs)
+        rc = -1;
+    for (int i = 0; rc == 0 && i < k.st.n_meta; i++) {
+        int spec = 0;
+        for (int j = 0; j < N_SPEC; j++)
+            spec |= strcmp(k.st.meta_keys[i], spec_keys[j]) == 0;
+        if (spec)
+            continue;
+        if (count == MGPT_CKPT_MAX_EXTRA) {
+            snprintf(err, errlen, "%s: more than %d metadata entries besides the spec's", path,
+                     MGPT_CKPT_MAX_EXTRA);
+            rc = -2;
+            break;
+        }
+        ks[count] = strdup(k.st.meta_keys[i]);
+        vs[count] = strdup(k.st.meta_values[i]);
+        count++;
+        if (!ks[count - 1] || !vs[count - 1])
+            rc = -1;
+    }
+    if (rc == -1)
+        snprintf(err, errlen, "%s: out of memory for its metadata", path);
+    ckpt_close(&k);
+    if (rc != 0) {
+        mgpt_checkpoint_extra_free(ks, vs, count);
+        return -1;
+    }
+    *keys = ks;
+    *values = vs;
+    *n = count;
+    return 0;
+}
+
 /* ---- Writing ---- */
 
 int mgpt_checkpoint_save(const char *path, const mgpt_model *m, const mgpt_vocab *v,
@@ -531,10 +593,9 @@ int mgpt_checkpoint_save_extra(const char *path, const mgpt_model *m, const mgpt
                                 (unsigned)v->byte[i]);
     snprintf(vocab + len, sizeof vocab - len, "]");
     /* The checksum's value is filled in once the tensors are listed below. */
-    enum { N_SPEC = 10 };
-    const char *keys[N_SPEC + MGPT_CKPT_MAX_EXTRA] = {
-        "format", "n_embd", "n_head", "n_layer", "block_size", "vocab_size", "vocab", "step",
-        "seed", MGPT_DATA_HASH_KEY};
+    const char *keys[N_SPEC + MGPT_CKPT_MAX_EXTRA];
+    for (int i = 0; i < N_SPEC; i++)
+        keys[i] = spec_keys[i];
     const char *values[N_SPEC + MGPT_CKPT_MAX_EXTRA] = {FORMAT, num[0], num[1], num[2], num[3],
                                                        num[4], vocab, num[5], num[6], NULL};
     if (n_extra < 0 || n_extra > MGPT_CKPT_MAX_EXTRA) {
