@@ -47,7 +47,8 @@ typedef struct mgpt_graph {
     int n_nodes;
     const int *tokens;    /* [N] inputs */
     const int *targets;   /* [N] targets, -1 = masked */
-    int n_targets;        /* unmasked targets of the last forward */
+    int n_targets;        /* unmasked targets of the last forward: the mean loss divides
+                           * by it (micro-batching sets the whole step's before backward) */
 } mgpt_graph;
 
 const char *mgpt_op_name(mgpt_op_kind op);

@@ -20,6 +20,8 @@ static int check_options(const train_opts *o)
     }
     if (o->resume && !o->restored)
         return CLI_OK;
+    if (train_check_micro(o) != CLI_OK)
+        return CLI_USAGE;
     if (o->decay_steps && o->warmup >= o->decay_steps) {
         tool_error(C, "--warmup-steps %d must be less than --lr-decay-steps %d", o->warmup,
                    o->decay_steps);
@@ -161,7 +163,7 @@ static int build(trainer *t, const cli_global *g)
     train_opts *o = t->o;
     char err[1200];
     int status = o->resume ? CLI_OK
-                           : cli_model_budget(C, &o->cfg, o->batch, o->cfg.block_size,
+                           : cli_model_budget(C, &o->cfg, train_micro(o), o->cfg.block_size,
                                               MGPT_MODEL_TRAIN);
     if (status == CLI_OK)
         status = cli_engine_open(&t->eng, C, g);
@@ -169,12 +171,12 @@ static int build(trainer *t, const cli_global *g)
         return status;
     if (o->resume) {
         mgpt_checkpoint_meta meta;
-        status = cli_model_from_checkpoint(C, o->resume, o->batch, 0, 1, &t->eng.compute, &meta,
+        status = cli_model_from_checkpoint(C, o->resume, train_micro(o), 0, 1, &t->eng.compute, &meta,
                                            &t->m);
         if (status != CLI_OK)
             return status;
     } else {
-        t->m = mgpt_model_create(&o->cfg, o->batch, &t->eng.compute, err, sizeof err);
+        t->m = mgpt_model_create(&o->cfg, train_micro(o), &t->eng.compute, err, sizeof err);
         if (!t->m) {
             tool_error(C, "cannot create the model: %s", err);
             return CLI_FAIL;
@@ -187,7 +189,7 @@ static int build(trainer *t, const cli_global *g)
         tool_error(C, "out of memory");
         return CLI_FAIL;
     }
-    return CLI_OK;
+    return train_step_plan(t);
 }
 
 int cmd_train_parse(int argc, char **argv, int *status)
@@ -202,32 +204,44 @@ int cmd_train(int argc, char **argv, const cli_global *g)
 {
     train_opts o;
     int status;
-    if (!train_parse(argc, argv, &o, &status)) {
-        cli_data_args_free(&o.data);
+    comm cm;
+    if ((status = comm_open(&cm, C)) != CLI_OK)
         return status;
-    }
+    if (cm.rank > 0 && !freopen("/dev/null", "w", stdout)) /* rank 0 prints */
+        tool_warn(C, "rank %d: cannot silence its output", cm.rank);
     trainer t;
     memset(&t, 0, sizeof t);
     t.o = &o;
-    status = prepare(&t);
-    if (status == CLI_OK)
-        status = build(&t, g);
+    t.comm = &cm;
+    int go = train_parse(argc, argv, &o, &status);
+    if (go) {
+        if (cm.rank > 0) { /* rank 0 archives and samples */
+            o.no_archive = 1;
+            o.num_samples = 0;
+        }
+        status = prepare(&t);
+        if (status == CLI_OK)
+            status = build(&t, g);
+    }
+    /* every rank goes on, with the same data and options, or none does */
+    status = cm.ops->agree(&cm, status, go && status == CLI_OK ? train_digest(&t) : 0);
     run_archive archive;
     char root[4096];
-    if (status == CLI_OK && !o.no_archive) {
+    if (go && status == CLI_OK && !o.no_archive) {
         if (run_archive_root(o.archive_dir, root, sizeof root) != 0)
             tool_warn(C, "run archive: no folder for it (HOME, XDG_DATA_HOME and "
                       "MGPT_ARCHIVE_DIR are unset; give --archive-dir); training goes on");
         else if (run_archive_open(&archive, root, &t, g->argc, g->argv) == 0)
             t.archive = &archive;
     }
-    if (status == CLI_OK) {
+    if (go && status == CLI_OK) {
         train_print_header(&t);
         status = train_run(&t);
     }
     if (t.archive)
         run_archive_close(t.archive, status == CLI_OK ? "done" :
                           status == CLI_INTERRUPTED ? "interrupted" : "failed");
+    train_step_free(&t);
     free(t.ids);
     free(t.scratch);
     mgpt_model_free(t.m);
@@ -236,6 +250,7 @@ int cmd_train(int argc, char **argv, const cli_global *g)
     mgpt_stream_free(&t.stream);
     cli_data_free(&t.data);
     cli_data_args_free(&o.data);
+    cm.ops->close(&cm);
     train_settings_free(&o);
     return status;
 }

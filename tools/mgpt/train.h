@@ -7,7 +7,9 @@
 #include "cli.h"
 #include "data/dataset.h"
 #include "data/stream.h"
+#include "model/microbatch.h"
 #include "model/optimizer.h"
+#include "comm.h"
 
 /* The command line, every value checked against its range. */
 typedef struct train_opts {
@@ -16,6 +18,7 @@ typedef struct train_opts {
     int set_seed;
     int stream;           /* --stream: one token stream, random windows */
     int batch, steps, warmup, val_every, patience, num_samples, log_every;
+    int micro;            /* --micro-batch, 0 if not given (train_micro: the batch) */
     int decay_steps;  /* --lr-decay-steps: the schedule's length; 0 = --num-steps */
     int save_every;   /* --save-every: save every N steps too; 0 = off */
     double lr, clip, val_split, temperature;
@@ -47,6 +50,10 @@ typedef struct trainer {
     double best_val;       /* the best validation loss so far (INFINITY: none yet) */
     long best_step;        /* its step, -1 before the first validation */
     struct run_archive *archive; /* the run's archive (run_archive.h), or NULL */
+    comm *comm;            /* the collectives (one process, or the ranks of mpirun) */
+    mgpt_microbatch mb;    /* the step's micro-batches on this rank (the model has M) */
+    int *step_tokens, *step_targets; /* [B*T] the step's documents, all micro-batches */
+    double comm_seconds;   /* in the gradient exchange (with MPI: waiting for the others too) */
 } trainer;
 
 /* --- train_options.c --------------------------------------------------------------- */
@@ -72,6 +79,24 @@ int train_check_shape(const train_opts *o, const mgpt_config *ck, const char *pa
 /* The steps up to --num-steps (or an early stop, or ^C), the validations and checkpoints,
  * then the samples: the command's exit status. */
 int train_run(trainer *t);
+
+/* --- train_step.c ------------------------------------------------------------------ */
+
+/* Documents per micro-batch: --micro-batch, else the whole batch (read when used, after a
+ * resumed run's settings are in). */
+int train_micro(const train_opts *o);
+/* --micro-batch against --batch-size: CLI_OK or CLI_USAGE. */
+int train_check_micro(const train_opts *o);
+/* The step's buffers and this rank's micro-batches: CLI_OK or the exit status. */
+int train_step_plan(trainer *t);
+void train_step_free(trainer *t);
+/* The step's gradient from t->step_tokens and step_targets into the model's gradients,
+ * over every rank: the step's mean loss (the same on every rank). */
+float train_step_gradient(trainer *t);
+/* "gradient exchange: X ms/step" under mpirun, for the steps of this run. */
+void train_print_comm(const trainer *t, long steps);
+/* A digest of the data and the options that decide the run: every rank must agree. */
+uint64_t train_digest(const trainer *t);
 
 /* --- train_report.c ---------------------------------------------------------------- */
 

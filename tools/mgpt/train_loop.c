@@ -23,6 +23,8 @@ static void on_signal(int sig)
 static int save(trainer *t, const char *why)
 {
     char err[1200];
+    if (t->comm->rank != 0) /* rank 0 writes the checkpoint */
+        return CLI_OK;
     const char *key = TRAIN_SETTINGS_KEY;
     char *settings = train_settings_json(t->o);
     if (!settings) {
@@ -35,9 +37,19 @@ static int save(trainer *t, const char *why)
     free(settings);
     if (rc != 0) {
         tool_error(C, "cannot save the checkpoint (%s): %s", why, err);
+        t->comm->ops->abort(t->comm, CLI_FAIL); /* the other ranks would wait for it */
         return CLI_FAIL;
     }
     return CLI_OK;
+}
+
+/* Whether to stop before the next step: ^C here, or on any rank (every rank stops at the
+ * same step). */
+static int stop_now(trainer *t)
+{
+    if (t->comm->ops->any(t->comm, interrupted != 0) && !interrupted)
+        interrupted = SIGTERM;
+    return interrupted != 0;
 }
 
 /* The steps, the validations, the checkpoint and the samples. */
@@ -49,7 +61,7 @@ static int loop(trainer *t)
     int n_val = t->split.n_val, n_train = t->split.count - n_val;
     if (o->stream)
         n_val = t->stream.n > t->stream.n_train; /* a validation tail or none */
-    int B = m->B, T = m->T;
+    int B = o->batch, T = m->T;
     char err[1200];
     int status = CLI_OK;
 
@@ -61,7 +73,10 @@ static int loop(trainer *t)
     opt.total_steps = o->decay_steps ? o->decay_steps : o->steps;
     opt.grad_clip = (float)o->clip;
 
-    double flops_step = mgpt_step_cost(&m->graph, m->num_floats).flops;
+    /* the model's graph is one micro-batch's; a step runs batch / micro of them */
+    double flops_step = mgpt_step_cost(&m->graph, m->num_floats).flops +
+                        (mgpt_graph_cost(&m->graph, 0).flops + mgpt_graph_cost(&m->graph, 1).flops) *
+                            (o->batch / train_micro(o) - 1);
     cli_progress p;
     cli_progress_init(&p, stdout, m->step + 1, o->steps, o->log_every, n_val > 0);
     t->best_val = INFINITY;
@@ -69,24 +84,24 @@ static int loop(trainer *t)
     int bad_vals = 0, stopped_early = 0;
     long first = m->step;
 
-    while (m->step < o->steps && !interrupted) {
+    while (m->step < o->steps && !stop_now(t)) {
         long s = m->step;
         double t0 = cli_now();
         int tokens = B * T;
         if (o->stream)
-            mgpt_stream_batch(&t->stream, o->seed, s, B, T, m->tokens, m->targets);
+            mgpt_stream_batch(&t->stream, o->seed, s, B, T, t->step_tokens, t->step_targets);
         else {
             for (int b = 0; b < B; b++)
                 t->ids[b] = order[n_val + (int)(((long long)s * B + b) % n_train)];
-            tokens = mgpt_batch_fill(t->data.docs, &t->vocab, t->ids, B, T, m->tokens,
-                                     m->targets, t->scratch, err, sizeof err);
+            tokens = mgpt_batch_fill(t->data.docs, &t->vocab, t->ids, B, T, t->step_tokens,
+                                     t->step_targets, t->scratch, err, sizeof err);
         }
         if (tokens < 0) {
             tool_error(C, "%s", err);
             return CLI_FAIL;
         }
         float lr = mgpt_lr_at(&opt, s);
-        float loss = mgpt_model_forward(m);
+        float loss = train_step_gradient(t);
         if (!isfinite(loss)) {
             char kept[4200] = "nothing was saved";
             if (o->save && t->best_step >= 0)
@@ -97,7 +112,6 @@ static int loop(trainer *t)
                        "(now %g) or --grad-clip 1 (%s)", (double)loss, s + 1, o->lr, kept);
             return CLI_FAIL;
         }
-        mgpt_model_backward(m);
         mgpt_adam_step(m, &opt);
         double dt = cli_now() - t0;
 
@@ -143,6 +157,7 @@ static int loop(trainer *t)
     if (interrupted)
         printf("interrupted after step %ld\n", m->step);
     train_print_speed(ran, p.run_seconds, p.run_tokens, flops_step);
+    train_print_comm(t, ran);
     if (o->save) {
         /* with validation, PATH already holds the best model; without (or with
          * --save-every), the last one */

@@ -32,7 +32,7 @@ static const char C[] = "train";
 enum {
     O_EMBD = 256, O_LAYER, O_HEAD, O_BLOCK, O_BATCH, O_STEPS, O_LR, O_SCHED, O_WARMUP, O_CLIP,
     O_SEED, O_VSPLIT, O_VEVERY, O_PATIENCE, O_SAMPLES, O_TEMP, O_SAVE, O_RESUME, O_LOGEVERY,
-    O_FORCE, O_STREAM, O_ARCHIVE_DIR, O_NO_ARCHIVE, O_DECAY, O_SAVE_EVERY
+    O_FORCE, O_STREAM, O_ARCHIVE_DIR, O_NO_ARCHIVE, O_DECAY, O_SAVE_EVERY, O_MICRO
 };
 
 static const struct option longopts[] = {
@@ -41,6 +41,7 @@ static const struct option longopts[] = {
     {"n-head", required_argument, NULL, O_HEAD},
     {"block-size", required_argument, NULL, O_BLOCK},
     {"batch-size", required_argument, NULL, O_BATCH},
+    {"micro-batch", required_argument, NULL, O_MICRO},
     {"num-steps", required_argument, NULL, O_STEPS},
     {"learning-rate", required_argument, NULL, O_LR},
     {"lr-schedule", required_argument, NULL, O_SCHED},
@@ -79,6 +80,12 @@ static void help(void)
            "\n"
            "Optimisation:\n"
            "      --batch-size=N        documents per step, 1..%d (default %d)\n"
+           "      --micro-batch=M       gradient accumulation: run each step as\n"
+           "                            --batch-size / M micro-batches of M documents,\n"
+           "                            their gradients summed in a fixed tree, then one\n"
+           "                            Adam step; M must divide --batch-size. Under\n"
+           "                            mpirun the ranks share the micro-batches, with\n"
+           "                            the same result (default: --batch-size)\n"
            "      --num-steps=N         total optimizer steps, 1..%ld (default %d)\n"
            "      --learning-rate=F     peak Adam learning rate, (0, 10] (default %g)\n"
            "      --lr-schedule=NAME    decay to 0 after warmup: linear or cosine\n"
@@ -169,6 +176,8 @@ static int take(int c, const char *arg, void *opts)
         return cli_parse_int(C, "--block-size", arg, 1, MAX_BLOCK, &o->given.block_size);
     case O_BATCH:
         return cli_parse_int(C, "--batch-size", arg, 1, MAX_BATCH, &o->batch);
+    case O_MICRO:
+        return cli_parse_int(C, "--micro-batch", arg, 1, MAX_BATCH, &o->micro);
     case O_STEPS:
         return cli_parse_int(C, "--num-steps", arg, 1, MAX_STEPS, &o->steps);
     case O_LR:

@@ -66,6 +66,12 @@ void train_print_header(const trainer *t)
         printf(", grad clip %g", o->clip);
     cli_engine_describe(&t->eng, desc, sizeof desc);
     printf(", backend %s\n", desc);
+    int micro = train_micro(o);
+    if (micro < o->batch || t->comm->size > 1)
+        printf("micro-batches: %d of %d %s%s a step, gradients summed in a fixed tree, on "
+               "%d rank%s (%s)\n", o->batch / micro, micro,
+               o->stream ? "window" : "document", micro == 1 ? "" : "s", t->comm->size,
+               t->comm->size == 1 ? "" : "s", t->comm->ops->name);
     if (o->resume)
         printf("resumed: %s at step %ld\n", o->resume, t->m->step);
     fflush(stdout);

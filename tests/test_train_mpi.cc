@@ -1,0 +1,268 @@
+// mgpt train --micro-batch, on one process and under mpirun: a step split into
+// micro-batches is refused unless they divide it, is bitwise repeatable, and gives the
+// same checkpoint, byte for byte, on 1, 2, 3 and 4 ranks as on one process without mpirun;
+// a resumed run under mpirun continues it; a rank given other data or a wrong option ends
+// the job with a clear message.
+//
+// The MPI tests need a build with MPI and mpirun (MGPT_MPIRUN, set by tests/Makefile.am
+// when configure found them); they are skipped otherwise. mpirun runs with --oversubscribe
+// (the tests start up to 4 ranks on a 2-core machine) and with Open MPI's consent to run
+// as root (CI does).
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <ftw.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+// GTEST_SKIP returns from the function it is in: a macro, so that it ends the test.
+#define NEED_MPI()                                                                    \
+    do {                                                                              \
+        if (mpirun.empty())                                                           \
+            GTEST_SKIP() << "built without MPI (or no mpirun): configure --with-mpi"; \
+    } while (0)
+
+struct Result {
+    int status = -1;  // exit status, or 128 + signal
+    std::string out, err;
+};
+
+std::string read_file(const std::string &path)
+{
+    std::ifstream f(path, std::ios::binary);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
+}
+
+int remove_entry(const char *path, const struct stat *, int, struct FTW *)
+{
+    return remove(path);
+}
+
+class TrainMpi : public ::testing::Test {
+protected:
+    std::string exe, mpirun, dir;
+
+    void SetUp() override
+    {
+        const char *e = getenv("MGPT_EXE");
+        if (!e || !*e)
+            GTEST_SKIP() << "MGPT_EXE is not set (run through make check)";
+        exe = e;
+        const char *m = getenv("MGPT_MPIRUN");
+        mpirun = m ? m : "";
+        const char *base = getenv("MGPT_TEST_TMPDIR");
+        std::string tmpl = std::string(base && *base ? base : "/tmp") + "/mpi-XXXXXX";
+        std::vector<char> buf(tmpl.begin(), tmpl.end());
+        buf.push_back('\0');
+        ASSERT_NE(mkdtemp(buf.data()), nullptr) << strerror(errno);
+        dir = buf.data();
+    }
+
+    void TearDown() override
+    {
+        if (!dir.empty())
+            nftw(dir.c_str(), remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    }
+
+    std::string path(const std::string &name) const { return dir + "/" + name; }
+
+    // Runs argv[0] with argv in dir, a minute at most (a hung job ends with SIGALRM).
+    Result run(const std::vector<std::string> &args)
+    {
+        std::string out_path = path(".stdout"), err_path = path(".stderr");
+        pid_t pid = fork();
+        if (pid == 0) {
+            int o = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+            int e = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+            int in = open("/dev/null", O_RDONLY);
+            if (o < 0 || e < 0 || in < 0 || chdir(dir.c_str()) != 0)
+                _exit(127);
+            dup2(in, 0);
+            dup2(o, 1);
+            dup2(e, 2);
+            alarm(120);
+            setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
+            setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
+            setenv("OMPI_MCA_rmaps_base_oversubscribe", "1", 1);
+            std::vector<char *> argv;
+            for (const std::string &a : args)
+                argv.push_back(const_cast<char *>(a.c_str()));
+            argv.push_back(nullptr);
+            execv(argv[0], argv.data());
+            _exit(127);
+        }
+        Result r;
+        int st = 0;
+        if (pid > 0 && waitpid(pid, &st, 0) == pid)
+            r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        r.out = read_file(out_path);
+        r.err = read_file(err_path);
+        return r;
+    }
+
+    // mgpt train's arguments (one thread, a small model, the embedded names), then more.
+    std::vector<std::string> train(const std::vector<std::string> &more)
+    {
+        std::vector<std::string> a = {exe,           "--threads=1", "train", "--n-embd", "16",
+                                      "--n-layer",   "1",           "--block-size", "8",
+                                      "--num-steps", "4",           "--num-samples", "0",
+                                      "--no-archive"};
+        a.insert(a.end(), more.begin(), more.end());
+        return a;
+    }
+
+    // The same under mpirun with np ranks.
+    std::vector<std::string> under_mpirun(int np, const std::vector<std::string> &cmd)
+    {
+        std::vector<std::string> a = {mpirun, "--oversubscribe", "-np", std::to_string(np)};
+        a.insert(a.end(), cmd.begin(), cmd.end());
+        return a;
+    }
+};
+
+TEST_F(TrainMpi, MicroBatchThatDoesNotDivideTheBatchIsRefused)
+{
+    Result r = run(train({"--batch-size", "12", "--micro-batch", "5"}));
+    EXPECT_EQ(r.status, 2) << r.err;
+    for (const char *w : {"--micro-batch 5", "--batch-size 12", "1, 2, 3, 4, 6, 12"})
+        EXPECT_NE(r.err.find(w), std::string::npos) << "stderr lacks \"" << w << "\": " << r.err;
+}
+
+TEST_F(TrainMpi, MicroBatchesAreBitwiseRepeatableAndDifferOnlyByRounding)
+{
+    Result a = run(train({"--batch-size", "12", "--micro-batch", "3", "--save", "a.ckpt"}));
+    ASSERT_EQ(a.status, 0) << a.err;
+    Result b = run(train({"--batch-size", "12", "--micro-batch", "3", "--save", "b.ckpt"}));
+    ASSERT_EQ(b.status, 0) << b.err;
+    std::string ca = read_file(path("a.ckpt"));
+    ASSERT_FALSE(ca.empty());
+    EXPECT_TRUE(ca == read_file(path("b.ckpt"))) << "two runs of the same command differ";
+    // the loss printed: the same step losses as one big batch, to the digits printed
+    Result big = run(train({"--batch-size", "12", "--log-every", "1"}));
+    Result mic = run(train({"--batch-size", "12", "--micro-batch", "3", "--log-every", "1"}));
+    ASSERT_EQ(big.status, 0) << big.err;
+    ASSERT_EQ(mic.status, 0) << mic.err;
+    auto losses = [](const std::string &out) {
+        std::string s;
+        std::istringstream in(out);
+        for (std::string line; std::getline(in, line);)
+            if (line.rfind("step ", 0) == 0)
+                s += line.substr(0, line.find("| lr")) + "\n";
+        return s;
+    };
+    EXPECT_FALSE(losses(big.out).empty()) << big.out;
+    EXPECT_EQ(losses(big.out), losses(mic.out));
+}
+
+TEST_F(TrainMpi, CheckpointIsByteIdenticalOnOneToFourRanks)
+{
+    NEED_MPI();
+    // 12 documents in 4 micro-batches of 3: ranks 1, 2 and 4 own whole tree nodes; 3 ranks
+    // own [0, 1), [1, 2), [2, 4)
+    std::vector<std::string> opts = {"--batch-size", "12", "--micro-batch", "3", "--val-split",
+                                     "0.1", "--val-every", "2"};
+    std::vector<std::string> one = opts;
+    one.insert(one.end(), {"--save", "one.ckpt"});
+    Result r = run(train(one));
+    ASSERT_EQ(r.status, 0) << r.err;
+    std::string want = read_file(path("one.ckpt"));
+    ASSERT_FALSE(want.empty());
+    for (int np : {1, 2, 3, 4}) {
+        std::string name = "np" + std::to_string(np) + ".ckpt";
+        std::vector<std::string> o = opts;
+        o.insert(o.end(), {"--save", name});
+        Result m = run(under_mpirun(np, train(o)));
+        ASSERT_EQ(m.status, 0) << "-np " << np << ": " << m.err;
+        EXPECT_TRUE(read_file(path(name)) == want) << "-np " << np << " differs from one process";
+        // rank 0 alone prints: one header, one line per logged step
+        EXPECT_EQ(m.out.find("saved"), m.out.rfind("saved")) << m.out;
+        std::string ranks = std::to_string(np) + (np == 1 ? " rank " : " ranks ");
+        EXPECT_NE(m.out.find("micro-batches: 4 of 3 documents a step, gradients summed in a "
+                             "fixed tree, on " + ranks + "(Open MPI)"), std::string::npos)
+            << m.out;
+        if (np > 1)
+            EXPECT_NE(m.out.find("gradient exchange: "), std::string::npos) << m.out;
+    }
+}
+
+TEST_F(TrainMpi, ResumeUnderMpirunContinuesTheRun)
+{
+    NEED_MPI();
+    // 4 steps on 2 ranks, then on to 6 from that checkpoint: on one process, and on 4 ranks
+    std::vector<std::string> opts = {"--batch-size", "8", "--micro-batch", "2"};
+    std::vector<std::string> first = opts;
+    first.insert(first.end(), {"--save", "first.ckpt"});
+    Result h = run(under_mpirun(2, train(first)));
+    ASSERT_EQ(h.status, 0) << h.err;
+    auto resume = [&](const std::string &save) {
+        std::vector<std::string> a = train(opts);
+        for (size_t i = 0; i + 1 < a.size(); i++)
+            if (a[i] == "--num-steps")
+                a[i + 1] = "6";
+        a.insert(a.end(), {"--resume", "first.ckpt", "--save", save});
+        return a;
+    };
+    Result one = run(resume("one.ckpt"));
+    ASSERT_EQ(one.status, 0) << one.err;
+    Result four = run(under_mpirun(4, resume("four.ckpt")));
+    ASSERT_EQ(four.status, 0) << four.err;
+    std::string want = read_file(path("one.ckpt"));
+    ASSERT_FALSE(want.empty());
+    EXPECT_NE(want, read_file(path("first.ckpt"))) << "resuming trained nothing";
+    EXPECT_TRUE(read_file(path("four.ckpt")) == want)
+        << "resumed on 4 ranks differs from resumed on one process";
+}
+
+TEST_F(TrainMpi, MoreRanksThanMicroBatchesIsRefused)
+{
+    NEED_MPI();
+    Result r = run(under_mpirun(3, train({"--batch-size", "4", "--micro-batch", "2"})));
+    EXPECT_EQ(r.status, 2) << r.err;
+    EXPECT_NE(r.err.find("more ranks than the 2 micro-batches"), std::string::npos) << r.err;
+}
+
+TEST_F(TrainMpi, ARankGivenOtherDataEndsTheJob)
+{
+    NEED_MPI();
+    std::ofstream(path("other.txt")) << "alpha\nbeta\ngamma\ndelta\n";
+    std::vector<std::string> a = under_mpirun(1, train({"--batch-size", "4", "--micro-batch", "2",
+                                                         "--save", "x.ckpt"}));
+    std::vector<std::string> b = train({"--batch-size", "4", "--micro-batch", "2", "--data",
+                                        "other.txt", "--save", "x.ckpt"});
+    a.insert(a.end(), {":", "-np", "1"});
+    a.insert(a.end(), b.begin(), b.end());
+    Result r = run(a);
+    EXPECT_EQ(r.status, 2) << r.err;
+    EXPECT_NE(r.err.find("rank 1 of 2 has other data or options than rank 0"),
+              std::string::npos) << r.err;
+    EXPECT_FALSE(std::ifstream(path("x.ckpt")).good()) << "a checkpoint was written";
+}
+
+TEST_F(TrainMpi, ARankWithABadOptionEndsTheJob)
+{
+    NEED_MPI();
+    std::vector<std::string> a = under_mpirun(1, train({"--batch-size", "4", "--micro-batch", "2"}));
+    std::vector<std::string> b = train({"--batch-size", "4", "--micro-batch", "3"});
+    a.insert(a.end(), {":", "-np", "1"});
+    a.insert(a.end(), b.begin(), b.end());
+    Result r = run(a);
+    EXPECT_EQ(r.status, 2) << r.err;
+    EXPECT_NE(r.err.find("--micro-batch 3 does not divide --batch-size 4"), std::string::npos)
+        << r.err;
+    EXPECT_NE(r.err.find("rank 1 of 2 failed (exit status 2"), std::string::npos) << r.err;
+}
+
+}  // namespace
