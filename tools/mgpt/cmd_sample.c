@@ -3,6 +3,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "cli.h"
+#include "data/bpe.h"
 #include "data/rng.h"
 #include "model/generate.h"
 #include "text_escape.h"
@@ -130,12 +131,14 @@ static void emit_byte(unsigned char byte, void *user)
     fflush(stdout);
 }
 
-/* The ids of a prompt's bytes into ids (len of them); CLI_USAGE after naming the first byte
- * that is not in the vocabulary. `what` names the prompt's origin. */
-static int encode_prompt(const char *text, size_t len, const mgpt_vocab *v, int *ids,
+/* The ids of a prompt's bytes into ids (capacity len; *n of them: len, or fewer with a BPE
+ * tokenizer); CLI_USAGE after naming the first byte that is not in the vocabulary. `what`
+ * names the prompt's origin. */
+static int encode_prompt(const char *text, size_t len, const mgpt_vocab *v, int *ids, int *n,
                          const char *what, const char *ckpt)
 {
-    for (size_t i = 0; i < len; i++) {
+    *n = v->bpe ? (int)mgpt_bpe_encode(v->bpe, text, len, ids) : (int)len;
+    for (size_t i = 0; !v->bpe && i < len; i++) {
         unsigned char b = (unsigned char)text[i];
         if (v->id[b] < 0) {
             if (b >= 0x20 && b < 0x7f)
@@ -154,15 +157,16 @@ static int encode_prompt(const char *text, size_t len, const mgpt_vocab *v, int 
 /* n samples continuing text (len bytes, already checked), each on its own line, through out
  * (which escapes what a terminal must not receive raw). */
 static void generate_lines(mgpt_decoder *d, const mgpt_vocab *v, mgpt_rng *r,
-                           const mgpt_sample_opts *so, const char *text, const int *ids,
-                           int len, int n, int max_new, int stream, char *buf, text_out *out)
+                           const mgpt_sample_opts *so, const char *text, size_t len,
+                           const int *ids, int n_ids, int n, int max_new, int stream,
+                           char *buf, size_t cap, text_out *out)
 {
     for (int i = 0; i < n; i++) {
-        for (int j = 0; j < len; j++)
+        for (size_t j = 0; j < len; j++)
             text_out_put(out, (unsigned char)text[j]);
         if (stream)
             fflush(stdout);
-        int got = mgpt_generate(d, v, r, so, ids, len, max_new, buf, (size_t)max_new + 1,
+        int got = mgpt_generate(d, v, r, so, ids, n_ids, max_new, buf, cap,
                                 stream ? emit_byte : NULL, out);
         for (int j = 0; !stream && j < got; j++)
             text_out_put(out, (unsigned char)buf[j]);
@@ -174,8 +178,8 @@ static void generate_lines(mgpt_decoder *d, const mgpt_vocab *v, mgpt_rng *r,
 /* --interactive: a continuation of each line of stdin, streamed; a line with a byte out of
  * the vocabulary is reported and skipped (exit status 2 at the end). */
 static int interact(mgpt_decoder *d, const mgpt_vocab *v, mgpt_rng *r,
-                    const mgpt_sample_opts *so, int max_new, char *buf, const char *ckpt,
-                    text_out *out)
+                    const mgpt_sample_opts *so, int max_new, char *buf, size_t buf_cap,
+                    const char *ckpt, text_out *out)
 {
     int status = CLI_OK;
     char *line = NULL;
@@ -194,8 +198,10 @@ static int interact(mgpt_decoder *d, const mgpt_vocab *v, mgpt_rng *r,
             status = CLI_FAIL;
             break;
         }
-        if (encode_prompt(line, (size_t)n, v, ids, what, ckpt) == CLI_OK)
-            generate_lines(d, v, r, so, line, ids, (int)n, 1, max_new, 1, buf, out);
+        int n_ids;
+        if (encode_prompt(line, (size_t)n, v, ids, &n_ids, what, ckpt) == CLI_OK)
+            generate_lines(d, v, r, so, line, (size_t)n, ids, n_ids, 1, max_new, 1, buf,
+                           buf_cap, out);
         else
             status = CLI_USAGE;
         free(ids);
@@ -246,23 +252,31 @@ int cmd_sample(int argc, char **argv, const cli_global *g)
         tool_error(C, "%s", err);
         return CLI_USAGE;
     }
+    mgpt_bpe bpe;
+    if (cli_checkpoint_tokenizer(C, ckpt, &meta, &bpe) != CLI_OK)
+        return CLI_USAGE;
     if (o.max_len_arg && o.max_len > meta.cfg.block_size) {
+        mgpt_bpe_free(&bpe);
         tool_error(C, "--max-length %s is out of range (expected 1..%d, the block_size of "
                    "checkpoint '%s')", o.max_len_arg, meta.cfg.block_size, ckpt);
         return CLI_USAGE;
     }
     size_t plen = o.prompt ? strlen(o.prompt) : 0;
-    int *pids = malloc((plen + 1) * sizeof *pids);
+    int *pids = malloc((plen + 1) * sizeof *pids), n_pids = 0;
     if (!pids) {
+        mgpt_bpe_free(&bpe);
         tool_error(C, "out of memory");
         return CLI_FAIL;
     }
-    if (o.prompt && encode_prompt(o.prompt, plen, &meta.vocab, pids, "--prompt", ckpt) != CLI_OK) {
+    if (o.prompt && encode_prompt(o.prompt, plen, &meta.vocab, pids, &n_pids, "--prompt",
+                                  ckpt) != CLI_OK) {
         free(pids);
+        mgpt_bpe_free(&bpe);
         return CLI_USAGE;
     }
     if (o.top_k > meta.cfg.vocab_size) {
         free(pids);
+        mgpt_bpe_free(&bpe);
         tool_error(C, "--top-k %d is out of range (expected 0..%d, the vocabulary size of "
                    "checkpoint '%s'; 0 = off)", o.top_k, meta.cfg.vocab_size, ckpt);
         return CLI_USAGE;
@@ -273,6 +287,8 @@ int cmd_sample(int argc, char **argv, const cli_global *g)
     mgpt_model *m = NULL;
     if (status == CLI_OK)
         status = cli_model_from_checkpoint(C, ckpt, 1, 0, 0, &eng.compute, &meta, &m);
+    if (status == CLI_OK && meta.has_tokenizer) /* the header was read again */
+        mgpt_vocab_from_bpe(&meta.vocab, &bpe);
     if (status == CLI_OK) {
         mgpt_sample_opts so;
         mgpt_sample_defaults(&so, m);
@@ -284,7 +300,9 @@ int cmd_sample(int argc, char **argv, const cli_global *g)
         int max_new = o.max_new > 0 ? o.max_new : so.max_len;
         mgpt_rng r;
         mgpt_rng_seed(&r, o.seed, MGPT_STREAM_SAMPLE);
-        char *buf = malloc((size_t)max_new + 1);
+        /* max_new tokens, each up to the longest token's bytes */
+        size_t cap = (size_t)max_new * mgpt_vocab_max_token_len(&meta.vocab) + 1;
+        char *buf = malloc(cap);
         mgpt_decoder *d = buf ? mgpt_decoder_create(m, &eng.compute, err, sizeof err) : NULL;
         text_out out;
         text_out_init(&out, stdout, !o.raw && isatty(STDOUT_FILENO));
@@ -292,10 +310,10 @@ int cmd_sample(int argc, char **argv, const cli_global *g)
             tool_error(C, "%s", buf ? err : "out of memory");
             status = CLI_FAIL;
         } else if (!o.interactive) {
-            generate_lines(d, &meta.vocab, &r, &so, o.prompt ? o.prompt : "", pids, (int)plen,
-                           o.num, max_new, o.stream, buf, &out);
+            generate_lines(d, &meta.vocab, &r, &so, o.prompt ? o.prompt : "", plen, pids,
+                           n_pids, o.num, max_new, o.stream, buf, cap, &out);
         } else {
-            status = interact(d, &meta.vocab, &r, &so, max_new, buf, ckpt, &out);
+            status = interact(d, &meta.vocab, &r, &so, max_new, buf, cap, ckpt, &out);
         }
         mgpt_decoder_free(d);
         free(buf);
@@ -307,5 +325,6 @@ int cmd_sample(int argc, char **argv, const cli_global *g)
     mgpt_model_free(m);
     cli_engine_close(&eng);
     free(pids);
+    mgpt_bpe_free(&bpe);
     return status;
 }

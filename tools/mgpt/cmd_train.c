@@ -93,11 +93,16 @@ static int prepare(trainer *t)
             o->seed = meta.seed;
     }
 
-    /* 2. the data, its vocabulary and the split */
-    if ((status = cli_data_load(C, &o->data, &t->data)) != CLI_OK)
+    /* 2. the data, its vocabulary (a BPE tokenizer's, encoded once) and the split */
+    if ((status = train_tokenizer(t, &meta)) != CLI_OK ||
+        (status = cli_data_load(C, &o->data, &t->data)) != CLI_OK)
         return status;
     const mgpt_docs *docs = t->data.docs;
-    if (o->resume) {
+    if (t->vocab.bpe) {
+        o->cfg.vocab_size = t->vocab.size;
+        if ((status = cli_data_encode(C, &t->data, &t->vocab)) != CLI_OK)
+            return status;
+    } else if (o->resume) {
         t->vocab = meta.vocab;
         if ((status = cli_data_check_vocab(C, &t->data, &t->vocab, "the checkpoint's")) != CLI_OK)
             return status;
@@ -211,6 +216,7 @@ int cmd_train(int argc, char **argv, const cli_global *g)
     mgpt_split_free(&t.split);
     mgpt_stream_free(&t.stream);
     cli_data_free(&t.data);
+    mgpt_bpe_free(&t.bpe);
     cli_data_args_free(&o.data);
     return status;
 }
