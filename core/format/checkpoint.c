@@ -586,8 +586,9 @@ int mgpt_checkpoint_save_extra(const char *path, const mgpt_model *m, const mgpt
         return -1;
     }
     for (int i = 0; i < n_extra; i++) {
-        for (int j = 0; j < N_SPEC + i; j++)
-            if (strcmp(extra_keys[i], keys[j]) == 0) {
+        /* "tokenizer" comes from the vocabulary only: a char checkpoint must not have it */
+        for (int j = 0; j < N_SPEC + i || (j == N_SPEC + i && !v->bpe); j++)
+            if (strcmp(extra_keys[i], j < N_SPEC + i ? keys[j] : MGPT_CKPT_TOKENIZER_KEY) == 0) {
                 snprintf(err, errlen, "%s: metadata key \"%s\" is reserved or repeated", path,
                          extra_keys[i]);
                 free(tok_text);

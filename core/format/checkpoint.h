@@ -36,8 +36,8 @@ int mgpt_checkpoint_save(const char *path, const mgpt_model *m, const mgpt_vocab
                          uint64_t seed, int with_adam, char *err, size_t errlen);
 
 /* As mgpt_checkpoint_save, with up to MGPT_CKPT_MAX_EXTRA further metadata pairs (the
- * training settings, a tokenizer, ...). A key the spec reserves (format, n_embd, ..., seed)
- * or a repeated key is an error. */
+ * training settings, ...). A key the spec reserves (format, n_embd, ..., seed), "tokenizer"
+ * (written from v's BPE tokenizer, if any) or a repeated key is an error. */
 #define MGPT_CKPT_MAX_EXTRA 16
 int mgpt_checkpoint_save_extra(const char *path, const mgpt_model *m, const mgpt_vocab *v,
                                uint64_t seed, int with_adam, const char *const *extra_keys,
