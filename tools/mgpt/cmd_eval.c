@@ -25,6 +25,8 @@ static void help(void)
            "Print the mean cross-entropy loss of a trained model over every document\n"
            "(its first block_size positions), with the numbers of documents and\n"
            "positions. With no --data or --data-dir, uses the embedded names data set.\n"
+           "A checkpoint trained with train --tokenizer encodes the documents with\n"
+           "its BPE tokenizer (read from it): positions are then its tokens.\n"
            "\n"
            "      --checkpoint=PATH     the checkpoint to evaluate (required)\n"
            CLI_DATA_HELP
