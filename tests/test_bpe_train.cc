@@ -271,6 +271,16 @@ TEST_F(BpeCli, SampleAndEvalTakeTheTokenizerFromTheCheckpoint)
                    "--seed 7 --raw");
     ASSERT_EQ(p.status, 0) << p.err;
     EXPECT_EQ(p.out.substr(0, 4), "emma");
+    // --interactive: each line of input is a prompt, encoded with the tokenizer
+    std::ofstream(path("prompts.txt")) << "emma\nol\n";
+    Result i = run("sample --checkpoint b.st --interactive --max-new-tokens 3 --seed 7 --raw "
+                   "<prompts.txt");
+    ASSERT_EQ(i.status, 0) << i.err;
+    std::istringstream il(i.out);
+    std::string l1, l2;
+    ASSERT_TRUE(std::getline(il, l1) && std::getline(il, l2)) << i.out;
+    EXPECT_EQ(l1.substr(0, 4), "emma");
+    EXPECT_EQ(l2.substr(0, 2), "ol");
     // eval: a finite loss below uniform, positions counted in tokens
     std::ofstream(path("few.txt")) << "emma\nolivia\nava\nisabella\n";
     Result e = run("eval --checkpoint b.st --data few.txt");
