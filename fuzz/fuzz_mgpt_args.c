@@ -14,7 +14,7 @@ static const struct {
     int (*parse)(int argc, char **argv, int *status);
 } commands[] = {
     {"train", cmd_train_parse}, {"sample", cmd_sample_parse}, {"eval", cmd_eval_parse},
-    {"backends", cmd_backends_parse}, {"info", cmd_info_parse},
+    {"export", cmd_export_parse}, {"backends", cmd_backends_parse}, {"info", cmd_info_parse},
 };
 
 static void help(void)

@@ -314,6 +314,21 @@ TEST_F(BpeCli, ResumeKeepsTheTokenizerAndRefusesAnother)
     EXPECT_NE(r.err.find("(char, vocabulary 27)"), std::string::npos) << r.err;
 }
 
+TEST_F(BpeCli, ExportKeepsTheTokenizer)
+{
+    Result t;
+    ASSERT_NO_FATAL_FAILURE(train_bpe(&t));
+    Result r = run("export --weights-only --checkpoint b.st -o w.st");
+    ASSERT_EQ(r.status, 0) << r.err;
+    std::string h = header_of(path("w.st"));
+    EXPECT_NE(h.find("\"tokenizer\":\"mgpt-bpe 1\\nvocab_size 300\\n"), std::string::npos)
+        << h.substr(0, 400);
+    Result a = run("sample --checkpoint b.st --num-samples 3 --seed 9 --raw");
+    Result b = run("sample --checkpoint w.st --num-samples 3 --seed 9 --raw");
+    ASSERT_EQ(b.status, 0) << b.err;
+    EXPECT_EQ(a.out, b.out);
+}
+
 TEST_F(BpeCli, StreamModeTrainsOnTokens)
 {
     ASSERT_EQ(run("tokenizer train --vocab-size 300 -o n.tok").status, 0);

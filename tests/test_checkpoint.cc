@@ -895,6 +895,35 @@ TEST_F(Checkpoint, ExtraMetadataRoundTripsAndCannotShadowSpecKeys)
     free(v);
 }
 
+// The extras can be listed (what mgpt export copies into a weights-only file), without the
+// spec's keys; a file with none lists none.
+TEST_F(Checkpoint, ExtraMetadataIsListedWithoutTheSpecKeys)
+{
+    std::string p = path("extra.safetensors");
+    const char *keys[] = {"train", "tokenizer"};
+    const char *values[] = {"{\"batch-size\":4}", "bytes"};
+    ASSERT_EQ(mgpt_checkpoint_save_extra(p.c_str(), a, &vocab, 42, 1, keys, values, 2, err,
+                                         sizeof err), 0) << err;
+    char **k = nullptr, **v = nullptr;
+    int n = -1;
+    ASSERT_EQ(mgpt_checkpoint_extra_meta(p.c_str(), &k, &v, &n, err, sizeof err), 0) << err;
+    ASSERT_EQ(n, 2);
+    EXPECT_STREQ(k[0], "train");
+    EXPECT_STREQ(v[0], values[0]);
+    EXPECT_STREQ(k[1], "tokenizer");
+    EXPECT_STREQ(v[1], "bytes");
+    mgpt_checkpoint_extra_free(k, v, n);
+
+    ASSERT_EQ(mgpt_checkpoint_save(p.c_str(), a, &vocab, 42, 0, err, sizeof err), 0) << err;
+    ASSERT_EQ(mgpt_checkpoint_extra_meta(p.c_str(), &k, &v, &n, err, sizeof err), 0) << err;
+    EXPECT_EQ(n, 0);
+    mgpt_checkpoint_extra_free(k, v, n);
+    const std::string junk = "not a checkpoint";
+    write_file(p, Bytes(junk.begin(), junk.end()));
+    EXPECT_EQ(mgpt_checkpoint_extra_meta(p.c_str(), &k, &v, &n, err, sizeof err), -1);
+    EXPECT_EQ(n, 0);
+}
+
 namespace {
 
 // The byte range of tensor name's data in a parsed file.

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <csignal>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -173,7 +174,7 @@ int count_lines(const std::string &s)
 
 TEST_F(Cli, HelpAndVersionForEveryCommandExitZero)
 {
-    for (const char *cmd : {"train", "sample", "eval", "runs", "backends", "info"}) {
+    for (const char *cmd : {"train", "sample", "eval", "export", "runs", "backends", "info"}) {
         Result r = run({cmd, "--help"});
         EXPECT_EQ(r.status, 0) << cmd << ": " << r.err;
         EXPECT_NE(r.out.find("Usage: mgpt"), std::string::npos) << cmd;
@@ -187,11 +188,12 @@ TEST_F(Cli, HelpAndVersionForEveryCommandExitZero)
     }
     Result r = run({"--help"});
     EXPECT_EQ(r.status, 0);
-    for (const char *cmd : {"train", "sample", "eval", "backends", "info"})
+    for (const char *cmd : {"train", "sample", "eval", "export", "backends", "info"})
         EXPECT_NE(r.out.find(cmd), std::string::npos) << cmd;
     EXPECT_EQ(run({"--version"}).status, 0);
     // fits an 80-column terminal
-    for (const char *cmd : {"", "train", "sample", "eval", "tokenizer", "runs", "backends", "info"}) {
+    for (const char *cmd : {"", "train", "sample", "eval", "export", "tokenizer", "runs",
+                            "backends", "info"}) {
         r = *cmd ? run({cmd, "--help"}) : run({"--help"});
         std::istringstream in(r.out);
         for (std::string line; std::getline(in, line);)
@@ -212,6 +214,7 @@ TEST_F(Cli, TrainHelpListsEveryOptionWithItsDefault)
         {"--seed", "(default 42"},         {"--val-split", "(default 0)"},
         {"--val-every", "(default 100)"},  {"--early-stop-patience", "(default 0)"},
         {"--num-samples", "(default 20)"}, {"--temperature", "(default 0.5)"},
+        {"--lr-decay-steps", "(default: --num-steps)"}, {"--save-every", "(default: off)"},
     };
     for (const auto &kv : defaults) {
         size_t at = r.out.find(kv.first + "=");
@@ -240,7 +243,8 @@ TEST_F(Cli, ManPageAgreesWithHelp)
             plain += man[i];
     }
     std::regex opt("--[a-z][a-z-]*");
-    for (const char *cmd : {"", "train", "sample", "eval", "tokenizer", "backends", "info"}) {
+    for (const char *cmd : {"", "train", "sample", "eval", "export", "tokenizer", "backends",
+                            "info"}) {
         Result r = *cmd ? run({cmd, "--help"}) : run({"--help"});
         ASSERT_EQ(r.status, 0) << cmd;
         std::set<std::string> seen;
@@ -637,6 +641,202 @@ TEST_F(Cli, TrainSampleEvalRoundTrip)
     EXPECT_FAILS(r, 2, "already taken 40 steps");
     r = run({"train", "--resume", "ck2.st", "--num-steps", "50", "--n-embd", "32"});
     EXPECT_FAILS(r, 2, "--n-embd 32", "n_embd 16");
+}
+
+// --- resuming: the run's settings in the checkpoint, --save-every, export -----------------
+
+// The metadata value of key in a checkpoint's header ("" when absent), read from the bytes.
+std::string ckpt_meta(const std::string &bytes, const std::string &key)
+{
+    std::smatch m;
+    std::regex re("\"" + key + "\":\"((?:[^\"\\\\]|\\\\.)*)\"");
+    std::string head = bytes.substr(0, std::min<size_t>(bytes.size(), 1 << 16));
+    return std::regex_search(head, m, re) ? m[1].str() : "";
+}
+
+// Replaces the only occurrence of from in the file by to, of the same length (the checksum
+// covers the tensors, not the header).
+void patch_file(const std::string &file, const std::string &from, const std::string &to)
+{
+    std::string bytes = read_file(file);
+    size_t at = bytes.find(from);
+    ASSERT_NE(at, std::string::npos) << from;
+    ASSERT_EQ(bytes.find(from, at + 1), std::string::npos) << from;
+    ASSERT_EQ(from.size(), to.size());
+    bytes.replace(at, from.size(), to);
+    write_file(file, bytes);
+}
+
+// A run stopped after 12 steps and resumed to 20, with only --num-steps given again, ends in
+// the same bytes as the 20 steps in one go: batch size, learning rate, schedule, clipping
+// and validation split all come back from the checkpoint.
+TEST_F(Cli, ResumeKeepsTheRunsSettings)
+{
+    const std::vector<std::string> settings = {
+        "--batch-size", "3", "--learning-rate", "0.02", "--lr-schedule", "cosine",
+        "--warmup-steps", "2", "--lr-decay-steps", "20", "--grad-clip", "1", "--val-split",
+        "0.1", "--val-every", "5", "--seed", "9", "--save-every", "4", "--num-samples", "0"};
+    auto with = [&](std::vector<std::string> a) {
+        a.insert(a.begin() + 1, settings.begin(), settings.end());
+        return a;
+    };
+    Result r = run(with({"train", "--num-steps", "12", "--save", "part.st"}));
+    ASSERT_EQ(r.status, 0) << r.err;
+    r = run({"train", "--resume", "part.st", "--num-steps", "20", "--save", "resumed.st",
+             "--save-every", "4", "--num-samples", "0"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.err, "mgpt train: note: --num-steps 20 given; the checkpoint's run used 12\n");
+    EXPECT_NE(r.out.find("batch 3 documents, lr 0.02 cosine after 2 warmup steps"),
+              std::string::npos) << r.out;
+    r = run(with({"train", "--num-steps", "20", "--save", "whole.st"}));
+    ASSERT_EQ(r.status, 0) << r.err;
+    std::string whole = read_file(path("whole.st"));
+    EXPECT_EQ(ckpt_meta(whole, "step"), "20");
+    EXPECT_NE(ckpt_meta(whole, "train").find("\\\"batch-size\\\":3"), std::string::npos)
+        << ckpt_meta(whole, "train");
+    EXPECT_TRUE(read_file(path("resumed.st")) == whole) << "resumed run differs";
+
+    // an option given again with another value wins, and is said
+    r = run({"train", "--resume", "part.st", "--batch-size", "2", "--num-steps", "20",
+             "--num-samples", "0"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.err.find("note: --batch-size 2 given; the checkpoint's run used 3"),
+              std::string::npos) << r.err;
+    EXPECT_NE(r.out.find("steps 13..20, batch 2 documents"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("step 20/20"), std::string::npos) << r.out;
+
+    // a stored setting goes through the option's range check again
+    patch_file(path("part.st"), "\\\"batch-size\\\":3", "\\\"batch-size\\\":0");
+    r = run({"train", "--resume", "part.st", "--num-samples", "0"});
+    EXPECT_FAILS(r, 2, "--batch-size 0 is out of range", "part.st", "training setting --batch-size 0");
+
+    // a setting of a newer mgpt is ignored, and said
+    patch_file(path("part.st"), "\\\"batch-size\\\":0", "\\\"batch-sizz\\\":0");
+    r = run({"train", "--resume", "part.st", "--num-steps", "13", "--num-samples", "0"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.err.find("holds training setting \"batch-sizz\", unknown to this mgpt; it is "
+                         "ignored"), std::string::npos) << r.err;
+    EXPECT_NE(r.out.find("batch 1 document, lr 0.02 cosine"), std::string::npos) << r.out;
+
+    // a checkpoint of an older mgpt (no settings) resumes with the defaults, and says so
+    patch_file(path("whole.st"), "\"train\":", "\"trxin\":");
+    r = run({"train", "--resume", "whole.st", "--num-steps", "21", "--num-samples", "0"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.err.find("holds no training settings"), std::string::npos) << r.err;
+    EXPECT_NE(r.out.find("batch 1 document, lr 0.01 linear"), std::string::npos) << r.out;
+}
+
+TEST_F(Cli, ResumeKeepsTheRunsData)
+{
+    write_file(path("abc.txt"), "abc\nbca\ncab\naab\n");
+    write_file(path("cab.txt"), "cab\nbac\nacb\n");
+    Result r = run({"train", "--data", "abc.txt", "--stream", "--num-steps", "5",
+                    "--num-samples", "0", "--save", "abc.st"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    r = run({"train", "--resume", "abc.st", "--num-steps", "8", "--num-samples", "0"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.out.find("data: abc.txt: 4 documents"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("\nstream: "), std::string::npos) << r.out;
+    r = run({"train", "--resume", "abc.st", "--num-steps", "8", "--num-samples", "0", "--data",
+             "cab.txt"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.err.find("note: --data cab.txt given; the checkpoint's run used --data abc.txt"),
+              std::string::npos) << r.err;
+    EXPECT_NE(r.out.find("data: cab.txt: 3 documents"), std::string::npos) << r.out;
+
+    // the stored path is the command line's: moved, it is missed, and the message says why
+    ASSERT_EQ(rename(path("abc.txt").c_str(), path("moved.txt").c_str()), 0);
+    r = run({"train", "--resume", "abc.st", "--num-steps", "8", "--num-samples", "0"});
+    EXPECT_FAILS(r, 2, "'abc.txt'", "the data of the run of checkpoint 'abc.st'", "--data");
+    r = run({"train", "--resume", "abc.st", "--num-steps", "8", "--num-samples", "0", "--data",
+             "moved.txt", "--seed", "5"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.err.find("note: --seed 5 given; the checkpoint's run used 42"),
+              std::string::npos) << r.err;
+}
+
+// --save-every keeps PATH current: a run killed part way leaves the checkpoint of the last
+// multiple of N (whenever the kill lands), which resumes.
+TEST_F(Cli, SaveEveryLeavesTheLatestCheckpoint)
+{
+    Result r = run({"train", "--save-every", "5"});
+    EXPECT_FAILS(r, 2, "--save-every 5 needs --save");
+    r = run({"train", "--num-steps", "12", "--save-every", "5", "--num-samples", "0", "--save",
+             "small.st"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(ckpt_meta(read_file(path("small.st")), "step"), "12");  // and at the end
+
+    std::string ck = path("long.st");
+    pid_t pid = fork();
+    if (pid == 0) {
+        int null = open("/dev/null", O_RDWR);
+        if (null < 0 || chdir(dir.c_str()) != 0)
+            _exit(127);
+        dup2(null, 0);
+        dup2(null, 1);
+        dup2(null, 2);
+        alarm(600);
+        execl(exe.c_str(), exe.c_str(), "train", "--num-steps", "1000000000", "--save-every",
+              "7", "--save", "long.st", "--no-archive", (char *)nullptr);
+        _exit(127);
+    }
+    ASSERT_GT(pid, 0);
+    struct stat st;
+    int exited = 0, status = 0;
+    while (stat(ck.c_str(), &st) != 0 && !exited) {
+        usleep(2000);
+        exited = waitpid(pid, &status, WNOHANG) == pid;
+    }
+    ASSERT_FALSE(exited) << "the run ended before its first save, status " << status;
+    usleep(20000);  // some more saves, or none: any multiple of 7 will do
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    std::string step = ckpt_meta(read_file(ck), "step");
+    ASSERT_FALSE(step.empty());
+    long s = atol(step.c_str());
+    EXPECT_TRUE(s > 0 && s % 7 == 0) << s;
+    r = run({"train", "--resume", "long.st", "--num-steps", std::to_string(s + 3),
+             "--num-samples", "0"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.out.find("resumed: long.st at step " + step + "\n"), std::string::npos) << r.out;
+}
+
+// export --weights-only: a third of the size, the same samples and loss, the training
+// settings kept; resuming from it is refused with the reason.
+TEST_F(Cli, ExportWeightsOnly)
+{
+    Result r = run({"train", "--num-steps", "10", "--batch-size", "2", "--num-samples", "0",
+                    "--save", "full.st"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    r = run({"export", "--checkpoint", "full.st", "--weights-only", "-o", "w.st"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    std::string full = read_file(path("full.st")), w = read_file(path("w.st"));
+    EXPECT_LT(w.size() * 2, full.size());
+    EXPECT_EQ(w.find("adam."), std::string::npos);
+    EXPECT_EQ(ckpt_meta(w, "step"), "10");
+    EXPECT_EQ(ckpt_meta(w, "train"), ckpt_meta(full, "train"));
+    Result a = run({"sample", "--checkpoint", "full.st"});
+    Result b = run({"sample", "--checkpoint", "w.st"});
+    ASSERT_EQ(b.status, 0) << b.err;
+    EXPECT_EQ(b.out, a.out);
+    a = run({"eval", "--checkpoint", "full.st"});
+    b = run({"eval", "--checkpoint", "w.st"});
+    ASSERT_EQ(b.status, 0) << b.err;
+    EXPECT_EQ(b.out.substr(b.out.find("data: ")), a.out.substr(a.out.find("data: ")));
+    r = run({"train", "--resume", "w.st", "--num-steps", "20"});
+    EXPECT_FAILS(r, 2, "'w.st' has no optimizer state", "export --weights-only");
+
+    r = run({"export", "--checkpoint", "full.st", "-o", "x.st"});
+    EXPECT_FAILS(r, 2, "give --weights-only");
+    r = run({"export", "--checkpoint", "full.st", "--weights-only"});
+    EXPECT_FAILS(r, 2, "give -o OUT");
+    write_file(path("notes.txt"), "mine\n");
+    r = run({"export", "--checkpoint", "full.st", "--weights-only", "-o", "notes.txt"});
+    EXPECT_FAILS(r, 2, "'notes.txt'", "not an mgpt checkpoint", "--force");
+    EXPECT_EQ(read_file(path("notes.txt")), "mine\n");
+    write_file(path("bad.st"), "junk");
+    r = run({"export", "--checkpoint", "bad.st", "--weights-only", "-o", "x.st"});
+    EXPECT_FAILS(r, 2, "bad.st");
 }
 
 TEST_F(Cli, SameSeedSameOutput)

@@ -525,6 +525,70 @@ int mgpt_checkpoint_meta_value(const char *path, const char *key, char **value, 
     return rc;
 }
 
+/* The metadata keys the spec and mgpt reserve, in the order they are written (the
+ * checksum last). */
+enum { N_SPEC = 10 };
+static const char *const spec_keys[N_SPEC] = {
+    "format", "n_embd", "n_head", "n_layer", "block_size", "vocab_size", "vocab", "step",
+    "seed", MGPT_DATA_HASH_KEY};
+
+void mgpt_checkpoint_extra_free(char **keys, char **values, int n)
+{
+    for (int i = 0; i < n; i++) {
+        free(keys[i]);
+        free(values[i]);
+    }
+    free(keys);
+    free(values);
+}
+
+int mgpt_checkpoint_extra_meta(const char *path, char ***keys, char ***values, int *n,
+                               char *err, size_t errlen)
+{
+    ckpt k;
+    *keys = *values = NULL;
+    *n = 0;
+    if (ckpt_open(&k, path, err, errlen) != 0)
+        return -1;
+    int rc = 0;
+    char **ks = calloc(MGPT_CKPT_MAX_EXTRA, sizeof *ks);
+    char **vs = calloc(MGPT_CKPT_MAX_EXTRA, sizeof *vs);
+    int count = 0;
+    if (!ks || !vs)
+        rc = -1;
+    for (int i = 0; rc == 0 && i < k.st.n_meta; i++) {
+        int spec = 0;
+        for (int j = 0; j < N_SPEC; j++)
+            spec |= strcmp(k.st.meta_keys[i], spec_keys[j]) == 0;
+        /* a BPE checkpoint's tokenizer is written from its vocabulary, not as an extra */
+        spec |= strcmp(k.st.meta_keys[i], MGPT_CKPT_TOKENIZER_KEY) == 0;
+        if (spec)
+            continue;
+        if (count == MGPT_CKPT_MAX_EXTRA) {
+            snprintf(err, errlen, "%s: more than %d metadata entries besides the spec's", path,
+                     MGPT_CKPT_MAX_EXTRA);
+            rc = -2;
+            break;
+        }
+        ks[count] = strdup(k.st.meta_keys[i]);
+        vs[count] = strdup(k.st.meta_values[i]);
+        count++;
+        if (!ks[count - 1] || !vs[count - 1])
+            rc = -1;
+    }
+    if (rc == -1)
+        snprintf(err, errlen, "%s: out of memory for its metadata", path);
+    ckpt_close(&k);
+    if (rc != 0) {
+        mgpt_checkpoint_extra_free(ks, vs, count);
+        return -1;
+    }
+    *keys = ks;
+    *values = vs;
+    *n = count;
+    return 0;
+}
+
 /* ---- Writing ---- */
 
 int mgpt_checkpoint_save(const char *path, const mgpt_model *m, const mgpt_vocab *v,
@@ -566,19 +630,20 @@ int mgpt_checkpoint_save_extra(const char *path, const mgpt_model *m, const mgpt
                                 (unsigned)v->byte[i]);
     snprintf(vocab + len, sizeof vocab - len, "]");
     /* The checksum's value is filled in once the tensors are listed below. */
-    /* a BPE vocabulary adds its merges as "tokenizer" (reserved then like the spec's keys) */
+    /* a BPE vocabulary adds its merges as "tokenizer" after the spec's keys */
     char *tok_text = v->bpe ? mgpt_bpe_to_text(v->bpe) : NULL;
     if (v->bpe && !tok_text) {
         snprintf(err, errlen, "%s: out of memory for the tokenizer's metadata", path);
         return -1;
     }
-    int N_SPEC = v->bpe ? 11 : 10;
-    const char *keys[11 + MGPT_CKPT_MAX_EXTRA] = {
-        "format", "n_embd", "n_head", "n_layer", "block_size", "vocab_size", "vocab", "step",
-        "seed", MGPT_DATA_HASH_KEY, MGPT_CKPT_TOKENIZER_KEY};
-    const char *values[11 + MGPT_CKPT_MAX_EXTRA] = {FORMAT, num[0], num[1], num[2], num[3],
-                                                   num[4], vocab, num[5], num[6], NULL,
-                                                   tok_text};
+    int n_spec = v->bpe ? N_SPEC + 1 : N_SPEC;
+    const char *keys[N_SPEC + 1 + MGPT_CKPT_MAX_EXTRA];
+    for (int i = 0; i < N_SPEC; i++)
+        keys[i] = spec_keys[i];
+    keys[N_SPEC] = MGPT_CKPT_TOKENIZER_KEY;
+    const char *values[N_SPEC + 1 + MGPT_CKPT_MAX_EXTRA] = {FORMAT, num[0], num[1], num[2],
+                                                           num[3], num[4], vocab, num[5],
+                                                           num[6], NULL, tok_text};
     if (n_extra < 0 || n_extra > MGPT_CKPT_MAX_EXTRA) {
         snprintf(err, errlen, "%s: %d extra metadata entries; at most %d", path, n_extra,
                  MGPT_CKPT_MAX_EXTRA);
@@ -586,16 +651,21 @@ int mgpt_checkpoint_save_extra(const char *path, const mgpt_model *m, const mgpt
         return -1;
     }
     for (int i = 0; i < n_extra; i++) {
-        /* "tokenizer" comes from the vocabulary only: a char checkpoint must not have it */
-        for (int j = 0; j < N_SPEC + i || (j == N_SPEC + i && !v->bpe); j++)
-            if (strcmp(extra_keys[i], j < N_SPEC + i ? keys[j] : MGPT_CKPT_TOKENIZER_KEY) == 0) {
-                snprintf(err, errlen, "%s: metadata key \"%s\" is reserved or repeated", path,
-                         extra_keys[i]);
-                free(tok_text);
-                return -1;
-            }
-        keys[N_SPEC + i] = extra_keys[i];
-        values[N_SPEC + i] = extra_values[i];
+        /* keys[N_SPEC], "tokenizer", comes from the vocabulary only: a char checkpoint must
+         * not have it, nor a BPE one twice */
+        int bad = 0;
+        for (int j = 0; j <= N_SPEC; j++)
+            bad |= strcmp(extra_keys[i], keys[j]) == 0;
+        for (int j = 0; j < i; j++)
+            bad |= strcmp(extra_keys[i], extra_keys[j]) == 0;
+        if (bad) {
+            snprintf(err, errlen, "%s: metadata key \"%s\" is reserved or repeated", path,
+                     extra_keys[i]);
+            free(tok_text);
+            return -1;
+        }
+        keys[n_spec + i] = extra_keys[i];
+        values[n_spec + i] = extra_values[i];
     }
 
     int kinds = with_adam ? KINDS : 1, n = m->n_params * kinds;
@@ -637,7 +707,7 @@ int mgpt_checkpoint_save_extra(const char *path, const mgpt_model *m, const mgpt
         snprintf(err, errlen, "%s: out of memory for the data checksums", path);
     else {
         values[9] = sums;
-        rc = mgpt_st_write(path, out, n, keys, values, N_SPEC + n_extra, err, errlen);
+        rc = mgpt_st_write(path, out, n, keys, values, n_spec + n_extra, err, errlen);
     }
     free(sums);
     free(tok_text);

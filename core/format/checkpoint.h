@@ -55,6 +55,14 @@ struct mgpt_bpe;
 int mgpt_checkpoint_tokenizer(const char *path, struct mgpt_bpe *t, int *found, char *err,
                               size_t errlen);
 
+/* The metadata pairs of a valid checkpoint that are not the spec's (those
+ * mgpt_checkpoint_save_extra added), in the file's order: *n malloc'ed keys and values,
+ * freed with mgpt_checkpoint_extra_free. 0, or -1 with err set (not a valid checkpoint, or
+ * more than MGPT_CKPT_MAX_EXTRA of them). */
+int mgpt_checkpoint_extra_meta(const char *path, char ***keys, char ***values, int *n,
+                               char *err, size_t errlen);
+void mgpt_checkpoint_extra_free(char **keys, char **values, int n);
+
 /* Reads and validates the header only (names, shapes, dtypes, offsets against the file
  * size, metadata). 0, or -1 with err saying what is wrong. */
 int mgpt_checkpoint_peek(const char *path, mgpt_checkpoint_meta *meta, char *err, size_t errlen);

@@ -75,6 +75,10 @@ mgpt_cost mgpt_optimizer_cost(size_t n);
  * (the nodes' zero_grad). */
 mgpt_cost mgpt_zero_cost(size_t n);
 mgpt_cost mgpt_graph_zero_cost(const mgpt_graph *g);
+/* One training step as every tool counts it (mgpt train's report, mgpt-bench): forward and
+ * backward of the graph, the backward walk's zeroing and the optimizer over n_params. The
+ * graph's padded positions count: the engine computes them. */
+mgpt_cost mgpt_step_cost(const mgpt_graph *g, size_t n_params);
 #ifdef __cplusplus
 }
 #endif

@@ -1,5 +1,6 @@
 /* FLOP and byte counts: each kernel call's from the formulas of mgpt/kernel_list.h, each
- * node's as the sum of the calls it makes (recorded, call_record.h). The roofline and the benchmark divide these by
+ * node's as the sum of the calls it makes (recorded, call_record.h), a training step's
+ * as mgpt_step_cost. The roofline, the benchmark and mgpt train's report divide these by
  * time. Bytes count each operand once (ideal caching); FLOPs count a multiply-add as 2 and
  * exp/sqrt/div as 1. */
 #include "model/call_record.h"
@@ -98,4 +99,12 @@ mgpt_cost mgpt_graph_cost(const mgpt_graph *g, int backward)
         total.bytes += c.bytes;
     }
     return total;
+}
+
+mgpt_cost mgpt_step_cost(const mgpt_graph *g, size_t n_params)
+{
+    mgpt_cost f = mgpt_graph_cost(g, 0), b = mgpt_graph_cost(g, 1);
+    mgpt_cost z = mgpt_graph_zero_cost(g), o = mgpt_optimizer_cost(n_params);
+    mgpt_cost c = {f.flops + b.flops + z.flops + o.flops, f.bytes + b.bytes + z.bytes + o.bytes};
+    return c;
 }

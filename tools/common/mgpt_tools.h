@@ -90,6 +90,17 @@ enum { TOOL_OPT_REPEATS = 256, TOOL_OPT_MIN_TIME, TOOL_OPT_OWN };
     {"quiet", no_argument, NULL, 'q'}, \
     {"help", no_argument, NULL, 'h'}
 
+/* --- figure_format.c: measured figures, three significant digits --------------------- */
+
+/* v to three significant digits without an exponent: "106", "10.6", "0.00487", "1230";
+ * "-" if v is not finite. */
+void tool_fmt_sig3(char *buf, size_t len, double v);
+/* A time to three significant digits in s, ms, us or ns, then per (NULL or "/step"):
+ * "4.87 us/step", "12.3 ms", "2.43 s". */
+void tool_fmt_seconds(char *buf, size_t len, double seconds, const char *per);
+/* A count or rate to three significant digits with k, M, G or T: "812", "1.29M". */
+void tool_fmt_rate(char *buf, size_t len, double v);
+
 /* --- bad_arguments.c: what getopt_long rejected, and stray operands -------------------- */
 
 /* An option of the program that a command does not take: it goes before the command,

@@ -79,8 +79,8 @@ typedef struct bench_result {
     double tokens_per_step;     /* unmasked targets per timed step (mean) */
     double tokens_per_s;        /* tokens_per_step / median step time */
     double flops_forward, flops_backward, flops_optimizer;  /* per step, engine's counts */
-    double bytes_per_step;
-    double gflops;              /* all flops of a step / median step time */
+    double flops_per_step, bytes_per_step;  /* mgpt_step_cost: what mgpt train counts too */
+    double gflops;              /* flops_per_step / median step time */
     double final_loss;
 } bench_result;
 
@@ -147,13 +147,14 @@ void bench_find_commit(const char *given, char *buf, size_t len);
 
 /* --- report_markdown.c ---------------------------------------------------------------- */
 
-/* "3.14" style times: enough digits for 4 significant figures without exponents. */
+/* "3.14" style times: 4 significant figures without exponents ("0.004873" too). */
 void bench_fmt_ms(char *buf, size_t len, double ms);
 /* 1234567 -> "1,234,567" */
 void bench_fmt_count(char *buf, size_t len, double v);
 /* A result's cells as the table of `run` and its markdown report both show them. */
 typedef struct bench_cells {
     char params[32], ms[32], ms_min[32], ms_max[32], tokens_per_s[32];
+    char gflops[32];            /* three significant digits (tool_fmt_sig3) */
     char vs_scalar[32];         /* "2.31x", or "-" without a scalar result for the config */
 } bench_cells;
 void bench_result_cells(const bench_run *run, const bench_result *r, bench_cells *c);

@@ -9,10 +9,10 @@
  * configs (_B) train on synthetic documents of T+1 to 2T random lowercase letters, so
  * every position of every row is real work (spec: "Configs named in benchmarks").
  *
- * FLOPs of a step: the engine's own counts (core/model/op_cost.c) of the forward and backward
- * graph, plus 17 per parameter for the optimizer (the global-norm sumsq, 2, and the Adam
- * update, 15: mgpt_optimizer_cost in core/model/op_cost.c). Padded positions are
- * counted: the engine computes them. */
+ * FLOPs of a step: the engine's count of a training step, mgpt_step_cost (core/model/
+ * op_cost.c), the one mgpt train's report divides by its step time: the forward and
+ * backward graph plus 17 per parameter for the optimizer (the global-norm sumsq, 2, and
+ * the Adam update, 15). Padded positions are counted: the engine computes them. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -222,13 +222,13 @@ int bench_measure(const char *backend, const mgpt_compute *c, const char *config
     r->warmup = s->warmup;
     r->repeats = s->repeats;
     r->threads = s->threads;
-    mgpt_cost fwd = mgpt_graph_cost(&t.m->graph, 0), bwd = mgpt_graph_cost(&t.m->graph, 1);
-    r->flops_forward = fwd.flops;
-    r->flops_backward = bwd.flops;
-    mgpt_cost opt = mgpt_optimizer_cost((size_t)r->params);
-    r->flops_optimizer = opt.flops;
-    r->bytes_per_step = fwd.bytes + bwd.bytes + mgpt_graph_zero_cost(&t.m->graph).bytes +
-                        opt.bytes;
+    /* the step's count, and its parts for the JSON */
+    mgpt_cost step = mgpt_step_cost(&t.m->graph, (size_t)r->params);
+    r->flops_forward = mgpt_graph_cost(&t.m->graph, 0).flops;
+    r->flops_backward = mgpt_graph_cost(&t.m->graph, 1).flops;
+    r->flops_optimizer = mgpt_optimizer_cost((size_t)r->params).flops;
+    r->flops_per_step = step.flops;
+    r->bytes_per_step = step.bytes;
 
     double tokens = 0;
     if (train_steps(&t, s->warmup, &tokens) != 0)
@@ -260,8 +260,7 @@ int bench_measure(const char *backend, const mgpt_compute *c, const char *config
     r->ms_max = tmp[s->repeats - 1];
     r->tokens_per_step = tokens / ((double)steps * s->repeats);
     r->tokens_per_s = r->tokens_per_step / (r->ms_median * 1e-3);
-    r->gflops = (r->flops_forward + r->flops_backward + r->flops_optimizer) /
-                (r->ms_median * 1e-3) * 1e-9;
+    r->gflops = r->flops_per_step / (r->ms_median * 1e-3) * 1e-9;
     r->final_loss = t.loss;
     if (!isfinite(t.loss))
         tool_warn("run", "%s on %s: the loss is %g after %ld steps: the backend computes "

@@ -55,7 +55,7 @@ static json_t *result_json(const bench_result *r)
     json_object_set_new(o, "tokens_per_step", real(r->tokens_per_step));
     json_object_set_new(o, "tokens_per_s", real(r->tokens_per_s));
     json_object_set_new(o, "flops_per_step",
-                        real(r->flops_forward + r->flops_backward + r->flops_optimizer));
+                        real(r->flops_per_step));
     json_object_set_new(o, "flops_forward", real(r->flops_forward));
     json_object_set_new(o, "flops_backward", real(r->flops_backward));
     json_object_set_new(o, "flops_optimizer", real(r->flops_optimizer));

@@ -21,6 +21,8 @@ void bench_fmt_ms(char *buf, size_t len, double ms)
         snprintf(buf, len, "%.2f", ms);
     else if (ms >= 1)
         snprintf(buf, len, "%.3f", ms);
+    else if (ms > 0) /* as many decimals as 4 significant digits need: 0.004873 */
+        snprintf(buf, len, "%.*f", 3 - (int)floor(log10(ms)), ms);
     else
         snprintf(buf, len, "%.4f", ms);
 }
@@ -61,6 +63,7 @@ void bench_result_cells(const bench_run *run, const bench_result *r, bench_cells
     bench_fmt_ms(c->ms_min, sizeof c->ms_min, r->ms_min);
     bench_fmt_ms(c->ms_max, sizeof c->ms_max, r->ms_max);
     bench_fmt_count(c->tokens_per_s, sizeof c->tokens_per_s, r->tokens_per_s);
+    tool_fmt_sig3(c->gflops, sizeof c->gflops, r->gflops);
     double x = vs_scalar(run, r);
     if (x > 0)
         snprintf(c->vs_scalar, sizeof c->vs_scalar, "%.2fx", x);
@@ -83,7 +86,9 @@ int bench_write_run_markdown(const bench_run *run, FILE *f)
     else
         fprintf(f, "about %g s (steps calibrated per config)\n", s->min_time);
     fprintf(f, "- A step is batch fill, forward, backward and Adam; ms/step is the median "
-               "over the repeats; GFLOP/s counts the engine's FLOPs of a step\n\n");
+               "over the repeats; tokens/s counts the unmasked targets; GFLOP/s is the "
+               "engine's FLOPs of a step (padded positions included) over the median step "
+               "time, as `mgpt train` reports them\n\n");
     fprintf(f, "| backend | config | params | threads | ms/step | min | max | tokens/s | "
                "GFLOP/s | vs scalar |\n");
     fprintf(f, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|\n");
@@ -91,9 +96,9 @@ int bench_write_run_markdown(const bench_run *run, FILE *f)
         const bench_result *r = &run->results[i];
         bench_cells c;
         bench_result_cells(run, r, &c);
-        fprintf(f, "| %s | `%s` | %s | %d | %s | %s | %s | %s | %.2f | %s |\n", r->backend,
+        fprintf(f, "| %s | `%s` | %s | %d | %s | %s | %s | %s | %s | %s |\n", r->backend,
                 r->config, c.params, r->threads, c.ms, c.ms_min, c.ms_max, c.tokens_per_s,
-                r->gflops, c.vs_scalar);
+                c.gflops, c.vs_scalar);
     }
     for (int i = 0; i < run->n_skipped; i++)
         fprintf(f, "%s- Skipped %s: %s\n", i == 0 ? "\n" : "", run->skipped[i].backend,

@@ -53,7 +53,9 @@ static void usage(void)
            "\n"
            "Configs without _B train one names document per step, as the seed's benchmarks\n"
            "did; _B configs train on synthetic documents longer than the block, so every\n"
-           "position is real work. tokens/s counts unmasked targets.\n",
+           "position is real work. tokens/s counts unmasked targets; GFLOP/s counts every\n"
+           "position's work (padding too) plus Adam, as mgpt train does (man mgpt-bench,\n"
+           "FIGURES).\n",
            MGPT_MAX_THREADS);
 }
 
@@ -197,9 +199,9 @@ static void print_table(const bench_run *run, FILE *f)
         const bench_result *r = &run->results[i];
         bench_cells c;
         bench_result_cells(run, r, &c);
-        fprintf(f, "%-*s  %-*s  %11s  %3d  %3d  %7d  %8d  %9s  %9s  %9s  %12s  %8.2f  %9s\n",
+        fprintf(f, "%-*s  %-*s  %11s  %3d  %3d  %7d  %8d  %9s  %9s  %9s  %12s  %8s  %9s\n",
                 wb, r->backend, wc, r->config, c.params, r->batch, r->cfg.block_size,
-                r->threads, r->steps, c.ms, c.ms_min, c.ms_max, c.tokens_per_s, r->gflops,
+                r->threads, r->steps, c.ms, c.ms_min, c.ms_max, c.tokens_per_s, c.gflops,
                 c.vs_scalar);
     }
     fflush(f);
@@ -465,9 +467,10 @@ int cmd_run(int argc, char **argv)
                 goto oom;
             }
             if (!s.quiet) {
-                char med[32];
+                char med[32], gf[32];
                 bench_fmt_ms(med, sizeof med, r.ms_median);
-                bench_note("mgpt-bench: %s: %s ms/step, %.3g GFLOP/s", label, med, r.gflops);
+                tool_fmt_sig3(gf, sizeof gf, r.gflops);
+                bench_note("mgpt-bench: %s: %s ms/step, %s GFLOP/s", label, med, gf);
             }
         }
         mgpt_engine_close(&eng);

@@ -321,7 +321,7 @@ int cmd_sweep(int argc, char **argv)
             p->ms = r.ms_median;
             p->gflops = r.gflops;
             p->tokens_per_s = r.tokens_per_s;
-            p->flops = r.flops_forward + r.flops_backward + r.flops_optimizer;
+            p->flops = r.flops_per_step;
             p->percent_of_peak = peaks[b] > 0 ? 100 * r.gflops / peaks[b] : 0;
             bench_result_free(&r);
             n++;
@@ -331,12 +331,13 @@ int cmd_sweep(int argc, char **argv)
     printf("%-12s  %-10s  %6s  %5s  %10s  %9s  %8s\n", "backend", "axis", "n_embd", "T",
            "ms/step", "GFLOP/s", "% peak");
     for (int i = 0; i < n; i++) {
-        char ms[32], pc[32] = "-";
+        char ms[32], pc[32] = "-", gf[32];
         bench_fmt_ms(ms, sizeof ms, pt[i].ms);
+        tool_fmt_sig3(gf, sizeof gf, pt[i].gflops);
         if (pt[i].percent_of_peak > 0)
             snprintf(pc, sizeof pc, "%.1f", pt[i].percent_of_peak);
-        printf("%-12s  %-10s  %6d  %5d  %10s  %9.2f  %8s\n", pt[i].backend, pt[i].axis,
-               pt[i].n_embd, pt[i].block_size, ms, pt[i].gflops, pc);
+        printf("%-12s  %-10s  %6d  %5d  %10s  %9s  %8s\n", pt[i].backend, pt[i].axis,
+               pt[i].n_embd, pt[i].block_size, ms, gf, pc);
     }
     for (int b = 0; b < backends.n; b++)
         if (peaks[b] > 0)

@@ -35,6 +35,7 @@ int cmd_train(int argc, char **argv, const cli_global *g);
 int cmd_sample(int argc, char **argv, const cli_global *g);
 int cmd_runs(int argc, char **argv, const cli_global *g);
 int cmd_eval(int argc, char **argv, const cli_global *g);
+int cmd_export(int argc, char **argv, const cli_global *g);
 int cmd_tokenizer(int argc, char **argv, const cli_global *g);
 int cmd_backends(int argc, char **argv, const cli_global *g);
 int cmd_info(int argc, char **argv, const cli_global *g);
@@ -45,6 +46,7 @@ int cmd_info(int argc, char **argv, const cli_global *g);
 int cmd_train_parse(int argc, char **argv, int *status);
 int cmd_sample_parse(int argc, char **argv, int *status);
 int cmd_eval_parse(int argc, char **argv, int *status);
+int cmd_export_parse(int argc, char **argv, int *status);
 int cmd_backends_parse(int argc, char **argv, int *status);
 int cmd_info_parse(int argc, char **argv, int *status);
 

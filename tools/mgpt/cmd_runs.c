@@ -313,8 +313,9 @@ static int cmd_show(const char *root, const char *id)
         printf("  %-22s %s", "best val loss", buf);
         if (r.m.best_val_step >= 0)
             printf(" (step %ld)", r.m.best_val_step);
-        printf("\n  %-22s %.3f s\n", "training time", r.m.seconds);
-        fig(r.m.n ? 1e3 * r.m.seconds / (double)r.m.n : NAN, "%.4f", buf, sizeof buf);
+        tool_fmt_seconds(buf, sizeof buf, r.m.seconds, NULL);
+        printf("\n  %-22s %s\n", "training time", buf);
+        tool_fmt_sig3(buf, sizeof buf, r.m.n ? 1e3 * r.m.seconds / (double)r.m.n : NAN);
         printf("  %-22s %s\n", "ms/step", buf);
         fig(tok_s(&r), "%.0f", buf, sizeof buf);
         printf("  %-22s %s\n", "tok/s", buf);
@@ -425,8 +426,8 @@ static int cmd_compare(const char *root, char **want, int n, const char *out)
         fig(r[i].have_m ? r[i].m.best_val : NAN, "%.4f", cells[i], 64);
     row("best val loss", cells, n);
     for (int i = 0; i < n; i++)
-        fig(r[i].have_m && r[i].m.n ? 1e3 * r[i].m.seconds / (double)r[i].m.n : NAN, "%.4f",
-            cells[i], 64);
+        tool_fmt_sig3(cells[i], 64,
+                      r[i].have_m && r[i].m.n ? 1e3 * r[i].m.seconds / (double)r[i].m.n : NAN);
     row("ms/step", cells, n);
     for (int i = 0; i < n; i++)
         fig(tok_s(&r[i]), "%.0f", cells[i], 64);

@@ -5,14 +5,27 @@
 #include <stdlib.h>
 #include <string.h>
 #include "run_archive.h"
-#include "train.h"
+#include "train_settings.h"
 
 static const char C[] = "train";
 
-/* The checks across options, which need no file. */
+/* The checks across options, which need no file. Resuming, those on training settings
+ * wait for the checkpoint's (o->restored). */
 static int check_options(const train_opts *o)
 {
-    if (o->warmup >= o->steps) {
+    if (o->save_every && !o->save) {
+        tool_error(C, "--save-every %d needs --save PATH (the checkpoint it keeps current)",
+                   o->save_every);
+        return CLI_USAGE;
+    }
+    if (o->resume && !o->restored)
+        return CLI_OK;
+    if (o->decay_steps && o->warmup >= o->decay_steps) {
+        tool_error(C, "--warmup-steps %d must be less than --lr-decay-steps %d", o->warmup,
+                   o->decay_steps);
+        return CLI_USAGE;
+    }
+    if (!o->decay_steps && o->warmup >= o->steps) {
         tool_error(C, "--warmup-steps %d must be less than --num-steps %d", o->warmup, o->steps);
         return CLI_USAGE;
     }
@@ -83,20 +96,32 @@ static int prepare(trainer *t)
         }
         if ((status = train_check_shape(o, &meta.cfg, o->resume)) != CLI_OK)
             return status;
+        if (!meta.has_adam) {
+            tool_error(C, "checkpoint '%s' has no optimizer state (adam.m.*, adam.v.*; mgpt "
+                       "export --weights-only leaves it out), so training cannot resume from "
+                       "it; resume from the checkpoint mgpt train --save wrote", o->resume);
+            return CLI_USAGE;
+        }
+        if ((status = train_settings_restore(o, o->resume, meta.seed)) != CLI_OK ||
+            (status = check_options(o)) != CLI_OK)
+            return status;
         if (meta.step >= o->steps) {
             tool_error(C, "checkpoint '%s' has already taken %ld steps; give --num-steps greater "
                        "than %ld to train further", o->resume, meta.step, meta.step);
             return CLI_USAGE;
         }
         o->cfg = meta.cfg;
-        if (!o->set_seed)
-            o->seed = meta.seed;
     }
 
     /* 2. the data, its vocabulary (a BPE tokenizer's, encoded once) and the split */
-    if ((status = train_tokenizer(t, &meta)) != CLI_OK ||
-        (status = cli_data_load(C, &o->data, &t->data)) != CLI_OK)
+    if ((status = train_tokenizer(t, &meta)) != CLI_OK)
         return status;
+    if ((status = cli_data_load(C, &o->data, &t->data)) != CLI_OK) {
+        if (o->data_restored)
+            tool_error(C, "(that is the data of the run of checkpoint '%s'; give --data or "
+                       "--data-dir to train on other files)", o->resume);
+        return status;
+    }
     const mgpt_docs *docs = t->data.docs;
     if (t->vocab.bpe) {
         o->cfg.vocab_size = t->vocab.size;
@@ -218,5 +243,6 @@ int cmd_train(int argc, char **argv, const cli_global *g)
     cli_data_free(&t.data);
     mgpt_bpe_free(&t.bpe);
     cli_data_args_free(&o.data);
+    train_settings_free(&o);
     return status;
 }

@@ -18,6 +18,7 @@ static const command commands[] = {
     {"train", cmd_train, "train a model on text documents, save it, print samples"},
     {"sample", cmd_sample, "generate documents from a checkpoint"},
     {"eval", cmd_eval, "mean loss of a checkpoint over documents"},
+    {"export", cmd_export, "write a checkpoint without its optimizer state"},
     {"tokenizer", cmd_tokenizer, "learn a byte-level BPE tokenizer: tokenizer train"},
     {"runs", cmd_runs, "list, show and compare the archived training runs"},
     {"backends", cmd_backends, "list backend modules and the one that would be used"},

@@ -6,7 +6,8 @@
  * A line: step S/N | loss L | val V | lr R | X ms/step | Y tok/s
  * where loss is the mean training loss of the steps since the previous line, val appears
  * at the steps that ran a validation, and the timing columns come last (everything before
- * them is deterministic for a given seed). */
+ * them is deterministic for a given seed). ms/step has three significant digits; tok/s
+ * counts the unmasked targets, as the summary does (train_report.c). */
 #include <stdarg.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -68,7 +69,9 @@ static void timing(const cli_progress *p, char *buf, size_t len)
 {
     double ms = p->loss_n ? 1e3 * p->seconds / p->loss_n : 0.0;
     double tps = p->seconds > 0 ? p->tokens / p->seconds : 0.0;
-    snprintf(buf, len, "%.3f ms/step | %.0f tok/s", ms, tps);
+    char m[32];
+    tool_fmt_sig3(m, sizeof m, ms); /* three digits: 0.00487, not 0.005 */
+    snprintf(buf, len, "%s ms/step | %.0f tok/s", m, tps);
 }
 
 static void print_line(cli_progress *p, long step, double val, double lr)
@@ -93,11 +96,12 @@ static void draw_bar(cli_progress *p, long step, double lr)
     double ms = p->loss_n ? 1e3 * p->seconds / p->loss_n : 0.0;
     double tps = p->seconds > 0 ? p->tokens / p->seconds : 0.0;
     long eta = p->run_seconds > 0 ? (long)(p->run_seconds / (double)done * (double)(n - done) + 0.5) : 0;
-    char head[64], text[2][160];
+    char head[64], text[2][160], m[32];
+    tool_fmt_sig3(m, sizeof m, ms);
     snprintf(head, sizeof head, "step %*ld/%ld ", p->step_width, step, p->last);
     /* the full text, and a shorter one for a narrow terminal */
-    snprintf(text[0], sizeof text[0], " %3.0f%% loss %.4f lr %.2e %.3f ms/step %.0f tok/s eta %ld:%02ld",
-             100.0 * (double)done / (double)n, p->loss_n ? p->loss_sum / p->loss_n : 0.0, lr, ms,
+    snprintf(text[0], sizeof text[0], " %3.0f%% loss %.4f lr %.2e %s ms/step %.0f tok/s eta %ld:%02ld",
+             100.0 * (double)done / (double)n, p->loss_n ? p->loss_sum / p->loss_n : 0.0, lr, m,
              tps, eta / 60, eta % 60);
     snprintf(text[1], sizeof text[1], " %3.0f%% loss %.4f eta %ld:%02ld",
              100.0 * (double)done / (double)n, p->loss_n ? p->loss_sum / p->loss_n : 0.0,

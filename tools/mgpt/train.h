@@ -17,6 +17,8 @@ typedef struct train_opts {
     int set_seed;
     int stream;           /* --stream: one token stream, random windows */
     int batch, steps, warmup, val_every, patience, num_samples, log_every;
+    int decay_steps;  /* --lr-decay-steps: the schedule's length; 0 = --num-steps */
+    int save_every;   /* --save-every: save every N steps too; 0 = off */
     double lr, clip, val_split, temperature;
     mgpt_lr_schedule schedule;
     uint64_t seed;
@@ -24,6 +26,10 @@ typedef struct train_opts {
     const char *save, *resume;
     const char *tokenizer; /* --tokenizer FILE (BPE), or NULL */
     int force;        /* --force: --save may replace what is not an mgpt checkpoint */
+    unsigned long given_opts; /* bit i: option i of the command line was given */
+    int restored;     /* resuming: the checkpoint's settings have been applied */
+    int data_restored; /* ... and o->data came from them */
+    void *ck_settings; /* their parsed JSON (train_settings.c): owns restored --data paths */
     const char *archive_dir; /* --archive-dir, or NULL */
     int no_archive;          /* --no-archive */
 } train_opts;
@@ -52,6 +58,11 @@ typedef struct trainer {
  * *status the exit status (CLI_OK after --help or --version). o->data is to be freed
  * either way. */
 int train_parse(int argc, char **argv, train_opts *o, int *status);
+/* Whether the long option NAME ("batch-size") was given on the command line. */
+int train_option_given(const train_opts *o, const char *name);
+/* Sets the long option NAME from ARG (NULL for an option without a value) as if given (its
+ * range checked, not marked given): CLI_OK, or the exit status after saying what is wrong. */
+int train_option_set(train_opts *o, const char *name, const char *arg);
 /* Checks that PATH can be written before training for minutes, and that what it would
  * replace is an mgpt checkpoint unless force: CLI_OK or CLI_USAGE. */
 int train_check_save_path(const char *path, int force);

@@ -4,10 +4,11 @@
  * samples. ^C ends the run after the current step, saved. */
 #include <math.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include "model/evaluate.h"
 #include "run_archive.h"
-#include "train.h"
+#include "train_settings.h"
 
 static const char C[] = "train";
 
@@ -18,10 +19,21 @@ static void on_signal(int sig)
     interrupted = sig;
 }
 
+/* The checkpoint with its Adam state and the run's settings (train_settings.h). */
 static int save(trainer *t, const char *why)
 {
     char err[1200];
-    if (mgpt_checkpoint_save(t->o->save, t->m, &t->vocab, t->o->seed, 1, err, sizeof err) != 0) {
+    const char *key = TRAIN_SETTINGS_KEY;
+    char *settings = train_settings_json(t->o);
+    if (!settings) {
+        tool_error(C, "cannot save the checkpoint (%s): out of memory", why);
+        return CLI_FAIL;
+    }
+    const char *value = settings;
+    int rc = mgpt_checkpoint_save_extra(t->o->save, t->m, &t->vocab, t->o->seed, 1, &key,
+                                        &value, 1, err, sizeof err);
+    free(settings);
+    if (rc != 0) {
         tool_error(C, "cannot save the checkpoint (%s): %s", why, err);
         return CLI_FAIL;
     }
@@ -46,10 +58,10 @@ static int loop(trainer *t)
     opt.lr = (float)o->lr;
     opt.schedule = o->schedule;
     opt.warmup_steps = o->warmup;
-    opt.total_steps = o->steps;
+    opt.total_steps = o->decay_steps ? o->decay_steps : o->steps;
     opt.grad_clip = (float)o->clip;
 
-    double flops_step = mgpt_graph_cost(&m->graph, 0).flops + mgpt_graph_cost(&m->graph, 1).flops;
+    double flops_step = mgpt_step_cost(&m->graph, m->num_floats).flops;
     cli_progress p;
     cli_progress_init(&p, stdout, m->step + 1, o->steps, o->log_every, n_val > 0);
     t->best_val = INFINITY;
@@ -103,12 +115,17 @@ static int loop(trainer *t)
                 t->best_val = val;
                 t->best_step = done;
                 bad_vals = 0;
-                if (o->save && (status = save(t, "new best validation loss")) != CLI_OK)
+                if (o->save && !o->save_every &&
+                    (status = save(t, "new best validation loss")) != CLI_OK)
                     return status;
             } else if (o->patience > 0 && ++bad_vals >= o->patience) {
                 stopped_early = 1;
             }
         }
+        /* the end of the run saves below */
+        if (o->save_every && done % o->save_every == 0 && done < o->steps &&
+            (status = save(t, "--save-every")) != CLI_OK)
+            return status;
         cli_progress_step(&p, done, loss, val, lr, tokens, dt);
         run_archive_step(t->archive, done, loss, val, lr, tokens, dt);
         if (stopped_early) {
@@ -127,8 +144,9 @@ static int loop(trainer *t)
         printf("interrupted after step %ld\n", m->step);
     train_print_speed(ran, p.run_seconds, p.run_tokens, flops_step);
     if (o->save) {
-        /* with validation, PATH already holds the best model; without, the last one */
-        if (n_val == 0 || t->best_step < 0) {
+        /* with validation, PATH already holds the best model; without (or with
+         * --save-every), the last one */
+        if (n_val == 0 || t->best_step < 0 || o->save_every) {
             if ((status = save(t, "end of training")) != CLI_OK)
                 return status;
             printf("saved %s (step %ld)\n", o->save, m->step);

@@ -32,7 +32,7 @@ static const char C[] = "train";
 enum {
     O_EMBD = 256, O_LAYER, O_HEAD, O_BLOCK, O_BATCH, O_STEPS, O_LR, O_SCHED, O_WARMUP, O_CLIP,
     O_SEED, O_VSPLIT, O_VEVERY, O_PATIENCE, O_SAMPLES, O_TEMP, O_SAVE, O_RESUME, O_LOGEVERY,
-    O_FORCE, O_STREAM, O_ARCHIVE_DIR, O_NO_ARCHIVE, O_TOKENIZER
+    O_FORCE, O_STREAM, O_ARCHIVE_DIR, O_NO_ARCHIVE, O_DECAY, O_SAVE_EVERY, O_TOKENIZER
 };
 
 static const struct option longopts[] = {
@@ -45,6 +45,7 @@ static const struct option longopts[] = {
     {"learning-rate", required_argument, NULL, O_LR},
     {"lr-schedule", required_argument, NULL, O_SCHED},
     {"warmup-steps", required_argument, NULL, O_WARMUP},
+    {"lr-decay-steps", required_argument, NULL, O_DECAY},
     {"grad-clip", required_argument, NULL, O_CLIP},
     {"seed", required_argument, NULL, O_SEED},
     {"val-split", required_argument, NULL, O_VSPLIT},
@@ -54,6 +55,7 @@ static const struct option longopts[] = {
     {"temperature", required_argument, NULL, O_TEMP},
     CLI_DATA_OPTIONS,
     {"save", required_argument, NULL, O_SAVE},
+    {"save-every", required_argument, NULL, O_SAVE_EVERY},
     {"force", no_argument, NULL, O_FORCE},
     {"resume", required_argument, NULL, O_RESUME},
     {"log-every", required_argument, NULL, O_LOGEVERY},
@@ -83,6 +85,9 @@ static void help(void)
            "      --lr-schedule=NAME    decay to 0 after warmup: linear or cosine\n"
            "                            (default linear)\n"
            "      --warmup-steps=N      linear warmup steps, < --num-steps (default 0)\n"
+           "      --lr-decay-steps=N    the schedule reaches 0 at step N, then stays there;\n"
+           "                            to train in parts, give the whole run's length\n"
+           "                            (default: --num-steps)\n"
            "      --grad-clip=F         clip the global gradient norm; 0 = off (default 0)\n"
            "      --seed=N              seeds init, shuffle and sampling (default %d; when\n"
            "                            resuming, the checkpoint's seed)\n"
@@ -111,10 +116,16 @@ static void help(void)
            "                            end; with --val-split, at each new best validation\n"
            "                            loss instead, so PATH holds the best model\n"
            "                            (default: none)\n"
+           "      --save-every=N        also save PATH every N steps (the latest model,\n"
+           "                            with --val-split too), so a run that is killed\n"
+           "                            can resume; needs --save (default: off)\n"
            "      --force               let --save replace a file that is not an mgpt\n"
            "                            checkpoint, or a symbolic link (the link itself)\n"
            "      --resume=PATH         continue from a checkpoint written by --save, up to\n"
-           "                            --num-steps in total (default: none)\n"
+           "                            --num-steps in total; each setting of its run not\n"
+           "                            given again (batch size, steps, learning rate and\n"
+           "                            schedule, validation, --stream, data) is kept, a\n"
+           "                            changed one is noted on stderr (default: none)\n"
            "      --archive-dir=DIR     archive the run in a new folder of DIR (default:\n"
            "                            MGPT_ARCHIVE_DIR, else $XDG_DATA_HOME/mgpt/runs,\n"
            "                            else ~/.local/share/mgpt/runs); see mgpt runs\n"
@@ -180,6 +191,10 @@ static int take(int c, const char *arg, void *opts)
         return CLI_OK;
     case O_WARMUP:
         return cli_parse_int(C, "--warmup-steps", arg, 0, MAX_STEPS, &o->warmup);
+    case O_DECAY:
+        return cli_parse_int(C, "--lr-decay-steps", arg, 1, MAX_STEPS, &o->decay_steps);
+    case O_SAVE_EVERY:
+        return cli_parse_int(C, "--save-every", arg, 1, MAX_STEPS, &o->save_every);
     case O_CLIP:
         return cli_parse_float(C, "--grad-clip", arg, 0, 1e30, 0, 0,
                                "0 (off) or a positive gradient norm", &o->clip);
@@ -232,7 +247,44 @@ static int take(int c, const char *arg, void *opts)
     return CLI_OK;
 }
 
-static const cli_command command = {C, "", longopts, help, take};
+/* take, remembering which options the command line gave (resuming keeps the others). */
+static int take_given(int c, const char *arg, void *opts)
+{
+    train_opts *o = opts;
+    for (int i = 0; longopts[i].name; i++)
+        if (longopts[i].val == c && i < (int)(8 * sizeof o->given_opts))
+            o->given_opts |= 1UL << i;
+    return take(c, arg, opts);
+}
+
+static const cli_command command = {C, "", longopts, help, take_given};
+
+_Static_assert(sizeof longopts / sizeof longopts[0] <= 8 * sizeof(unsigned long),
+               "train_opts.given_opts has a bit per option");
+
+static int option_index(const char *name)
+{
+    for (int i = 0; longopts[i].name; i++)
+        if (strcmp(longopts[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+int train_option_given(const train_opts *o, const char *name)
+{
+    int i = option_index(name);
+    return i >= 0 && (o->given_opts >> i & 1);
+}
+
+int train_option_set(train_opts *o, const char *name, const char *arg)
+{
+    int i = option_index(name);
+    if (i < 0 || (longopts[i].has_arg == required_argument) != (arg != NULL)) {
+        tool_error(C, "'%s' is not an option that takes %s", name, arg ? "a value" : "no value");
+        return CLI_USAGE;
+    }
+    return take(longopts[i].val, arg, o);
+}
 
 int train_parse(int argc, char **argv, train_opts *o, int *status)
 {

@@ -71,6 +71,8 @@ void train_print_header(const trainer *t)
            o->schedule == MGPT_LR_COSINE ? "cosine" : "linear");
     if (o->warmup)
         printf(" after %d warmup steps", o->warmup);
+    if (o->decay_steps)
+        printf(", reaching 0 at step %d", o->decay_steps);
     if (o->clip > 0)
         printf(", grad clip %g", o->clip);
     cli_engine_describe(&t->eng, desc, sizeof desc);
@@ -80,13 +82,24 @@ void train_print_header(const trainer *t)
     fflush(stdout);
 }
 
+/* The run's figures, defined as mgpt-bench defines them (docs/mgpt.1, FIGURES), and the
+ * definitions once beneath them: tok/s counts the targets that carry a loss, GFLOP/s the
+ * work the engine does, padding included, so the two differ on short documents. */
 void train_print_speed(long steps, double seconds, double tokens, double flops_per_step)
 {
-    if (steps > 0 && seconds > 0)
-        printf("trained %ld step%s in %.2f s: %.3f ms/step, %.0f tok/s, %.2f GFLOP/s "
-               "(forward + backward)\n", steps, steps == 1 ? "" : "s", seconds,
-               1e3 * seconds / (double)steps, tokens / seconds,
-               flops_per_step * (double)steps / seconds * 1e-9);
+    if (steps <= 0 || seconds <= 0)
+        return;
+    char total[32], step[32], tps[32], gflops[32], flops[48];
+    tool_fmt_seconds(total, sizeof total, seconds, NULL);
+    tool_fmt_seconds(step, sizeof step, seconds / (double)steps, "/step");
+    tool_fmt_rate(tps, sizeof tps, tokens / seconds);
+    tool_fmt_sig3(gflops, sizeof gflops, flops_per_step * (double)steps / seconds * 1e-9);
+    grouped((size_t)(flops_per_step + 0.5), flops, sizeof flops);
+    printf("trained %ld step%s in %s: %s, %s tok/s, %s GFLOP/s\n", steps, steps == 1 ? "" : "s",
+           total, step, tps, gflops);
+    printf("  (a step: batch fill, forward, backward, Adam = %s FLOPs, padded positions "
+           "included; tok/s: unmasked targets; GFLOP/s: FLOPs of a step / step time)\n",
+           flops);
 }
 
 void train_print_samples(trainer *t)

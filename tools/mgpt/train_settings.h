@@ -1,0 +1,24 @@
+/* The settings of a training run that are not the model's shape (batch size, learning
+ * rate and schedule, steps, validation, data), kept in every checkpoint train saves as
+ * metadata "train": a JSON object keyed by long option name, so that --resume continues
+ * the run as it was configured. */
+#ifndef MGPT_TRAIN_SETTINGS_H
+#define MGPT_TRAIN_SETTINGS_H
+#include "train.h"
+
+#define TRAIN_SETTINGS_KEY "train"
+
+/* o's settings as compact JSON with sorted keys (the same settings give the same bytes):
+ * malloc'ed, NULL when out of memory. */
+char *train_settings_json(const train_opts *o);
+
+/* Resuming from path, whose seed is ck_seed: the seed and each stored setting whose option
+ * the command line did not give go into o (ranges checked again); one that was given and
+ * differs gets a note on stderr. A checkpoint without settings (an older mgpt) gets a note
+ * and keeps the defaults. Sets o->restored. CLI_OK, or the exit status after saying what
+ * is wrong. */
+int train_settings_restore(train_opts *o, const char *path, uint64_t ck_seed);
+
+/* Frees what train_settings_restore kept (o->ck_settings). */
+void train_settings_free(train_opts *o);
+#endif
