@@ -900,7 +900,7 @@ TEST_F(Checkpoint, ExtraMetadataRoundTripsAndCannotShadowSpecKeys)
 TEST_F(Checkpoint, ExtraMetadataIsListedWithoutTheSpecKeys)
 {
     std::string p = path("extra.safetensors");
-    const char *keys[] = {"train", "tokenizer"};
+    const char *keys[] = {"train", "note"};
     const char *values[] = {"{\"batch-size\":4}", "bytes"};
     ASSERT_EQ(mgpt_checkpoint_save_extra(p.c_str(), a, &vocab, 42, 1, keys, values, 2, err,
                                          sizeof err), 0) << err;
@@ -910,7 +910,7 @@ TEST_F(Checkpoint, ExtraMetadataIsListedWithoutTheSpecKeys)
     ASSERT_EQ(n, 2);
     EXPECT_STREQ(k[0], "train");
     EXPECT_STREQ(v[0], values[0]);
-    EXPECT_STREQ(k[1], "tokenizer");
+    EXPECT_STREQ(k[1], "note");
     EXPECT_STREQ(v[1], "bytes");
     mgpt_checkpoint_extra_free(k, v, n);
 

@@ -651,10 +651,10 @@ int mgpt_checkpoint_save_extra(const char *path, const mgpt_model *m, const mgpt
         return -1;
     }
     for (int i = 0; i < n_extra; i++) {
-        /* keys[N_SPEC], "tokenizer", comes from the vocabulary only: a char checkpoint must
-         * not have it, nor a BPE one twice */
-        int bad = 0;
-        for (int j = 0; j <= N_SPEC; j++)
+        /* "tokenizer" comes from the vocabulary only: a char checkpoint must not have it,
+         * nor a BPE one twice */
+        int bad = strcmp(extra_keys[i], MGPT_CKPT_TOKENIZER_KEY) == 0;
+        for (int j = 0; j < N_SPEC; j++)
             bad |= strcmp(extra_keys[i], keys[j]) == 0;
         for (int j = 0; j < i; j++)
             bad |= strcmp(extra_keys[i], extra_keys[j]) == 0;
