@@ -709,11 +709,22 @@ TEST_F(Checkpoint, BadMetadataIsRejected)
     expect_rejected(with_meta("n_layer", "3"), "no tensor 'layer2.attn_wq'");
     expect_rejected(with_meta("n_layer", "1"), "unexpected tensor 'layer1.attn_wq'");
     expect_rejected(with_meta("block_size", "9"), "expected [9, 16]");
-    expect_rejected(with_meta("vocab_size", "300"), "vocab_size 300 is out of range");
+    expect_rejected(with_meta("vocab_size", "70000"), "vocab_size 70000 is out of range");
+    // above 257 only with a BPE tokenizer (docs/model.md, "BPE checkpoints")
+    expect_rejected(with_meta("vocab_size", "300"), "has no \"tokenizer\"");
     expect_rejected(with_meta("vocab_size", "26"), "vocab");
     expect_rejected(with_meta("step", "-1"), "step");
     expect_rejected(with_meta("step", "ten"), "step");
     expect_rejected(with_meta("seed", "18446744073709551616"), "seed");
+}
+
+TEST_F(Checkpoint, BadTokenizerMetadataIsRejected)
+{
+    // a char checkpoint (vocab_size 27) with merges that make another vocabulary
+    expect_rejected(with_meta("tokenizer", "mgpt-bpe 1\nvocab_size 258\n98 99\n"),
+                    "\"tokenizer\" has vocab_size 258 but the checkpoint's vocab_size is 27");
+    expect_rejected(with_meta("tokenizer", "mgpt-bpe 1\nvocab_size 258\n"), "tokenizer");
+    expect_rejected(with_meta("tokenizer", "junk"), "tokenizer");
 }
 
 TEST_F(Checkpoint, BadVocabIsRejected)
@@ -848,12 +859,12 @@ TEST_F(Checkpoint, SaveToRelativePathInCurrentFolder)
 
 }  // namespace
 
-// Extra metadata (training settings, a tokenizer) rides beside the spec's keys and can be
+// Extra metadata (training settings, a note) rides beside the spec's keys and can be
 // read back; the spec's own keys cannot be overridden through it.
 TEST_F(Checkpoint, ExtraMetadataRoundTripsAndCannotShadowSpecKeys)
 {
     std::string p = path("extra.safetensors");
-    const char *keys[] = {"train", "tokenizer"};
+    const char *keys[] = {"train", "note"};
     const char *values[] = {"{\"batch_size\":4}", "bytes"};
     ASSERT_EQ(mgpt_checkpoint_save_extra(p.c_str(), a, &vocab, 42, 1, keys, values, 2, err,
                                          sizeof err), 0) << err;
@@ -871,10 +882,15 @@ TEST_F(Checkpoint, ExtraMetadataRoundTripsAndCannotShadowSpecKeys)
     EXPECT_EQ(mgpt_checkpoint_save_extra(p.c_str(), a, &vocab, 42, 1, bad, values, 1, err,
                                          sizeof err), -1);
     EXPECT_NE(strstr(err, "reserved"), nullptr) << err;
+    // "tokenizer" is written from a BPE vocabulary only (docs/model.md, "BPE checkpoints")
+    const char *tok[] = {"tokenizer"};
+    EXPECT_EQ(mgpt_checkpoint_save_extra(p.c_str(), a, &vocab, 42, 1, tok, values, 1, err,
+                                         sizeof err), -1);
+    EXPECT_NE(strstr(err, "reserved"), nullptr) << err;
     const char *twice[] = {"train", "train"};
     EXPECT_EQ(mgpt_checkpoint_save_extra(p.c_str(), a, &vocab, 42, 1, twice, values, 2, err,
                                          sizeof err), -1);
-    ASSERT_EQ(mgpt_checkpoint_meta_value(p.c_str(), "tokenizer", &v, err, sizeof err), 0);
+    ASSERT_EQ(mgpt_checkpoint_meta_value(p.c_str(), "note", &v, err, sizeof err), 0);
     EXPECT_STREQ(v, "bytes");  // the refused saves left the file as it was
     free(v);
 }
@@ -884,7 +900,7 @@ TEST_F(Checkpoint, ExtraMetadataRoundTripsAndCannotShadowSpecKeys)
 TEST_F(Checkpoint, ExtraMetadataIsListedWithoutTheSpecKeys)
 {
     std::string p = path("extra.safetensors");
-    const char *keys[] = {"train", "tokenizer"};
+    const char *keys[] = {"train", "note"};
     const char *values[] = {"{\"batch-size\":4}", "bytes"};
     ASSERT_EQ(mgpt_checkpoint_save_extra(p.c_str(), a, &vocab, 42, 1, keys, values, 2, err,
                                          sizeof err), 0) << err;
@@ -894,7 +910,7 @@ TEST_F(Checkpoint, ExtraMetadataIsListedWithoutTheSpecKeys)
     ASSERT_EQ(n, 2);
     EXPECT_STREQ(k[0], "train");
     EXPECT_STREQ(v[0], values[0]);
-    EXPECT_STREQ(k[1], "tokenizer");
+    EXPECT_STREQ(k[1], "note");
     EXPECT_STREQ(v[1], "bytes");
     mgpt_checkpoint_extra_free(k, v, n);
 

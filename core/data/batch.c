@@ -11,7 +11,16 @@ int mgpt_batch_fill(const mgpt_docs *d, const mgpt_vocab *v, const int *doc_ids,
         int *tok = tokens + (size_t)b * T;
         int *tgt = targets + (size_t)b * T;
         int n = 0;
-        if (doc_ids[b] >= 0) {
+        if (doc_ids[b] >= 0 && d->tok) {
+            /* pre-encoded (BPE): [BOS] ids [BOS], the first T+1 of them */
+            int id = doc_ids[b];
+            size_t len = d->ntok[id];
+            n = len + 1 < (size_t)T ? (int)len + 1 : T;
+            for (int t = 0; t < n; t++) {
+                tok[t] = t == 0 ? MGPT_BOS : d->tok[id][t - 1];
+                tgt[t] = (size_t)t < len ? d->tok[id][t] : MGPT_BOS;
+            }
+        } else if (doc_ids[b] >= 0) {
             int id = doc_ids[b];
             /* only the first T+1 tokens can be used: encode no more than that */
             size_t len = d->len[id] < (size_t)T ? d->len[id] : (size_t)T;

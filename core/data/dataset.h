@@ -14,6 +14,8 @@ typedef struct mgpt_docs {
     size_t *len;
     int count;
     int cap;
+    int **tok;       /* after mgpt_docs_encode: each document's ids (no BOS), else NULL */
+    size_t *ntok;
 } mgpt_docs;
 
 void mgpt_docs_init(mgpt_docs *d);
@@ -23,8 +25,18 @@ void mgpt_docs_free(mgpt_docs *d);
 int mgpt_docs_add_text(mgpt_docs *d, const char *text, size_t n, const char *what,
                        char *err, size_t errlen);
 int mgpt_docs_add_file(mgpt_docs *d, const char *path, char *err, size_t errlen);
-/* Line mode trains on the first T bytes of a document: the documents longer than that
- * (*cut) and the bytes they lose (*bytes_beyond, of *bytes_total). */
+/* Encodes every document once with the BPE tokenizer t (bpe.h), so batches and streams
+ * take its ids instead of one id per byte. -1 with err set when memory runs out. */
+struct mgpt_bpe;
+int mgpt_docs_encode(mgpt_docs *d, const struct mgpt_bpe *t, char *err, size_t errlen);
+/* The tokens of document i, BOS excluded: its ids once encoded, else its bytes. */
+static inline size_t mgpt_docs_ntok(const mgpt_docs *d, int i)
+{
+    return d->tok ? d->ntok[i] : d->len[i];
+}
+/* Line mode trains on the first T tokens of a document: the documents longer than that
+ * (*cut) and the tokens they lose (*bytes_beyond, of *bytes_total; bytes unless the
+ * documents are encoded, mgpt_docs_encode). */
 void mgpt_docs_cut(const mgpt_docs *d, int T, int *cut, size_t *bytes_beyond,
                    size_t *bytes_total);
 /* The embedded names data set (data/names.txt, built into the program). */

@@ -17,6 +17,10 @@ void mgpt_docs_free(mgpt_docs *d)
 {
     for (int i = 0; i < d->count; i++)
         free(d->text[i]);
+    for (int i = 0; d->tok && i < d->count; i++)
+        free(d->tok[i]);
+    free(d->tok);
+    free(d->ntok);
     free(d->text);
     free(d->len);
     mgpt_docs_init(d);
@@ -130,10 +134,11 @@ void mgpt_docs_cut(const mgpt_docs *d, int T, int *cut, size_t *bytes_beyond,
     *cut = 0;
     *bytes_beyond = *bytes_total = 0;
     for (int i = 0; i < d->count; i++) {
-        *bytes_total += d->len[i];
-        if (d->len[i] > (size_t)T) {
+        size_t n = mgpt_docs_ntok(d, i);
+        *bytes_total += n;
+        if (n > (size_t)T) {
             (*cut)++;
-            *bytes_beyond += d->len[i] - (size_t)T;
+            *bytes_beyond += n - (size_t)T;
         }
     }
 }

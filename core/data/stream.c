@@ -10,7 +10,7 @@ int mgpt_stream_make(mgpt_stream *s, const mgpt_docs *d, const mgpt_vocab *v,
 {
     size_t n = 1;
     for (int i = 0; i < d->count; i++)
-        n += d->len[i] + 1;
+        n += mgpt_docs_ntok(d, i) + 1;
     s->tok = malloc(n * sizeof *s->tok);
     if (!s->tok) {
         snprintf(err, errlen, "out of memory (a stream of %zu tokens)", n);
@@ -19,7 +19,9 @@ int mgpt_stream_make(mgpt_stream *s, const mgpt_docs *d, const mgpt_vocab *v,
     size_t k = 0;
     s->tok[k++] = MGPT_BOS;
     for (int i = 0; i < d->count; i++) {
-        for (size_t j = 0; j < d->len[i]; j++) {
+        for (size_t j = 0; d->tok && j < d->ntok[i]; j++)
+            s->tok[k++] = d->tok[i][j];
+        for (size_t j = 0; !d->tok && j < d->len[i]; j++) {
             int id = v->id[(unsigned char)d->text[i][j]];
             if (id < 0) {
                 snprintf(err, errlen, "document %d has a byte that is not in the vocabulary",

@@ -1,5 +1,6 @@
 /* The char tokenizer of the spec. */
 #include <string.h>
+#include "data/bpe.h"
 #include "data/dataset.h"
 #include "data/tokenizer.h"
 
@@ -51,4 +52,35 @@ int mgpt_vocab_encode(const mgpt_vocab *v, const char *s, size_t len, int *out)
     }
     out[len + 1] = MGPT_BOS;
     return 0;
+}
+
+void mgpt_vocab_from_bpe(mgpt_vocab *v, const mgpt_bpe *t)
+{
+    unsigned char all[256];
+    for (int b = 0; b < 256; b++)
+        all[b] = (unsigned char)b;
+    mgpt_vocab_from_bytes(v, all, 256);
+    v->size = t->vocab_size;
+    v->bpe = t;
+}
+
+size_t mgpt_vocab_token(const mgpt_vocab *v, int id, const unsigned char **bytes)
+{
+    *bytes = NULL;
+    if (id <= MGPT_BOS || id >= v->size)
+        return 0;
+    if (v->bpe) {
+        *bytes = v->bpe->tok_bytes + v->bpe->tok_off[id];
+        return v->bpe->tok_len[id];
+    }
+    *bytes = &v->byte[id];
+    return 1;
+}
+
+size_t mgpt_vocab_max_token_len(const mgpt_vocab *v)
+{
+    size_t most = 1;
+    for (int id = 1; v->bpe && id < v->size; id++)
+        most = v->bpe->tok_len[id] > most ? v->bpe->tok_len[id] : most;
+    return most;
 }

@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <jansson.h>
 #include "format/checkpoint.h"
+#include "data/bpe.h"
 #include "format/safetensors.h"
 #include "format/data_hash.h"
 #include "platform/file_open.h"
@@ -166,10 +167,42 @@ static int meta_number(const ckpt *k, const char *key, int required, uint64_t ma
     return 0;
 }
 
+/* A BPE checkpoint (vocab_size above 257) keeps its merges in metadata "tokenizer", which
+ * must parse and give the same vocab_size. */
+static int check_tokenizer(ckpt *k, char *err, size_t errlen)
+{
+    const char *s = mgpt_st_meta(&k->st, MGPT_CKPT_TOKENIZER_KEY);
+    int V = k->meta.cfg.vocab_size;
+    if (!s && V <= MGPT_BPE_FIRST_MERGE)
+        return 0;
+    if (!s) {
+        snprintf(err, errlen, "%s: vocab_size %d is above 257 (BOS and 256 bytes) but the "
+                 "metadata has no \"" MGPT_CKPT_TOKENIZER_KEY "\" with the BPE merges", k->path, V);
+        return -1;
+    }
+    mgpt_bpe t;
+    char why[600];
+    if (mgpt_bpe_from_text(&t, s, strlen(s), "metadata \"" MGPT_CKPT_TOKENIZER_KEY "\"", why,
+                           sizeof why) != 0) {
+        snprintf(err, errlen, "%s: %s", k->path, why);
+        return -1;
+    }
+    int got = t.vocab_size;
+    mgpt_bpe_free(&t);
+    if (got != V) {
+        snprintf(err, errlen, "%s: metadata \"" MGPT_CKPT_TOKENIZER_KEY "\" has vocab_size %d "
+                 "but the checkpoint's vocab_size is %d", k->path, got, V);
+        return -1;
+    }
+    return 0;
+}
+
 static int check_vocab(ckpt *k, char *err, size_t errlen)
 {
     const char *s = mgpt_st_meta(&k->st, "vocab");
-    int want = k->meta.cfg.vocab_size - 1;
+    /* a BPE checkpoint lists all 256 bytes, ids 1..256; its merges follow */
+    int bpe = mgpt_st_meta(&k->st, MGPT_CKPT_TOKENIZER_KEY) != NULL;
+    int want = bpe ? 256 : k->meta.cfg.vocab_size - 1;
     if (!s) {
         snprintf(err, errlen, "%s: metadata has no \"vocab\"; expected a JSON array of the %d "
                  "byte values of ids 1..%d", k->path, want, want);
@@ -188,8 +221,8 @@ static int check_vocab(ckpt *k, char *err, size_t errlen)
     size_t n = json_array_size(a);
     unsigned char bytes[256];
     if (n != (size_t)want) {
-        snprintf(err, errlen, "%s: metadata \"vocab\" has %zu entries; expected vocab_size - 1 "
-                 "= %d", k->path, n, want);
+        snprintf(err, errlen, "%s: metadata \"vocab\" has %zu entries; expected %s = %d",
+                 k->path, n, bpe ? "all 256 bytes (a BPE checkpoint)" : "vocab_size - 1", want);
         goto out;
     }
     for (size_t i = 0; i < n; i++) {
@@ -212,6 +245,8 @@ static int check_vocab(ckpt *k, char *err, size_t errlen)
         snprintf(err, errlen, "%s: metadata \"vocab\" was rejected by the tokenizer", k->path);
         goto out;
     }
+    k->meta.vocab.size = k->meta.cfg.vocab_size;
+    k->meta.has_tokenizer = bpe;
     rc = 0;
 out:
     json_decref(a);
@@ -247,7 +282,7 @@ static int check_metadata(ckpt *k, char *err, size_t errlen)
         snprintf(err, errlen, "%s: metadata config is invalid: %s", path, why);
         return -1;
     }
-    if (check_vocab(k, err, errlen) != 0)
+    if (check_tokenizer(k, err, errlen) != 0 || check_vocab(k, err, errlen) != 0)
         return -1;
     uint64_t step, seed;
     if (meta_number(k, "step", 0, LONG_MAX, &step, err, errlen) != 0 ||
@@ -525,6 +560,8 @@ int mgpt_checkpoint_extra_meta(const char *path, char ***keys, char ***values, i
         int spec = 0;
         for (int j = 0; j < N_SPEC; j++)
             spec |= strcmp(k.st.meta_keys[i], spec_keys[j]) == 0;
+        /* a BPE checkpoint's tokenizer is written from its vocabulary, not as an extra */
+        spec |= strcmp(k.st.meta_keys[i], MGPT_CKPT_TOKENIZER_KEY) == 0;
         if (spec)
             continue;
         if (count == MGPT_CKPT_MAX_EXTRA) {
@@ -588,30 +625,47 @@ int mgpt_checkpoint_save_extra(const char *path, const mgpt_model *m, const mgpt
     snprintf(num[6], sizeof num[6], "%" PRIu64, seed);
     size_t len = 0;
     vocab[len++] = '[';
-    for (int i = 1; i < v->size; i++)
+    for (int i = 1; i < v->size && i < MGPT_BPE_FIRST_MERGE; i++)
         len += (size_t)snprintf(vocab + len, sizeof vocab - len, "%s%u", i > 1 ? "," : "",
                                 (unsigned)v->byte[i]);
     snprintf(vocab + len, sizeof vocab - len, "]");
     /* The checksum's value is filled in once the tensors are listed below. */
-    const char *keys[N_SPEC + MGPT_CKPT_MAX_EXTRA];
+    /* a BPE vocabulary adds its merges as "tokenizer" after the spec's keys */
+    char *tok_text = v->bpe ? mgpt_bpe_to_text(v->bpe) : NULL;
+    if (v->bpe && !tok_text) {
+        snprintf(err, errlen, "%s: out of memory for the tokenizer's metadata", path);
+        return -1;
+    }
+    int n_spec = v->bpe ? N_SPEC + 1 : N_SPEC;
+    const char *keys[N_SPEC + 1 + MGPT_CKPT_MAX_EXTRA];
     for (int i = 0; i < N_SPEC; i++)
         keys[i] = spec_keys[i];
-    const char *values[N_SPEC + MGPT_CKPT_MAX_EXTRA] = {FORMAT, num[0], num[1], num[2], num[3],
-                                                       num[4], vocab, num[5], num[6], NULL};
+    keys[N_SPEC] = MGPT_CKPT_TOKENIZER_KEY;
+    const char *values[N_SPEC + 1 + MGPT_CKPT_MAX_EXTRA] = {FORMAT, num[0], num[1], num[2],
+                                                           num[3], num[4], vocab, num[5],
+                                                           num[6], NULL, tok_text};
     if (n_extra < 0 || n_extra > MGPT_CKPT_MAX_EXTRA) {
         snprintf(err, errlen, "%s: %d extra metadata entries; at most %d", path, n_extra,
                  MGPT_CKPT_MAX_EXTRA);
+        free(tok_text);
         return -1;
     }
     for (int i = 0; i < n_extra; i++) {
-        for (int j = 0; j < N_SPEC + i; j++)
-            if (strcmp(extra_keys[i], keys[j]) == 0) {
-                snprintf(err, errlen, "%s: metadata key \"%s\" is reserved or repeated", path,
-                         extra_keys[i]);
-                return -1;
-            }
-        keys[N_SPEC + i] = extra_keys[i];
-        values[N_SPEC + i] = extra_values[i];
+        /* "tokenizer" comes from the vocabulary only: a char checkpoint must not have it,
+         * nor a BPE one twice */
+        int bad = strcmp(extra_keys[i], MGPT_CKPT_TOKENIZER_KEY) == 0;
+        for (int j = 0; j < N_SPEC; j++)
+            bad |= strcmp(extra_keys[i], keys[j]) == 0;
+        for (int j = 0; j < i; j++)
+            bad |= strcmp(extra_keys[i], extra_keys[j]) == 0;
+        if (bad) {
+            snprintf(err, errlen, "%s: metadata key \"%s\" is reserved or repeated", path,
+                     extra_keys[i]);
+            free(tok_text);
+            return -1;
+        }
+        keys[n_spec + i] = extra_keys[i];
+        values[n_spec + i] = extra_values[i];
     }
 
     int kinds = with_adam ? KINDS : 1, n = m->n_params * kinds;
@@ -621,6 +675,7 @@ int mgpt_checkpoint_save_extra(const char *path, const mgpt_model *m, const mgpt
         snprintf(err, errlen, "%s: out of memory", path);
         free(out);
         free(names);
+        free(tok_text);
         return -1;
     }
     for (int kind = 0; kind < kinds; kind++)
@@ -651,14 +706,35 @@ int mgpt_checkpoint_save_extra(const char *path, const mgpt_model *m, const mgpt
     if (!sums)
         snprintf(err, errlen, "%s: out of memory for the data checksums", path);
     else {
-        values[N_SPEC - 1] = sums;
-        rc = mgpt_st_write(path, out, n, keys, values, N_SPEC + n_extra, err, errlen);
+        values[9] = sums;
+        rc = mgpt_st_write(path, out, n, keys, values, n_spec + n_extra, err, errlen);
     }
     free(sums);
+    free(tok_text);
     free(hname);
     free(hdata);
     free(hlen);
     free(out);
     free(names);
+    return rc;
+}
+
+int mgpt_checkpoint_tokenizer(const char *path, struct mgpt_bpe *t, int *found, char *err,
+                              size_t errlen)
+{
+    char *text;
+    *found = 0;
+    if (mgpt_checkpoint_meta_value(path, MGPT_CKPT_TOKENIZER_KEY, &text, err, errlen) != 0)
+        return -1;
+    if (!text)
+        return 0;
+    char why[600];
+    int rc = mgpt_bpe_from_text(t, text, strlen(text), "metadata \"" MGPT_CKPT_TOKENIZER_KEY "\"",
+                                why, sizeof why);
+    if (rc != 0)
+        snprintf(err, errlen, "%s: %s", path, why);
+    else
+        *found = 1;
+    free(text);
     return rc;
 }

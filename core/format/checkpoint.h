@@ -22,16 +22,22 @@ typedef struct mgpt_checkpoint_meta {
     uint64_t seed;    /* training seed; 0 if absent */
     int has_adam;     /* adam.m.* and adam.v.* present for every parameter */
     int has_checksum; /* metadata "data_xxh3" present: load verifies each tensor against it */
+    int has_tokenizer; /* metadata "tokenizer" present (BPE): mgpt_checkpoint_tokenizer reads
+                        * it; until then vocab.bpe is NULL */
 } mgpt_checkpoint_meta;
 
-/* Saves parameters (and Adam state if with_adam). 0, or -1 with err set; on failure the
+/* The metadata key of a BPE checkpoint's merges (mgpt_bpe_to_text's text). */
+#define MGPT_CKPT_TOKENIZER_KEY "tokenizer"
+
+/* Saves parameters (and Adam state if with_adam); a vocabulary with a BPE tokenizer also
+ * writes metadata "tokenizer" (then reserved). 0, or -1 with err set; on failure the
  * file at path is left as it was. */
 int mgpt_checkpoint_save(const char *path, const mgpt_model *m, const mgpt_vocab *v,
                          uint64_t seed, int with_adam, char *err, size_t errlen);
 
 /* As mgpt_checkpoint_save, with up to MGPT_CKPT_MAX_EXTRA further metadata pairs (the
- * training settings, a tokenizer, ...). A key the spec reserves (format, n_embd, ..., seed)
- * or a repeated key is an error. */
+ * training settings, ...). A key the spec reserves (format, n_embd, ..., seed), "tokenizer"
+ * (written from v's BPE tokenizer, if any) or a repeated key is an error. */
 #define MGPT_CKPT_MAX_EXTRA 16
 int mgpt_checkpoint_save_extra(const char *path, const mgpt_model *m, const mgpt_vocab *v,
                                uint64_t seed, int with_adam, const char *const *extra_keys,
@@ -42,6 +48,12 @@ int mgpt_checkpoint_save_extra(const char *path, const mgpt_model *m, const mgpt
  * key is absent. 0, or -1 with err set (the file is not a valid checkpoint). */
 int mgpt_checkpoint_meta_value(const char *path, const char *key, char **value, char *err,
                                size_t errlen);
+
+/* The BPE tokenizer of a checkpoint into t (*found = 1; free it with mgpt_bpe_free), or
+ * *found = 0 for a char checkpoint. 0, or -1 with err set. */
+struct mgpt_bpe;
+int mgpt_checkpoint_tokenizer(const char *path, struct mgpt_bpe *t, int *found, char *err,
+                              size_t errlen);
 
 /* The metadata pairs of a valid checkpoint that are not the spec's (those
  * mgpt_checkpoint_save_extra added), in the file's order: *n malloc'ed keys and values,

@@ -8,9 +8,10 @@
 
 int mgpt_config_validate(const mgpt_config *c, char *err, size_t errlen)
 {
-    if (c->vocab_size < 2 || c->vocab_size > 257) {
-        snprintf(err, errlen, "vocab_size %d is out of range (2..257: BOS plus at most 256 bytes)",
-                 c->vocab_size);
+    /* above 257: BOS, the 256 bytes and BPE merges (docs/model.md, "BPE checkpoints") */
+    if (c->vocab_size < 2 || c->vocab_size > 65536) {
+        snprintf(err, errlen, "vocab_size %d is out of range (2..65536: BOS plus at most 256 "
+                 "bytes, then BPE merges)", c->vocab_size);
         return -1;
     }
     if (c->n_embd < 1 || c->n_embd > MAX_EMBD) {

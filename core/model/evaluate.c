@@ -7,7 +7,7 @@ int mgpt_evaluate_positions(const mgpt_docs *d, const int *ids, int n, int block
 {
     size_t T = 1;
     for (int i = 0; i < n; i++) {
-        size_t p = d->len[ids[i]] + 1;
+        size_t p = mgpt_docs_ntok(d, ids[i]) + 1;
         T = p > T ? p : T;
     }
     return T < (size_t)block_size ? (int)T : block_size;

@@ -12,8 +12,9 @@ extern "C" {
 #endif
 
 /* Feeds BOS and the prompt's ids (n_prompt, none BOS), then draws at most max_new tokens,
- * stopping early at BOS; the bytes drawn go to out (NUL-terminated, at most cap-1) and to
- * emit (may be NULL) as they come. Returns the number of bytes written to out. o's max_len
+ * stopping early at BOS or at a token whose bytes do not fit; the bytes drawn go to out
+ * (NUL-terminated, at most cap-1) and to emit (may be NULL) as they come. Returns the
+ * number of bytes written to out, or -1 when memory runs out. o's max_len
  * is not used (max_new is the limit). */
 int mgpt_generate(mgpt_decoder *d, const mgpt_vocab *v, mgpt_rng *rng,
                   const mgpt_sample_opts *o, const int *prompt, int n_prompt, int max_new,

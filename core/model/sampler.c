@@ -1,6 +1,7 @@
 /* Sampling: BOS, then one byte at a time from softmax(logits / temperature), optionally
  * cut to the top k and to the smallest set whose probability reaches top_p. */
 #include <math.h>
+#include <stdlib.h>
 #include "model/sampler.h"
 
 void mgpt_sample_defaults(mgpt_sample_opts *o, const mgpt_model *m)
@@ -58,12 +59,32 @@ int mgpt_sample_draw(const float *logits, int V, const mgpt_sample_opts *o, mgpt
     return idx[keep - 1];
 }
 
+int mgpt_sample_put(const mgpt_vocab *v, int id, char *out, size_t cap, int *len,
+                    mgpt_sample_emit emit, void *user)
+{
+    const unsigned char *bytes;
+    size_t k = mgpt_vocab_token(v, id, &bytes);
+    if ((size_t)*len + k + 1 > cap)
+        return -1;
+    for (size_t i = 0; i < k; i++) {
+        out[(*len)++] = (char)bytes[i];
+        if (emit)
+            emit(bytes[i], user);
+    }
+    return 0;
+}
+
 int mgpt_sample(mgpt_model *m, const mgpt_vocab *v, mgpt_rng *rng, const mgpt_sample_opts *o,
                 char *out, size_t cap, mgpt_sample_emit emit, void *user)
 {
     int V = m->cfg.vocab_size, T = m->T;
-    double p[257];
-    int idx[257];
+    double *p = malloc((size_t)V * sizeof *p);
+    int *idx = malloc((size_t)V * sizeof *idx);
+    if (!p || !idx) {
+        free(p);
+        free(idx);
+        return -1;
+    }
     for (int i = 0; i < m->N; i++) {
         m->tokens[i] = MGPT_BOS;
         m->targets[i] = -1;
@@ -73,14 +94,13 @@ int mgpt_sample(mgpt_model *m, const mgpt_vocab *v, mgpt_rng *rng, const mgpt_sa
     for (int t = 0; t < max_len && (size_t)len + 1 < cap; t++) {
         mgpt_model_forward(m);
         int id = mgpt_sample_draw(mgpt_model_logits(m, 0, t), V, o, rng, p, idx);
-        if (id == MGPT_BOS)
+        if (id == MGPT_BOS || mgpt_sample_put(v, id, out, cap, &len, emit, user) != 0)
             break;
-        out[len++] = (char)v->byte[id];
-        if (emit)
-            emit(v->byte[id], user);
         if (t + 1 < T)
             m->tokens[t + 1] = id;
     }
     out[len] = '\0';
+    free(p);
+    free(idx);
     return len;
 }

@@ -27,9 +27,14 @@ int mgpt_sample_draw(const float *logits, int V, const mgpt_sample_opts *o, mgpt
 /* Called with each new byte when streaming (may be NULL). */
 typedef void (*mgpt_sample_emit)(unsigned char byte, void *user);
 
-/* Generates one document into out by a full forward pass per byte (the reference that
- * mgpt_generate, generate.h, is tested against) (NUL-terminated, at most cap-1 bytes); returns its
- * length. Uses document row 0 of the model (any B >= 1). */
+/* Appends the bytes of token id (several for a BPE merge) to out[*len..], advancing *len
+ * and emitting each; -1, writing nothing, if they and a NUL would not fit in cap. */
+int mgpt_sample_put(const mgpt_vocab *v, int id, char *out, size_t cap, int *len,
+                    mgpt_sample_emit emit, void *user);
+
+/* Generates one document into out by a full forward pass per token (the reference that
+ * mgpt_generate, generate.h, is tested against) (NUL-terminated, at most cap-1 bytes; a token whose bytes
+ * do not fit ends it); returns its length in bytes, or -1 when memory runs out. Uses document row 0 of the model (any B >= 1). */
 int mgpt_sample(mgpt_model *m, const mgpt_vocab *v, mgpt_rng *rng, const mgpt_sample_opts *o,
                 char *out, size_t cap, mgpt_sample_emit emit, void *user);
 #ifdef __cplusplus

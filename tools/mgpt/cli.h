@@ -188,6 +188,17 @@ int cli_model_budget(const char *cmd, const mgpt_config *cfg, int B, int T, int 
 int cli_model_from_checkpoint(const char *cmd, const char *path, int B, int T, int want_adam,
                               const mgpt_compute *c, mgpt_checkpoint_meta *meta,
                               mgpt_model **out);
+/* --- tokenizer_use.c: the BPE tokenizer of a checkpoint ------------------------------- */
+
+struct mgpt_bpe;
+struct mgpt_checkpoint_meta;
+/* A checkpoint with metadata "tokenizer": reads it into bpe and makes meta->vocab use it
+ * (bpe is zeroed otherwise; free it with mgpt_bpe_free). CLI_OK or CLI_USAGE. */
+int cli_checkpoint_tokenizer(const char *cmd, const char *ckpt,
+                             struct mgpt_checkpoint_meta *meta, struct mgpt_bpe *bpe);
+/* With a BPE vocabulary, encodes the documents once (mgpt_docs_encode). */
+int cli_data_encode(const char *cmd, cli_data *d, const struct mgpt_vocab *v);
+
 /* "n_embd 16, n_head 4, n_layer 1, block_size 8, vocab 27" */
 void cli_config_describe(const mgpt_config *c, char *buf, size_t len);
 /* Positions a document of len bytes trains on with block size T: min(T, len + 1). */

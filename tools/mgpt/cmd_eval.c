@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli.h"
+#include "data/bpe.h"
 #include "data/dataset.h"
 #include "model/evaluate.h"
 
@@ -24,6 +25,8 @@ static void help(void)
            "Print the mean cross-entropy loss of a trained model over every document\n"
            "(its first block_size positions), with the numbers of documents and\n"
            "positions. With no --data or --data-dir, uses the embedded names data set.\n"
+           "A checkpoint trained with train --tokenizer encodes the documents with\n"
+           "its BPE tokenizer (read from it): positions are then its tokens.\n"
            "\n"
            "      --checkpoint=PATH     the checkpoint to evaluate (required)\n"
            CLI_DATA_HELP
@@ -88,14 +91,19 @@ static int evaluate(const eval_opts *o, const cli_global *g)
     cli_engine eng;
     memset(&eng, 0, sizeof eng);
     mgpt_model *m = NULL;
+    mgpt_bpe bpe = {0};
     if (mgpt_checkpoint_peek(o->ckpt, &meta, err, sizeof err) != 0) {
         tool_error(C, "%s", err);
         status = CLI_USAGE;
     }
     if (status == CLI_OK)
+        status = cli_checkpoint_tokenizer(C, o->ckpt, &meta, &bpe);
+    if (status == CLI_OK)
         status = cli_data_load(C, &o->data, &data);
     if (status == CLI_OK)
         status = cli_data_check_vocab(C, &data, &meta.vocab, "the checkpoint's");
+    if (status == CLI_OK)
+        status = cli_data_encode(C, &data, &meta.vocab);
     int *ids = NULL, n = 0;
     if (status == CLI_OK) {
         int count = data.docs->count;
@@ -135,6 +143,8 @@ static int evaluate(const eval_opts *o, const cli_global *g)
         status = cli_engine_open(&eng, C, g);
     if (status == CLI_OK)
         status = cli_model_from_checkpoint(C, o->ckpt, B, T, 0, &eng.compute, &meta, &m);
+    if (status == CLI_OK && meta.has_tokenizer) /* the header was read again */
+        mgpt_vocab_from_bpe(&meta.vocab, &bpe);
     if (status == CLI_OK) {
         double loss;
         if (mgpt_evaluate(m, data.docs, &meta.vocab, ids, n, &loss, err, sizeof err) != 0) {
@@ -143,7 +153,8 @@ static int evaluate(const eval_opts *o, const cli_global *g)
         } else {
             long positions = 0;
             for (int i = 0; i < n; i++)
-                positions += cli_doc_positions(data.docs->len[ids[i]], meta.cfg.block_size);
+                positions += cli_doc_positions(mgpt_docs_ntok(data.docs, ids[i]),
+                                               meta.cfg.block_size);
             cli_config_describe(&meta.cfg, desc, sizeof desc);
             printf("checkpoint: %s (%s; step %ld)\n", o->ckpt, desc, meta.step);
             cli_data_describe(&data, desc, sizeof desc);
@@ -164,6 +175,7 @@ static int evaluate(const eval_opts *o, const cli_global *g)
     mgpt_model_free(m);
     cli_engine_close(&eng);
     cli_data_free(&data);
+    mgpt_bpe_free(&bpe);
     return status;
 }
 

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include "cli.h"
+#include "data/bpe.h"
 
 static const char C[] = "export";
 
@@ -110,6 +111,9 @@ static int export_weights(const export_opts *o, const cli_global *g)
     int status = cli_engine_open(&eng, C, g);
     if (status == CLI_OK)
         status = cli_model_from_checkpoint(C, o->ckpt, 1, 0, 0, &eng.compute, &meta, &m);
+    mgpt_bpe bpe = {0};
+    if (status == CLI_OK) /* a BPE checkpoint's tokenizer goes with its vocabulary */
+        status = cli_checkpoint_tokenizer(C, o->ckpt, &meta, &bpe);
     if (status == CLI_OK) {
         m->step = meta.step; /* an inference load leaves it 0; the file says how trained */
         if (mgpt_checkpoint_save_extra(o->output, m, &meta.vocab, meta.seed, 0,
@@ -125,6 +129,7 @@ static int export_weights(const export_opts *o, const cli_global *g)
     mgpt_model_free(m);
     cli_engine_close(&eng);
     mgpt_checkpoint_extra_free(keys, values, n);
+    mgpt_bpe_free(&bpe);
     return status;
 }
 

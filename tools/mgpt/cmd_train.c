@@ -115,7 +115,9 @@ static int prepare(trainer *t)
         o->cfg = meta.cfg;
     }
 
-    /* 2. the data, its vocabulary and the split */
+    /* 2. the data, its vocabulary (a BPE tokenizer's, encoded once) and the split */
+    if ((status = train_tokenizer(t, &meta)) != CLI_OK)
+        return status;
     if ((status = cli_data_load(C, &o->data, &t->data)) != CLI_OK) {
         if (o->data_restored)
             tool_error(C, "(that is the data of the run of checkpoint '%s'; give --data or "
@@ -123,7 +125,11 @@ static int prepare(trainer *t)
         return status;
     }
     const mgpt_docs *docs = t->data.docs;
-    if (o->resume) {
+    if (t->vocab.bpe) {
+        o->cfg.vocab_size = t->vocab.size;
+        if ((status = cli_data_encode(C, &t->data, &t->vocab)) != CLI_OK)
+            return status;
+    } else if (o->resume) {
         t->vocab = meta.vocab;
         if ((status = cli_data_check_vocab(C, &t->data, &t->vocab, "the checkpoint's")) != CLI_OK)
             return status;
@@ -249,6 +255,7 @@ int cmd_train(int argc, char **argv, const cli_global *g)
     mgpt_split_free(&t.split);
     mgpt_stream_free(&t.stream);
     cli_data_free(&t.data);
+    mgpt_bpe_free(&t.bpe);
     cli_data_args_free(&o.data);
     cm.ops->close(&cm);
     train_settings_free(&o);

@@ -265,7 +265,7 @@ int cli_data_check_vocab(const char *cmd, const cli_data *d, const mgpt_vocab *v
             /* the vocabulary, printable bytes as themselves */
             char vocab[800];
             size_t used = 0;
-            for (int id = 1; id < v->size && used + 6 < sizeof vocab; id++) {
+            for (int id = 1; id < v->size && id < 257 && used + 6 < sizeof vocab; id++) {
                 unsigned char b = v->byte[id];
                 used += (size_t)snprintf(vocab + used, sizeof vocab - used,
                                          b > 0x20 && b < 0x7f ? "%c" : "\\x%02x", b);

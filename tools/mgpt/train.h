@@ -5,6 +5,7 @@
 #ifndef MGPT_TRAIN_H
 #define MGPT_TRAIN_H
 #include "cli.h"
+#include "data/bpe.h"
 #include "data/dataset.h"
 #include "data/stream.h"
 #include "model/microbatch.h"
@@ -26,6 +27,7 @@ typedef struct train_opts {
     uint64_t seed;
     cli_data_args data;
     const char *save, *resume;
+    const char *tokenizer; /* --tokenizer FILE (BPE), or NULL */
     int force;        /* --force: --save may replace what is not an mgpt checkpoint */
     unsigned long given_opts; /* bit i: option i of the command line was given */
     int restored;     /* resuming: the checkpoint's settings have been applied */
@@ -42,6 +44,7 @@ typedef struct trainer {
     train_opts *o;
     cli_data data;
     mgpt_vocab vocab;
+    mgpt_bpe bpe;          /* the BPE tokenizer vocab points to, if any */
     mgpt_split split;
     mgpt_stream stream;    /* with --stream, instead of split */
     cli_engine eng;
@@ -73,6 +76,14 @@ int train_check_save_path(const char *path, int force);
 /* Resuming keeps the checkpoint's shape: an explicit option must agree with it (ck, read
  * from path). CLI_OK or CLI_USAGE. */
 int train_check_shape(const train_opts *o, const mgpt_config *ck, const char *path);
+
+/* --- tokenizer_use.c --------------------------------------------------------------- */
+
+/* --tokenizer, or the tokenizer of the checkpoint resumed (then into meta->vocab too): into
+ * t->bpe and t->vocab. A --tokenizer that differs from the checkpoint's is refused.
+ * CLI_OK or CLI_USAGE. */
+struct mgpt_checkpoint_meta;
+int train_tokenizer(trainer *t, struct mgpt_checkpoint_meta *meta);
 
 /* --- train_loop.c ------------------------------------------------------------------ */
 

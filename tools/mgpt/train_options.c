@@ -32,7 +32,8 @@ static const char C[] = "train";
 enum {
     O_EMBD = 256, O_LAYER, O_HEAD, O_BLOCK, O_BATCH, O_STEPS, O_LR, O_SCHED, O_WARMUP, O_CLIP,
     O_SEED, O_VSPLIT, O_VEVERY, O_PATIENCE, O_SAMPLES, O_TEMP, O_SAVE, O_RESUME, O_LOGEVERY,
-    O_FORCE, O_STREAM, O_ARCHIVE_DIR, O_NO_ARCHIVE, O_DECAY, O_SAVE_EVERY, O_MICRO
+    O_FORCE, O_STREAM, O_ARCHIVE_DIR, O_NO_ARCHIVE, O_DECAY, O_SAVE_EVERY, O_MICRO,
+    O_TOKENIZER
 };
 
 static const struct option longopts[] = {
@@ -61,6 +62,7 @@ static const struct option longopts[] = {
     {"resume", required_argument, NULL, O_RESUME},
     {"log-every", required_argument, NULL, O_LOGEVERY},
     {"stream", no_argument, NULL, O_STREAM},
+    {"tokenizer", required_argument, NULL, O_TOKENIZER},
     {"archive-dir", required_argument, NULL, O_ARCHIVE_DIR},
     {"no-archive", no_argument, NULL, O_NO_ARCHIVE},
     CLI_HELP_AND_VERSION,
@@ -114,6 +116,10 @@ static void help(void)
            "                            takes --batch-size random windows of\n"
            "                            --block-size + 1 tokens, so no byte is cut off\n"
            "                            (default: one document per row, cut at the block)\n"
+           "      --tokenizer=FILE      a BPE tokenizer from mgpt tokenizer train: tokens\n"
+           "                            are its ids, and the checkpoint stores it, so\n"
+           "                            sample, eval and --resume use it unasked (default:\n"
+           "                            the char tokenizer, one token per byte)\n"
            "      --save=PATH           write a checkpoint with the optimizer state at the\n"
            "                            end; with --val-split, at each new best validation\n"
            "                            loss instead, so PATH holds the best model\n"
@@ -231,6 +237,9 @@ static int take(int c, const char *arg, void *opts)
         return CLI_OK;
     case O_STREAM:
         o->stream = 1;
+        return CLI_OK;
+    case O_TOKENIZER:
+        o->tokenizer = arg;
         return CLI_OK;
     case O_ARCHIVE_DIR:
         if (!*arg) {

@@ -30,8 +30,9 @@ static void print_cut(const trainer *t)
     char b[32], tot[32];
     grouped(beyond, b, sizeof b);
     grouped(total, tot, sizeof tot);
-    printf("cut %d of %d documents at the block size: %s of %s bytes (%.0f%%) not trained on; "
+    printf("cut %d of %d documents at the block size: %s of %s %s (%.0f%%) not trained on; "
            "--stream trains on all of them\n", cut, t->data.docs->count, b, tot,
+           t->data.docs->tok ? "tokens" : "bytes",
            100.0 * (double)beyond / (double)total);
 }
 
@@ -41,8 +42,18 @@ void train_print_header(const trainer *t)
     char desc[600];
     int n_val = t->split.n_val, n_train = t->split.count - n_val;
     cli_data_describe(&t->data, desc, sizeof desc);
-    printf("data: %s: %d documents, %zu bytes, vocabulary %d (BOS + %d bytes)\n", desc,
-           t->data.docs->count, t->data.bytes, t->vocab.size, t->vocab.size - 1);
+    if (t->vocab.bpe) {
+        size_t ntok = 0;
+        for (int i = 0; i < t->data.docs->count; i++)
+            ntok += t->data.docs->ntok[i];
+        printf("data: %s: %d documents, %zu bytes, %zu tokens (%.3f bytes per token), BPE "
+               "vocabulary %d (BOS + 256 bytes + %d merges) from %s\n", desc,
+               t->data.docs->count, t->data.bytes, ntok,
+               ntok ? (double)t->data.bytes / (double)ntok : 0.0, t->vocab.size,
+               t->vocab.size - 257, o->tokenizer ? o->tokenizer : o->resume);
+    } else
+        printf("data: %s: %d documents, %zu bytes, vocabulary %d (BOS + %d bytes)\n", desc,
+               t->data.docs->count, t->data.bytes, t->vocab.size, t->vocab.size - 1);
     if (o->stream)
         printf("stream: %zu tokens (lines joined by BOS): %zu training, %zu validation (the "
                "tail), %d random windows of %d + 1 tokens a step (seed %llu)\n", t->stream.n,
@@ -118,7 +129,8 @@ void train_print_samples(trainer *t)
     so.temperature = (float)o->temperature;
     mgpt_rng r;
     mgpt_rng_seed(&r, o->seed, MGPT_STREAM_SAMPLE);
-    char *buf = malloc((size_t)m->T + 1);
+    size_t cap = (size_t)m->T * mgpt_vocab_max_token_len(&t->vocab) + 1;
+    char *buf = malloc(cap);
     if (!buf) {
         mgpt_model_free(one);
         return;
@@ -127,7 +139,7 @@ void train_print_samples(trainer *t)
            o->num_samples == 1 ? "" : "s", o->temperature, (unsigned long long)o->seed);
     int w = o->num_samples >= 100 ? (o->num_samples >= 1000 ? 7 : 3) : 2;
     for (int i = 0; i < o->num_samples; i++) {
-        mgpt_sample(m, &t->vocab, &r, &so, buf, (size_t)m->T + 1, NULL, NULL);
+        mgpt_sample(m, &t->vocab, &r, &so, buf, cap, NULL, NULL);
         printf("sample %*d: %s\n", w, i + 1, buf);
         run_archive_sample(t->archive, buf);
     }
