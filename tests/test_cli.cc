@@ -360,6 +360,44 @@ TEST_F(Cli, DataFromGlobAndFolder)
 
 // --- backends ---------------------------------------------------------------------------
 
+// Issue 15's paper cuts: a binary file in a --data-dir folder is skipped with a note (a
+// folder of only binary files is an error); --data given a folder points to --data-dir;
+// a bad MGPT_BACKEND is said to come from the environment; more threads than cores get a
+// warning; the CPU brand has no padding.
+TEST_F(Cli, PaperCutsSaySoInsteadOfFailingOrStayingSilent)
+{
+    mkdir(path("d").c_str(), 0755);
+    write_file(path("d/a.txt"), "anna\nbob\n");
+    write_file(path("d/b.gz"), std::string("\x1f\x8b\x08\0\0\0", 6));
+    Result r = run({"train", "--data-dir", "d", "--num-steps", "2", "--num-samples", "0"});
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.err.find("note: skipping 'd/b.gz': it looks binary"), std::string::npos) << r.err;
+    EXPECT_NE(r.out.find("2 documents"), std::string::npos) << r.out;
+    mkdir(path("bin").c_str(), 0755);
+    write_file(path("bin/b.gz"), std::string("\x1f\x8b\x08\0\0\0", 6));
+    r = run({"train", "--data-dir", "bin", "--num-steps", "2"});
+    EXPECT_FAILS(r, 2, "--data-dir 'bin' holds no text files (1 binary file skipped)");
+    r = run({"train", "--data", "d", "--num-steps", "2"});
+    EXPECT_FAILS(r, 2, "is a folder", "give --data-dir 'd'");
+    r = run({"train", "--num-steps", "1"}, {"MGPT_BACKEND=nope"});
+    EXPECT_FAILS(r, 2, "unknown backend 'nope' given by MGPT_BACKEND");
+    r = run({"backends"}, {"MGPT_BACKEND=nope"});
+    EXPECT_FAILS(r, 2, "unknown backend 'nope' given by MGPT_BACKEND");
+    EXPECT_EQ(r.err.find("MGPT_BACKEND given by"), std::string::npos) << r.err;
+    if (sysconf(_SC_NPROCESSORS_ONLN) < 64) {
+        r = run({"--threads=64", "train", "--num-steps", "1", "--num-samples", "0"});
+        EXPECT_EQ(r.status, 0) << r.err;
+        EXPECT_NE(r.err.find("warning: --threads 64 is more than the"), std::string::npos)
+            << r.err;
+    }
+    r = run({"info"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    std::istringstream in(r.out);
+    for (std::string line; std::getline(in, line);)
+        if (line.find("brand") != std::string::npos)
+            EXPECT_NE(line.back(), ' ') << "padded: '" << line << "'";
+}
+
 TEST_F(Cli, UnknownBackend)
 {
     Result r = run({"--backend=nope", "train", "--num-steps", "1"});

@@ -21,7 +21,9 @@ typedef struct mgpt_docs {
 void mgpt_docs_init(mgpt_docs *d);
 void mgpt_docs_free(mgpt_docs *d);
 /* Adds the lines of text: trailing \r and white space stripped, empty lines skipped.
- * Refuses data with NUL bytes (binary); `what` names the source in messages. */
+ * Refuses data with NUL bytes (binary) with MGPT_DOCS_BINARY, other failures -1; `what`
+ * names the source in messages. mgpt_docs_add_file returns the same. */
+#define MGPT_DOCS_BINARY (-2)
 int mgpt_docs_add_text(mgpt_docs *d, const char *text, size_t n, const char *what,
                        char *err, size_t errlen);
 int mgpt_docs_add_file(mgpt_docs *d, const char *path, char *err, size_t errlen);

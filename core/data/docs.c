@@ -61,7 +61,7 @@ int mgpt_docs_add_text(mgpt_docs *d, const char *text, size_t n, const char *wha
 {
     if (memchr(text, '\0', n)) {
         snprintf(err, errlen, "%s looks binary (it contains NUL bytes); expected text, one document per line", what);
-        return -1;
+        return MGPT_DOCS_BINARY;
     }
     int before = d->count;
     size_t start = 0;

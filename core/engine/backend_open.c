@@ -116,8 +116,11 @@ int mgpt_registry_select(const mgpt_registry *r, const char *forced,
                          const mgpt_backend_entry **out, char *err, size_t errlen)
 {
     *out = NULL;
-    if (!forced || !*forced)
+    const char *from = ""; /* where the name came from, for the messages */
+    if (!forced || !*forced) {
         forced = getenv("MGPT_BACKEND");
+        from = " given by MGPT_BACKEND";
+    }
     int any = 0;
     for (int i = 0; i < r->n; i++)
         any |= r->entries[i].desc != NULL;
@@ -132,13 +135,14 @@ int mgpt_registry_select(const mgpt_registry *r, const char *forced,
         if (!e) {
             char names[512];
             mgpt_registry_names(r, names, sizeof names);
-            snprintf(err, errlen, "unknown backend '%s' (available: %s)", forced, names);
+            snprintf(err, errlen, "unknown backend '%s'%s (available: %s)", forced, from, names);
             return 2;
         }
         if (e->status != MGPT_BE_RUNNABLE) {
             char need[256];
             mgpt_cpu_feature_names(e->missing, need, sizeof need);
-            snprintf(err, errlen, "backend '%s' cannot run on this CPU: needs %s%s", forced, need,
+            snprintf(err, errlen, "backend '%s'%s cannot run on this CPU: needs %s%s", forced, from,
+                     need,
                      (e->missing & r->cpu_masked) ? " (masked by MGPT_CPU_DISABLE)" : "");
             return 2;
         }
@@ -158,12 +162,13 @@ int mgpt_backend_open(mgpt_registry *r, const char *forced, const mgpt_backend_e
 {
     memset(out, 0, sizeof *out);
     flush_denormals();
-    if (!forced || !*forced)
-        forced = getenv("MGPT_BACKEND");
+    /* select reads MGPT_BACKEND itself, to say so in its messages */
     const mgpt_backend_entry *e;
     int rc = mgpt_registry_select(r, forced, &e, err, errlen);
     if (rc != 0)
         return rc;
+    if (!forced || !*forced)
+        forced = getenv("MGPT_BACKEND");
     if (forced && *forced)
         return try_open(e, env, out, err, errlen) == 0 ? 0 : 1;
     /* automatic: the runnable candidates best first; one whose init fails is skipped

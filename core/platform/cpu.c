@@ -101,7 +101,13 @@ static void detect_hardware(void)
     if (cpuid_present() && cpu_identify(NULL, &id) == 0) {
         hw.libcpuid_ok = 1;
         snprintf(hw.vendor, sizeof hw.vendor, "%s", id.vendor_str);
-        snprintf(hw.brand, sizeof hw.brand, "%s", id.brand_str);
+        /* libcpuid keeps the brand string's padding ("... Processor             ") */
+        const char *b = id.brand_str;
+        while (*b == ' ')
+            b++;
+        snprintf(hw.brand, sizeof hw.brand, "%s", b);
+        for (size_t n = strlen(hw.brand); n > 0 && hw.brand[n - 1] == ' '; n--)
+            hw.brand[n - 1] = '\0';
         hw.family = id.ext_family; /* the displayed family and model (Intel SDM) */
         hw.model = id.ext_model;
         hw.stepping = id.stepping;

@@ -42,6 +42,14 @@ void tool_warn(const char *cmd, const char *fmt, ...)
     va_end(ap);
 }
 
+void tool_note(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    tool_vmessage(cmd, "note: ", fmt, ap);
+    va_end(ap);
+}
+
 void tool_try_help(const char *cmd)
 {
     fprintf(stderr, "Try '%s%s%s --help' for more information.\n", program, cmd ? " " : "",

@@ -21,6 +21,8 @@ const char *tool_program(void);
 void tool_vmessage(const char *cmd, const char *kind, const char *fmt, va_list ap);
 void tool_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void tool_warn(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* "PROGRAM CMD: note: ...": something the user should know, not a problem */
+void tool_note(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The GNU hint after a usage error: "Try 'PROGRAM[ CMD] --help' for more information." */
 void tool_try_help(const char *cmd);
 

@@ -104,7 +104,7 @@ int bench_choose_backends(const char *cmd, const mgpt_registry *reg, int all,
         char why[1200];
         int rc = mgpt_registry_select(reg, NULL, &e, why, sizeof why);
         if (rc == 2) {
-            tool_error(cmd, "%s given by MGPT_BACKEND", why);
+            tool_error(cmd, "%s", why);
             return BENCH_USAGE;
         }
         if (rc != 0) {

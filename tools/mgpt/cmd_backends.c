@@ -196,7 +196,8 @@ int cmd_backends(int argc, char **argv, const cli_global *g)
     const char *by = forced ? "--backend" : "MGPT_BACKEND";
     if (rc != 0) {
         printf("selected: none\n");
-        tool_error(C, "%s%s%s", why, rc == 2 ? " given by " : "", rc == 2 ? by : "");
+        /* core names MGPT_BACKEND itself when the name came from there */
+        tool_error(C, "%s%s", why, rc == 2 && forced ? " given by --backend" : "");
         status = rc == 2 ? CLI_USAGE : CLI_FAIL;
     } else if (forced || e != mgpt_registry_best(&reg)) {
         printf("selected: %s (forced by %s)\n", e->name, by);

@@ -57,12 +57,25 @@ static int add_source(cli_data *d, const char *name, int first)
     return 0;
 }
 
-static int load_file(const char *cmd, cli_data *d, const char *path)
+/* One data file. In a --data-dir folder (in_dir) a binary file is skipped with a note
+ * (*skipped counts it): a folder of documents often holds an archive or an image too. */
+static int load_file(const char *cmd, cli_data *d, const char *path, int in_dir, int *skipped)
 {
     char err[4600];
     int first = d->docs->count;
-    if (mgpt_docs_add_file(d->docs, path, err, sizeof err) != 0) {
-        tool_error(cmd, "%s", err);
+    int rc = mgpt_docs_add_file(d->docs, path, err, sizeof err);
+    if (rc == MGPT_DOCS_BINARY && in_dir) {
+        tool_note(cmd, "skipping '%s': it looks binary (NUL bytes), not text", path);
+        (*skipped)++;
+        return CLI_OK;
+    }
+    if (rc != 0) {
+        struct stat st;
+        if (!in_dir && stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+            tool_error(cmd, "%s; to train on every file of a folder, give --data-dir '%s'",
+                       err, path);
+        else
+            tool_error(cmd, "%s", err);
         return CLI_USAGE;
     }
     for (int i = first; i < d->docs->count; i++)
@@ -95,7 +108,7 @@ static int load_glob(const char *cmd, cli_data *d, const char *pattern)
     }
     int status = CLI_OK;
     for (size_t i = 0; i < g.gl_pathc && status == CLI_OK; i++)
-        status = load_file(cmd, d, g.gl_pathv[i]);
+        status = load_file(cmd, d, g.gl_pathv[i], 0, NULL);
     globfree(&g);
     return status;
 }
@@ -154,12 +167,18 @@ static int load_dir(const char *cmd, cli_data *d, const char *dir)
     }
     if (status == CLI_OK)
         qsort(files, n, sizeof *files, cmp_str);
+    int skipped = 0;
     for (size_t i = 0; i < n; i++) {
         if (status == CLI_OK)
-            status = load_file(cmd, d, files[i]);
+            status = load_file(cmd, d, files[i], 1, &skipped);
         free(files[i]);
     }
     free(files);
+    if (status == CLI_OK && n > 0 && skipped == (int)n) {
+        tool_error(cmd, "--data-dir '%s' holds no text files (%d binary file%s skipped)", dir,
+                   skipped, skipped == 1 ? "" : "s");
+        status = CLI_USAGE;
+    }
     return status;
 }
 
@@ -200,9 +219,9 @@ int cli_data_load(const char *cmd, const cli_data_args *a, cli_data *d)
         else if (has_glob_chars(arg)) {
             struct stat st;
             /* a file whose name has glob characters is taken as it is */
-            status = stat(arg, &st) == 0 ? load_file(cmd, d, arg) : load_glob(cmd, d, arg);
+            status = stat(arg, &st) == 0 ? load_file(cmd, d, arg, 0, NULL) : load_glob(cmd, d, arg);
         } else
-            status = load_file(cmd, d, arg);
+            status = load_file(cmd, d, arg, 0, NULL);
         if (status != CLI_OK)
             return status;
     }

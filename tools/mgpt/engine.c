@@ -5,6 +5,7 @@
 #include <string.h>
 #include "cli.h"
 #include "platform/cpu.h"
+#include "platform/topology.h"
 
 int cli_cpu_detect(const char *cmd, mgpt_cpu_info *cpu)
 {
@@ -68,6 +69,14 @@ int cli_engine_open(cli_engine *e, const char *cmd, const cli_global *g)
             fprintf(stderr, "Run 'mgpt backends' to see which backends this CPU can run.\n");
         return rc == MGPT_ENGINE_USAGE ? CLI_USAGE : CLI_FAIL;
     }
+    /* threads beyond the cores share them and wait on each other at every barrier: a
+     * run several times slower than on the cores alone, worth a word */
+    mgpt_topology t;
+    if (g->threads > 1 && mgpt_topology_read(&t, err, sizeof err) == 0 && t.cores > 0 &&
+        g->threads > t.cores)
+        tool_warn(cmd, "--threads %d is more than the %d physical core%s this process may run "
+                  "on: threads will share cores and the run will be slower than with "
+                  "--threads %d", g->threads, t.cores, t.cores == 1 ? "" : "s", t.cores);
     if (g->verbose)
         describe_choice(e, cmd, g);
     return CLI_OK;

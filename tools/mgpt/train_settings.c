@@ -34,14 +34,6 @@ static const struct setting {
 #define N_SETTINGS (sizeof settings / sizeof settings[0])
 #define DATA_KEY "data"
 
-static void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void note(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    tool_vmessage(C, "note: ", fmt, ap);
-    va_end(ap);
-}
 
 /* One setting's value in o; NULL when it is not kept (--lr-decay-steps 0: --num-steps). */
 static json_t *value_of(const train_opts *o, const struct setting *s)
@@ -157,7 +149,7 @@ static int restore_flag(train_opts *o, const char *key, const json_t *v, const c
     }
     if (train_option_given(o, key)) {
         if (!json_is_true(v))
-            note("--%s given; the checkpoint's run did not use it", key);
+            tool_note(C, "--%s given; the checkpoint's run did not use it", key);
         return CLI_OK;
     }
     return json_is_true(v) ? train_option_set(o, key, NULL) : CLI_OK;
@@ -188,7 +180,7 @@ static int restore_data(train_opts *o, const json_t *stored, const char *path)
             char g[1000], s[1000];
             describe_data(given, g, sizeof g);
             describe_data(stored, s, sizeof s);
-            note("%s given; the checkpoint's run used %s", g, s);
+            tool_note(C, "%s given; the checkpoint's run used %s", g, s);
         }
         json_decref(given);
         return CLI_OK;
@@ -210,14 +202,14 @@ int train_settings_restore(train_opts *o, const char *path, uint64_t ck_seed)
     if (!o->set_seed)
         o->seed = ck_seed;
     else if (o->seed != ck_seed)
-        note("--seed %llu given; the checkpoint's run used %llu", (unsigned long long)o->seed,
+        tool_note(C, "--seed %llu given; the checkpoint's run used %llu", (unsigned long long)o->seed,
              (unsigned long long)ck_seed);
     if (mgpt_checkpoint_meta_value(path, TRAIN_SETTINGS_KEY, &text, err, sizeof err) != 0) {
         tool_error(C, "--resume: %s", err);
         return CLI_USAGE;
     }
     if (!text) {
-        note("checkpoint '%s' holds no training settings (written by an older mgpt): options "
+        tool_note(C, "checkpoint '%s' holds no training settings (written by an older mgpt): options "
              "not given take their defaults, not the values of its run", path);
         return CLI_OK;
     }
@@ -247,7 +239,7 @@ int train_settings_restore(train_opts *o, const char *path, uint64_t ck_seed)
                 i++;
             char have[64], used[64];
             if (i == N_SETTINGS) {
-                note("checkpoint '%s' holds training setting \"%s\", unknown to this mgpt; "
+                tool_note(C, "checkpoint '%s' holds training setting \"%s\", unknown to this mgpt; "
                      "it is ignored", path, key);
                 continue;
             }
@@ -265,7 +257,7 @@ int train_settings_restore(train_opts *o, const char *path, uint64_t ck_seed)
                     else
                         snprintf(have, sizeof have, "0");
                     render(v, 0, used, sizeof used);
-                    note("--%s %s given; the checkpoint's run used %s", key, have, used);
+                    tool_note(C, "--%s %s given; the checkpoint's run used %s", key, have, used);
                 }
             } else if ((status = train_option_set(o, key, used)) != CLI_OK) {
                 tool_error(C, "checkpoint '%s' holds training setting --%s %s, which this mgpt "
