@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
@@ -129,6 +130,30 @@ TEST_F(TextCli, StreamTrainingLearnsAndIsDeterministic)
     EXPECT_LT(va.back(), 0.5 * std::log(15.0)) << a.out;
     auto samples = [](const std::string &o) { return o.substr(o.find("--- 3 samples")); };
     EXPECT_EQ(samples(a.out), samples(b.out));
+}
+
+// A stream model drew BOS where a line ended in training: its samples go on over lines,
+// a blank line between samples, up to --max-new-tokens.
+TEST_F(TextCli, StreamModelSamplesGoOnOverLines)
+{
+    std::string lines;  // "the cat sat.", "a mat ran." ...: lines of 10 to 12 bytes
+    const char *w[] = {"the", "cat", "sat", "a", "mat", "ran"};
+    for (int i = 0; i < 400; i++)
+        lines += std::string(w[i % 2 ? 3 : 0]) + " " + w[1 + i % 2 * 3] + " " + w[2 + i % 3 * 3 % 4] + ".\n";
+    write("p.txt", lines);
+    Result r = run("train --data p.txt --stream --block-size 32 --batch-size 8 --num-steps 150 "
+                   "--n-embd 32 --learning-rate 0.01 --num-samples 0 --no-archive --save s.st");
+    ASSERT_EQ(r.status, 0) << r.err;
+    r = run("sample --checkpoint s.st --prompt the --max-new-tokens 300 --num-samples 2");
+    ASSERT_EQ(r.status, 0) << r.err;
+    size_t gap = r.out.find("\n\n");
+    ASSERT_NE(gap, std::string::npos) << r.out;
+    std::string first = r.out.substr(0, gap), second = r.out.substr(gap + 2);
+    EXPECT_EQ(first.compare(0, 3, "the"), 0) << r.out;
+    EXPECT_EQ(second.compare(0, 3, "the"), 0) << r.out;
+    // lines of 10 to 12 bytes: 300 tokens span many
+    EXPECT_GE(std::count(first.begin(), first.end(), '\n'), 10) << r.out;
+    EXPECT_LE(first.size(), 3u + 300u) << r.out;
 }
 
 TEST_F(TextCli, StreamNeedsABlockOfTrainingTokens)

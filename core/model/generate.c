@@ -20,8 +20,15 @@ int mgpt_generate(mgpt_decoder *d, const mgpt_vocab *v, mgpt_rng *rng,
     int len = 0;
     for (int t = 0; t < max_new && (size_t)len + 1 < cap; t++) {
         int id = mgpt_sample_draw(logits, d->V, o, rng, p, idx);
-        if (id == MGPT_BOS || mgpt_sample_put(v, id, out, cap, &len, emit, user) != 0)
+        if (id == MGPT_BOS && !o->bos_is_newline)
             break;
+        if (id == MGPT_BOS) { /* a line ends; the stream goes on */
+            out[len++] = '\n';
+            if (emit)
+                emit('\n', user);
+        } else if (mgpt_sample_put(v, id, out, cap, &len, emit, user) != 0) {
+            break;
+        }
         /* the last token drawn needs no step: nothing follows it */
         if (t + 1 < max_new && (size_t)len + 1 < cap)
             logits = mgpt_decoder_step(d, id);

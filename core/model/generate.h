@@ -12,7 +12,8 @@ extern "C" {
 #endif
 
 /* Feeds BOS and the prompt's ids (n_prompt, none BOS), then draws at most max_new tokens,
- * stopping early at BOS or at a token whose bytes do not fit; the bytes drawn go to out
+ * stopping early at BOS (unless o->bos_is_newline: then it is written as a newline and
+ * fed back) or at a token whose bytes do not fit; the bytes drawn go to out
  * (NUL-terminated, at most cap-1) and to emit (may be NULL) as they come. Returns the
  * number of bytes written to out, or -1 when memory runs out. o's max_len
  * is not used (max_new is the limit). */

@@ -10,6 +10,7 @@ void mgpt_sample_defaults(mgpt_sample_opts *o, const mgpt_model *m)
     o->top_k = 0;
     o->top_p = 1.0f;
     o->max_len = m->T;
+    o->bos_is_newline = 0;
 }
 
 int mgpt_sample_draw(const float *logits, int V, const mgpt_sample_opts *o, mgpt_rng *rng,

@@ -16,6 +16,8 @@ typedef struct mgpt_sample_opts {
     int top_k;          /* 0 = off */
     float top_p;        /* 1 = off; in (0, 1] */
     int max_len;        /* <= block_size; default block_size */
+    int bos_is_newline; /* a model trained on a stream (lines joined by BOS): mgpt_generate
+                         * writes a drawn BOS as '\n' and goes on; default 0, BOS ends */
 } mgpt_sample_opts;
 
 void mgpt_sample_defaults(mgpt_sample_opts *o, const mgpt_model *m);

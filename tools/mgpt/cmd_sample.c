@@ -7,6 +7,7 @@
 #include "data/rng.h"
 #include "model/generate.h"
 #include "text_escape.h"
+#include "train_settings.h"
 
 #define D_TEMP 0.5
 #define D_SAMPLES 20
@@ -66,7 +67,9 @@ static void help(void)
            "      --version             show the version and exit\n"
            "\n"
            "A document ends when the model draws BOS or reaches --max-length (or\n"
-           "--max-new-tokens). Generation runs one position per token against a\n"
+           "--max-new-tokens); a model trained with train --stream draws BOS where a\n"
+           "line ended, so its samples go on over lines, a blank line between two\n"
+           "samples. Generation runs one position per token against a\n"
            "key/value cache. A token is a byte, or an id of the BPE tokenizer that a\n"
            "checkpoint trained with train --tokenizer carries (read from it).\n"
            "Exit status: 0 on success, 1 on a failure while working, 2 for a wrong\n"
@@ -174,6 +177,8 @@ static void generate_lines(mgpt_decoder *d, const mgpt_vocab *v, mgpt_rng *r,
             text_out_put(out, (unsigned char)buf[j]);
         text_out_end(out);
         putchar('\n');
+        if (so->bos_is_newline && i + 1 < n) /* samples of several lines: keep them apart */
+            putchar('\n');
     }
 }
 
@@ -299,6 +304,8 @@ int cmd_sample(int argc, char **argv, const cli_global *g)
         so.top_p = (float)o.top_p;
         if (o.max_len > 0)
             so.max_len = o.max_len;
+        /* trained with --stream: BOS joined the lines, so it is a line break, not an end */
+        so.bos_is_newline = train_settings_flag(ckpt, "stream");
         int max_new = o.max_new > 0 ? o.max_new : so.max_len;
         mgpt_rng r;
         mgpt_rng_seed(&r, o.seed, MGPT_STREAM_SAMPLE);

@@ -276,3 +276,16 @@ void train_settings_free(train_opts *o)
     json_decref(o->ck_settings);
     o->ck_settings = NULL;
 }
+
+int train_settings_flag(const char *path, const char *opt)
+{
+    char err[1200], *text;
+    if (mgpt_checkpoint_meta_value(path, TRAIN_SETTINGS_KEY, &text, err, sizeof err) != 0 ||
+        !text)
+        return 0;
+    json_t *stored = json_loads(text, 0, NULL);
+    free(text);
+    int on = json_is_true(json_object_get(stored, opt));
+    json_decref(stored);
+    return on;
+}

@@ -19,6 +19,10 @@ char *train_settings_json(const train_opts *o);
  * is wrong. */
 int train_settings_restore(train_opts *o, const char *path, uint64_t ck_seed);
 
+/* 1 if the checkpoint at path stores flag setting opt (e.g. "stream") as true; 0 when it
+ * is false, absent, or the checkpoint keeps no settings. */
+int train_settings_flag(const char *path, const char *opt);
+
 /* Frees what train_settings_restore kept (o->ck_settings). */
 void train_settings_free(train_opts *o);
 #endif
