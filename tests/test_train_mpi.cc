@@ -1,8 +1,9 @@
 // mgpt train --micro-batch, on one process and under mpirun: a step split into
 // micro-batches is refused unless they divide it, is bitwise repeatable, and gives the
-// same checkpoint, byte for byte, on 1, 2, 3 and 4 ranks as on one process without mpirun;
-// a resumed run under mpirun continues it; a rank given other data or a wrong option ends
-// the job with a clear message.
+// same checkpoint, byte for byte, on 1, 2, 3 and 4 ranks as on one process without mpirun
+// (Adam sharded over the ranks; with --grad-clip, whole on every rank); a resumed run under
+// mpirun continues it bitwise; a rank given other data or a wrong option ends the job with
+// a clear message.
 //
 // The MPI tests need a build with MPI and mpirun (MGPT_MPIRUN, set by tests/Makefile.am
 // when configure found them); they are skipped otherwise. mpirun runs with --oversubscribe
@@ -198,32 +199,75 @@ TEST_F(TrainMpi, CheckpointIsByteIdenticalOnOneToFourRanks)
     }
 }
 
+TEST_F(TrainMpi, GradClipIsByteIdenticalOnOneToThreeRanks)
+{
+    NEED_MPI();
+    // --grad-clip needs the global gradient norm: every rank gets the whole gradient and
+    // runs the whole Adam step (not sharded), and the checkpoint is still one process's
+    std::vector<std::string> opts = {"--batch-size", "12", "--micro-batch", "3"};
+    std::vector<std::string> plain = opts;
+    plain.insert(plain.end(), {"--save", "plain.ckpt"});
+    Result p = run(train(plain));
+    ASSERT_EQ(p.status, 0) << p.err;
+    opts.insert(opts.end(), {"--grad-clip", "0.05"});
+    std::vector<std::string> one = opts;
+    one.insert(one.end(), {"--save", "one.ckpt"});
+    Result r = run(train(one));
+    ASSERT_EQ(r.status, 0) << r.err;
+    std::string want = read_file(path("one.ckpt"));
+    ASSERT_FALSE(want.empty());
+    EXPECT_NE(want, read_file(path("plain.ckpt"))) << "--grad-clip 0.05 clipped nothing";
+    for (int np : {1, 2, 3}) {
+        std::string name = "np" + std::to_string(np) + ".ckpt";
+        std::vector<std::string> o = opts;
+        o.insert(o.end(), {"--save", name});
+        Result m = run(under_mpirun(np, train(o)));
+        ASSERT_EQ(m.status, 0) << "-np " << np << ": " << m.err;
+        EXPECT_TRUE(read_file(path(name)) == want) << "-np " << np << " differs from one process";
+        if (np > 1)
+            EXPECT_NE(m.out.find("the whole Adam on every rank (--grad-clip)"),
+                      std::string::npos) << m.out;
+    }
+}
+
 TEST_F(TrainMpi, ResumeUnderMpirunContinuesTheRun)
 {
     NEED_MPI();
-    // 4 steps on 2 ranks, then on to 6 from that checkpoint: on one process, and on 4 ranks
-    std::vector<std::string> opts = {"--batch-size", "8", "--micro-batch", "2"};
+    // 4 steps on 2 ranks (Adam sharded: the checkpoint gathers the moments), then on to 6
+    // from that checkpoint: on one process, and on 4 ranks; both are the uninterrupted run
+    // of 6 steps on 3 ranks (the schedule reaches 0 at step 6 in every run)
+    std::vector<std::string> opts = {"--batch-size", "8", "--micro-batch", "2",
+                                     "--lr-decay-steps", "6"};
     std::vector<std::string> first = opts;
     first.insert(first.end(), {"--save", "first.ckpt"});
     Result h = run(under_mpirun(2, train(first)));
     ASSERT_EQ(h.status, 0) << h.err;
-    auto resume = [&](const std::string &save) {
-        std::vector<std::string> a = train(opts);
+    auto six = [&](std::vector<std::string> a) {
         for (size_t i = 0; i + 1 < a.size(); i++)
             if (a[i] == "--num-steps")
                 a[i + 1] = "6";
+        return a;
+    };
+    auto resume = [&](const std::string &save) {
+        std::vector<std::string> a = six(train(opts));
         a.insert(a.end(), {"--resume", "first.ckpt", "--save", save});
         return a;
     };
+    std::vector<std::string> whole = opts;
+    whole.insert(whole.end(), {"--save", "whole.ckpt"});
+    Result w = run(under_mpirun(3, six(train(whole))));
+    ASSERT_EQ(w.status, 0) << w.err;
     Result one = run(resume("one.ckpt"));
     ASSERT_EQ(one.status, 0) << one.err;
     Result four = run(under_mpirun(4, resume("four.ckpt")));
     ASSERT_EQ(four.status, 0) << four.err;
-    std::string want = read_file(path("one.ckpt"));
+    std::string want = read_file(path("whole.ckpt"));
     ASSERT_FALSE(want.empty());
     EXPECT_NE(want, read_file(path("first.ckpt"))) << "resuming trained nothing";
+    EXPECT_TRUE(read_file(path("one.ckpt")) == want)
+        << "resumed on one process differs from the uninterrupted run";
     EXPECT_TRUE(read_file(path("four.ckpt")) == want)
-        << "resumed on 4 ranks differs from resumed on one process";
+        << "resumed on 4 ranks differs from the uninterrupted run";
 }
 
 TEST_F(TrainMpi, MoreRanksThanMicroBatchesIsRefused)

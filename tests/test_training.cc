@@ -207,6 +207,53 @@ TEST(Training, DifferentSeedGivesDifferentRun)
     EXPECT_GT(differ, 190);
 }
 
+TEST(Training, AdamStepCutIntoRangesIsTheWholeStep)
+{
+    // Data-parallel ranks each run mgpt_adam_step_range on their own range of the arena:
+    // the ranges of any cut (here uneven, off the vector width) give the whole step's
+    // parameters and moments bitwise, with the clip's scale passed in, over 3 steps.
+    Names &nm = Names::get();
+    ASSERT_TRUE(nm.ok) << nm.why;
+    mgpt_config cfg = e16_L1_b16();
+    ModelPtr whole = make_model(cfg, 1), cut = make_model(cfg, 1);
+    ASSERT_TRUE(whole && cut);
+    mgpt_model_init(whole.get(), 7);
+    mgpt_model_init(cut.get(), 7);
+    mgpt_optim o;
+    mgpt_optim_defaults(&o);
+    o.total_steps = 10;
+    o.grad_clip = 0.05f;  // below the first steps' norms: the scale is not 1
+    size_t n = whole->num_floats;
+    const size_t bounds[] = {0, 1, 37, n / 2 + 3, n};
+    std::vector<int> scratch(whole->T + 2);
+    char err[512] = "";
+    int clipped = 0;
+    for (int step = 0; step < 3; step++) {
+        int id = step;
+        for (mgpt_model *m : {whole.get(), cut.get()}) {
+            ASSERT_GT(mgpt_batch_fill(&nm.docs, &nm.vocab, &id, 1, m->T, m->tokens, m->targets,
+                                      scratch.data(), err, sizeof err),
+                      0)
+                << err;
+            mgpt_model_forward(m);
+            mgpt_model_backward(m);
+        }
+        float norm = mgpt_adam_step(whole.get(), &o);
+        float scale = norm > o.grad_clip ? o.grad_clip / norm : 1.0f;
+        clipped += scale != 1.0f;
+        long s = cut->step;
+        for (size_t r = 0; r + 1 < sizeof bounds / sizeof *bounds; r++) {
+            cut->step = s;  // each rank's model is at the step's start
+            mgpt_adam_step_range(cut.get(), &o, scale, bounds[r], bounds[r + 1]);
+        }
+        EXPECT_EQ(cut->step, whole->step);
+        EXPECT_EQ(memcmp(cut->param_mem, whole->param_mem, n * sizeof(float)), 0) << step;
+        EXPECT_EQ(memcmp(cut->m_mem, whole->m_mem, n * sizeof(float)), 0) << step;
+        EXPECT_EQ(memcmp(cut->v_mem, whole->v_mem, n * sizeof(float)), 0) << step;
+    }
+    EXPECT_GT(clipped, 0);
+}
+
 TEST(Training, EvaluationDoesNotDependOnBatchSize)
 {
     // The trained parameters in models of B = 1 and B = 7 documents: the validation loss

@@ -25,6 +25,8 @@ int mgpt_microbatch_plan(mgpt_microbatch *mb, const mgpt_model *m, int k, int lo
         mgpt_microbatch_free(mb);
         return -1;
     }
+    /* touched now, so that the first step does not pay the page faults */
+    memset(mb->leaves, 0, (size_t)(hi - lo) * mb->floats * sizeof *mb->leaves);
     mb->n_nodes = mgpt_tree_cover(k, lo, hi, mb->nodes, cap);
     for (int i = lo; i < hi; i++)
         mb->leaf_nodes[i - lo] = (mgpt_tree_node){i, i + 1,

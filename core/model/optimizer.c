@@ -1,4 +1,4 @@
-/* Adam over the whole parameter arena, the learning-rate schedule, global-norm clipping. */
+/* Adam over the parameter arena (or one range of it), the learning-rate schedule, global-norm clipping. */
 #include <math.h>
 #include "model/optimizer.h"
 
@@ -34,8 +34,20 @@ float mgpt_lr_at(const mgpt_optim *o, long step)
 
 float mgpt_adam_step(mgpt_model *m, const mgpt_optim *o)
 {
+    float norm = (float)sqrt(mgpt_compute_sumsq(&m->compute, m->grad_mem, m->num_floats));
+    float scale = 1.0f;
+    if (o->grad_clip > 0 && norm > o->grad_clip)
+        scale = o->grad_clip / norm;
+    mgpt_adam_step_range(m, o, scale, 0, m->num_floats);
+    return norm;
+}
+
+/* Adam is elementwise (each kernel's tail runs the same arithmetic as its full vectors), so
+ * the ranges of a cut arena update to the bits of one whole-arena call. */
+void mgpt_adam_step_range(mgpt_model *m, const mgpt_optim *o, float grad_scale, size_t lo,
+                          size_t hi)
+{
     const mgpt_compute *c = &m->compute;
-    float norm = (float)sqrt(mgpt_compute_sumsq(c, m->grad_mem, m->num_floats));
     long t = m->step + 1;
     mgpt_adam_args a = {
         .lr = mgpt_lr_at(o, m->step),
@@ -44,12 +56,10 @@ float mgpt_adam_step(mgpt_model *m, const mgpt_optim *o)
         .eps = o->eps,
         .bc1 = (float)(1.0 - pow(o->beta1, (double)t)),
         .bc2 = (float)(1.0 - pow(o->beta2, (double)t)),
-        .grad_scale = 1.0f,
+        .grad_scale = grad_scale,
     };
-    if (o->grad_clip > 0 && norm > o->grad_clip)
-        a.grad_scale = o->grad_clip / norm;
-    c->k->adam_update(c->ctx, m->param_mem, m->grad_mem, m->m_mem, m->v_mem, m->num_floats,
-                      &a);
+    if (hi > lo)
+        c->k->adam_update(c->ctx, m->param_mem + lo, m->grad_mem + lo, m->m_mem + lo,
+                          m->v_mem + lo, hi - lo, &a);
     m->step++;
-    return norm;
 }

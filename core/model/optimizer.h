@@ -23,6 +23,12 @@ float mgpt_lr_at(const mgpt_optim *o, long step);
 /* One Adam update of every parameter from its gradient; advances m->step.
  * Returns the global gradient norm before clipping. */
 float mgpt_adam_step(mgpt_model *m, const mgpt_optim *o);
+/* Adam on parameters [lo, hi) of the arena only (param_mem, grad_mem, m_mem, v_mem), each
+ * gradient times grad_scale (1, or the clip's factor from the global norm, which a range
+ * cannot know); advances m->step. mgpt_adam_step is this over [0, num_floats), and the
+ * ranges of any cut give its bits: data-parallel ranks each update their own range. */
+void mgpt_adam_step_range(mgpt_model *m, const mgpt_optim *o, float grad_scale, size_t lo,
+                          size_t hi);
 #ifdef __cplusplus
 }
 #endif

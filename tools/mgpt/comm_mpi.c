@@ -1,12 +1,14 @@
 /* The Open MPI collectives (comm.h), built with --with-mpi.
  *
- * The gradient exchange, in a fixed order: the parameters are cut into size chunks; rank
- * q gathers chunk q of every tree node of every rank (point to point, each node's owner
- * known to all from comm_share and the tree), sums them in the tree (mgpt_tree_reduce),
- * then every chunk is gathered to every rank (MPI_Allgatherv, which moves bytes and adds
- * nothing). Each float crosses the network twice, as in a ring all-reduce: about
- * 2 (size - 1) / size x 4 bytes per parameter and rank, plus one chunk per extra node
- * when a rank holds more than one. */
+ * The gradient exchange, in a fixed order: the parameters are cut into size chunks (each
+ * starting on a cache line); rank q gathers chunk q of every tree node of every rank
+ * (point to point, each node's owner known to all from comm_share and the tree) and sums
+ * them in the tree (mgpt_tree_reduce). Sharded, rank q then runs Adam on chunk q alone
+ * and every chunk's parameters are gathered to every rank (MPI_Allgatherv, which moves
+ * bytes and adds nothing); unsharded (--grad-clip), the gradient chunks are gathered
+ * instead and every rank runs the whole Adam. Each float crosses the network twice, as in
+ * a ring all-reduce: about 2 (size - 1) / size x 4 bytes per parameter and rank, plus one
+ * chunk per extra node when a rank holds more than one. */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +22,7 @@ static const char C[] = "train";
 
 typedef struct mpi_impl {
     int k, n_global;            /* micro-batches; tree nodes over all ranks */
+    int shard;                  /* Adam on our chunk only (comm.h) */
     mgpt_tree_node *global;     /* [n_global] every rank's nodes, in order (sum: our chunk) */
     int *owner;                 /* [n_global] the rank that sums each */
     int *chunk_count, *chunk_off; /* [size] the parameter chunks (floats) */
@@ -84,7 +87,15 @@ static int agree(comm *c, int status, uint64_t digest)
     return worst;
 }
 
-static int plan(comm *c, mgpt_microbatch *mb, const mgpt_model *m, int k)
+/* Where chunk q of size starts in n floats (q = size: n): on a 16-float (64-byte) line. */
+static size_t chunk_start(size_t n, int size, int q)
+{
+    if (q >= size)
+        return n;
+    return (size_t)((unsigned long long)q * n / (unsigned)size) & ~(size_t)15;
+}
+
+static int plan(comm *c, mgpt_microbatch *mb, const mgpt_model *m, int k, int shard)
 {
     char err[256];
     if (c->size > k) {
@@ -112,6 +123,7 @@ static int plan(comm *c, mgpt_microbatch *mb, const mgpt_model *m, int k)
         goto oom;
     c->impl = p;
     p->k = k;
+    p->shard = shard;
     p->global = malloc((size_t)c->size * (size_t)cap * sizeof *p->global);
     p->owner = malloc((size_t)c->size * (size_t)cap * sizeof *p->owner);
     p->chunk_count = malloc((size_t)c->size * sizeof(int));
@@ -131,8 +143,8 @@ static int plan(comm *c, mgpt_microbatch *mb, const mgpt_model *m, int k)
         for (int i = 0; i < n; i++)
             p->owner[p->n_global + i] = q;
         p->n_global += n;
-        size_t a = (size_t)((unsigned long long)q * mb->floats / (unsigned)c->size);
-        size_t b = (size_t)((unsigned long long)(q + 1) * mb->floats / (unsigned)c->size);
+        size_t a = chunk_start(mb->floats, c->size, q);
+        size_t b = chunk_start(mb->floats, c->size, q + 1);
         p->chunk_off[q] = (int)a;
         p->chunk_count[q] = (int)(b - a);
         if ((int)(b - a) > biggest)
@@ -143,6 +155,8 @@ static int plan(comm *c, mgpt_microbatch *mb, const mgpt_model *m, int k)
                     sizeof *p->req);
     if (!p->recv || !p->req)
         goto oom;
+    /* touched now, so that the first step does not pay the page faults */
+    memset(p->recv, 0, (size_t)p->n_global * (size_t)biggest * sizeof *p->recv);
     for (int g = 0; g < p->n_global; g++)
         p->global[g].sum = p->recv + (size_t)g * (size_t)biggest;
     return CLI_OK;
@@ -173,8 +187,39 @@ static void reduce(comm *c, mgpt_microbatch *mb, mgpt_model *m)
                                           (size_t)p->chunk_count[c->rank]);
     memcpy(m->grad_mem + p->chunk_off[c->rank], chunk,
            (size_t)p->chunk_count[c->rank] * sizeof *chunk);
-    MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, m->grad_mem, p->chunk_count,
+    if (!p->shard)
+        MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, m->grad_mem, p->chunk_count,
+                       p->chunk_off, MPI_FLOAT, MPI_COMM_WORLD);
+}
+
+static double update(comm *c, mgpt_model *m, const mgpt_optim *o)
+{
+    mpi_impl *p = c->impl;
+    if (!p->shard) {
+        mgpt_adam_step(m, o);
+        return 0.0;
+    }
+    size_t lo = (size_t)p->chunk_off[c->rank];
+    mgpt_adam_step_range(m, o, 1.0f, lo, lo + (size_t)p->chunk_count[c->rank]);
+    double t0 = MPI_Wtime();
+    MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, m->param_mem, p->chunk_count,
                    p->chunk_off, MPI_FLOAT, MPI_COMM_WORLD);
+    return MPI_Wtime() - t0;
+}
+
+static void gather_state(comm *c, mgpt_model *m)
+{
+    mpi_impl *p = c->impl;
+    if (!p->shard)
+        return;
+    float *moment[2] = {m->m_mem, m->v_mem};
+    for (int i = 0; i < 2; i++)
+        if (c->rank == 0)
+            MPI_Gatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, moment[i], p->chunk_count,
+                        p->chunk_off, MPI_FLOAT, 0, MPI_COMM_WORLD);
+        else
+            MPI_Gatherv(moment[i] + p->chunk_off[c->rank], p->chunk_count[c->rank], MPI_FLOAT,
+                        NULL, NULL, NULL, MPI_FLOAT, 0, MPI_COMM_WORLD);
 }
 
 static int any(comm *c, int flag)
@@ -201,7 +246,8 @@ static void close_comm(comm *c)
     MPI_Finalize();
 }
 
-const comm_ops comm_mpi_ops = {"Open MPI", agree, plan, reduce, any, abort_job, close_comm};
+const comm_ops comm_mpi_ops = {"Open MPI", agree, plan, reduce, update, gather_state, any,
+                               abort_job, close_comm};
 
 int comm_mpi_open(comm *c, const char *tool)
 {

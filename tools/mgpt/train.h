@@ -56,7 +56,10 @@ typedef struct trainer {
     comm *comm;            /* the collectives (one process, or the ranks of mpirun) */
     mgpt_microbatch mb;    /* the step's micro-batches on this rank (the model has M) */
     int *step_tokens, *step_targets; /* [B*T] the step's documents, all micro-batches */
-    double comm_seconds;   /* in the gradient exchange (with MPI: waiting for the others too) */
+    double comm_step;      /* this step's seconds in the exchange (with MPI: waiting too) */
+    double comm_seconds;   /* the exchange's seconds over the run's steps from its second on */
+    long comm_steps;       /* the steps in comm_seconds */
+    long steps_run;        /* the steps of this run so far */
 } trainer;
 
 /* --- train_options.c --------------------------------------------------------------- */
@@ -104,8 +107,14 @@ void train_step_free(trainer *t);
 /* The step's gradient from t->step_tokens and step_targets into the model's gradients,
  * over every rank: the step's mean loss (the same on every rank). */
 float train_step_gradient(trainer *t);
-/* "gradient exchange: X ms/step" under mpirun, for the steps of this run. */
-void train_print_comm(const trainer *t, long steps);
+/* The Adam step over every rank (sharded under mpirun unless --grad-clip: comm.h);
+ * advances t->m->step and counts the step's exchange time. */
+void train_step_update(trainer *t, const mgpt_optim *opt);
+/* Every rank's share of the Adam state to rank 0, before it saves (on every rank). */
+void train_step_gather(trainer *t);
+/* "gradient exchange: X ms/step" under mpirun, for the steps of this run from its second
+ * on (the first also connects the ranks). */
+void train_print_comm(const trainer *t);
 /* A digest of the data and the options that decide the run: every rank must agree. */
 uint64_t train_digest(const trainer *t);
 

@@ -23,6 +23,7 @@ static void on_signal(int sig)
 static int save(trainer *t, const char *why)
 {
     char err[1200];
+    train_step_gather(t); /* the Adam state is sharded over the ranks */
     if (t->comm->rank != 0) /* rank 0 writes the checkpoint */
         return CLI_OK;
     const char *key = TRAIN_SETTINGS_KEY;
@@ -112,7 +113,7 @@ static int loop(trainer *t)
                        "(now %g) or --grad-clip 1 (%s)", (double)loss, s + 1, o->lr, kept);
             return CLI_FAIL;
         }
-        mgpt_adam_step(m, &opt);
+        train_step_update(t, &opt);
         double dt = cli_now() - t0;
 
         double val = -1;
@@ -157,7 +158,7 @@ static int loop(trainer *t)
     if (interrupted)
         printf("interrupted after step %ld\n", m->step);
     train_print_speed(ran, p.run_seconds, p.run_tokens, flops_step);
-    train_print_comm(t, ran);
+    train_print_comm(t);
     if (o->save) {
         /* with validation, PATH already holds the best model; without (or with
          * --save-every), the last one */

@@ -80,9 +80,12 @@ void train_print_header(const trainer *t)
     int micro = train_micro(o);
     if (micro < o->batch || t->comm->size > 1)
         printf("micro-batches: %d of %d %s%s a step, gradients summed in a fixed tree, on "
-               "%d rank%s (%s)\n", o->batch / micro, micro,
+               "%d rank%s (%s)%s\n", o->batch / micro, micro,
                o->stream ? "window" : "document", micro == 1 ? "" : "s", t->comm->size,
-               t->comm->size == 1 ? "" : "s", t->comm->ops->name);
+               t->comm->size == 1 ? "" : "s", t->comm->ops->name,
+               t->comm->size == 1 ? ""
+               : o->clip > 0      ? ", the whole Adam on every rank (--grad-clip)"
+                                  : ", Adam sharded over the ranks");
     if (o->resume)
         printf("resumed: %s at step %ld\n", o->resume, t->m->step);
     fflush(stdout);

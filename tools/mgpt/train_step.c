@@ -42,7 +42,9 @@ int train_step_plan(trainer *t)
         tool_error(C, "out of memory for a batch of %d documents", t->o->batch);
         return CLI_FAIL;
     }
-    return t->comm->ops->plan(t->comm, &t->mb, t->m, t->o->batch / train_micro(t->o));
+    /* clipping needs the global gradient norm: every rank gets the whole gradient */
+    return t->comm->ops->plan(t->comm, &t->mb, t->m, t->o->batch / train_micro(t->o),
+                              t->o->clip <= 0);
 }
 
 void train_step_free(trainer *t)
@@ -57,16 +59,32 @@ float train_step_gradient(trainer *t)
     mgpt_microbatch_run(&t->mb, t->m, t->step_tokens, t->step_targets);
     double t0 = cli_now();
     t->comm->ops->reduce(t->comm, &t->mb, t->m);
-    t->comm_seconds += cli_now() - t0;
+    t->comm_step = cli_now() - t0;
     return mgpt_microbatch_loss(&t->mb);
 }
 
-void train_print_comm(const trainer *t, long steps)
+void train_step_update(trainer *t, const mgpt_optim *opt)
 {
-    if (t->comm->size > 1 && steps > 0)
-        printf("gradient exchange: %.3f ms/step on rank 0 (%s, %d ranks; includes waiting for "
-               "the slowest rank)\n", t->comm_seconds * 1e3 / (double)steps,
-               t->comm->ops->name, t->comm->size);
+    t->comm_step += t->comm->ops->update(t->comm, t->m, opt);
+    if (t->steps_run++ > 0) {
+        t->comm_seconds += t->comm_step;
+        t->comm_steps++;
+    }
+}
+
+void train_step_gather(trainer *t)
+{
+    t->comm->ops->gather_state(t->comm, t->m);
+}
+
+void train_print_comm(const trainer *t)
+{
+    if (t->comm->size > 1 && t->comm_steps > 0)
+        printf("gradient exchange: %.3f ms/step on rank 0 from the run's second step (%s, %d "
+               "ranks, %s; includes waiting for the slowest rank)\n",
+               t->comm_seconds * 1e3 / (double)t->comm_steps, t->comm->ops->name,
+               t->comm->size, t->o->clip > 0 ? "whole Adam on every rank for --grad-clip"
+                                             : "Adam sharded");
 }
 
 /* h folded with the hash of n bytes at p. */
