@@ -961,6 +961,66 @@ TEST_F(Cli, EarlyStopSavesTheBestModel)
     EXPECT_NEAR(atof(e.out.c_str() + at + 6), best, 1e-4);
 }
 
+// Early stopping's counters (the best validation loss, validations since) travel in the
+// checkpoint: a run cut at step 100 and resumed stops where the whole run stops. Without
+// them the resumed run would take its first validation as a new best and go on.
+TEST_F(Cli, EarlyStopSurvivesResume)
+{
+    std::string text;
+    uint32_t x = 12345;
+    for (int d = 0; d < 60; d++) {
+        for (int i = 0; i < 8; i++) {
+            x = x * 1664525u + 1013904223u;
+            text += static_cast<char>('a' + (x >> 24) % 10);
+        }
+        text += '\n';
+    }
+    write_file(path("random.txt"), text);
+    std::vector<std::string> args = {"train", "--data", "random.txt", "--n-embd", "32",
+                                     "--val-split", "0.2", "--val-every", "50",
+                                     "--early-stop-patience", "3", "--lr-decay-steps", "3000",
+                                     "--num-samples", "0", "--no-archive"};
+    auto with = [&](std::vector<std::string> more) {
+        std::vector<std::string> a = args;
+        a.insert(a.end(), more.begin(), more.end());
+        return a;
+    };
+    std::regex stop_re("early stop at step ([0-9]+): .*best ([0-9.]+) at step ([0-9]+)");
+    Result whole = run(with({"--num-steps", "3000"}));
+    ASSERT_EQ(whole.status, 0) << whole.err;
+    std::smatch w;
+    ASSERT_TRUE(std::regex_search(whole.out, w, stop_re)) << whole.out;
+    long best_step = std::stol(w[3]);
+    // the cut falls after the best validation and before the stop, on a validation step
+    ASSERT_LT(best_step, 100) << whole.out;
+    ASSERT_GT(std::stol(w[1]), 100) << whole.out;
+
+    Result first = run(with({"--num-steps", "100", "--save", "part.st", "--save-every", "50"}));
+    ASSERT_EQ(first.status, 0) << first.err;
+    std::string meta = ckpt_meta(read_file(path("part.st")), "train");
+    EXPECT_NE(meta.find("validation"), std::string::npos) << meta;
+    EXPECT_NE(meta.find("best-step\\\":" + std::to_string(best_step)), std::string::npos)
+        << meta;
+    EXPECT_NE(meta.find("since-best\\\":1"), std::string::npos) << meta;
+
+    Result resumed = run({"train", "--resume", "part.st", "--num-steps", "3000", "--save",
+                          "end.st", "--no-archive"});
+    ASSERT_EQ(resumed.status, 0) << resumed.err;
+    std::smatch r;
+    ASSERT_TRUE(std::regex_search(resumed.out, r, stop_re)) << resumed.out;
+    EXPECT_EQ(r[0].str(), w[0].str()) << resumed.out;
+    // no validation of this run beat the checkpoint's best: the last model is saved
+    EXPECT_NE(resumed.out.find("saved end.st (step " + w[1].str() + ")"), std::string::npos)
+        << resumed.out;
+
+    // another validation set: the counters are not carried over, said on stderr
+    Result other = run({"train", "--resume", "part.st", "--num-steps", "150", "--val-split",
+                        "0.3", "--no-archive"});
+    ASSERT_EQ(other.status, 0) << other.err;
+    EXPECT_NE(other.err.find("is not carried over"), std::string::npos) << other.err;
+    EXPECT_EQ(other.out.find("early stop"), std::string::npos) << other.out;
+}
+
 // A batch far over the machine's memory is refused from its shape, before any allocation
 // (it used to zero a 22 GB gradient arena and end in the OOM killer).
 TEST_F(Cli, OversizedBatchIsRefusedWithTheFigure)

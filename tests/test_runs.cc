@@ -6,8 +6,12 @@
 #include <dirent.h>
 #include <ftw.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <xxhash.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <sstream>
 #include <string>
@@ -233,6 +237,82 @@ TEST_F(Runs, ListShowAndCompare)
     EXPECT_NE(c.out.find("tok/s"), std::string::npos);
     std::string svg = read_text(chart);
     EXPECT_NE(svg.find("</svg>"), std::string::npos);
+}
+
+// A run records its tokenizer: kind, vocabulary size, the --tokenizer file and the XXH3-64
+// of its bytes. compare goes over every run's settings, so those the char run lacks show
+// as missing (the char run is listed first).
+TEST_F(Runs, ShowAndCompareNameTheTokenizer)
+{
+    std::string a = path("archive"), text;
+    for (int i = 0; i < 200; i++)
+        text += "the cat sat on the mat and the dog ran off " + std::to_string(i % 7) + "\n";
+    FILE *f = fopen(path("book.txt").c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    fputs(text.c_str(), f);
+    fclose(f);
+    // in dir, so that the files are named by short relative paths
+    char cwd[4096];
+    ASSERT_NE(getcwd(cwd, sizeof cwd), nullptr);
+    std::string prog = exe[0] == '/' ? exe : std::string(cwd) + "/" + exe;
+    auto in_dir = [&](const std::string &args) {
+        Result r;
+        r.status = run_shell("cd '" + dir + "' && MGPT_ARCHIVE_DIR='" + a + "' '" + prog + "' " +
+                                 args + " 2>stderr.txt", &r.out);
+        r.err = read_text(path("stderr.txt"));
+        return r;
+    };
+    Result r = in_dir("tokenizer train --vocab-size 280 --data book.txt -o book.tok");
+    ASSERT_EQ(r.status, 0) << r.err;
+    std::string tok = read_text(path("book.tok"));
+    ASSERT_EQ(tok.rfind("mgpt-bpe 1\nvocab_size ", 0), 0u) << tok;
+    std::string vocab = tok.substr(22, tok.find('\n', 22) - 22);
+    char digest[17];
+    snprintf(digest, sizeof digest, "%016llx",
+             (unsigned long long)XXH3_64bits(tok.data(), tok.size()));
+
+    const std::string common = " --data book.txt --num-steps 5 --num-samples 0";
+    ASSERT_EQ(in_dir("train" + common).status, 0);
+    r = in_dir("train --tokenizer book.tok" + common);
+    ASSERT_EQ(r.status, 0) << r.err;
+    std::vector<std::string> ids = runs_in(a);
+    ASSERT_EQ(ids.size(), 2u);
+
+    Result s = mgpt("runs show " + ids[1], a);
+    ASSERT_EQ(s.status, 0) << s.err;
+    EXPECT_NE(s.out.find("  tokenizer              bpe\n"), std::string::npos) << s.out;
+    EXPECT_NE(s.out.find("  tokenizer_file         book.tok\n"), std::string::npos) << s.out;
+    EXPECT_NE(s.out.find("  tokenizer_xxh3         " + std::string(digest) + "\n"),
+              std::string::npos) << s.out;
+    EXPECT_NE(s.out.find("  vocab_size             " + vocab + "\n"), std::string::npos)
+        << s.out;
+    s = mgpt("runs show " + ids[0], a);
+    ASSERT_EQ(s.status, 0) << s.err;
+    EXPECT_NE(s.out.find("  tokenizer              char\n"), std::string::npos) << s.out;
+    EXPECT_EQ(s.out.find("tokenizer_file"), std::string::npos) << s.out;
+
+    Result c = mgpt("runs compare " + ids[0] + " " + ids[1], a);
+    ASSERT_EQ(c.status, 0) << c.err;
+    auto row = [&](const std::string &name) {
+        for (const std::string &x : lines(c.out)) {
+            std::stringstream ss(x);
+            std::string k, rest;
+            ss >> k;
+            if (k == name) {
+                std::getline(ss, rest);
+                std::stringstream cells(rest);
+                std::string v0, v1;
+                cells >> v0 >> v1;
+                return v0 + " " + v1;
+            }
+        }
+        return std::string("(no row)");
+    };
+    EXPECT_EQ(row("tokenizer"), "char bpe") << c.out;
+    EXPECT_EQ(row("tokenizer_file"), "missing book.tok") << c.out;
+    EXPECT_EQ(row("tokenizer_xxh3"), "missing " + std::string(digest)) << c.out;
+    EXPECT_EQ(row("vocab_size").substr(row("vocab_size").find(' ') + 1), vocab) << c.out;
+    EXPECT_EQ(row("seed"), "(no row)") << "equal settings are not differences";
 }
 
 TEST_F(Runs, UnknownAndAmbiguousIdsAreUsageErrors)

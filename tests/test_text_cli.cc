@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <regex>
@@ -162,6 +163,64 @@ TEST_F(TextCli, StreamNeedsABlockOfTrainingTokens)
     Result r = run("train --data d.txt --stream --block-size 16 --num-steps 1");
     EXPECT_EQ(r.status, 2);
     EXPECT_NE(r.err.find("fewer than --block-size 16 + 1"), std::string::npos) << r.err;
+}
+
+// eval with only --checkpoint measures the run's own validation tail: the data file,
+// --stream and --val-split come from the checkpoint's training settings.
+TEST_F(TextCli, EvalDefaultsToTheRunsValidationSplit)
+{
+    write("p.txt", prose());
+    Result r = run("train --data p.txt --stream --block-size 16 --batch-size 4 --num-steps 60 "
+                   "--val-split 0.15 --val-every 20 --learning-rate 0.005 --num-samples 0 "
+                   "--save m.st --no-archive");
+    ASSERT_EQ(r.status, 0) << r.err;
+    std::vector<double> val = val_losses(r.out);
+    ASSERT_EQ(val.size(), 3u) << r.out;
+    char last[32];
+    snprintf(last, sizeof last, "%.4f", val.back());
+    // the checkpoint is the model of the last validation (the best one)
+    ASSERT_NE(r.out.find("saved m.st (step 60, best validation loss " + std::string(last)),
+              std::string::npos) << r.out;
+
+    Result e = run("eval --checkpoint m.st");
+    ASSERT_EQ(e.status, 0) << e.err;
+    EXPECT_NE(e.out.find("data: p.txt (the data of the checkpoint's run): the validation tail "
+                         "of --stream --val-split 0.15"), std::string::npos) << e.out;
+    std::smatch m;
+    ASSERT_TRUE(std::regex_search(e.out, m, std::regex("loss: ([0-9.]+)"))) << e.out;
+    char got[32];
+    snprintf(got, sizeof got, "%.4f", std::stod(m[1]));
+    EXPECT_EQ(std::string(got), std::string(last)) << e.out;
+    // the batch size does not change it
+    Result b = run("eval --checkpoint m.st --batch-size 3");
+    ASSERT_EQ(b.status, 0) << b.err;
+    EXPECT_EQ(b.out, e.out);
+
+    // an option given wins over the run's: line mode, or another fraction of the stream
+    Result lines = run("eval --checkpoint m.st --no-stream");
+    ASSERT_EQ(lines.status, 0) << lines.err;
+    EXPECT_NE(lines.out.find("the 22 validation documents of --val-split 0.15 (seed 42)"),
+              std::string::npos) << lines.out;
+    Result other = run("eval --checkpoint m.st --val-split 0.5");
+    ASSERT_EQ(other.status, 0) << other.err;
+    EXPECT_NE(other.out.find("tail of --stream --val-split 0.5"), std::string::npos) << other.out;
+    EXPECT_NE(other.out.substr(other.out.find("loss: ")), e.out.substr(e.out.find("loss: ")));
+    // --data: that file, line mode, every document unless told
+    Result given = run("eval --checkpoint m.st --data p.txt");
+    ASSERT_EQ(given.status, 0) << given.err;
+    EXPECT_NE(given.out.find("data: p.txt\ndocuments: 150\n"), std::string::npos) << given.out;
+    Result seed = run("eval --checkpoint m.st --seed 3");
+    EXPECT_EQ(seed.status, 2);
+    EXPECT_NE(seed.err.find("a --stream tail does not depend on it"), std::string::npos)
+        << seed.err;
+
+    // the run's data file gone: said, with its name, exit 2
+    ASSERT_EQ(rename(path("p.txt").c_str(), path("q.txt").c_str()), 0);
+    Result gone = run("eval --checkpoint m.st");
+    EXPECT_EQ(gone.status, 2);
+    EXPECT_NE(gone.err.find("'p.txt'"), std::string::npos) << gone.err;
+    EXPECT_NE(gone.err.find("the data of the run of checkpoint 'm.st'"), std::string::npos)
+        << gone.err;
 }
 
 TEST_F(TextCli, TokenizerTrainWritesAVersionedDeterministicFile)

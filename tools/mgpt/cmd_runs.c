@@ -33,7 +33,9 @@ static void help(void)
            "       mgpt runs [OPTIONS] show ID\n"
            "       mgpt runs [OPTIONS] compare ID ID... [-o FILE.svg]\n"
            "The training runs mgpt train archived: a table of them, everything about one,\n"
-           "or several side by side. An ID may be shortened to a unique prefix.\n"
+           "or several side by side: the settings any of them differ in (one a run does\n"
+           "not have shows as missing), then the results. An ID may be shortened to a\n"
+           "unique prefix.\n"
            "\n"
            "      --archive-dir=DIR     the archive (default: MGPT_ARCHIVE_DIR, else\n"
            "                            $XDG_DATA_HOME/mgpt/runs, else\n"
@@ -353,6 +355,30 @@ static void row(const char *name, char cells[][64], int n)
     printf("\n");
 }
 
+/* The row of setting obj.key when the runs differ in it (a run without it shows
+ * "missing"): 1 if printed, 0 if every run has the same value. */
+static int setting_row(const char *obj, const char *key, const char *name, run *r, int n,
+                       char cells[][64])
+{
+    json_t *first = json_object_get(json_object_get(r[0].j, obj), key);
+    int eq = 1;
+    for (int i = 1; i < n; i++) {
+        json_t *v = json_object_get(json_object_get(r[i].j, obj), key);
+        eq &= (!first && !v) || (first && v && json_equal(first, v));
+    }
+    if (eq)
+        return 0;
+    for (int i = 0; i < n; i++) {
+        json_t *v = json_object_get(json_object_get(r[i].j, obj), key);
+        if (v)
+            value_text(v, cells[i], 64);
+        else
+            snprintf(cells[i], 64, "missing");
+    }
+    row(name, cells, n);
+    return 1;
+}
+
 static int cmd_compare(const char *root, char **want, int n, const char *out)
 {
     run *r = calloc((size_t)n, sizeof *r);
@@ -366,45 +392,40 @@ static int cmd_compare(const char *root, char **want, int n, const char *out)
     for (int i = 0; i < n; i++)
         snprintf(cells[i], 64, "%s", r[i].id);
     row("run", cells, n);
-    /* the settings that differ: config, then backend and CPU */
+    /* the settings that differ: config (every key of any run's), then backend and CPU */
     const struct { const char *obj, *key; } extra[] = {
         {"backend", "name"}, {"backend", "threads"}, {"machine", "cpu_brand"}};
     int differ = 0, same = 0;
     printf("configuration differences\n");
+    json_t *keys = json_object(); /* the union, in order of first appearance */
+    for (int i = 0; keys && i < n; i++) {
+        const char *k;
+        json_t *v;
+        json_object_foreach(json_object_get(r[i].j, "config"), k, v)
+            json_object_set(keys, k, json_null());
+    }
+    if (!keys) {
+        tool_error(C, "out of memory");
+        status = CLI_FAIL;
+        goto done;
+    }
     const char *k;
-    json_t *v;
-    json_object_foreach(json_object_get(r[0].j, "config"), k, v) {
-        int eq = 1;
-        for (int i = 1; i < n; i++)
-            eq &= json_equal(v, json_object_get(json_object_get(r[i].j, "config"), k)) ||
-                  (!v && !json_object_get(json_object_get(r[i].j, "config"), k));
-        if (eq) {
+    json_t *unused;
+    json_object_foreach(keys, k, unused) {
+        if (setting_row("config", k, k, r, n, cells))
+            differ++;
+        else
             same++;
-            continue;
-        }
-        for (int i = 0; i < n; i++)
-            value_text(json_object_get(json_object_get(r[i].j, "config"), k), cells[i], 64);
-        row(k, cells, n);
-        differ++;
     }
     for (size_t e = 0; e < sizeof extra / sizeof extra[0]; e++) {
-        json_t *a = json_object_get(json_object_get(r[0].j, extra[e].obj), extra[e].key);
-        int eq = 1;
-        for (int i = 1; i < n; i++)
-            eq &= json_equal(a, json_object_get(json_object_get(r[i].j, extra[e].obj),
-                                                extra[e].key)) != 0;
-        if (eq) {
-            same++;
-            continue;
-        }
         char name[80];
         snprintf(name, sizeof name, "%s.%s", extra[e].obj, extra[e].key);
-        for (int i = 0; i < n; i++)
-            value_text(json_object_get(json_object_get(r[i].j, extra[e].obj), extra[e].key),
-                       cells[i], 64);
-        row(name, cells, n);
-        differ++;
+        if (setting_row(extra[e].obj, extra[e].key, name, r, n, cells))
+            differ++;
+        else
+            same++;
     }
+    json_decref(keys);
     if (!differ)
         printf("  none\n");
     printf("  (%d other settings equal)\n", same);

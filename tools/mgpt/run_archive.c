@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include "data/bpe.h"
+#include "format/data_hash.h"
 #include "platform/cpu.h"
 #include "platform/topology.h"
 #include "run_archive.h"
@@ -84,6 +86,27 @@ static void iso_time(char *buf, size_t len)
     strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* The tokenizer into config c: "tokenizer" char or bpe and, for BPE, "tokenizer_xxh3" (the
+ * XXH3-64 of its file's text, which has one spelling, so of the --tokenizer file's bytes)
+ * and "tokenizer_file" (the --tokenizer path; none when the run took it from the checkpoint
+ * it resumed). vocab_size is the config's. */
+static void tokenizer_json(json_t *c, const train_opts *o, const trainer *t)
+{
+    json_object_set_new(c, "tokenizer", json_string(t->vocab.bpe ? "bpe" : "char"));
+    if (!t->vocab.bpe)
+        return;
+    if (o->tokenizer)
+        json_object_set_new(c, "tokenizer_file", json_string(o->tokenizer));
+    char *text = mgpt_bpe_to_text(t->vocab.bpe);
+    if (text) {
+        char hex[17];
+        snprintf(hex, sizeof hex, "%016llx",
+                 (unsigned long long)mgpt_data_hash(text, strlen(text)));
+        json_object_set_new(c, "tokenizer_xxh3", json_string(hex));
+        free(text);
+    }
+}
+
 static json_t *config_json(const train_opts *o, const trainer *t)
 {
     char data[600];
@@ -91,17 +114,21 @@ static json_t *config_json(const train_opts *o, const trainer *t)
     json_t *srcs = json_array();
     for (int i = 0; i < t->data.n_src; i++)
         json_array_append_new(srcs, json_string(t->data.src[i].name));
-    return json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:f, s:s, s:i, s:f, s:I, s:f, s:i, "
-                     "s:i, s:i, s:f, s:s, s:o, s:s?, s:s?}",
-                     "n_embd", o->cfg.n_embd, "n_head", o->cfg.n_head, "n_layer", o->cfg.n_layer,
-                     "block_size", o->cfg.block_size, "vocab_size", o->cfg.vocab_size,
-                     "batch_size", o->batch, "num_steps", o->steps, "learning_rate", o->lr,
-                     "lr_schedule", o->schedule == MGPT_LR_COSINE ? "cosine" : "linear",
-                     "warmup_steps", o->warmup, "grad_clip", o->clip,
-                     "seed", (json_int_t)o->seed, "val_split", o->val_split,
-                     "val_every", o->val_every, "early_stop_patience", o->patience,
-                     "num_samples", o->num_samples, "temperature", o->temperature,
-                     "data", data, "data_files", srcs, "save", o->save, "resume", o->resume);
+    json_t *c = json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:f, s:s, s:i, s:f, s:I, s:f, s:i, "
+                          "s:i, s:i, s:f, s:s, s:o, s:s?, s:s?, s:b}",
+                          "n_embd", o->cfg.n_embd, "n_head", o->cfg.n_head, "n_layer",
+                          o->cfg.n_layer, "block_size", o->cfg.block_size, "vocab_size",
+                          o->cfg.vocab_size, "batch_size", o->batch, "num_steps", o->steps,
+                          "learning_rate", o->lr, "lr_schedule",
+                          o->schedule == MGPT_LR_COSINE ? "cosine" : "linear", "warmup_steps",
+                          o->warmup, "grad_clip", o->clip, "seed", (json_int_t)o->seed,
+                          "val_split", o->val_split, "val_every", o->val_every,
+                          "early_stop_patience", o->patience, "num_samples", o->num_samples,
+                          "temperature", o->temperature, "data", data, "data_files", srcs,
+                          "save", o->save, "resume", o->resume, "stream", o->stream);
+    if (c)
+        tokenizer_json(c, o, t);
+    return c;
 }
 
 static json_t *machine_json(void)

@@ -12,6 +12,14 @@
 #include "model/optimizer.h"
 #include "comm.h"
 
+/* Early stopping's counters. Every checkpoint keeps them (train_settings.h), so that a
+ * resumed run stops at the step the uninterrupted one would. */
+typedef struct train_validation {
+    double best;      /* the best validation loss so far (INFINITY: none yet) */
+    long best_step;   /* its step, -1 before the first validation */
+    int since_best;   /* validations since then without a new best */
+} train_validation;
+
 /* The command line, every value checked against its range. */
 typedef struct train_opts {
     mgpt_config cfg;      /* the shape to build: as given, else the default */
@@ -33,6 +41,8 @@ typedef struct train_opts {
     int restored;     /* resuming: the checkpoint's settings have been applied */
     int data_restored; /* ... and o->data came from them */
     void *ck_settings; /* their parsed JSON (train_settings.c): owns restored --data paths */
+    int has_resumed_val;          /* ... and early stopping's counters, to go on from */
+    train_validation resumed_val;
     const char *archive_dir; /* --archive-dir, or NULL */
     int no_archive;          /* --no-archive */
 } train_opts;
@@ -50,8 +60,7 @@ typedef struct trainer {
     cli_engine eng;
     mgpt_model *m;
     int *ids, *scratch;
-    double best_val;       /* the best validation loss so far (INFINITY: none yet) */
-    long best_step;        /* its step, -1 before the first validation */
+    train_validation val;  /* early stopping's counters */
     struct run_archive *archive; /* the run's archive (run_archive.h), or NULL */
     comm *comm;            /* the collectives (one process, or the ranks of mpirun) */
     mgpt_microbatch mb;    /* the step's micro-batches on this rank (the model has M) */

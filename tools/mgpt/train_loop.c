@@ -27,7 +27,7 @@ static int save(trainer *t, const char *why)
     if (t->comm->rank != 0) /* rank 0 writes the checkpoint */
         return CLI_OK;
     const char *key = TRAIN_SETTINGS_KEY;
-    char *settings = train_settings_json(t->o);
+    char *settings = train_settings_json(t->o, &t->val);
     if (!settings) {
         tool_error(C, "cannot save the checkpoint (%s): out of memory", why);
         return CLI_FAIL;
@@ -80,9 +80,10 @@ static int loop(trainer *t)
                             (o->batch / train_micro(o) - 1);
     cli_progress p;
     cli_progress_init(&p, stdout, m->step + 1, o->steps, o->log_every, n_val > 0);
-    t->best_val = INFINITY;
-    t->best_step = -1;
-    int bad_vals = 0, stopped_early = 0;
+    /* a resumed run goes on counting from the checkpoint's counters */
+    t->val = o->has_resumed_val ? o->resumed_val
+                                : (train_validation){.best = INFINITY, .best_step = -1};
+    int stopped_early = 0, saved_best = 0;
     long first = m->step;
 
     while (m->step < o->steps && !stop_now(t)) {
@@ -105,9 +106,9 @@ static int loop(trainer *t)
         float loss = train_step_gradient(t);
         if (!isfinite(loss)) {
             char kept[4200] = "nothing was saved";
-            if (o->save && t->best_step >= 0)
+            if (o->save && saved_best)
                 snprintf(kept, sizeof kept, "%s keeps the model of step %ld", o->save,
-                         t->best_step);
+                         t->val.best_step);
             cli_progress_end(&p);
             tool_error(C, "the training loss became %f at step %ld; try a lower --learning-rate "
                        "(now %g) or --grad-clip 1 (%s)", (double)loss, s + 1, o->lr, kept);
@@ -126,14 +127,16 @@ static int loop(trainer *t)
                 tool_error(C, "validation failed: %s", err);
                 return CLI_FAIL;
             }
-            if (val < t->best_val) {
-                t->best_val = val;
-                t->best_step = done;
-                bad_vals = 0;
-                if (o->save && !o->save_every &&
-                    (status = save(t, "new best validation loss")) != CLI_OK)
-                    return status;
-            } else if (o->patience > 0 && ++bad_vals >= o->patience) {
+            if (val < t->val.best) {
+                t->val.best = val;
+                t->val.best_step = done;
+                t->val.since_best = 0;
+                if (o->save && !o->save_every) {
+                    if ((status = save(t, "new best validation loss")) != CLI_OK)
+                        return status;
+                    saved_best = 1;
+                }
+            } else if (++t->val.since_best >= o->patience && o->patience > 0) {
                 stopped_early = 1;
             }
         }
@@ -145,8 +148,9 @@ static int loop(trainer *t)
         run_archive_step(t->archive, done, loss, val, lr, tokens, dt);
         if (stopped_early) {
             cli_progress_note(&p, "early stop at step %ld: the validation loss has not improved "
-                              "for %d validation%s (best %.4f at step %ld)", done, o->patience,
-                              o->patience == 1 ? "" : "s", t->best_val, t->best_step);
+                              "for %d validation%s (best %.4f at step %ld)", done,
+                              t->val.since_best, t->val.since_best == 1 ? "" : "s",
+                              t->val.best, t->val.best_step);
             break;
         }
     }
@@ -161,14 +165,15 @@ static int loop(trainer *t)
     train_print_comm(t);
     if (o->save) {
         /* with validation, PATH already holds the best model; without (or with
-         * --save-every), the last one */
-        if (n_val == 0 || t->best_step < 0 || o->save_every) {
+         * --save-every, or when no validation of a resumed run beat the checkpoint's best),
+         * the last one */
+        if (n_val == 0 || !saved_best || o->save_every) {
             if ((status = save(t, "end of training")) != CLI_OK)
                 return status;
             printf("saved %s (step %ld)\n", o->save, m->step);
         } else
-            printf("saved %s (step %ld, best validation loss %.4f)\n", o->save, t->best_step,
-                   t->best_val);
+            printf("saved %s (step %ld, best validation loss %.4f)\n", o->save,
+                   t->val.best_step, t->val.best);
         run_archive_checkpoint(t->archive, o->save);
     }
     if (interrupted)

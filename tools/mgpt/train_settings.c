@@ -1,6 +1,7 @@
 /* The training settings a checkpoint keeps (metadata "train"), written on every save and
  * read back by --resume. Keys are the long option names, so a stored setting goes back in
  * through the option's own parser and range check. */
+#include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -33,6 +34,7 @@ static const struct setting {
 };
 #define N_SETTINGS (sizeof settings / sizeof settings[0])
 #define DATA_KEY "data"
+#define VAL_KEY "validation" /* early stopping's counters, not an option */
 
 
 /* One setting's value in o; NULL when it is not kept (--lr-decay-steps 0: --num-steps). */
@@ -87,9 +89,16 @@ static json_t *settings_of(const train_opts *o)
     return obj;
 }
 
-char *train_settings_json(const train_opts *o)
+char *train_settings_json(const train_opts *o, const train_validation *v)
 {
     json_t *obj = settings_of(o);
+    if (obj && v && v->best_step >= 0 &&
+        json_object_set_new(obj, VAL_KEY, json_pack("{s:f, s:I, s:i}", "best-loss", v->best,
+                                                    "best-step", (json_int_t)v->best_step,
+                                                    "since-best", v->since_best)) != 0) {
+        json_decref(obj);
+        obj = NULL;
+    }
     char *s = obj ? json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(17))
                   : NULL;
     json_decref(obj);
@@ -195,6 +204,46 @@ static int restore_data(train_opts *o, const json_t *stored, const char *path)
     return CLI_OK;
 }
 
+/* Early stopping's counters, when the resumed run validates on the same set as the run
+ * that wrote them: the same --val-split, --stream and data. */
+static int restore_validation(train_opts *o, const json_t *stored, const char *path)
+{
+    const json_t *v = json_object_get(stored, VAL_KEY);
+    if (!v)
+        return CLI_OK;
+    const json_t *best = json_object_get(v, "best-loss"), *step = json_object_get(v, "best-step"),
+                 *since = json_object_get(v, "since-best");
+    if (!json_is_number(best) || !json_is_integer(step) || json_integer_value(step) < 0 ||
+        !json_is_integer(since) || json_integer_value(since) < 0 ||
+        json_integer_value(since) > INT_MAX)
+        return bad(path, "have \"validation\" that is not {\"best-loss\": LOSS, "
+                         "\"best-step\": STEP, \"since-best\": N}");
+    json_t *current = settings_of(o);
+    if (!current) {
+        tool_error(C, "out of memory");
+        return CLI_FAIL;
+    }
+    static const char *const same[] = {"val-split", "stream", DATA_KEY};
+    int differs = 0;
+    for (size_t i = 0; i < sizeof same / sizeof same[0]; i++) {
+        const json_t *had = json_object_get(stored, same[i]);
+        differs |= had && !json_equal((json_t *)had, json_object_get(current, same[i]));
+    }
+    json_decref(current);
+    if (differs) {
+        tool_note(C, "the validation set differs from the run of checkpoint '%s', so its best "
+                  "validation loss %g (step %" JSON_INTEGER_FORMAT ") is not carried over: "
+                  "early stopping counts afresh", path, json_number_value(best),
+                  json_integer_value(step));
+        return CLI_OK;
+    }
+    o->has_resumed_val = 1;
+    o->resumed_val.best = json_number_value(best);
+    o->resumed_val.best_step = (long)json_integer_value(step);
+    o->resumed_val.since_best = (int)json_integer_value(since);
+    return CLI_OK;
+}
+
 int train_settings_restore(train_opts *o, const char *path, uint64_t ck_seed)
 {
     char err[1200], *text;
@@ -233,6 +282,8 @@ int train_settings_restore(train_opts *o, const char *path, uint64_t ck_seed)
     json_object_foreach(stored, key, v) {
         if (strcmp(key, DATA_KEY) == 0) {
             status = restore_data(o, v, path);
+        } else if (strcmp(key, VAL_KEY) == 0) {
+            continue; /* once every setting is in: restore_validation */
         } else {
             size_t i = 0;
             while (i < N_SETTINGS && strcmp(settings[i].opt, key) != 0)
@@ -268,6 +319,8 @@ int train_settings_restore(train_opts *o, const char *path, uint64_t ck_seed)
             break;
     }
     json_decref(current);
+    if (status == CLI_OK)
+        status = restore_validation(o, stored, path);
     return status;
 }
 

@@ -8,15 +8,17 @@
 
 #define TRAIN_SETTINGS_KEY "train"
 
-/* o's settings as compact JSON with sorted keys (the same settings give the same bytes):
+/* o's settings as compact JSON with sorted keys (the same settings give the same bytes),
+ * with early stopping's counters v under "validation" once a validation ran (v NULL: none):
  * malloc'ed, NULL when out of memory. */
-char *train_settings_json(const train_opts *o);
+char *train_settings_json(const train_opts *o, const train_validation *v);
 
 /* Resuming from path, whose seed is ck_seed: the seed and each stored setting whose option
  * the command line did not give go into o (ranges checked again); one that was given and
  * differs gets a note on stderr. A checkpoint without settings (an older mgpt) gets a note
- * and keeps the defaults. Sets o->restored. CLI_OK, or the exit status after saying what
- * is wrong. */
+ * and keeps the defaults. Early stopping's counters go to o->resumed_val when the
+ * validation set is the run's (the same --val-split, --stream and data). Sets o->restored.
+ * CLI_OK, or the exit status after saying what is wrong. */
 int train_settings_restore(train_opts *o, const char *path, uint64_t ck_seed);
 
 /* 1 if the checkpoint at path stores flag setting opt (e.g. "stream") as true; 0 when it
