@@ -393,9 +393,11 @@ TEST_F(Cli, PaperCutsSaySoInsteadOfFailingOrStayingSilent)
     r = run({"info"});
     ASSERT_EQ(r.status, 0) << r.err;
     std::istringstream in(r.out);
-    for (std::string line; std::getline(in, line);)
-        if (line.find("brand") != std::string::npos)
+    for (std::string line; std::getline(in, line);) {
+        if (line.find("brand") != std::string::npos) {
             EXPECT_NE(line.back(), ' ') << "padded: '" << line << "'";
+        }
+    }
 }
 
 TEST_F(Cli, UnknownBackend)
