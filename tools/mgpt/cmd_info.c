@@ -6,6 +6,7 @@
 #include "platform/cpu.h"
 #include "engine/threads.h"
 #include "platform/topology.h"
+#include "rank_report.h"
 
 static const struct option longopts[] = {
     CLI_HELP_AND_VERSION,
@@ -122,7 +123,8 @@ int cmd_info_parse(int argc, char **argv, int *status)
     return cli_command_options(&command, argc, argv, NULL, status);
 }
 
-int cmd_info(int argc, char **argv, const cli_global *g)
+/* The report; f (under mpirun) is given the backend a command would use. */
+static int info(int argc, char **argv, const cli_global *g, rank_facts *f)
 {
     int status;
     if (!cli_command_options(&command, argc, argv, NULL, &status))
@@ -191,6 +193,13 @@ int cmd_info(int argc, char **argv, const cli_global *g)
             any = 1;
         }
     printf("%s\n", any ? "  (details: mgpt backends)" : " none");
+    if (f)
+        rank_backend(&reg, g, f);
     mgpt_registry_free(&reg);
     return status;
+}
+
+int cmd_info(int argc, char **argv, const cli_global *g)
+{
+    return rank_report_run(C, info, argc, argv, g);
 }
