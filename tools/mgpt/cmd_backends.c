@@ -22,6 +22,8 @@ static void help(void)
            "this CPU can run them, then the one that train, sample and eval would use, and\n"
            "why. Also shows the backend ABI version, the CPU features detected and those\n"
            "masked by MGPT_CPU_DISABLE. Any backend runs on the engine's --threads threads.\n"
+           "Under mpirun, rank 0 prints every rank's listing in rank order, each under a\n"
+           "heading with its host, cores, CPU binding and backend.\n"
            "\n"
            "  -v, --verbose             also list the kernel slots each backend implements\n"
            "                            itself; the others run the scalar reference kernel\n"
