@@ -3,7 +3,9 @@
 // same checkpoint, byte for byte, on 1, 2, 3 and 4 ranks as on one process without mpirun
 // (Adam sharded over the ranks; with --grad-clip, whole on every rank); a resumed run under
 // mpirun continues it bitwise; a rank given other data or a wrong option ends the job with
-// a clear message.
+// a clear message, and so does a rank killed mid-run, the last checkpoint left whole. mgpt
+// info and mgpt backends under mpirun print one report per rank, in rank order; train's
+// start-up warnings come once, from rank 0.
 //
 // The MPI tests need a build with MPI and mpirun (MGPT_MPIRUN, set by tests/Makefile.am
 // when configure found them); they are skipped otherwise. mpirun runs with --oversubscribe
@@ -17,7 +19,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <dirent.h>
+
 #include <cerrno>
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -80,8 +85,9 @@ protected:
 
     std::string path(const std::string &name) const { return dir + "/" + name; }
 
-    // Runs argv[0] with argv in dir, a minute at most (a hung job ends with SIGALRM).
-    Result run(const std::vector<std::string> &args)
+    // Runs argv[0] with argv in dir, two minutes at most (a hung job ends with SIGALRM),
+    // with env ("NAME=VALUE") added to its environment.
+    Result run(const std::vector<std::string> &args, const std::vector<std::string> &env = {})
     {
         std::string out_path = path(".stdout"), err_path = path(".stderr");
         pid_t pid = fork();
@@ -98,6 +104,8 @@ protected:
             setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
             setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
             setenv("OMPI_MCA_rmaps_base_oversubscribe", "1", 1);
+            for (const std::string &v : env)
+                putenv(const_cast<char *>(v.c_str()));
             std::vector<char *> argv;
             for (const std::string &a : args)
                 argv.push_back(const_cast<char *>(a.c_str()));
@@ -307,6 +315,118 @@ TEST_F(TrainMpi, ARankWithABadOptionEndsTheJob)
     EXPECT_NE(r.err.find("--micro-batch 3 does not divide --batch-size 4"), std::string::npos)
         << r.err;
     EXPECT_NE(r.err.find("rank 1 of 2 failed (exit status 2"), std::string::npos) << r.err;
+}
+
+// Where each of marks occurs in text, in order (npos where it does not follow the last).
+std::vector<size_t> positions(const std::string &text, const std::vector<std::string> &marks)
+{
+    std::vector<size_t> at;
+    size_t from = 0;
+    for (const std::string &m : marks) {
+        size_t p = text.find(m, from);
+        at.push_back(p);
+        from = p == std::string::npos ? from : p + m.size();
+    }
+    return at;
+}
+
+size_t count(const std::string &text, const std::string &what)
+{
+    size_t n = 0;
+    for (size_t p = text.find(what); p != std::string::npos; p = text.find(what, p + 1))
+        n++;
+    return n;
+}
+
+// mgpt info and mgpt backends: rank 0 prints rank 0's report, then rank 1's, each once,
+// each under its heading with the rank's cores, binding and backend; without mpirun, no
+// heading.
+TEST_F(TrainMpi, InfoAndBackendsReportEachRankOnceInOrder)
+{
+    NEED_MPI();
+    struct Cmd {
+        const char *name, *first, *last;  // the command, its first and last section
+    };
+    for (const Cmd &c : {Cmd{"info", "\nCPU\n", "\nPlugins\n"},
+                         Cmd{"backends", "\nbackend ABI: ", "\nselected: "}}) {
+        Result r = run(under_mpirun(2, {exe, c.name}));
+        ASSERT_EQ(r.status, 0) << c.name << ": " << r.err;
+        EXPECT_EQ(count(r.out, "rank 0 of 2 ("), 1u) << r.out;
+        EXPECT_EQ(count(r.out, "rank 1 of 2 ("), 1u) << r.out;
+        EXPECT_EQ(count(r.out, c.first), 2u) << r.out;
+        EXPECT_EQ(count(r.out, c.last), 2u) << r.out;
+        std::vector<std::string> marks;
+        for (const char *rank : {"rank 0 of 2 (", "rank 1 of 2 ("})
+            marks.insert(marks.end(), {rank, "\n  cores ", "\n  bound to ", "\n  backend ",
+                                       c.first, c.last});
+        std::vector<size_t> at = positions(r.out, marks);
+        for (size_t i = 0; i < at.size(); i++)
+            EXPECT_NE(at[i], std::string::npos)
+                << c.name << ": \"" << marks[i] << "\" missing or out of order:\n" << r.out;
+        // one process: the report as ever, with no heading
+        Result one = run({exe, c.name});
+        ASSERT_EQ(one.status, 0) << one.err;
+        EXPECT_EQ(one.out.find("rank 0 of"), std::string::npos) << one.out;
+        EXPECT_EQ(one.out.find("bound to"), std::string::npos) << one.out;
+    }
+}
+
+// Each rank bound to one core and given 2 threads: the warning is rank 0's alone.
+TEST_F(TrainMpi, StartUpWarningsComeOnceFromRankZero)
+{
+    NEED_MPI();
+    std::vector<std::string> a = train({"--batch-size", "4", "--micro-batch", "2"});
+    a[1] = "--threads=2";
+    a.insert(a.begin(), {mpirun, "--oversubscribe", "--bind-to", "core", "-np", "2"});
+    Result r = run(a);
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(count(r.err, "--threads 2 is more than the 1 physical core"), 1u) << r.err;
+}
+
+// A rank killed mid-run (SIGKILL: no message, no clean-up of its own) ends the job with a
+// message naming it, and the checkpoint of the step before is whole: it loads, it is the
+// one a single process saves at that step, and no temporary file is left beside it.
+TEST_F(TrainMpi, ARankKilledMidRunEndsTheJobAndKeepsTheCheckpoint)
+{
+    NEED_MPI();
+    std::vector<std::string> opts = {"--batch-size", "8", "--micro-batch", "2", "--save-every",
+                                     "2", "--num-steps", "6"};
+    // the same run on one process, killed by the same hook after step 3
+    std::vector<std::string> o1 = opts;
+    o1.insert(o1.end(), {"--save", "one.ckpt"});
+    Result one = run(train(o1), {"MGPT_TEST_DIE_AT_STEP=3"});
+    ASSERT_EQ(one.status, 128 + SIGKILL) << one.err;
+    std::string want = read_file(path("one.ckpt"));
+    ASSERT_FALSE(want.empty());
+    for (int rank : {1, 0}) {
+        std::string name = "killed" + std::to_string(rank) + ".ckpt";
+        std::vector<std::string> o = opts;
+        o.insert(o.end(), {"--save", name});
+        Result r = run(under_mpirun(2, train(o)),
+                       {"MGPT_TEST_DIE_AT_STEP=3", "MGPT_TEST_DIE_RANK=" + std::to_string(rank)});
+        EXPECT_NE(r.status, 0) << r.err;
+        // Open MPI's own message names the rank and the signal
+        std::string says = "process rank " + std::to_string(rank);
+        EXPECT_NE(r.err.find(says), std::string::npos) << r.err;
+        EXPECT_NE(r.err.find("signal 9"), std::string::npos) << r.err;
+        EXPECT_TRUE(read_file(path(name)) == want)
+            << "rank " << rank << " killed: the checkpoint is not the one of step 2";
+        Result ev = run({exe, "--threads=1", "eval", "--checkpoint", name});
+        EXPECT_EQ(ev.status, 0) << ev.err;
+        EXPECT_NE(ev.out.find("; step 2)"), std::string::npos) << ev.out;
+    }
+    // nothing else in the folder: no temporary or lock file of an interrupted save
+    std::vector<std::string> left;
+    if (DIR *d = opendir(dir.c_str())) {
+        while (struct dirent *e = readdir(d)) {
+            std::string n = e->d_name;
+            if (n != "." && n != ".." && n != ".stdout" && n != ".stderr" &&
+                n != "one.ckpt" && n != "killed0.ckpt" && n != "killed1.ckpt")
+                left.push_back(n);
+        }
+        closedir(d);
+    }
+    EXPECT_TRUE(left.empty()) << "left behind: " << left.front();
 }
 
 }  // namespace

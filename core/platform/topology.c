@@ -76,3 +76,53 @@ int mgpt_bind_thread_to_pu(int pu)
     hwloc_topology_destroy(topo);
     return rc;
 }
+
+/* The logical indices of the cores that hold a PU of set ("0-1"), and how many. */
+static int cores_of(hwloc_topology_t topo, hwloc_const_bitmap_t set, char *buf, size_t len)
+{
+    hwloc_bitmap_t cores = hwloc_bitmap_alloc();
+    if (!cores)
+        return -1;
+    int n = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_CORE);
+    for (int i = 0; i < n; i++) {
+        hwloc_obj_t o = hwloc_get_obj_by_type(topo, HWLOC_OBJ_CORE, (unsigned)i);
+        if (o && o->cpuset && hwloc_bitmap_intersects(o->cpuset, set))
+            hwloc_bitmap_set(cores, (unsigned)i);
+    }
+    int count = hwloc_bitmap_weight(cores);
+    hwloc_bitmap_list_snprintf(buf, len, cores);
+    hwloc_bitmap_free(cores);
+    return count;
+}
+
+int mgpt_process_binding(char *buf, size_t len, char *err, size_t errlen)
+{
+    hwloc_topology_t topo;
+    if (hwloc_topology_init(&topo) != 0 || hwloc_topology_load(topo) != 0) {
+        snprintf(err, errlen, "hwloc could not read the machine topology");
+        return -1;
+    }
+    hwloc_bitmap_t set = hwloc_bitmap_alloc();
+    int rc = -1;
+    if (!set)
+        snprintf(err, errlen, "out of memory");
+    else if (hwloc_get_cpubind(topo, set, HWLOC_CPUBIND_PROCESS) != 0)
+        snprintf(err, errlen, "hwloc could not read this process's CPU binding");
+    else {
+        char pus[256], cores[256];
+        int whole = hwloc_bitmap_isincluded(hwloc_topology_get_topology_cpuset(topo), set);
+        int n_pu = hwloc_bitmap_weight(set);
+        hwloc_bitmap_list_snprintf(pus, sizeof pus, set);
+        int n_core = cores_of(topo, set, cores, sizeof cores);
+        if (n_core > 0)
+            snprintf(buf, len, "%score%s %s (PU%s %s)", whole ? "not bound: " : "",
+                     n_core == 1 ? "" : "s", cores, n_pu == 1 ? "" : "s", pus);
+        else /* hwloc found no cores: PUs alone */
+            snprintf(buf, len, "%sPU%s %s", whole ? "not bound: " : "", n_pu == 1 ? "" : "s",
+                     pus);
+        rc = 0;
+    }
+    hwloc_bitmap_free(set);
+    hwloc_topology_destroy(topo);
+    return rc;
+}

@@ -24,6 +24,10 @@ int mgpt_topology_read(mgpt_topology *t, char *err, size_t errlen);
 int mgpt_thread_binding(const mgpt_topology *t, int threads, int *pu, int max);
 /* Binds the calling thread to OS processor pu; 0 on success. */
 int mgpt_bind_thread_to_pu(int pu);
+/* What this process is bound to (hwloc_get_cpubind of the whole process, as mpirun
+ * --bind-to or taskset left it), as text: "core 1 (PU 1)", "cores 0-1 (PUs 0-3)", or with
+ * "not bound: " before it when that is every CPU of the machine. 0, or -1 with err set. */
+int mgpt_process_binding(char *buf, size_t len, char *err, size_t errlen);
 #ifdef __cplusplus
 }
 #endif

@@ -5,6 +5,7 @@
 
 static const char *program = "?";
 static int flush_stdout;
+static int quiet;
 
 void tool_set_program(const char *name, int flush)
 {
@@ -15,6 +16,16 @@ void tool_set_program(const char *name, int flush)
 const char *tool_program(void)
 {
     return program;
+}
+
+void tool_set_quiet(int q)
+{
+    quiet = q;
+}
+
+int tool_quiet(void)
+{
+    return quiet;
 }
 
 void tool_vmessage(const char *cmd, const char *kind, const char *fmt, va_list ap)
@@ -36,6 +47,8 @@ void tool_error(const char *cmd, const char *fmt, ...)
 
 void tool_warn(const char *cmd, const char *fmt, ...)
 {
+    if (quiet)
+        return;
     va_list ap;
     va_start(ap, fmt);
     tool_vmessage(cmd, "warning: ", fmt, ap);
@@ -44,6 +57,8 @@ void tool_warn(const char *cmd, const char *fmt, ...)
 
 void tool_note(const char *cmd, const char *fmt, ...)
 {
+    if (quiet)
+        return;
     va_list ap;
     va_start(ap, fmt);
     tool_vmessage(cmd, "note: ", fmt, ap);

@@ -17,6 +17,10 @@
  * each message, so that the two streams keep their order on a terminal. */
 void tool_set_program(const char *name, int flush_stdout);
 const char *tool_program(void);
+/* quiet 1: tool_warn and tool_note say nothing (errors still do). The ranks of an mpirun
+ * job other than rank 0 run so: each would repeat rank 0's warnings. */
+void tool_set_quiet(int quiet);
+int tool_quiet(void);
 /* cmd NULL: the program speaks for itself ("mgpt: ..."); kind is "" or "warning: ". */
 void tool_vmessage(const char *cmd, const char *kind, const char *fmt, va_list ap);
 void tool_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

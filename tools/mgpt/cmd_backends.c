@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "platform/cpu.h"
 #include "engine/threads.h"
+#include "rank_report.h"
 
 static const struct option longopts[] = {
     {"verbose", no_argument, NULL, 'v'},
@@ -21,6 +22,8 @@ static void help(void)
            "this CPU can run them, then the one that train, sample and eval would use, and\n"
            "why. Also shows the backend ABI version, the CPU features detected and those\n"
            "masked by MGPT_CPU_DISABLE. Any backend runs on the engine's --threads threads.\n"
+           "Under mpirun, rank 0 prints every rank's listing in rank order, each under a\n"
+           "heading with its host, cores, CPU binding and backend.\n"
            "\n"
            "  -v, --verbose             also list the kernel slots each backend implements\n"
            "                            itself; the others run the scalar reference kernel\n"
@@ -157,7 +160,8 @@ int cmd_backends_parse(int argc, char **argv, int *status)
     return cli_command_options(&command, argc, argv, &verbose, status);
 }
 
-int cmd_backends(int argc, char **argv, const cli_global *g)
+/* The listing; f (under mpirun) is given the backend chosen. */
+static int backends(int argc, char **argv, const cli_global *g, rank_facts *f)
 {
     int verbose = g->verbose, status;
     if (!cli_command_options(&command, argc, argv, &verbose, &status))
@@ -205,6 +209,13 @@ int cmd_backends(int argc, char **argv, const cli_global *g)
         printf("selected: %s (the highest-priority runnable backend, priority %d)\n",
                e->name, e->desc->priority);
     }
+    if (f)
+        rank_backend(&reg, g, f);
     mgpt_registry_free(&reg);
     return status;
+}
+
+int cmd_backends(int argc, char **argv, const cli_global *g)
+{
+    return rank_report_run(C, backends, argc, argv, g);
 }

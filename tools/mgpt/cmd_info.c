@@ -6,6 +6,7 @@
 #include "platform/cpu.h"
 #include "engine/threads.h"
 #include "platform/topology.h"
+#include "rank_report.h"
 
 static const struct option longopts[] = {
     CLI_HELP_AND_VERSION,
@@ -18,7 +19,8 @@ static void help(void)
            "(packages, cores, hardware threads, cache sizes and counts), the engine's\n"
            "threading layer (OpenMP or not, MGPT_THREAD_SPLIT, the default and --threads\n"
            "thread counts, the processors the threads are bound to) and the backend plugin\n"
-           "search path.\n"
+           "search path. Under mpirun, rank 0 prints every rank's report in rank order,\n"
+           "each under a heading with its host, cores, CPU binding and backend.\n"
            "\n"
            "  -h, --help                show this help and exit\n"
            "      --version             show the version and exit\n"
@@ -122,7 +124,8 @@ int cmd_info_parse(int argc, char **argv, int *status)
     return cli_command_options(&command, argc, argv, NULL, status);
 }
 
-int cmd_info(int argc, char **argv, const cli_global *g)
+/* The report; f (under mpirun) is given the backend a command would use. */
+static int info(int argc, char **argv, const cli_global *g, rank_facts *f)
 {
     int status;
     if (!cli_command_options(&command, argc, argv, NULL, &status))
@@ -191,6 +194,13 @@ int cmd_info(int argc, char **argv, const cli_global *g)
             any = 1;
         }
     printf("%s\n", any ? "  (details: mgpt backends)" : " none");
+    if (f)
+        rank_backend(&reg, g, f);
     mgpt_registry_free(&reg);
     return status;
+}
+
+int cmd_info(int argc, char **argv, const cli_global *g)
+{
+    return rank_report_run(C, info, argc, argv, g);
 }

@@ -215,6 +215,7 @@ int cmd_train(int argc, char **argv, const cli_global *g)
         return status;
     if (cm.rank > 0 && !freopen("/dev/null", "w", stdout)) /* rank 0 prints */
         tool_warn(C, "rank %d: cannot silence its output", cm.rank);
+    tool_set_quiet(cm.rank > 0); /* and warns: errors come from every rank */
     trainer t;
     memset(&t, 0, sizeof t);
     t.o = &o;

@@ -60,7 +60,8 @@ int cli_engine_open(cli_engine *e, const char *cmd, const cli_global *g)
         .precision = g->precision,
         .threads = g->threads,    /* 0: the engine's default, one per physical core */
         .plugin_path = NULL,      /* MGPT_PLUGIN_PATH, then the system path */
-        .warn = stderr,           /* rejected modules are worth a line on every command */
+        /* rejected modules are worth a line on every command (once: not on quiet ranks) */
+        .warn = tool_quiet() ? NULL : stderr,
     };
     int rc = mgpt_engine_open(e, &o, err, sizeof err);
     if (rc != MGPT_ENGINE_OK) {
@@ -77,7 +78,7 @@ int cli_engine_open(cli_engine *e, const char *cmd, const cli_global *g)
         tool_warn(cmd, "--threads %d is more than the %d physical core%s this process may run "
                   "on: threads will share cores and the run will be slower than with "
                   "--threads %d", g->threads, t.cores, t.cores == 1 ? "" : "s", t.cores);
-    if (g->verbose)
+    if (g->verbose && !tool_quiet())
         describe_choice(e, cmd, g);
     return CLI_OK;
 }

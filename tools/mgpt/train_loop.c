@@ -9,6 +9,7 @@
 #include "model/evaluate.h"
 #include "run_archive.h"
 #include "train_settings.h"
+#include "train_test_hook.h"
 
 static const char C[] = "train";
 
@@ -144,6 +145,7 @@ static int loop(trainer *t)
         if (o->save_every && done % o->save_every == 0 && done < o->steps &&
             (status = save(t, "--save-every")) != CLI_OK)
             return status;
+        train_test_die(t, done);
         cli_progress_step(&p, done, loss, val, lr, tokens, dt);
         run_archive_step(t->archive, done, loss, val, lr, tokens, dt);
         if (stopped_early) {
