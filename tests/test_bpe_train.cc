@@ -4,6 +4,8 @@
 // --resume, bad tokenizer files).
 #include <gtest/gtest.h>
 
+#include "cli_run.h"
+
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -140,23 +142,13 @@ TEST(BpeDocs, EncodedOnceBatchesAndStreamsCountTokens)
 
 // ---- the mgpt program -----------------------------------------------------------------
 
-struct Result {
-    int status = -1;
-    std::string out, err;
-};
-
-std::string slurp(const std::string &path)
-{
-    std::ifstream f(path, std::ios::binary);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
-}
+using mgpt_test::Result;
+using mgpt_test::read_file;
 
 // The JSON header of a safetensors file.
 std::string header_of(const std::string &path)
 {
-    std::string s = slurp(path);
+    std::string s = read_file(path);
     if (s.size() < 8)
         return "";
     uint64_t n = 0;
@@ -174,41 +166,10 @@ double loss_at(const std::string &out, const std::string &step)
     return std::stod(m[1]);
 }
 
-class BpeCli : public ::testing::Test {
+class BpeCli : public mgpt_test::CliTest {
 protected:
-    std::string exe, dir;
-
-    void SetUp() override
-    {
-        const char *e = getenv("MGPT_EXE");
-        if (!e || !*e)
-            GTEST_SKIP() << "MGPT_EXE is not set (run through make check)";
-        exe = e;
-        const char *base = getenv("MGPT_TEST_TMPDIR");
-        std::string tmpl = std::string(base && *base ? base : "/tmp") + "/bpetrain-XXXXXX";
-        std::vector<char> buf(tmpl.begin(), tmpl.end());
-        buf.push_back('\0');
-        ASSERT_NE(mkdtemp(buf.data()), nullptr);
-        dir = buf.data();
-    }
-    void TearDown() override
-    {
-        if (!dir.empty()) {
-            EXPECT_EQ(system(("rm -rf '" + dir + "'").c_str()), 0);
-        }
-    }
-    std::string path(const std::string &n) const { return dir + "/" + n; }
-    // args are shell words (no quoting needed in these tests)
-    Result run(const std::string &args)
-    {
-        std::string cmd = "cd '" + dir + "' && '" + exe + "' " + args + " >.out 2>.err";
-        int rc = system(cmd.c_str());
-        Result r;
-        r.status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-        r.out = slurp(path(".out"));
-        r.err = slurp(path(".err"));
-        return r;
-    }
+    BpeCli() { prefix = "bpetrain"; }
+    Result run(const std::string &args) { return run_words(args); }
     // A 300-id tokenizer of the names data and a model trained on it.
     void train_bpe(Result *train)
     {
@@ -233,7 +194,7 @@ TEST_F(BpeCli, TrainingLearnsAndTheCheckpointCarriesTheTokenizer)
               std::string::npos) << t.out;
 
     std::string h = header_of(path("b.st"));
-    std::string tok = slurp(path("n.tok"));
+    std::string tok = read_file(path("n.tok"));
     ASSERT_FALSE(h.empty());
     EXPECT_NE(h.find("\"vocab_size\":\"300\""), std::string::npos) << h.substr(0, 400);
     std::string all = "[0";

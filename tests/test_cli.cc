@@ -6,6 +6,8 @@
 // MGPT_PLUGIN_PATH pointing at the build tree's backend modules).
 #include <gtest/gtest.h>
 
+#include "cli_run.h"
+
 #include <fcntl.h>
 #include <ftw.h>
 #include <pty.h>
@@ -30,100 +32,23 @@ extern char **environ;
 
 namespace {
 
-struct Result {
-    int status = -1;  // exit status, or 128 + signal
-    std::string out, err;
-};
-
-std::string read_file(const std::string &path)
-{
-    std::ifstream f(path, std::ios::binary);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
-}
-
-void write_file(const std::string &path, const std::string &text)
-{
-    std::ofstream f(path, std::ios::binary | std::ios::trunc);
-    f << text;
-}
-
-int remove_entry(const char *path, const struct stat *, int, struct FTW *)
-{
-    return remove(path);
-}
+using mgpt_test::Result;
+using mgpt_test::read_file;
+using mgpt_test::write_file;
 
 // A scratch folder per test, removed afterwards.
-class Cli : public ::testing::Test {
+class Cli : public mgpt_test::CliTest {
 protected:
-    std::string exe, dir;
     std::string input;   // the file run() gives as standard input (empty: /dev/null)
-
-    void SetUp() override
-    {
-        const char *e = getenv("MGPT_EXE");
-        if (!e || !*e)
-            GTEST_SKIP() << "MGPT_EXE is not set (run through make check)";
-        exe = e;
-        const char *base = getenv("MGPT_TEST_TMPDIR");
-        std::string tmpl = std::string(base && *base ? base : "/tmp") + "/cli-XXXXXX";
-        std::vector<char> buf(tmpl.begin(), tmpl.end());
-        buf.push_back('\0');
-        ASSERT_NE(mkdtemp(buf.data()), nullptr) << "mkdtemp " << tmpl << ": " << strerror(errno);
-        dir = buf.data();
-    }
-
-    void TearDown() override
-    {
-        if (!dir.empty())
-            nftw(dir.c_str(), remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-    }
-
-    std::string path(const std::string &name) const { return dir + "/" + name; }
 
     unsigned alarm_seconds = 0;  // run(): a limit for runs that might block forever
 
     // Runs mgpt with args; env entries "NAME=value" set a variable, "NAME" alone unsets it.
     Result run(const std::vector<std::string> &args, const std::vector<std::string> &env = {})
     {
-        std::string out_path = path(".stdout"), err_path = path(".stderr");
-        pid_t pid = fork();
-        if (pid == 0) {
-            int o = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-            int e = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-            int in = open(input.empty() ? "/dev/null" : input.c_str(), O_RDONLY);
-            if (o < 0 || e < 0 || in < 0)
-                _exit(127);
-            dup2(in, 0);
-            dup2(o, 1);
-            dup2(e, 2);
-            if (chdir(dir.c_str()) != 0)
-                _exit(127);
-            if (alarm_seconds)
-                alarm(alarm_seconds);  // survives execv: a hung run ends with SIGALRM
-            for (const std::string &kv : env) {
-                size_t eq = kv.find('=');
-                if (eq == std::string::npos)
-                    unsetenv(kv.c_str());
-                else
-                    setenv(kv.substr(0, eq).c_str(), kv.substr(eq + 1).c_str(), 1);
-            }
-            std::vector<char *> argv;
-            argv.push_back(const_cast<char *>(exe.c_str()));
-            for (const std::string &a : args)
-                argv.push_back(const_cast<char *>(a.c_str()));
-            argv.push_back(nullptr);
-            execv(exe.c_str(), argv.data());
-            _exit(127);
-        }
-        Result r;
-        int st = 0;
-        if (pid > 0 && waitpid(pid, &st, 0) == pid)
-            r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-        r.out = read_file(out_path);
-        r.err = read_file(err_path);
-        return r;
+        std::vector<std::string> argv{exe};
+        argv.insert(argv.end(), args.begin(), args.end());
+        return mgpt_test::run_argv(dir, argv, env, input, alarm_seconds);
     }
 
     // A small trained checkpoint at `name`.
@@ -1074,8 +999,8 @@ TEST_F(Cli, SparseCheckpointOverTheMachineIsRefusedBeforeAllocating)
     unsigned char len[8];
     for (int i = 0; i < 8; i++)
         len[i] = (unsigned char)((uint64_t)h.size() >> (8 * i));
-    ASSERT_EQ(write(fd, len, 8), 8);
-    ASSERT_EQ(write(fd, h.data(), h.size()), (ssize_t)h.size());
+    ASSERT_EQ(::write(fd, len, 8), 8);
+    ASSERT_EQ(::write(fd, h.data(), h.size()), (ssize_t)h.size());
     if (ftruncate(fd, (off_t)(8 + h.size()) + off) != 0) {
         close(fd);
         GTEST_SKIP() << "this file system cannot hold a sparse file of " << (off >> 30) << " GiB";

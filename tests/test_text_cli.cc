@@ -1,6 +1,8 @@
 // mgpt on any text: the line-mode cut message, train --stream, tokenizer train.
 #include <gtest/gtest.h>
 
+#include "cli_run.h"
+
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,58 +18,12 @@
 
 namespace {
 
-struct Result {
-    int status = -1;
-    std::string out, err;
-};
+using mgpt_test::Result;
 
-std::string slurp(const std::string &path)
-{
-    std::ifstream f(path, std::ios::binary);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
-}
-
-class TextCli : public ::testing::Test {
+class TextCli : public mgpt_test::CliTest {
 protected:
-    std::string exe, dir;
-
-    void SetUp() override
-    {
-        const char *e = getenv("MGPT_EXE");
-        if (!e || !*e)
-            GTEST_SKIP() << "MGPT_EXE is not set (run through make check)";
-        exe = e;
-        const char *base = getenv("MGPT_TEST_TMPDIR");
-        std::string tmpl = std::string(base && *base ? base : "/tmp") + "/text-XXXXXX";
-        std::vector<char> buf(tmpl.begin(), tmpl.end());
-        buf.push_back('\0');
-        ASSERT_NE(mkdtemp(buf.data()), nullptr);
-        dir = buf.data();
-    }
-    void TearDown() override
-    {
-        if (!dir.empty()) {
-            EXPECT_EQ(system(("rm -rf '" + dir + "'").c_str()), 0);
-        }
-    }
-    std::string path(const std::string &n) const { return dir + "/" + n; }
-    void write(const std::string &n, const std::string &text)
-    {
-        std::ofstream(path(n), std::ios::binary) << text;
-    }
-    // args are shell words (no quoting needed in these tests)
-    Result run(const std::string &args)
-    {
-        std::string cmd = "cd '" + dir + "' && '" + exe + "' " + args + " >.out 2>.err";
-        int rc = system(cmd.c_str());
-        Result r;
-        r.status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-        r.out = slurp(path(".out"));
-        r.err = slurp(path(".err"));
-        return r;
-    }
+    TextCli() { prefix = "text"; }
+    Result run(const std::string &args) { return run_words(args); }
 };
 
 std::string prose()
@@ -229,11 +185,11 @@ TEST_F(TextCli, TokenizerTrainWritesAVersionedDeterministicFile)
     Result r = run("tokenizer train --vocab-size 300 --data p.txt -o a.tok");
     ASSERT_EQ(r.status, 0) << r.err;
     EXPECT_NE(r.out.find("learned 43 merges"), std::string::npos) << r.out;
-    std::string a = slurp(path("a.tok"));
+    std::string a = mgpt_test::read_file(path("a.tok"));
     EXPECT_EQ(a.substr(0, 26), "mgpt-bpe 1\nvocab_size 300\n");
     r = run("tokenizer train --vocab-size 300 --data p.txt --output b.tok");
     ASSERT_EQ(r.status, 0) << r.err;
-    EXPECT_EQ(slurp(path("b.tok")), a);
+    EXPECT_EQ(mgpt_test::read_file(path("b.tok")), a);
 }
 
 TEST_F(TextCli, TokenizerTrainBadInput)

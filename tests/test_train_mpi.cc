@@ -13,6 +13,8 @@
 // as root (CI does).
 #include <gtest/gtest.h>
 
+#include "cli_run.h"
+
 #include <fcntl.h>
 #include <ftw.h>
 #include <sys/stat.h>
@@ -39,87 +41,30 @@ namespace {
             GTEST_SKIP() << "built without MPI (or no mpirun): configure --with-mpi"; \
     } while (0)
 
-struct Result {
-    int status = -1;  // exit status, or 128 + signal
-    std::string out, err;
-};
+using mgpt_test::Result;
+using mgpt_test::read_file;
 
-std::string read_file(const std::string &path)
-{
-    std::ifstream f(path, std::ios::binary);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
-}
-
-int remove_entry(const char *path, const struct stat *, int, struct FTW *)
-{
-    return remove(path);
-}
-
-class TrainMpi : public ::testing::Test {
+class TrainMpi : public mgpt_test::CliTest {
 protected:
-    std::string exe, mpirun, dir;
+    std::string mpirun;
+
+    TrainMpi() { prefix = "mpi"; }
 
     void SetUp() override
     {
-        const char *e = getenv("MGPT_EXE");
-        if (!e || !*e)
-            GTEST_SKIP() << "MGPT_EXE is not set (run through make check)";
-        exe = e;
+        CliTest::SetUp();
         const char *m = getenv("MGPT_MPIRUN");
         mpirun = m ? m : "";
-        const char *base = getenv("MGPT_TEST_TMPDIR");
-        std::string tmpl = std::string(base && *base ? base : "/tmp") + "/mpi-XXXXXX";
-        std::vector<char> buf(tmpl.begin(), tmpl.end());
-        buf.push_back('\0');
-        ASSERT_NE(mkdtemp(buf.data()), nullptr) << strerror(errno);
-        dir = buf.data();
     }
-
-    void TearDown() override
-    {
-        if (!dir.empty())
-            nftw(dir.c_str(), remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-    }
-
-    std::string path(const std::string &name) const { return dir + "/" + name; }
 
     // Runs argv[0] with argv in dir, two minutes at most (a hung job ends with SIGALRM),
     // with env ("NAME=VALUE") added to its environment.
     Result run(const std::vector<std::string> &args, const std::vector<std::string> &env = {})
     {
-        std::string out_path = path(".stdout"), err_path = path(".stderr");
-        pid_t pid = fork();
-        if (pid == 0) {
-            int o = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-            int e = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-            int in = open("/dev/null", O_RDONLY);
-            if (o < 0 || e < 0 || in < 0 || chdir(dir.c_str()) != 0)
-                _exit(127);
-            dup2(in, 0);
-            dup2(o, 1);
-            dup2(e, 2);
-            alarm(120);
-            setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
-            setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
-            setenv("OMPI_MCA_rmaps_base_oversubscribe", "1", 1);
-            for (const std::string &v : env)
-                putenv(const_cast<char *>(v.c_str()));
-            std::vector<char *> argv;
-            for (const std::string &a : args)
-                argv.push_back(const_cast<char *>(a.c_str()));
-            argv.push_back(nullptr);
-            execv(argv[0], argv.data());
-            _exit(127);
-        }
-        Result r;
-        int st = 0;
-        if (pid > 0 && waitpid(pid, &st, 0) == pid)
-            r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-        r.out = read_file(out_path);
-        r.err = read_file(err_path);
-        return r;
+        std::vector<std::string> e = {"OMPI_ALLOW_RUN_AS_ROOT=1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1",
+                                      "OMPI_MCA_rmaps_base_oversubscribe=1"};
+        e.insert(e.end(), env.begin(), env.end());
+        return mgpt_test::run_argv(dir, args, e, "", 120);
     }
 
     // mgpt train's arguments (one thread, a small model, the embedded names), then more.
