@@ -16,98 +16,11 @@
 #include <unistd.h>
 #include <jansson.h>
 #include "format/checkpoint.h"
+#include "format/checkpoint_spec.h"
 #include "data/bpe.h"
 #include "format/safetensors.h"
 #include "format/data_hash.h"
 #include "platform/file_open.h"
-
-#define FORMAT "mgpt"
-#define LAYER_PARAMS 6
-static const char *const layer_param[LAYER_PARAMS] = {
-    "attn_wq", "attn_wk", "attn_wv", "attn_wo", "mlp_fc1", "mlp_fc2",
-};
-/* Tensor kinds: the parameter itself, Adam's first and second moments. */
-enum { KIND_PARAM, KIND_M, KIND_V, KINDS };
-static const char *const kind_prefix[KINDS] = {"", "adam.m.", "adam.v."};
-
-/* ---- The spec's parameter list for a config ---- */
-
-static int spec_count(const mgpt_config *c)
-{
-    return 3 + LAYER_PARAMS * c->n_layer;
-}
-
-/* Name, shape and the shape in words of the spec's i-th parameter. */
-static void spec_param(const mgpt_config *c, int i, char *name, size_t len, int *rows,
-                       int *cols, const char **dims)
-{
-    int C = c->n_embd;
-    if (i < 3) {
-        static const char *const top[3] = {"wte", "wpe", "lm_head"};
-        snprintf(name, len, "%s", top[i]);
-        *rows = i == 1 ? c->block_size : c->vocab_size;
-        *cols = C;
-        *dims = i == 1 ? "block_size x n_embd" : "vocab_size x n_embd";
-        return;
-    }
-    int l = (i - 3) / LAYER_PARAMS, k = (i - 3) % LAYER_PARAMS;
-    snprintf(name, len, "layer%d.%s", l, layer_param[k]);
-    *rows = k == 4 ? 4 * C : C;
-    *cols = k == 5 ? 4 * C : C;
-    *dims = k == 4 ? "4*n_embd x n_embd" : k == 5 ? "n_embd x 4*n_embd" : "n_embd x n_embd";
-}
-
-/* Index of a parameter name in the spec's list for c, or -1. */
-static int spec_index(const mgpt_config *c, const char *name)
-{
-    if (strcmp(name, "wte") == 0)
-        return 0;
-    if (strcmp(name, "wpe") == 0)
-        return 1;
-    if (strcmp(name, "lm_head") == 0)
-        return 2;
-    if (strncmp(name, "layer", 5) != 0 || name[5] < '0' || name[5] > '9')
-        return -1;
-    char *end;
-    errno = 0;
-    long l = strtol(name + 5, &end, 10);
-    if (errno != 0 || l < 0 || l >= c->n_layer || *end != '.')
-        return -1;
-    for (int k = 0; k < LAYER_PARAMS; k++) {
-        if (strcmp(end + 1, layer_param[k]) != 0)
-            continue;
-        char canon[MGPT_NAME_LEN]; /* "layer01.attn_wq" is not ours */
-        snprintf(canon, sizeof canon, "layer%ld.%s", l, layer_param[k]);
-        return strcmp(canon, name) == 0 ? 3 + (int)l * LAYER_PARAMS + k : -1;
-    }
-    return -1;
-}
-
-/* The model's parameter table must be the spec's, in order (it is what we write). */
-static int check_model_params(const char *path, const mgpt_model *m, char *err, size_t errlen)
-{
-    int n = spec_count(&m->cfg);
-    if (m->n_params != n) {
-        snprintf(err, errlen, "%s: the model has %d parameter tensors; the spec has %d for "
-                 "n_layer %d", path, m->n_params, n, m->cfg.n_layer);
-        return -1;
-    }
-    for (int i = 0; i < n; i++) {
-        char name[MGPT_NAME_LEN];
-        int rows, cols;
-        const char *dims;
-        spec_param(&m->cfg, i, name, sizeof name, &rows, &cols, &dims);
-        const mgpt_param *p = &m->params[i];
-        if (strcmp(p->name, name) != 0 || p->rows != rows || p->cols != cols) {
-            snprintf(err, errlen, "%s: model parameter %d is '%s' [%d, %d]; the spec has '%s' "
-                     "[%d, %d] there", path, i, p->name, p->rows, p->cols, name, rows, cols);
-            return -1;
-        }
-    }
-    return 0;
-}
-
-/* ---- Reading and checking ---- */
 
 typedef struct ckpt {
     const char *path;
@@ -115,13 +28,13 @@ typedef struct ckpt {
     mgpt_st_file st;
     mgpt_checkpoint_meta meta;
     int n_params;
-    int *where[KINDS];   /* [n_params] index into st.tensors, or -1 */
+    int *where[CKPT_KINDS];   /* [n_params] index into st.tensors, or -1 */
 } ckpt;
 
 static void ckpt_close(ckpt *k)
 {
     mgpt_st_free(&k->st);
-    for (int i = 0; i < KINDS; i++)
+    for (int i = 0; i < CKPT_KINDS; i++)
         free(k->where[i]);
     if (k->fd >= 0)
         close(k->fd);
@@ -258,12 +171,12 @@ static int check_metadata(ckpt *k, char *err, size_t errlen)
     const char *path = k->path;
     if (k->st.n_meta == 0) {
         snprintf(err, errlen, "%s: has no \"__metadata__\"; an mgpt checkpoint records format "
-                 "\"" FORMAT "\", its config and vocab there (not an mgpt checkpoint?)", path);
+                 "\"" CKPT_FORMAT "\", its config and vocab there (not an mgpt checkpoint?)", path);
         return -1;
     }
     const char *format = mgpt_st_meta(&k->st, "format");
-    if (!format || strcmp(format, FORMAT) != 0) {
-        snprintf(err, errlen, "%s: metadata \"format\" is %s%.40s%s; expected \"" FORMAT "\" "
+    if (!format || strcmp(format, CKPT_FORMAT) != 0) {
+        snprintf(err, errlen, "%s: metadata \"format\" is %s%.40s%s; expected \"" CKPT_FORMAT "\" "
                  "(not an mgpt checkpoint?)", path, format ? "\"" : "", format ? format : "absent",
                  format ? "\"" : "");
         return -1;
@@ -300,8 +213,8 @@ static int check_tensors(ckpt *k, char *err, size_t errlen)
 {
     const mgpt_config *c = &k->meta.cfg;
     const char *path = k->path;
-    int n = k->n_params = spec_count(c);
-    for (int kind = 0; kind < KINDS; kind++) {
+    int n = k->n_params = ckpt_spec_count(c);
+    for (int kind = 0; kind < CKPT_KINDS; kind++) {
         k->where[kind] = malloc((size_t)n * sizeof(int));
         if (!k->where[kind]) {
             snprintf(err, errlen, "%s: out of memory", path);
@@ -313,15 +226,15 @@ static int check_tensors(ckpt *k, char *err, size_t errlen)
     int n_adam = 0;
     for (int t = 0; t < k->st.n_tensors; t++) {
         const mgpt_st_tensor *st = &k->st.tensors[t];
-        int kind = KIND_PARAM;
+        int kind = CKPT_PARAM;
         const char *pname = st->name;
-        for (int j = KIND_M; j < KINDS; j++)
-            if (strncmp(pname, kind_prefix[j], strlen(kind_prefix[j])) == 0) {
+        for (int j = CKPT_M; j < CKPT_KINDS; j++)
+            if (strncmp(pname, ckpt_kind_prefix[j], strlen(ckpt_kind_prefix[j])) == 0) {
                 kind = j;
-                pname += strlen(kind_prefix[j]);
+                pname += strlen(ckpt_kind_prefix[j]);
                 break;
             }
-        int i = spec_index(c, pname);
+        int i = ckpt_spec_index(c, pname);
         if (i < 0) {
             snprintf(err, errlen, "%s: unexpected tensor '%s'; an mgpt checkpoint with n_layer "
                      "%d holds wte, wpe, lm_head, layer{0..%d}.{attn_wq,attn_wk,attn_wv,attn_wo,"
@@ -332,7 +245,7 @@ static int check_tensors(ckpt *k, char *err, size_t errlen)
         char name[MGPT_NAME_LEN];
         int rows, cols;
         const char *dims;
-        spec_param(c, i, name, sizeof name, &rows, &cols, &dims);
+        ckpt_spec_param(c, i, name, sizeof name, &rows, &cols, &dims);
         if (strcmp(st->dtype, "F32") != 0) {
             snprintf(err, errlen, "%s: tensor '%s' has dtype %s; mgpt checkpoints hold F32 only",
                      path, st->name, st->dtype);
@@ -350,32 +263,32 @@ static int check_tensors(ckpt *k, char *err, size_t errlen)
             return -1;
         }
         k->where[kind][i] = t; /* the header has no duplicate names */
-        n_adam += kind != KIND_PARAM;
+        n_adam += kind != CKPT_PARAM;
     }
     for (int i = 0; i < n; i++) {
-        if (k->where[KIND_PARAM][i] >= 0)
+        if (k->where[CKPT_PARAM][i] >= 0)
             continue;
         char name[MGPT_NAME_LEN];
         int rows, cols;
         const char *dims;
-        spec_param(c, i, name, sizeof name, &rows, &cols, &dims);
+        ckpt_spec_param(c, i, name, sizeof name, &rows, &cols, &dims);
         snprintf(err, errlen, "%s: has no tensor '%s' (F32 [%d, %d]); an mgpt checkpoint with "
                  "n_layer %d holds all %d parameter tensors", path, name, rows, cols,
                  c->n_layer, n);
         return -1;
     }
     if (n_adam > 0 && n_adam != 2 * n) {
-        for (int kind = KIND_M; kind < KINDS; kind++)
+        for (int kind = CKPT_M; kind < CKPT_KINDS; kind++)
             for (int i = 0; i < n; i++) {
                 if (k->where[kind][i] >= 0)
                     continue;
                 char name[MGPT_NAME_LEN];
                 int rows, cols;
                 const char *dims;
-                spec_param(c, i, name, sizeof name, &rows, &cols, &dims);
+                ckpt_spec_param(c, i, name, sizeof name, &rows, &cols, &dims);
                 snprintf(err, errlen, "%s: has Adam state for some parameters but no tensor "
                          "'%s%s'; expected adam.m.<name> and adam.v.<name> for all %d "
-                         "parameters or for none", path, kind_prefix[kind], name, n);
+                         "parameters or for none", path, ckpt_kind_prefix[kind], name, n);
                 return -1;
             }
     }
@@ -434,10 +347,10 @@ static int check_finite(const char *path, const char *name, const float *x, size
                         char *err, size_t errlen)
 {
     for (size_t j = 0; j < n; j++)
-        if (!isfinite(x[j]) || (kind == KIND_V && x[j] < 0)) {
+        if (!isfinite(x[j]) || (kind == CKPT_V && x[j] < 0)) {
             snprintf(err, errlen, "%s: tensor '%s' holds %g at element %zu; expected finite "
                      "values%s (a diverged or damaged model)", path, name, (double)x[j], j,
-                     kind == KIND_V ? ", not negative" : "");
+                     kind == CKPT_V ? ", not negative" : "");
             return -1;
         }
     return 0;
@@ -464,11 +377,11 @@ int mgpt_checkpoint_load(const char *path, mgpt_model *m, int want_adam, char *e
                  "resume from it; it was saved without optimizer state", path);
         goto out;
     }
-    if (check_model_params(path, m, err, errlen) != 0)
+    if (ckpt_check_model_params(path, m, err, errlen) != 0)
         goto out;
 
     /* Everything is read into buf first: m changes only once all reads have succeeded. */
-    int kinds = want_adam ? KINDS : 1;
+    int kinds = want_adam ? CKPT_KINDS : 1;
     size_t total = 0;
     for (int i = 0; i < m->n_params; i++)
         total += (size_t)m->params[i].rows * m->params[i].cols;
@@ -494,7 +407,7 @@ int mgpt_checkpoint_load(const char *path, mgpt_model *m, int want_adam, char *e
     for (int kind = 0; kind < kinds; kind++)
         for (int i = 0; i < m->n_params; i++) {
             mgpt_param *p = &m->params[i];
-            float *dst = kind == KIND_PARAM ? p->data : kind == KIND_M ? p->m : p->v;
+            float *dst = kind == CKPT_PARAM ? p->data : kind == CKPT_M ? p->m : p->v;
             size_t n = (size_t)p->rows * p->cols;
             memcpy(dst, at, n * sizeof(float));
             at += n;
@@ -525,13 +438,6 @@ int mgpt_checkpoint_meta_value(const char *path, const char *key, char **value, 
     return rc;
 }
 
-/* The metadata keys the spec and mgpt reserve, in the order they are written (the
- * checksum last). */
-enum { N_SPEC = 10 };
-static const char *const spec_keys[N_SPEC] = {
-    "format", "n_embd", "n_head", "n_layer", "block_size", "vocab_size", "vocab", "step",
-    "seed", MGPT_DATA_HASH_KEY};
-
 void mgpt_checkpoint_extra_free(char **keys, char **values, int n)
 {
     for (int i = 0; i < n; i++) {
@@ -558,8 +464,8 @@ int mgpt_checkpoint_extra_meta(const char *path, char ***keys, char ***values, i
         rc = -1;
     for (int i = 0; rc == 0 && i < k.st.n_meta; i++) {
         int spec = 0;
-        for (int j = 0; j < N_SPEC; j++)
-            spec |= strcmp(k.st.meta_keys[i], spec_keys[j]) == 0;
+        for (int j = 0; j < CKPT_N_SPEC; j++)
+            spec |= strcmp(k.st.meta_keys[i], ckpt_spec_keys[j]) == 0;
         /* a BPE checkpoint's tokenizer is written from its vocabulary, not as an extra */
         spec |= strcmp(k.st.meta_keys[i], MGPT_CKPT_TOKENIZER_KEY) == 0;
         if (spec)
@@ -587,136 +493,6 @@ int mgpt_checkpoint_extra_meta(const char *path, char ***keys, char ***values, i
     *values = vs;
     *n = count;
     return 0;
-}
-
-/* ---- Writing ---- */
-
-int mgpt_checkpoint_save(const char *path, const mgpt_model *m, const mgpt_vocab *v,
-                         uint64_t seed, int with_adam, char *err, size_t errlen)
-{
-    return mgpt_checkpoint_save_extra(path, m, v, seed, with_adam, NULL, NULL, 0, err, errlen);
-}
-
-int mgpt_checkpoint_save_extra(const char *path, const mgpt_model *m, const mgpt_vocab *v,
-                               uint64_t seed, int with_adam, const char *const *extra_keys,
-                               const char *const *extra_values, int n_extra, char *err,
-                               size_t errlen)
-{
-    if (v->size != m->cfg.vocab_size) {
-        snprintf(err, errlen, "%s: the vocabulary has %d ids but the model's vocab_size is %d",
-                 path, v->size, m->cfg.vocab_size);
-        return -1;
-    }
-    if (check_model_params(path, m, err, errlen) != 0)
-        return -1;
-    if (m->step < 0) {
-        snprintf(err, errlen, "%s: the model's step %ld is negative", path, m->step);
-        return -1;
-    }
-
-    char num[7][32], vocab[256 * 4 + 3];
-    const mgpt_config *c = &m->cfg;
-    snprintf(num[0], sizeof num[0], "%d", c->n_embd);
-    snprintf(num[1], sizeof num[1], "%d", c->n_head);
-    snprintf(num[2], sizeof num[2], "%d", c->n_layer);
-    snprintf(num[3], sizeof num[3], "%d", c->block_size);
-    snprintf(num[4], sizeof num[4], "%d", c->vocab_size);
-    snprintf(num[5], sizeof num[5], "%ld", m->step);
-    snprintf(num[6], sizeof num[6], "%" PRIu64, seed);
-    size_t len = 0;
-    vocab[len++] = '[';
-    for (int i = 1; i < v->size && i < MGPT_BPE_FIRST_MERGE; i++)
-        len += (size_t)snprintf(vocab + len, sizeof vocab - len, "%s%u", i > 1 ? "," : "",
-                                (unsigned)v->byte[i]);
-    snprintf(vocab + len, sizeof vocab - len, "]");
-    /* The checksum's value is filled in once the tensors are listed below. */
-    /* a BPE vocabulary adds its merges as "tokenizer" after the spec's keys */
-    char *tok_text = v->bpe ? mgpt_bpe_to_text(v->bpe) : NULL;
-    if (v->bpe && !tok_text) {
-        snprintf(err, errlen, "%s: out of memory for the tokenizer's metadata", path);
-        return -1;
-    }
-    int n_spec = v->bpe ? N_SPEC + 1 : N_SPEC;
-    const char *keys[N_SPEC + 1 + MGPT_CKPT_MAX_EXTRA];
-    for (int i = 0; i < N_SPEC; i++)
-        keys[i] = spec_keys[i];
-    keys[N_SPEC] = MGPT_CKPT_TOKENIZER_KEY;
-    const char *values[N_SPEC + 1 + MGPT_CKPT_MAX_EXTRA] = {FORMAT, num[0], num[1], num[2],
-                                                           num[3], num[4], vocab, num[5],
-                                                           num[6], NULL, tok_text};
-    if (n_extra < 0 || n_extra > MGPT_CKPT_MAX_EXTRA) {
-        snprintf(err, errlen, "%s: %d extra metadata entries; at most %d", path, n_extra,
-                 MGPT_CKPT_MAX_EXTRA);
-        free(tok_text);
-        return -1;
-    }
-    for (int i = 0; i < n_extra; i++) {
-        /* "tokenizer" comes from the vocabulary only: a char checkpoint must not have it,
-         * nor a BPE one twice */
-        int bad = strcmp(extra_keys[i], MGPT_CKPT_TOKENIZER_KEY) == 0;
-        for (int j = 0; j < N_SPEC; j++)
-            bad |= strcmp(extra_keys[i], keys[j]) == 0;
-        for (int j = 0; j < i; j++)
-            bad |= strcmp(extra_keys[i], extra_keys[j]) == 0;
-        if (bad) {
-            snprintf(err, errlen, "%s: metadata key \"%s\" is reserved or repeated", path,
-                     extra_keys[i]);
-            free(tok_text);
-            return -1;
-        }
-        keys[n_spec + i] = extra_keys[i];
-        values[n_spec + i] = extra_values[i];
-    }
-
-    int kinds = with_adam ? KINDS : 1, n = m->n_params * kinds;
-    mgpt_st_out *out = calloc((size_t)n, sizeof *out);
-    char (*names)[MGPT_NAME_LEN + 8] = calloc((size_t)n, sizeof *names);
-    if (!out || !names) {
-        snprintf(err, errlen, "%s: out of memory", path);
-        free(out);
-        free(names);
-        free(tok_text);
-        return -1;
-    }
-    for (int kind = 0; kind < kinds; kind++)
-        for (int i = 0; i < m->n_params; i++) {
-            const mgpt_param *p = &m->params[i];
-            int j = kind * m->n_params + i;
-            snprintf(names[j], sizeof names[j], "%s%s", kind_prefix[kind], p->name);
-            out[j].name = names[j];
-            out[j].dtype = "F32";
-            out[j].ndim = 2;
-            out[j].shape[0] = p->rows;
-            out[j].shape[1] = p->cols;
-            out[j].data = kind == KIND_PARAM ? p->data : kind == KIND_M ? p->m : p->v;
-        }
-    const char **hname = malloc((size_t)n * sizeof *hname);
-    const void **hdata = malloc((size_t)n * sizeof *hdata);
-    size_t *hlen = malloc((size_t)n * sizeof *hlen);
-    char *sums = NULL;
-    int rc = -1;
-    if (hname && hdata && hlen) {
-        for (int j = 0; j < n; j++) {
-            hname[j] = out[j].name;
-            hdata[j] = out[j].data;
-            hlen[j] = (size_t)out[j].shape[0] * (size_t)out[j].shape[1] * sizeof(float);
-        }
-        sums = mgpt_data_hash_encode(hname, hdata, hlen, n);
-    }
-    if (!sums)
-        snprintf(err, errlen, "%s: out of memory for the data checksums", path);
-    else {
-        values[9] = sums;
-        rc = mgpt_st_write(path, out, n, keys, values, n_spec + n_extra, err, errlen);
-    }
-    free(sums);
-    free(tok_text);
-    free(hname);
-    free(hdata);
-    free(hlen);
-    free(out);
-    free(names);
-    return rc;
 }
 
 int mgpt_checkpoint_tokenizer(const char *path, struct mgpt_bpe *t, int *found, char *err,
