@@ -567,6 +567,8 @@ TEST(BenchGenerate, PrintsTheTableAndWritesJsonWithEveryField)
     EXPECT_GE(num(o, "full_tokens"), 1);
     EXPECT_LE(num(o, "full_tokens"), 20);
     EXPECT_GE(num(o, "train_forwards"), 1);
+    // 20 tokens through a cache of 8: 8, then three times a slide (4 again) and 4 more
+    EXPECT_EQ(num(o, "cached_positions"), 20 + 3 * 4);
     double cms = num(o, "cached_ms_per_token"), fms = num(o, "full_ms_per_token");
     double tpos = num(o, "train_ms_per_position");
     ASSERT_GT(cms, 0);

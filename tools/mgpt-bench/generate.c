@@ -211,6 +211,7 @@ typedef struct gen_result {
     int tokens;                 /* generated through the cache per repeat */
     int full_tokens;            /* run by the full-forward method per repeat (<= tokens) */
     int train_forwards;         /* training forwards per repeat */
+    long cached_positions;      /* positions the cache encoded for them, slides included */
     double cached_ms, full_ms, train_ms;  /* medians: per token, per token, per block */
     double cached_min, cached_max, full_min, full_max;
     double train_ms_per_position;
@@ -236,6 +237,19 @@ static double median_sorted(double *v, int n)
 {
     qsort(v, (size_t)n, sizeof *v, cmp_double);
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* The positions the decoder encodes for n tokens from an empty cache of T: one each, and
+ * T/2 again at every slide of the window (decode.h). */
+static long cached_positions(int n, int T)
+{
+    long p = 0;
+    for (int i = 0, len = 0; i < n; i++, len++, p++)
+        if (len == T) {
+            len = T / 2;
+            p += len;
+        }
+    return p;
 }
 
 /* The n tokens through the cache from empty; the last logits' first value (to check). */
@@ -326,6 +340,7 @@ static int measure(const char *backend, const mgpt_compute *c, const char *confi
     r->params = train->num_floats;
     r->threads = threads;
     r->tokens = N;
+    r->cached_positions = cached_positions(N, T);
     r->flops_full_forward = mgpt_graph_cost(&infer->graph, 0).flops;
     r->flops_train_position = mgpt_graph_cost(&train->graph, 0).flops / T;
 
@@ -452,6 +467,7 @@ static int write_json(FILE *f, const gen_result *v, int n, const gen_args *a, in
         json_object_set_new(o, "tokens", json_integer(r->tokens));
         json_object_set_new(o, "full_tokens", json_integer(r->full_tokens));
         json_object_set_new(o, "train_forwards", json_integer(r->train_forwards));
+        json_object_set_new(o, "cached_positions", json_integer(r->cached_positions));
         json_object_set_new(o, "cached_tokens_per_s", real(1e3 / r->cached_ms));
         json_object_set_new(o, "cached_ms_per_token", real(r->cached_ms));
         json_object_set_new(o, "cached_ms_per_token_min", real(r->cached_min));
