@@ -535,6 +535,96 @@ TEST_F(Bench, SweepWritesEveryPointWithItsFigures)
     remove(svg.c_str());
 }
 
+// generate: the table and every field of the JSON for one backend and config; the
+// figures are consistent with each other (no timing is asserted).
+TEST(BenchGenerate, PrintsTheTableAndWritesJsonWithEveryField)
+{
+    std::string js = tmp_path("generate.json");
+    Outcome r = bench("generate --config e16_L1_b8 --tokens 20 --repeats 1 --backend scalar "
+                      "--threads 1 --json " + quote(js));
+    ASSERT_EQ(r.status, 0) << r.out;
+    for (const char *col : {"cached tok/s", "full tok/s", "speed-up", "train ms/pos", "ratio"})
+        EXPECT_NE(r.out.find(col), std::string::npos) << col << "\n" << r.out;
+    EXPECT_NE(r.out.find("scalar   e16_L1_b8"), std::string::npos) << r.out;
+    json_error_t je;
+    json_t *root = json_load_file(js.c_str(), 0, &je);
+    ASSERT_NE(root, nullptr) << "line " << je.line << ": " << je.text;
+    EXPECT_STREQ(json_string_value(json_object_get(root, "schema")), "mgpt-bench-generate/1");
+    EXPECT_TRUE(json_is_string(json_object_get(root, "timestamp")));
+    EXPECT_TRUE(json_is_object(json_object_get(root, "machine")));
+    json_t *set = json_object_get(root, "settings");
+    EXPECT_EQ(num(set, "tokens"), 20);
+    EXPECT_EQ(num(set, "repeats"), 1);
+    EXPECT_EQ(num(set, "threads"), 1);
+    json_t *res = json_object_get(root, "results");
+    ASSERT_EQ(json_array_size(res), 1u);
+    json_t *o = json_array_get(res, 0);
+    EXPECT_STREQ(json_string_value(json_object_get(o, "backend")), "scalar");
+    EXPECT_STREQ(json_string_value(json_object_get(o, "config")), "e16_L1_b8");
+    EXPECT_EQ(num(o, "block_size"), 8);
+    EXPECT_EQ(num(o, "n_embd"), 16);
+    EXPECT_EQ(num(o, "tokens"), 20);
+    EXPECT_GE(num(o, "full_tokens"), 1);
+    EXPECT_LE(num(o, "full_tokens"), 20);
+    EXPECT_GE(num(o, "train_forwards"), 1);
+    // 20 tokens through a cache of 8: 8, then three times a slide (4 again) and 4 more
+    EXPECT_EQ(num(o, "cached_positions"), 20 + 3 * 4);
+    double cms = num(o, "cached_ms_per_token"), fms = num(o, "full_ms_per_token");
+    double tpos = num(o, "train_ms_per_position");
+    ASSERT_GT(cms, 0);
+    ASSERT_GT(fms, 0);
+    ASSERT_GT(tpos, 0);
+    EXPECT_NEAR(num(o, "cached_tokens_per_s"), 1e3 / cms, 1e-9 * (1e3 / cms));
+    EXPECT_NEAR(num(o, "full_tokens_per_s"), 1e3 / fms, 1e-9 * (1e3 / fms));
+    EXPECT_NEAR(num(o, "speedup"), fms / cms, 1e-9 * fms / cms);
+    EXPECT_NEAR(tpos, num(o, "train_forward_ms") / 8, 1e-9 * tpos);
+    EXPECT_NEAR(num(o, "cached_vs_train_position"), cms / tpos, 1e-9 * cms / tpos);
+    EXPECT_LE(num(o, "cached_ms_per_token_min"), cms);
+    EXPECT_GE(num(o, "full_ms_per_token_max"), fms);
+    // the engine's FLOP counts of both forwards
+    EXPECT_GT(num(o, "flops_full_forward"), 0);
+    EXPECT_GT(num(o, "flops_train_position"), 0);
+    json_decref(root);
+    remove(js.c_str());
+
+    // few seconds for the full forward: fewer tokens, said under the table
+    r = bench("generate --config e16_L1_b8 --tokens 2000 --repeats 1 --backend scalar "
+              "--threads 1 --full-time 0.000001 -q");
+    ASSERT_EQ(r.status, 0) << r.out;
+    EXPECT_NE(r.out.find("ran fewer tokens than --tokens"), std::string::npos) << r.out;
+}
+
+TEST(BenchGenerate, BadOptionsExit2WithAMessage)
+{
+    const char *bad[][2] = {
+        {"generate --tokens 0", "--tokens"},
+        {"generate --tokens x", "--tokens"},
+        {"generate --repeats 0", "--repeats"},
+        {"generate --full-time 0", "--full-time"},
+        {"generate --threads 0", "--threads"},
+        {"generate --config e16_L1", "config name"},
+        {"generate --config e16_L1_b8_B4", "one document"},
+        {"generate --backend nosuch --config e16_L1_b8", "unknown backend"},
+        {"generate -a --backend scalar", "exclude each other"},
+        {"generate --steps 5", "steps"},
+        {"generate extra", "extra"},
+    };
+    for (auto &b : bad) {
+        Outcome r = bench(b[0]);
+        EXPECT_EQ(r.status, 2) << b[0] << "\n" << r.out;
+        EXPECT_NE(r.out.find(b[1]), std::string::npos) << b[0] << "\n" << r.out;
+    }
+    Outcome r = bench("generate --config e16_L1_b8 --backend scalar --tokens 2 --repeats 1 "
+                      "--json /nonexistent-dir/x.json");
+    EXPECT_EQ(r.status, 2) << r.out;
+    EXPECT_NE(r.out.find("cannot write"), std::string::npos) << r.out;
+    r = bench("generate --help");
+    EXPECT_EQ(r.status, 0);
+    EXPECT_NE(r.out.find("--full-time"), std::string::npos) << r.out;
+    r = bench("--help");
+    EXPECT_NE(r.out.find("generate"), std::string::npos) << r.out;
+}
+
 // The committed baseline: compare reads it, and the CI script picks it by CPU kind or
 // says that there is none, exiting 0 either way.
 TEST(BenchBaseline, CommittedBaselineAndItsPicker)

@@ -1,5 +1,6 @@
-/* mgpt-bench: what its files share. Two commands: `run` times training steps of the
- * benchmark configs on each backend; `compare` flags regressions between two JSON files. */
+/* mgpt-bench: what its files share. `run` times training steps of the benchmark configs on
+ * each backend; `compare` flags regressions between two JSON files; `generate` times
+ * generation. */
 #ifndef MGPT_BENCH_H
 #define MGPT_BENCH_H
 #include <getopt.h>
@@ -31,6 +32,9 @@ int bench_run_parse(int argc, char **argv, int *status);
 int bench_compare_parse(int argc, char **argv, int *status);
 int cmd_chart(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
+/* generate.c: tokens/s of generation, cached and by full forward passes. */
+int cmd_generate(int argc, char **argv);
+int bench_generate_parse(int argc, char **argv, int *status);
 
 /* --- args.c: the words of mgpt-bench (messages themselves: mgpt_tools.h) -------------- */
 

@@ -14,6 +14,8 @@ static void usage(void)
            "  chart     draw JSON files of 'run' as an SVG or PNG chart (bars, or trends)\n"
            "  sweep     time a grid of widths and context lengths per backend: ms/step,\n"
            "            GFLOP/s and %% of the FMA peak; table, JSON and a log-log chart\n"
+           "  generate  time generation: tokens/s through the key/value cache and by a full\n"
+           "            forward pass per token, against a training position's forward\n"
            "\n"
            "Options:\n"
            "  -h, --help     display this help and exit\n"
@@ -29,7 +31,8 @@ static void usage(void)
            "  mgpt-bench run --backend=avx2 --config e64_L2_b16 --steps 200\n"
            "  mgpt-bench compare base.json current.json --threshold 5%%\n"
            "  mgpt-bench chart base.json current.json -o trend.svg\n"
-           "  mgpt-bench sweep --n-embd 16,64,256 --block-size 8,32,128 --chart sweep.svg\n");
+           "  mgpt-bench sweep --n-embd 16,64,256 --block-size 8,32,128 --chart sweep.svg\n"
+           "  mgpt-bench generate --config e128_L4_b64,e128_L4_b1024 --json gen.json\n");
 }
 
 int main(int argc, char **argv)
@@ -56,7 +59,8 @@ int main(int argc, char **argv)
         }
     }
     if (optind >= argc) {
-        tool_error(NULL, "missing command (expected 'run', 'compare', 'chart' or 'sweep')");
+        tool_error(NULL, "missing command (expected 'run', 'compare', 'chart', 'sweep' or "
+                   "'generate')");
         tool_try_help(NULL);
         return BENCH_USAGE;
     }
@@ -72,7 +76,10 @@ int main(int argc, char **argv)
         return cmd_chart(sub_argc, sub_argv);
     if (strcmp(cmd, "sweep") == 0)
         return cmd_sweep(sub_argc, sub_argv);
-    tool_error(NULL, "unknown command '%s' (expected 'run', 'compare', 'chart' or 'sweep')", cmd);
+    if (strcmp(cmd, "generate") == 0)
+        return cmd_generate(sub_argc, sub_argv);
+    tool_error(NULL, "unknown command '%s' (expected 'run', 'compare', 'chart', 'sweep' or "
+               "'generate')", cmd);
     tool_try_help(NULL);
     return BENCH_USAGE;
 }
