@@ -267,6 +267,45 @@ _Static_assert((size_t)GEMM_KC * GEMM_NC <= GEMM_WORK_FLOATS, "row-major A path'
 _Static_assert(GEMM_MR == SIMD_TILE_ROWS && GEMM_NR == SIMD_TILE_COLS,
                "SIMD_TILE_ROWS x SIMD_TILE_COLS is the register tile GEMM_MR x GEMM_NR");
 
+/* One row of A (elements csa apart) against a row-major B (a decode step's projections, decode.c): c[0:N] =
+ * a[0:K] @ B, GEMV_NV vectors of C at a time, each lane summed over k in order 0..K-1 with
+ * v_fma as the tiles do, so the bits are the tiles'. The tiles would compute GEMM_MR rows
+ * for this one, and pack nothing here anyway; GEMV_NV independent chains keep both FMA
+ * ports busy while B streams through once. */
+#define GEMV_NV 8
+static void gemv_row(int N, int K, const float *a, ptrdiff_t csa, const float *b, ptrdiff_t rsb,
+                     float *c, int accumulate)
+{
+    for (int j0 = 0; j0 < N; j0 += GEMV_NV * SIMD_W) {
+        int nv = (N - j0 + SIMD_W - 1) / SIMD_W;
+        if (nv > GEMV_NV)
+            nv = GEMV_NV;
+        int last = N - j0 - (nv - 1) * SIMD_W;   /* lanes of the last vector, 1..SIMD_W */
+        if (last > SIMD_W)
+            last = SIMD_W;
+        vec acc[GEMV_NV];
+        for (int v = 0; v < nv; v++)
+            acc[v] = !accumulate ? v_zero()
+                     : v + 1 < nv || last == SIMD_W ? v_load(c + j0 + v * SIMD_W)
+                                                    : v_load_part(c + j0 + v * SIMD_W, last);
+        for (int k = 0; k < K; k++) {
+            vec ak = v_set1(a[k * csa]);
+            const float *bk = b + k * rsb + j0;
+            for (int v = 0; v + 1 < nv; v++)
+                acc[v] = v_fma(ak, v_load(bk + v * SIMD_W), acc[v]);
+            vec bl = last == SIMD_W ? v_load(bk + (nv - 1) * SIMD_W)
+                                    : v_load_part(bk + (nv - 1) * SIMD_W, last);
+            acc[nv - 1] = v_fma(ak, bl, acc[nv - 1]);
+        }
+        for (int v = 0; v + 1 < nv; v++)
+            v_store(c + j0 + v * SIMD_W, acc[v]);
+        if (last == SIMD_W)
+            v_store(c + j0 + (nv - 1) * SIMD_W, acc[nv - 1]);
+        else
+            v_store_part(c + j0 + (nv - 1) * SIMD_W, acc[nv - 1], last);
+    }
+}
+
 size_t SIMD_FN(gemm_work_floats)(void)
 {
     return GEMM_WORK_FLOATS;
@@ -282,6 +321,10 @@ void SIMD_FN(gemm)(int M, int N, int K, const float *a, ptrdiff_t rsa, ptrdiff_t
         if (!accumulate)
             for (int i = 0; i < M; i++)
                 memset(c + i * ldc, 0, (size_t)N * sizeof(float));
+        return;
+    }
+    if (M == 1 && csb == 1) {
+        gemv_row(N, K, a, csa, b, rsb, c, accumulate);
         return;
     }
     if (csa == 1) {

@@ -1,6 +1,12 @@
 /* One position at a time through the network of the spec, with per-layer key/value caches
  * (decode.h). The kernels are the training ones called on one row (N = 1), plus the
- * attention_decode slot for attention against the cache. */
+ * attention_decode slot for attention against the cache.
+ *
+ * The projections x @ w^T run as x @ wt, wt = w^T copied once at creation: the backends'
+ * GEMMs read a row-major B in place when A has a few rows, while w^T is packed (a
+ * transposing copy of the whole matrix) on every call, which for one row costs more than
+ * the product. The slot computing A @ B for a row-major B is matmul_backward_dinp (in store
+ * mode); it sums over k in the same order as matmul_forward, so the logits are the same. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +22,23 @@ static size_t up(size_t n)
 static const float *param(const mgpt_model *m, const char *name)
 {
     return mgpt_model_param((mgpt_model *)m, name)->data;
+}
+
+/* w [rows, cols] into wt [cols, rows]; returns the float after wt's end (aligned) */
+static float *transpose(float *wt, const float *w, size_t rows, size_t cols)
+{
+    for (size_t i = 0; i < rows; i++)
+        for (size_t j = 0; j < cols; j++)
+            wt[j * rows + i] = w[i * cols + j];
+    return wt + up(rows * cols);
+}
+
+/* out[0:n] = in[0:k] @ wt[k, n] (= in @ w^T for w [n, k]) */
+static void project(const mgpt_decoder *d, float *out, const float *in, const float *wt, int k,
+                    int n)
+{
+    d->compute.k->matmul_backward_dinp(d->compute.ctx, out, in, wt, 1, n, k, 0, 1, 0, n,
+                                       MGPT_WRITE_DINP);
 }
 
 mgpt_decoder *mgpt_decoder_create(const mgpt_model *m, const mgpt_compute *c, char *err,
@@ -40,14 +63,18 @@ mgpt_decoder *mgpt_decoder_create(const mgpt_model *m, const mgpt_compute *c, ch
     size_t total = 0;
     for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++)
         total += sizes[i];
+    /* the transposed weights: per layer [C,3C], [C,C], [C,4C], [4C,C]; lm_head's [C,V] */
+    size_t weights = L * (up(3 * C * C) + up(C * C) + 2 * up(4 * C * C)) + up(C * d->V);
     d->mem = aligned_alloc(64, total * sizeof(float));
+    d->wt_mem = aligned_alloc(64, weights * sizeof(float));
     d->window = calloc(T, sizeof *d->window);
     d->wqkv = calloc(L, sizeof *d->wqkv);
     d->wo = calloc(L, sizeof *d->wo);
     d->fc1 = calloc(L, sizeof *d->fc1);
     d->fc2 = calloc(L, sizeof *d->fc2);
-    if (!d->mem || !d->window || !d->wqkv || !d->wo || !d->fc1 || !d->fc2) {
-        snprintf(err, errlen, "out of memory for a key/value cache of %zu floats", 2 * cache);
+    if (!d->mem || !d->wt_mem || !d->window || !d->wqkv || !d->wo || !d->fc1 || !d->fc2) {
+        snprintf(err, errlen, "out of memory for a key/value cache of %zu floats and a "
+                 "transposed copy of %zu", 2 * cache, weights);
         mgpt_decoder_free(d);
         return NULL;
     }
@@ -61,16 +88,19 @@ mgpt_decoder *mgpt_decoder_create(const mgpt_model *m, const mgpt_compute *c, ch
     }
     d->wte = param(m, "wte");
     d->wpe = param(m, "wpe");
-    d->lm_head = param(m, "lm_head");
+    float *w = d->wt_mem;
     char name[MGPT_NAME_LEN];
     for (int l = 0; l < d->L; l++) {
 #define P(s) (snprintf(name, sizeof name, "layer%d." s, l), param(m, name))
-        d->wqkv[l] = P("attn_wq");   /* wq, wk, wv are adjacent: the fused [3C, C] weight */
-        d->wo[l] = P("attn_wo");
-        d->fc1[l] = P("mlp_fc1");
-        d->fc2[l] = P("mlp_fc2");
+        /* wq, wk, wv are adjacent: the fused [3C, C] weight */
+        d->wqkv[l] = w, w = transpose(w, P("attn_wq"), 3 * C, C);
+        d->wo[l] = w, w = transpose(w, P("attn_wo"), C, C);
+        d->fc1[l] = w, w = transpose(w, P("mlp_fc1"), 4 * C, C);
+        d->fc2[l] = w, w = transpose(w, P("mlp_fc2"), C, 4 * C);
 #undef P
     }
+    d->lm_head = w;
+    transpose(w, param(m, "lm_head"), (size_t)d->V, C);
     return d;
 }
 
@@ -79,6 +109,7 @@ void mgpt_decoder_free(mgpt_decoder *d)
     if (!d)
         return;
     free(d->mem);
+    free(d->wt_mem);
     free(d->window);
     free(d->wqkv);
     free(d->wo);
@@ -107,20 +138,20 @@ static void forward_one(mgpt_decoder *d, int tok, int want_logits)
     for (int l = 0; l < d->L; l++) {
         float *kc = d->kc + l * layer, *vc = d->vc + l * layer;
         k->rmsnorm_forward(x, d->h, d->rstd, d->x, 1, C);
-        k->matmul_forward(x, d->qkv, d->h, d->wqkv[l], 1, C, 3 * C, 0, 1, 0, 3 * C);
+        project(d, d->qkv, d->h, d->wqkv[l], C, 3 * C);
         memcpy(kc + row, d->qkv + C, (size_t)C * sizeof(float));
         memcpy(vc + row, d->qkv + 2 * C, (size_t)C * sizeof(float));
         k->attention_decode(x, d->y, d->att, d->qkv, kc, vc, pos + 1, C, d->H, 0, d->H);
-        k->matmul_forward(x, d->proj, d->y, d->wo[l], 1, C, C, 0, 1, 0, C);
+        project(d, d->proj, d->y, d->wo[l], C, C);
         k->add_forward(x, d->x, d->proj, d->x, (size_t)C);
         k->rmsnorm_forward(x, d->h, d->rstd, d->x, 1, C);
-        k->matmul_forward(x, d->f1, d->h, d->fc1[l], 1, C, 4 * C, 0, 1, 0, 4 * C);
+        project(d, d->f1, d->h, d->fc1[l], C, 4 * C);
         k->sqrelu_forward(x, d->act, d->f1, 4 * (size_t)C);
-        k->matmul_forward(x, d->proj, d->act, d->fc2[l], 1, 4 * C, C, 0, 1, 0, C);
+        project(d, d->proj, d->act, d->fc2[l], 4 * C, C);
         k->add_forward(x, d->x, d->proj, d->x, (size_t)C);
     }
     if (want_logits)
-        k->matmul_forward(x, d->logits, d->x, d->lm_head, 1, C, d->V, 0, 1, 0, d->V);
+        project(d, d->logits, d->x, d->lm_head, C, d->V);
     d->len = pos + 1;
 }
 

@@ -28,11 +28,14 @@ typedef struct mgpt_decoder {
     float *kc, *vc;         /* [L, T, C] the cached keys and values */
     float *mem;             /* one arena for the caches and the row activations */
     float *x, *h, *qkv, *y, *proj, *f1, *act, *logits, *att, *rstd;
-    const float *wte, *wpe, *lm_head;
-    const float **wqkv, **wo, **fc1, **fc2;   /* [L] each */
+    float *wt_mem;          /* the projections' weights transposed at creation (decode.c) */
+    const float *wte, *wpe, *lm_head;         /* lm_head: [C, V], transposed */
+    const float **wqkv, **wo, **fc1, **fc2;   /* [L] each, transposed: [C, 3C] ... [4C, C] */
 } mgpt_decoder;
 
-/* NULL on failure with err set (out of memory). c: the kernels (a team's for threads). */
+/* NULL on failure with err set (out of memory). c: the kernels (a team's for threads).
+ * The decoder copies m's projection weights (transposed) now: later changes to m's
+ * parameters are not seen. */
 mgpt_decoder *mgpt_decoder_create(const mgpt_model *m, const mgpt_compute *c, char *err,
                                   size_t errlen);
 void mgpt_decoder_free(mgpt_decoder *d);
