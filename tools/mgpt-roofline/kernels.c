@@ -190,6 +190,8 @@ int roof_measure_kernels(const mgpt_engine *e, const char *config, const roof_ti
             k->calls++;
             if (c->cost.bytes > k->max_call_bytes)
                 k->max_call_bytes = c->cost.bytes;
+            if (c->footprint > k->footprint)
+                k->footprint = c->footprint;
             if (!last || !same_site(last, c))
                 sites[g.n_sites++] = c;
             last = c;
@@ -200,6 +202,7 @@ int roof_measure_kernels(const mgpt_engine *e, const char *config, const roof_ti
         k->slot = slot;
         k->name = mgpt_kernel_name(slot);
         k->native = (int)((e->be.native >> slot) & 1u);
+        k->writes_only = slot == MGPT_K_ZERO; /* the one slot that loads nothing */
         roof_progress("%s: %s on %s (%d call%s per step)", label, k->name, config, k->calls,
                       k->calls == 1 ? "" : "s");
         k->threads = group_threads(&g, e->compute.team);

@@ -23,9 +23,10 @@ static void usage(FILE *f)
     fputs(
 "Usage: mgpt-roofline [OPTION]...\n"
 "Measure this machine's compute and bandwidth ceilings with each backend's own probes\n"
-"(peak FLOP chains; read and read+write streams over working sets from 4 KiB to past\n"
-"the last cache, whose plateaus are the memory levels), show the datasheet\n"
-"peaks beside them, and place every kernel of a model config against them.\n"
+"(peak FLOP chains; read, read+write, write and 2-reads+write streams over working\n"
+"sets from 4 KiB to past the last cache, whose plateaus are the memory levels), show\n"
+"the datasheet peaks beside them, and place every kernel of a model config against\n"
+"them, each at the level its footprint (the bytes it touches) fits.\n"
 "\n"
 "Backends (default: the one mgpt would choose, or MGPT_BACKEND):\n"
 "  -a, --all-backends     every backend this CPU can run\n"
