@@ -42,7 +42,7 @@ static void usage(FILE *f)
 "                         against the all-cores ceilings, one kept on one thread (small\n"
 "                         calls) against the 1-thread ones; without it, all on one\n"
 "      --no-kernels       ceilings only\n"
-"      --repeats=N        timed repeats per measurement, median reported (default 7)\n"
+"      --repeats=N        timed repeats per measurement, the fastest reported (default 7)\n"
 "      --min-time=SECONDS length of one timed repeat (default 0.02)\n"
 "      --dram-size=SIZE   where the bandwidth curves end, in all, e.g. 512M or 2G (default:\n"
 "                         4 x L3 or 1 GiB, whichever is larger, at most half the free memory)\n"

@@ -701,7 +701,7 @@ int roof_write_svg(const roof_run *run, FILE *f)
     fputs("; each kernel placed against the ceilings of the threads it ran on (per backend "
           "below the curves)</text>\n", f);
     fprintf(f, "<text x=\"%.1f\" y=\"66\" font-size=\"13\" fill=\"#444\">ceilings measured "
-               "with each backend's own probes, median of %d; core clock %.2f GHz measured, "
+               "with each backend's own probes, fastest of %d; core clock %.2f GHz measured, "
                "libcpuid's nominal %.2f GHz</text>\n",
             PX0, run->timing.repeats, run->machine.measured_ghz,
             run->machine.libcpuid_os_mhz * 1e-3);

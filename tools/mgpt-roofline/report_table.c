@@ -91,7 +91,7 @@ static void machine(const roof_run *run, FILE *f)
         fprintf(f, "%s %s %s | %s", l ? "," : "", roof_level_names[l], a, b);
     }
     fprintf(f, "\n           DRAM: %s\n", run->ws[0].dram_note);
-    fprintf(f, "timing     median of %d repeats of at least %g ms each, after an untimed warm-up; "
+    fprintf(f, "timing     fastest of %d repeats of at least %g ms each, after an untimed warm-up; "
                "the clock is measured before and after each probe\n",
             run->timing.repeats, run->timing.min_time * 1e3);
     if (m->busy_tasks > 0)
@@ -188,7 +188,7 @@ static void kernel_table(const roof_run *run, FILE *f)
     if (!any)
         return;
     fprintf(f, "\nKernels, per training step: FLOPs and bytes are the engine's counts "
-               "(core/model/op_cost.c); time is the median per step; the ceiling is\n"
+               "(core/model/op_cost.c); time is the fastest repeat's per step; the ceiling is\n"
                "min(peak, AI x bandwidth), the bandwidth that of the plateau serving the "
                "footprint (bytes touched) of the kernel's largest\n"
                "call per thread on the fastest stream (zero, which only stores: the write "

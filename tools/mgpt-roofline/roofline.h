@@ -178,7 +178,7 @@ void roof_plateau_levels(int n, int level[]);
 enum {
     ROOF_READ,          /* the backend's stream_read probe: loads */
     ROOF_UPDATE,        /* a[i] = a[i] * 0.5 + 0.5: a load and a store, 8 bytes */
-    ROOF_WRITE,         /* a[i] = 1: a store, 4 bytes (the zero kernel's pattern) */
+    ROOF_WRITE,         /* memset: stores, 4 bytes an element (every backend's zero) */
     ROOF_READ2_WRITE,   /* a[i] = b[i] * c[i]: two loads and a store, 12 bytes */
     ROOF_STREAMS
 };
@@ -197,10 +197,10 @@ typedef struct roof_stream {
  * moved. */
 typedef double (*roof_store_fn)(float *a, size_t n, int passes);
 /* The storing streams in the vector width of `isa` (16 lanes: AVX-512, 8: AVX, else SSE2,
- * the width the compiler gives the scalar backend's plain C; the scalar backend's write
- * and read+write streams are libc's memset and memcpy, which its zero and its writing
- * accumulate call); fn[ROOF_READ] is NULL (the backend's probe). name[] says what each
- * stream is written in. */
+ * the width the compiler gives the scalar backend's plain C); the write stream is libc's
+ * memset, which every backend's zero runs, and the scalar backend's read+write stream
+ * libc's memcpy, which its writing accumulate calls; fn[ROOF_READ] is NULL (the backend's
+ * probe). name[] says what each stream is written in. */
 void roof_streams_for(const roof_isa *isa, roof_store_fn fn[ROOF_STREAMS],
                       const char *name[ROOF_STREAMS]);
 
