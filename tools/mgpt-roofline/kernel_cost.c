@@ -62,9 +62,9 @@ double roof_footprint(int slot, const mgpt_call_sizes *s)
                  n = s->n;
     /* each array once, by the names of the kernel list's prototypes (4 bytes an element) */
     switch (slot) {
-    case MGPT_K_EMBED_FORWARD:   /* out, wte rows, tok, wpe */
+    case MGPT_K_EMBED_FORWARD:   /* out, wte rows (one per token, at most V), tok, wpe */
     case MGPT_K_EMBED_BACKWARD:  /* dout, dwte rows, tok, dwpe */
-        return 4 * (2 * N * C + N + T * C);
+        return 4 * (N * C + (V > 0 && V < N ? V : N) * C + N + T * C);
     case MGPT_K_RMSNORM_FORWARD: /* out, inp, rstd */
         return 4 * (2 * N * C + N);
     case MGPT_K_RMSNORM_BACKWARD: /* dinp, dout, inp, rstd */
@@ -163,6 +163,13 @@ int roof_step_calls(mgpt_model *m, roof_call **out)
         free(r.v);
         return -1;
     }
+    /* the embeddings' rows: at most the vocabulary's, which their sizes do not carry */
+    for (int i = 0; i < r.n; i++)
+        if (r.v[i].slot == MGPT_K_EMBED_FORWARD || r.v[i].slot == MGPT_K_EMBED_BACKWARD) {
+            mgpt_call_sizes s = r.v[i].sizes;
+            s.V = m->cfg.vocab_size;
+            r.v[i].footprint = roof_footprint(r.v[i].slot, &s);
+        }
     *out = r.v;
     return r.n;
 }

@@ -13,7 +13,7 @@
 #include "roofline.h"
 
 const char *const roof_stream_names[ROOF_STREAMS] = {"read", "read+write", "write",
-                                                         "2 reads+write"};
+                                                         "2 reads+write", "3 reads+2 writes"};
 
 void roof_place(roof_kernel *k, double peak_gflops, const roof_stream streams[ROOF_STREAMS],
                 int threads)
@@ -35,12 +35,21 @@ void roof_place(roof_kernel *k, double peak_gflops, const roof_stream streams[RO
         if (only >= 0 && s != only)
             continue;
         int i = roof_plateau_for(st->plateau, st->n_plateaus, per_thread);
-        if (i < 0 || !(st->plateau[i].gbs > bw))
+        if (i < 0)
+            continue;
+        /* a plateau past it that is faster (a curve that rises with size: per-call
+         * overhead at the smallest sizes, as memset's) bounds it too: a ceiling is an upper
+         * bound, and a small working set can move bytes at least as fast as a larger one */
+        int f = i;
+        for (int j = i + 1; j < st->n_plateaus; j++)
+            if (st->plateau[j].gbs > st->plateau[f].gbs)
+                f = j;
+        if (!(st->plateau[f].gbs > bw))
             continue;
         int level[ROOF_PLATEAUS_MAX];
         roof_plateau_levels(st->n_plateaus, level);
-        bw = st->plateau[i].gbs;
-        spread = st->plateau[i].spread;
+        bw = st->plateau[f].gbs;
+        spread = st->plateau[f].spread;
         k->level = level[i];
         k->stream = s;
     }

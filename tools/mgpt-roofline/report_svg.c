@@ -523,7 +523,8 @@ static const roof_stream *drawn_streams(const roof_backend_result *b)
 /* each stream's line: solid for the read probe, a dash pattern of its own for the others */
 static const char *const stream_dash[ROOF_STREAMS] = {"", " stroke-dasharray=\"6,4\"",
                                                       " stroke-dasharray=\"2,3\"",
-                                                      " stroke-dasharray=\"10,3,2,3\""};
+                                                      " stroke-dasharray=\"10,3,2,3\"",
+                                                      " stroke-dasharray=\"14,4\""};
 
 static void curves(FILE *f, const roof_run *run)
 {

@@ -159,8 +159,8 @@ static void bandwidth_table(const roof_run *run, FILE *f)
                "(runs of sizes within %.0f%% of their median; median GB/s, sizes, +- half the "
                "spread of their repeats). read: the backend's\n"
                "stream_read probe (independent sums); in its vector width: read+write, an "
-               "in-place update; write, stores alone; 2 reads+write,\n"
-               "a[i] = b[i] * c[i]. GB/s count the bytes moved (read + written); sizes "
+               "in-place update; write, memset; 2 reads+write,\n"
+               "a[i] = b[i] * c[i]; 3 reads+2 writes, a[i] *= c[i], b[i] *= c[i]. GB/s count the bytes moved (read + written); sizes "
                "the bytes touched. Fastest level first.\n", 100 * ROOF_PLATEAU_TOL);
     for (int i = 0; i < run->n_be; i++) {
         const roof_backend_result *b = &run->be[i];

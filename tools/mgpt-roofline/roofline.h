@@ -180,10 +180,12 @@ enum {
     ROOF_UPDATE,        /* a[i] = a[i] * 0.5 + 0.5: a load and a store, 8 bytes */
     ROOF_WRITE,         /* memset: stores, 4 bytes an element (every backend's zero) */
     ROOF_READ2_WRITE,   /* a[i] = b[i] * c[i]: two loads and a store, 12 bytes */
+    ROOF_READ3_WRITE2,  /* a[i] *= c[i], b[i] *= c[i]: three loads and two stores, 20 bytes */
     ROOF_STREAMS
 };
 extern const char *const roof_stream_names[ROOF_STREAMS];
-                    /* "read", "read+write", "write", "2 reads+write" */
+                    /* "read", "read+write", "write", "2 reads+write",
+                     * "3 reads+2 writes" */
 
 typedef struct roof_stream {
     roof_curve curve;
@@ -274,8 +276,9 @@ typedef struct roof_call {
 /* The bytes a call touches, each byte once however often it is read or written: the working
  * set that picks the memory level serving it, where the cost's bytes (cost.bytes) count
  * the traffic, an array both read and written twice (accumulate's dst, Adam's moments).
- * embed's rows of wte/dwte count once per token (at most N distinct rows: the vocabulary
- * is not among the call's sizes), wpe/dwpe's T rows once. A slot without a formula here
+ * embed's rows of wte/dwte count once per token, at most V (N when V is 0: the kernel
+ * list's sizes do not carry the vocabulary; roof_step_calls fills it in), wpe/dwpe's T
+ * rows once. A slot without a formula here
  * (one added to the kernel list later) counts its traffic. */
 double roof_footprint(int slot, const mgpt_call_sizes *s);
 
@@ -345,7 +348,8 @@ int roof_measure_kernels(const mgpt_engine *e, const char *config, const roof_ti
  * time and the backend's ceilings for the threads it ran on: the compute peak, and the
  * bandwidth the curves give its working set (its largest call's footprint, split over
  * `threads`; not its traffic, which counts re-read bytes again): for each stream the
- * plateau that serves that size (roof_plateau_for), and of them the fastest, since a
+ * plateau that serves that size (roof_plateau_for), or a faster one at larger sizes (the
+ * curve rose: overhead at small sizes), and of them the fastest, since a
  * kernel's mix of loads and stores may be any of theirs; a kernel that only stores
  * (writes_only) on the write stream alone, when it was measured. Its achieved bandwidth is
  * its traffic over its time. A kernel without FLOPs (zero) is memory-bound, placed against
