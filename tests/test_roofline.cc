@@ -59,6 +59,13 @@ struct Tally {
     double flops = 0;
     std::set<const void *> read, written;
     double bytes() const { return 4.0 * (double)(read.size() + written.size()); }
+    // the distinct elements touched, read or written: the working set
+    double footprint() const
+    {
+        std::set<const void *> u = read;
+        u.insert(written.begin(), written.end());
+        return 4.0 * (double)u.size();
+    }
 };
 Tally *tally = nullptr;
 
@@ -548,6 +555,16 @@ Count tallied(const Tally &t)
     return {t.flops, t.bytes()};
 }
 
+// The footprint the roofline places a call by (roof_footprint: each array once) against
+// the distinct elements the transcription touched, within `rel` (per-row terms).
+void expect_footprint(const std::string &what, int slot, mgpt_call_sizes s, const Tally &t,
+                      double rel)
+{
+    double f = roof_footprint(slot, &s);
+    EXPECT_NEAR(f / t.footprint(), 1.0, rel)
+        << what << " footprint: formula " << f << ", brute force " << t.footprint();
+}
+
 // A gradient that a kernel writes: NaN, which it must not read.
 std::vector<float> nans(size_t n)
 {
@@ -582,6 +599,7 @@ TEST(RooflineCounts, Embed)
     expect_close(out, ref, "embed_forward");
     mgpt_call_sizes s = sizes(0, T, N, C, 0, 0, 0, 0, 0);
     expect_agree("embed_forward", kernel_cost(MGPT_K_EMBED_FORWARD, s), tallied(t), EXACT);
+    expect_footprint("embed_forward", MGPT_K_EMBED_FORWARD, s, t, EXACT);
 
     auto dout = randv((size_t)N * C, 3);
     std::vector<float> dwte((size_t)V * C, 0), dwpe((size_t)T * C, 0), rwte = dwte, rwpe = dwpe;
@@ -592,6 +610,7 @@ TEST(RooflineCounts, Embed)
     expect_close(dwte, rwte, "embed_backward dwte");
     expect_close(dwpe, rwpe, "embed_backward dwpe");
     expect_agree("embed_backward", kernel_cost(MGPT_K_EMBED_BACKWARD, s), tallied(tb), EXACT);
+    expect_footprint("embed_backward", MGPT_K_EMBED_BACKWARD, s, tb, EXACT);
 
     Node node(MGPT_OP_EMBED, B1, T, C, 0, H1, V, (size_t)N * C);
     node.expect_sum_of_calls("embed");
@@ -611,6 +630,8 @@ TEST(RooflineCounts, RmsNorm)
     expect_agree("rmsnorm_forward",
                  kernel_cost(MGPT_K_RMSNORM_FORWARD, sizes(0, 0, N, C, 0, 0, 0, 0, 0)),
                  tallied(t), EXACT);
+    expect_footprint("rmsnorm_forward", MGPT_K_RMSNORM_FORWARD,
+                     sizes(0, 0, N, C, 0, 0, 0, 0, 0), t, EXACT);
 
     auto dout = randv((size_t)N * C, 5);
     std::vector<float> dinp = randv((size_t)N * C, 6), rdinp = dinp;
@@ -622,6 +643,8 @@ TEST(RooflineCounts, RmsNorm)
     expect_agree("rmsnorm_backward",
                  kernel_cost(MGPT_K_RMSNORM_BACKWARD, sizes(0, 0, N, C, 0, 0, 0, 0, 0)),
                  tallied(tb), EXACT);
+    expect_footprint("rmsnorm_backward", MGPT_K_RMSNORM_BACKWARD,
+                     sizes(0, 0, N, C, 0, 0, 0, 0, 0), tb, EXACT);
 
     // writing dinp: its value stored, not added (one FLOP an element less), 4 bytes an
     // element less
@@ -636,6 +659,8 @@ TEST(RooflineCounts, RmsNorm)
     expect_agree("rmsnorm_backward writing",
                  kernel_cost(MGPT_K_RMSNORM_BACKWARD, sizes(0, 0, N, C, 0, 0, 0, 0, 1)),
                  tallied(tw), EXACT);
+    expect_footprint("rmsnorm_backward writing", MGPT_K_RMSNORM_BACKWARD,
+                     sizes(0, 0, N, C, 0, 0, 0, 0, 1), tw, EXACT);
 
     Node node(MGPT_OP_RMSNORM, B1, T1, C, 0, H1, V1, (size_t)N * C);
     node.expect_sum_of_calls("rmsnorm");
@@ -655,6 +680,8 @@ TEST(RooflineCounts, Matmul)
     Count f = kernel_cost(MGPT_K_MATMUL_FORWARD, sizes(0, 0, N, C, OC, 0, 0, 0, 0));
     EXPECT_DOUBLE_EQ(f.flops, t.flops);
     expect_agree("matmul_forward", f, tallied(t), 1e-9);
+    expect_footprint("matmul_forward", MGPT_K_MATMUL_FORWARD, sizes(0, 0, N, C, OC, 0, 0, 0, 0),
+                     t, 1e-9);
 
     // each gradient's slot, accumulating and writing (the sums started at 0: the same
     // FLOPs, 4 bytes an element of the written gradient less)
@@ -673,6 +700,8 @@ TEST(RooflineCounts, Matmul)
         Count fi = kernel_cost(MGPT_K_MATMUL_BACKWARD_DINP, sizes(0, 0, N, C, OC, 0, 0, 0, wr));
         EXPECT_DOUBLE_EQ(fi.flops, ti.flops) << what;
         expect_agree(what, fi, tallied(ti), 1e-9);
+        expect_footprint(what, MGPT_K_MATMUL_BACKWARD_DINP, sizes(0, 0, N, C, OC, 0, 0, 0, wr), ti,
+                         1e-9);
         brute[0][wr] = tallied(ti);
 
         std::vector<float> dw = wr ? nans((size_t)OC * C) : randv((size_t)OC * C, 11);
@@ -686,6 +715,8 @@ TEST(RooflineCounts, Matmul)
         Count fw = kernel_cost(MGPT_K_MATMUL_BACKWARD_DW, sizes(0, 0, N, C, OC, 0, 0, 0, wr));
         EXPECT_DOUBLE_EQ(fw.flops, tw.flops) << what;
         expect_agree(what, fw, tallied(tw), 1e-9);
+        expect_footprint(what, MGPT_K_MATMUL_BACKWARD_DW, sizes(0, 0, N, C, OC, 0, 0, 0, wr), tw,
+                         1e-9);
         brute[1][wr] = tallied(tw);
     }
     // the node: its forward, and its backward in the four modes of its write bits (bit 0:
@@ -712,6 +743,8 @@ TEST(RooflineCounts, Attention)
     expect_agree("attention_forward",
                  kernel_cost(MGPT_K_ATTENTION_FORWARD, sizes(B, T, N, C, 0, H, 0, 0, 0)),
                  tallied(t), APPROX);
+    expect_footprint("attention_forward", MGPT_K_ATTENTION_FORWARD,
+                     sizes(B, T, N, C, 0, H, 0, 0, 0), t, APPROX);
 
     auto dout = randv((size_t)N * C, 13);
     std::vector<float> dqkv = randv((size_t)N * 3 * C, 14), rdqkv = dqkv;
@@ -726,6 +759,8 @@ TEST(RooflineCounts, Attention)
     expect_agree("attention_backward",
                  kernel_cost(MGPT_K_ATTENTION_BACKWARD, sizes(B, T, N, C, 0, H, 0, 0, 0)),
                  tallied(tb), APPROX);
+    expect_footprint("attention_backward", MGPT_K_ATTENTION_BACKWARD,
+                     sizes(B, T, N, C, 0, H, 0, 0, 0), tb, APPROX);
 
     // writing dqkv: the same FLOPs (sums started at 0), 4 bytes an element of dqkv less
     std::vector<float> wdqkv = nans(dqkv.size()), rwdqkv = wdqkv;
@@ -739,6 +774,8 @@ TEST(RooflineCounts, Attention)
     expect_agree("attention_backward writing",
                  kernel_cost(MGPT_K_ATTENTION_BACKWARD, sizes(B, T, N, C, 0, H, 0, 0, 1)),
                  tallied(tw), APPROX);
+    expect_footprint("attention_backward writing", MGPT_K_ATTENTION_BACKWARD,
+                     sizes(B, T, N, C, 0, H, 0, 0, 1), tw, APPROX);
 
     Node node(MGPT_OP_ATTENTION, B, T, C, 0, H, V1, (size_t)N * C);
     node.expect_sum_of_calls("attention");
@@ -758,6 +795,8 @@ TEST(RooflineCounts, SqreluAddAccumulate)
     expect_agree("sqrelu_forward",
                  kernel_cost(MGPT_K_SQRELU_FORWARD, sizes(0, 0, 0, 0, 0, 0, 0, n, 0)),
                  tallied(t), 1e-9);
+    expect_footprint("sqrelu_forward", MGPT_K_SQRELU_FORWARD,
+                     sizes(0, 0, 0, 0, 0, 0, 0, n, 0), t, 1e-9);
 
     auto dout = randv(n, 16);
     std::vector<float> dinp = randv(n, 17), rdinp = dinp;
@@ -769,6 +808,8 @@ TEST(RooflineCounts, SqreluAddAccumulate)
     expect_agree("sqrelu_backward",
                  kernel_cost(MGPT_K_SQRELU_BACKWARD, sizes(0, 0, 0, 0, 0, 0, 0, n, 0)),
                  tallied(tb), 1e-9);
+    expect_footprint("sqrelu_backward", MGPT_K_SQRELU_BACKWARD,
+                     sizes(0, 0, 0, 0, 0, 0, 0, n, 0), tb, 1e-9);
 
     // writing dinp: its value stored, not added (one FLOP an element less), 4 bytes an
     // element less
@@ -781,6 +822,8 @@ TEST(RooflineCounts, SqreluAddAccumulate)
     expect_agree("sqrelu_backward writing",
                  kernel_cost(MGPT_K_SQRELU_BACKWARD, sizes(0, 0, 0, 0, 0, 0, 0, n, 1)),
                  tallied(tw), 1e-9);
+    expect_footprint("sqrelu_backward writing", MGPT_K_SQRELU_BACKWARD,
+                     sizes(0, 0, 0, 0, 0, 0, 0, n, 1), tw, 1e-9);
     Node sq(MGPT_OP_SQRELU, B1, T1, C1, 0, H1, V1, n);
     sq.expect_sum_of_calls("sqrelu");
 
@@ -794,6 +837,7 @@ TEST(RooflineCounts, SqreluAddAccumulate)
     expect_close(o, ro, "add_forward");
     expect_agree("add_forward", kernel_cost(MGPT_K_ADD_FORWARD, sizes(0, 0, 0, 0, 0, 0, 0, m, 0)),
                  tallied(ta), 1e-9);
+    expect_footprint("add_forward", MGPT_K_ADD_FORWARD, sizes(0, 0, 0, 0, 0, 0, 0, m, 0), ta, 1e-9);
 
     // the add node's backward is two accumulate calls, counted call by call, each operand's
     // gradient accumulated or written (node bit 0: a's, bit 1: b's; a copy when writing)
@@ -818,6 +862,8 @@ TEST(RooflineCounts, SqreluAddAccumulate)
         expect_agree("accumulate, " + std::string(wa ? "writing" : "accumulating"),
                      kernel_cost(MGPT_K_ACCUMULATE, sizes(0, 0, 0, 0, 0, 0, 0, m, wa != 0)),
                      tallied(t1), 1e-9);
+        expect_footprint("accumulate, " + std::string(wa ? "writing" : "accumulating"),
+                         MGPT_K_ACCUMULATE, sizes(0, 0, 0, 0, 0, 0, 0, m, wa != 0), t1, 1e-9);
         expect_agree(what, add.cost(1, write), tallied(t1) + tallied(t2), 1e-9);
     }
 }
@@ -839,6 +885,8 @@ TEST(RooflineCounts, CrossEntropy)
     expect_agree("crossentropy_forward",
                  kernel_cost(MGPT_K_CROSSENTROPY_FORWARD, sizes(0, 0, N, 0, 0, 0, V, 0, 0)),
                  tallied(t), APPROX);
+    expect_footprint("crossentropy_forward", MGPT_K_CROSSENTROPY_FORWARD,
+                     sizes(0, 0, N, 0, 0, 0, V, 0, 0), t, APPROX);
 
     std::vector<float> dl = randv((size_t)N * V, 24), rdl = dl;
     Tally tb;
@@ -849,6 +897,8 @@ TEST(RooflineCounts, CrossEntropy)
     expect_agree("crossentropy_backward",
                  kernel_cost(MGPT_K_CROSSENTROPY_BACKWARD, sizes(0, 0, N, 0, 0, 0, V, 0, 0)),
                  tallied(tb), EXACT);
+    expect_footprint("crossentropy_backward", MGPT_K_CROSSENTROPY_BACKWARD,
+                     sizes(0, 0, N, 0, 0, 0, V, 0, 0), tb, EXACT);
 
     // writing dlogits: its value stored (one FLOP an element less), 4 bytes an element less
     // (no row masked: the formula's case)
@@ -863,6 +913,8 @@ TEST(RooflineCounts, CrossEntropy)
     expect_agree("crossentropy_backward writing",
                  kernel_cost(MGPT_K_CROSSENTROPY_BACKWARD, sizes(0, 0, N, 0, 0, 0, V, 0, 1)),
                  tallied(tw), EXACT);
+    expect_footprint("crossentropy_backward writing", MGPT_K_CROSSENTROPY_BACKWARD,
+                     sizes(0, 0, N, 0, 0, 0, V, 0, 1), tw, EXACT);
     Node node(MGPT_OP_XENT, B1, T1, C1, 0, H1, V, (size_t)N);
     node.expect_sum_of_calls("crossentropy");
 }
@@ -877,6 +929,7 @@ TEST(RooflineCounts, Optimizer)
     EXPECT_NEAR(s, K->sumsq(X, x.data(), n), 1e-3 * s);
     Count f = kernel_cost(MGPT_K_SUMSQ, sizes(0, 0, 0, 0, 0, 0, 0, n, 0));
     expect_agree("sumsq", f, tallied(t), 1e-9);
+    expect_footprint("sumsq", MGPT_K_SUMSQ, sizes(0, 0, 0, 0, 0, 0, 0, n, 0), t, 1e-9);
     mgpt_cost fs = mgpt_sumsq_cost(n);
     EXPECT_DOUBLE_EQ(fs.flops, f.flops);
     EXPECT_DOUBLE_EQ(fs.bytes, f.bytes);
@@ -893,6 +946,11 @@ TEST(RooflineCounts, Optimizer)
     expect_close(v, rv, "adam_update v");
     Count fa = kernel_cost(MGPT_K_ADAM_UPDATE, sizes(0, 0, 0, 0, 0, 0, 0, n, 0));
     expect_agree("adam_update", fa, tallied(ta), 1e-9);
+    // param, m and v read and written: 28 bytes an element moved, 16 touched
+    expect_footprint("adam_update", MGPT_K_ADAM_UPDATE, sizes(0, 0, 0, 0, 0, 0, 0, n, 0), ta,
+                     1e-9);
+    mgpt_call_sizes an = sizes(0, 0, 0, 0, 0, 0, 0, n, 0);
+    EXPECT_LT(roof_footprint(MGPT_K_ADAM_UPDATE, &an), fa.bytes);
     mgpt_cost ca = mgpt_adam_cost(n), co = mgpt_optimizer_cost(n);
     EXPECT_DOUBLE_EQ(ca.flops, fa.flops);
     EXPECT_DOUBLE_EQ(ca.bytes, fa.bytes);
@@ -914,6 +972,7 @@ TEST(RooflineCounts, Zero)
     EXPECT_EQ(t.flops, 0.0);
     EXPECT_DOUBLE_EQ(f.bytes, t.bytes());
     EXPECT_DOUBLE_EQ(mgpt_zero_cost(n).bytes, t.bytes());
+    expect_footprint("zero", MGPT_K_ZERO, sizes(0, 0, 0, 0, 0, 0, 0, n, 0), t, 1e-9);
 }
 
 // The kernel calls of a training step as the roofline finds them (roof_step_calls: the
@@ -1128,7 +1187,7 @@ TEST(RooflinePlacement, AtItsWorkingSetOnTheFasterStream)
     // "L3" and adam_update (2.9 MB, reads and writes) landed at 231% of it. Placed on the
     // curves, the OS's cache sizes play no part: 2.9 MB sits on the measured L3 plateau of
     // the read+write stream, which is the faster one there.
-    roof_stream st[ROOF_STREAMS];
+    roof_stream st[ROOF_STREAMS] = {};
     st[ROOF_READ] = make_stream({200, 205, 198, 202, 100, 104, 98, 101, 70, 72, 69, 71, 70,
                                  40, 20, 21, 19, 20, 20});
     st[ROOF_UPDATE] = make_stream({150, 151, 149, 150, 120, 121, 119, 120, 170, 171, 169,
@@ -1192,6 +1251,176 @@ TEST(RooflinePlacement, AtItsWorkingSetOnTheFasterStream)
     roof_place(&z, 50, none, 1);
     EXPECT_EQ(z.percent, 0);
     EXPECT_EQ(z.ceiling_gbs, 0);
+}
+
+// The level is chosen by what a call touches, not by what it moves: a kernel that re-reads
+// a small array (embed_backward's gradient rows, accumulate's dst) moves many times its
+// working set. Crafted: 16 KiB touched (L1 on these curves), 160 KiB moved (which would
+// be L2, at half L1's bandwidth, where it would land above 100%).
+TEST(RooflinePlacement, LevelByFootprintNotTraffic)
+{
+    roof_stream st[ROOF_STREAMS] = {};
+    st[ROOF_READ] = make_stream(zen_read);
+    roof_kernel k{};
+    k.flops = 0.1 * 160 * KiB;               // AI 0.1
+    k.bytes = 160 * KiB;                     // one call per step
+    k.max_call_bytes = 160 * KiB;
+    k.footprint = 16 * KiB;
+    k.seconds = k.bytes / 150e9;             // 150 GB/s: L1's pace, not L2's
+    k.seconds_min = k.seconds_max = k.seconds;
+    roof_place(&k, 1000, st, 1);
+    EXPECT_EQ(k.level, ROOF_L1);
+    EXPECT_NEAR(k.ceiling_gbs, st[ROOF_READ].plateau[0].gbs, 1e-9);
+    EXPECT_NEAR(k.gbs, 150, 1e-9);           // achieved: the traffic over the time
+    EXPECT_NEAR(k.percent, 100 * 150 / st[ROOF_READ].plateau[0].gbs, 1e-9);
+    EXPECT_LT(k.percent, 100);
+
+    // the same kernel placed by its traffic (no footprint known: the fallback) sits on L2
+    // and above its ceiling: the error this placement fixes
+    roof_kernel t = k;
+    t.footprint = 0;
+    roof_place(&t, 1000, st, 1);
+    EXPECT_EQ(t.level, ROOF_L2);
+    EXPECT_GT(t.percent, 100);
+
+    // per thread: 2 threads share the footprint; 4 MiB touched is 2 MiB each, L3 on the
+    // curve, even though 40 MiB moved would be DRAM
+    k.footprint = 4 * MiB;
+    k.bytes = k.max_call_bytes = 40 * MiB;
+    roof_place(&k, 1000, st, 2);
+    EXPECT_EQ(k.level, ROOF_L3);
+}
+
+// A kernel that only stores (zero) is held to the write stream, its own pattern, not to the
+// fastest stream (loads run faster than stores inside the caches) nor to a read+write
+// stream that counts a load and a store per element.
+TEST(RooflinePlacement, WriteOnlyKernelOnTheWriteStream)
+{
+    roof_stream st[ROOF_STREAMS] = {};
+    st[ROOF_READ] = make_stream(zen_read);
+    st[ROOF_UPDATE] = make_stream({150, 151, 149, 150, 120, 121, 119, 120, 60, 61, 60, 60, 60,
+                                   40, 30, 31, 30, 30, 30});
+    st[ROOF_WRITE] = make_stream({80, 81, 79, 80, 60, 61, 59, 60, 40, 41, 40, 40, 40, 30, 15,
+                                  15, 15, 15, 15});
+    roof_kernel z{};
+    z.bytes = z.max_call_bytes = z.footprint = 8 * KiB;
+    z.seconds = z.bytes / 70e9;
+    z.writes_only = 1;
+    roof_place(&z, 1000, st, 1);
+    EXPECT_EQ(z.stream, ROOF_WRITE);
+    EXPECT_EQ(z.level, ROOF_L1);
+    EXPECT_NEAR(z.ceiling_gbs, st[ROOF_WRITE].plateau[0].gbs, 1e-9);
+    EXPECT_NEAR(z.percent, 100 * 70 / st[ROOF_WRITE].plateau[0].gbs, 1e-9);
+    // a kernel of loads and stores at the same size: the fastest stream there
+    roof_kernel m = z;
+    m.writes_only = 0;
+    roof_place(&m, 1000, st, 1);
+    EXPECT_EQ(m.stream, ROOF_READ);
+    // a write curve that rises with size (memset's call overhead at 4 KiB): a small working
+    // set is bounded by the faster plateau past it, not held to the slow first points
+    st[ROOF_WRITE] = make_stream({100, 101, 99, 130, 131, 129, 130, 131, 130, 60, 61, 60, 60,
+                                  60, 20, 20, 20, 20, 20});
+    ASSERT_GE(st[ROOF_WRITE].n_plateaus, 2);
+    roof_place(&z, 1000, st, 1);
+    EXPECT_EQ(z.level, ROOF_L1);
+    EXPECT_NEAR(z.ceiling_gbs, st[ROOF_WRITE].plateau[1].gbs, 1e-9);
+    EXPECT_GT(z.ceiling_gbs, st[ROOF_WRITE].plateau[0].gbs);
+    // no write stream measured: the zero kernel falls back to the others
+    st[ROOF_WRITE] = roof_stream{};
+    roof_place(&z, 1000, st, 1);
+    EXPECT_EQ(z.stream, ROOF_READ);
+}
+
+// The storing streams of every width this CPU runs: the bytes each says it moved, and the
+// buffer left as the others expect it (1.0; zeros from memset, the write stream of every
+// backend; a copy of 1.0 from the scalar backend's memcpy).
+TEST(RooflineStreams, BytesMovedAndValuesKept)
+{
+    mgpt_registry reg;
+    char err[512] = "";
+    ASSERT_GE(mgpt_registry_load(&reg, nullptr, nullptr, err, sizeof err), 0) << err;
+    const size_t n = 3 * 1024 + 16;   // not a multiple of the unrolled widths: tails run
+    int tried = 0;
+    for (int i = 0; i < reg.n; i++) {
+        const mgpt_backend_entry *e = &reg.entries[i];
+        if (!e->desc || e->status != MGPT_BE_RUNNABLE)
+            continue;
+        roof_isa isa = roof_isa_of(e->desc->required_features);
+        roof_store_fn fn[ROOF_STREAMS];
+        const char *name[ROOF_STREAMS];
+        roof_streams_for(&isa, fn, name);
+        EXPECT_EQ(fn[ROOF_READ], nullptr);
+        const double per_element[ROOF_STREAMS] = {0, 8, 4, 12, 20};
+        for (int k = ROOF_UPDATE; k < ROOF_STREAMS; k++) {
+            float *a = static_cast<float *>(aligned_alloc(64, n * sizeof(float)));
+            ASSERT_NE(a, nullptr);
+            for (size_t j = 0; j < n; j++)
+                a[j] = 1.0f;
+            double bytes = fn[k](a, n, 3);
+            // the 2-reads+write stream cuts the slice in three arrays of whole 64 bytes; the
+            // scalar backend's read+write stream (memcpy) copies one half onto the other
+            bool libc = roof_isa_is_plain_c(&isa);
+            size_t used = k == ROOF_READ2_WRITE || k == ROOF_READ3_WRITE2 ? n / 3 / 16 * 16
+                          : k == ROOF_UPDATE && libc ? n / 2
+                                                           : n;
+            EXPECT_DOUBLE_EQ(bytes, per_element[k] * (double)used * 3)
+                << e->name << " " << roof_stream_names[k];
+            bool memset_zero = k == ROOF_WRITE;   // every backend's zero is memset
+            for (size_t j = 0; j < n; j++)
+                if (a[j] != (memset_zero ? 0.0f : 1.0f)) {
+                    ADD_FAILURE() << e->name << " " << roof_stream_names[k] << ": a[" << j
+                                  << "] = " << a[j];
+                    break;
+                }
+            free(a);
+            ASSERT_NE(name[k], nullptr);
+        }
+        tried++;
+    }
+    mgpt_registry_free(&reg);
+    EXPECT_GT(tried, 0);
+}
+
+// The read probes sum in independent partial sums, so that they measure bandwidth rather
+// than the latency of one chain of adds (the scalar probe once summed into one SSE
+// register: a flat ~27 GB/s at every size on a Zen 5, below what its vectorised kernels
+// stream). Timing cannot be asserted; the order of the sums can, through rounding: after
+// 2^24, adding 1.0f rounds back to 2^24 (ties to even), so with 2^24 first, the ones that
+// reach the same partial sum are lost and the others counted. With k partial sums, n/k - 1
+// ones are lost: one chain of `lanes`-wide adds loses n/lanes - 1; 8 vector accumulators
+// (the probes' count) lose n/(8 x lanes) - 1.
+TEST(RooflineProbes, ReadProbesSumInIndependentChains)
+{
+    mgpt_registry reg;
+    char err[512] = "";
+    ASSERT_GE(mgpt_registry_load(&reg, nullptr, nullptr, err, sizeof err), 0) << err;
+    const size_t n = 8192;
+    float *buf = static_cast<float *>(aligned_alloc(64, n * sizeof(float)));
+    ASSERT_NE(buf, nullptr);
+    const float big = 16777216.0f;   // 2^24
+    buf[0] = big;
+    for (size_t j = 1; j < n; j++)
+        buf[j] = 1.0f;
+    int tried = 0;
+    for (int i = 0; i < reg.n; i++) {
+        const mgpt_backend_entry *e = &reg.entries[i];
+        if (!e->desc || e->status != MGPT_BE_RUNNABLE || !e->desc->probes ||
+            !e->desc->probes->stream_read)
+            continue;
+        roof_isa isa = roof_isa_of(e->desc->required_features);
+        double sum = e->desc->probes->stream_read(buf, n, 1);
+        double lost = big + (double)(n - 1) - sum;
+        double one_chain = (double)n / isa.lanes - 1;
+        double eight = (double)n / (8.0 * isa.lanes) - 1;
+        // the final additions into 2^24 + ... round to its ulp (2): a few ones either way
+        EXPECT_LE(lost, eight + 8) << e->name << ": " << lost << " of the ones lost; one "
+                                   << isa.lanes << "-lane chain would lose " << one_chain;
+        EXPECT_GE(lost, 0) << e->name;
+        tried++;
+    }
+    free(buf);
+    mgpt_registry_free(&reg);
+    EXPECT_GT(tried, 0);
 }
 
 TEST(RooflineWorksets, SizedFromCaches)

@@ -161,7 +161,9 @@ typedef struct mgpt_kernels {
 typedef struct mgpt_probes {
     /* Independent FMA (or mul+add) chains; returns the number of flops executed. */
     double (*peak_flops)(uint64_t iterations, float *sink);
-    /* Streams through buf (n floats, 64-byte aligned) `passes` times, summing. */
+    /* Streams through buf (n floats, 64-byte aligned) `passes` times, summing into
+     * independent partial sums (several accumulators: one sum is a chain of dependent adds,
+     * which measures add latency, not bandwidth). */
     float (*stream_read)(const float *buf, size_t n, int passes);
 } mgpt_probes;
 

@@ -1,26 +1,28 @@
-/* The ceilings, measured with each backend's own probes (plugins/mgpt/backend.h):
- * peak_flops (independent FMA or mul+add chains in the backend's ISA) and stream_read (a
- * streaming sum over a buffer), and the read+write stream of its vector width
- * (stream_update.c), timed here on 1 thread and on every physical core at once, one thread
- * bound per core. Bandwidth is a curve: each stream at working sets per thread doubling
- * from 4 KiB (well inside any L1) to the DRAM size (roof_worksets_plan: well past the last
- * cache), whose plateaus (plateaus.c) are the memory levels and their ceilings. Each measurement is calibrated to --min-time, repeated
- * --repeats times after an untimed warm-up, and the median reported (likwid-bench, ERT).
- * The core clock is measured on each thread just before and just after each timed probe. */
+/* The ceilings, measured with each backend's own probes (plugins/mgpt/backend.h): peak_flops
+ * (independent FMA or mul+add chains in the backend's ISA) and stream_read (a streaming sum
+ * over a buffer), and the storing streams of its vector width (store_streams.c: read+write,
+ * write, 2 reads+write), timed here on 1 thread and on every physical core at once, one thread
+ * bound per core. Bandwidth is a curve: each stream at working sets per thread doubling from
+ * 4 KiB (well inside any L1) to the DRAM size (roof_worksets_plan: well past the last cache),
+ * whose plateaus (plateaus.c) are the memory levels and their ceilings. Each measurement is
+ * calibrated to --min-time, repeated --repeats times after an untimed warm-up, and the
+ * fastest repeat reported, as the Empirical Roofline Toolkit keeps its best trial: another
+ * task can only slow a repeat, and a ceiling is what the code can reach. The core clock is measured on each thread just before and just
+ * after each timed probe. */
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include "roofline.h"
 
-enum { PROBE_PEAK, PROBE_STREAM, PROBE_UPDATE };
+enum { PROBE_PEAK, PROBE_STREAM, PROBE_STORE };
 
 typedef struct probe_job {
     const mgpt_probes *p;
     int kind;
     uint64_t iterations;        /* PROBE_PEAK */
-    const float *buf;           /* PROBE_STREAM, PROBE_UPDATE: this thread's slice */
-    roof_update_fn update;      /* PROBE_UPDATE */
+    const float *buf;           /* PROBE_STREAM, PROBE_STORE: this thread's slice */
+    roof_store_fn store;        /* PROBE_STORE */
     size_t n;
     int passes;
     int pu;                     /* OS processor to bind to, -1 none */
@@ -70,11 +72,9 @@ static double run_once(probe_job *j)
         probe_sink = s;
         return flops;
     }
-    if (j->kind == PROBE_UPDATE) {
-        /* the buffer is the tool's, writable; const only for the read probe's sake */
-        j->update((float *)(uintptr_t)j->buf, j->n, j->passes);
-        return 8.0 * (double)j->n * j->passes;
-    }
+    if (j->kind == PROBE_STORE)  /* the buffer is the tool's, writable; const only for
+                                  * the read probe's sake */
+        return j->store((float *)(uintptr_t)j->buf, j->n, j->passes);
     probe_sink = j->p->stream_read(j->buf, j->n, j->passes);
     return 4.0 * (double)j->n * j->passes;
 }
@@ -100,7 +100,7 @@ static void *probe_thread(void *arg)
 }
 
 typedef struct probe_result {
-    double rate, rate_min, rate_max;  /* work per second: median, min, max over repeats */
+    double rate, rate_min, rate_max;  /* work per second: fastest repeat, min, max */
     roof_clock clock;
 } probe_result;
 
@@ -163,7 +163,7 @@ static int run_threads(probe_job *jobs, int n, int repeats, probe_result *out, c
             rate[r] = last > first ? work / (last - first) : 0;
         }
         roof_min_max(rate, repeats, &out->rate_min, &out->rate_max);
-        out->rate = roof_median(rate, repeats);
+        out->rate = out->rate_max;   /* the fastest repeat: the least interrupted */
         out->clock.before_ghz = roof_median(before, repeats);
         out->clock.after_ghz = roof_median(after, repeats);
     }
@@ -240,7 +240,7 @@ static void calibrate(probe_job *j, double min_time)
 
 /* --- the two measurements --------------------------------------------------------------- */
 
-static int measure(const mgpt_probes *p, int kind, roof_update_fn update, const roof_machine *m,
+static int measure(const mgpt_probes *p, int kind, roof_store_fn store, const roof_machine *m,
                    int threads, const float *buf, size_t bytes_per_thread, const roof_timing *t,
                    probe_result *res, char *err, size_t errlen)
 {
@@ -255,7 +255,7 @@ static int measure(const mgpt_probes *p, int kind, roof_update_fn update, const 
         jobs[i].kind = kind;
         jobs[i].pu = i < m->cores ? m->core_pu[i] : -1;
         jobs[i].clock_seconds = clock_seconds;
-        jobs[i].update = update;
+        jobs[i].store = store;
         if (kind != PROBE_PEAK) {
             jobs[i].buf = buf + (size_t)i * (bytes_per_thread / sizeof(float));
             jobs[i].n = bytes_per_thread / sizeof(float);
@@ -282,7 +282,7 @@ static int measure(const mgpt_probes *p, int kind, roof_update_fn update, const 
 }
 
 /* One stream's curve on n threads: sizes per thread doubling from 4 KiB to `top`. */
-static int measure_curve(const mgpt_probes *p, int kind, roof_update_fn update,
+static int measure_curve(const mgpt_probes *p, int kind, roof_store_fn store,
                          const roof_machine *m, int n, const float *buf, size_t top,
                          const roof_timing *t, roof_stream *st, char *err, size_t errlen)
 {
@@ -290,7 +290,7 @@ static int measure_curve(const mgpt_probes *p, int kind, roof_update_fn update,
     memset(st, 0, sizeof *st);
     for (size_t per = 4096; per <= top && c->n < ROOF_CURVE_MAX; per *= 2) {
         probe_result r;
-        if (measure(p, kind, update, m, n, buf, per, t, &r, err, errlen) != 0)
+        if (measure(p, kind, store, m, n, buf, per, t, &r, err, errlen) != 0)
             return -1;
         c->bytes[c->n] = (double)per;
         c->gbs[c->n] = r.rate * 1e-9;
@@ -302,7 +302,8 @@ static int measure_curve(const mgpt_probes *p, int kind, roof_update_fn update,
     return 0;
 }
 
-int roof_measure_ceilings(const mgpt_probes *p, const roof_machine *m, int threads, int lanes,
+int roof_measure_ceilings(const mgpt_probes *p, const roof_machine *m, int threads,
+                          const roof_isa *isa,
                           const roof_worksets ws[2], const roof_timing *t, const char *label,
                           roof_ceilings *out)
 {
@@ -311,7 +312,8 @@ int roof_measure_ceilings(const mgpt_probes *p, const roof_machine *m, int threa
         return 0;
     out->has_probes = 1;
     out->n_thread_sets = threads > 1 ? 2 : 1;
-    roof_update_fn update = roof_update_for(lanes, &out->stream_isa);
+    roof_store_fn store[ROOF_STREAMS];
+    roof_streams_for(isa, store, out->stream_isa);
     char err[512];
     for (int s = 0; s < out->n_thread_sets; s++) {
         int n = s == 0 ? 1 : threads;
@@ -347,7 +349,7 @@ int roof_measure_ceilings(const mgpt_probes *p, const roof_machine *m, int threa
             roof_fmt_bytes(sz, sizeof sz, (double)top);
             roof_progress("%s: %s stream, 4 KiB to %s per thread, %d thread%s", label,
                           roof_stream_names[k], sz, n, n == 1 ? "" : "s");
-            if (measure_curve(p, k == ROOF_READ ? PROBE_STREAM : PROBE_UPDATE, update, m, n,
+            if (measure_curve(p, k == ROOF_READ ? PROBE_STREAM : PROBE_STORE, store[k], m, n,
                               buf, top, t, &out->stream[s][k], err, sizeof err) != 0) {
                 tool_error(NULL, "backend %s: %s", label, err);
                 return -1;

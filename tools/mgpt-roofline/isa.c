@@ -33,6 +33,11 @@ roof_isa roof_isa_of(uint32_t f)
 #endif
 }
 
+int roof_isa_is_plain_c(const roof_isa *isa)
+{
+    return strcmp(isa->name, "sse2-auto") == 0 || strcmp(isa->name, "scalar") == 0;
+}
+
 typedef struct uarch_row {
     const char *vendor;        /* "GenuineIntel" / "AuthenticAMD" */
     int family;

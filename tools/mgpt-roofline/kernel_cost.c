@@ -53,6 +53,51 @@ static void record(recorder *rec, int slot, const mgpt_call_sizes *s, float *x, 
     c->n = n;
     c->sizes = *s;
     c->cost = mgpt_kernel_cost(slot, s);
+    c->footprint = roof_footprint(slot, s);
+}
+
+double roof_footprint(int slot, const mgpt_call_sizes *s)
+{
+    const double B = s->B, T = s->T, N = s->N, C = s->C, OC = s->OC, H = s->H, V = s->V,
+                 n = s->n;
+    /* each array once, by the names of the kernel list's prototypes (4 bytes an element) */
+    switch (slot) {
+    case MGPT_K_EMBED_FORWARD:   /* out, wte rows (one per token, at most V), tok, wpe */
+    case MGPT_K_EMBED_BACKWARD:  /* dout, dwte rows, tok, dwpe */
+        return 4 * (N * C + (V > 0 && V < N ? V : N) * C + N + T * C);
+    case MGPT_K_RMSNORM_FORWARD: /* out, inp, rstd */
+        return 4 * (2 * N * C + N);
+    case MGPT_K_RMSNORM_BACKWARD: /* dinp, dout, inp, rstd */
+        return 4 * (3 * N * C + N);
+    case MGPT_K_MATMUL_FORWARD:
+    case MGPT_K_MATMUL_BACKWARD_DINP:
+    case MGPT_K_MATMUL_BACKWARD_DW:  /* the activation, the weights, the output's side */
+        return 4 * (N * C + OC * C + N * OC);
+    case MGPT_K_ATTENTION_FORWARD:   /* qkv, att, out */
+        return 4 * (4 * N * C + B * H * T * T);
+    case MGPT_K_ATTENTION_BACKWARD:  /* dqkv, qkv, datt, att, dout */
+        return 4 * (7 * N * C + 2 * B * H * T * T);
+    case MGPT_K_SQRELU_FORWARD:
+        return 8 * n;
+    case MGPT_K_SQRELU_BACKWARD:     /* dinp, dout, inp */
+    case MGPT_K_ADD_FORWARD:         /* out, a, b */
+        return 12 * n;
+    case MGPT_K_ACCUMULATE:          /* dst, src */
+        return 8 * n;
+    case MGPT_K_CROSSENTROPY_FORWARD: /* logits, probs, loss, targets */
+        return 4 * (2 * N * V + 2 * N);
+    case MGPT_K_CROSSENTROPY_BACKWARD: /* dlogits, probs, targets */
+        return 4 * (2 * N * V + N);
+    case MGPT_K_SUMSQ:
+    case MGPT_K_ZERO:
+        return 4 * n;
+    case MGPT_K_ADAM_UPDATE:         /* param, grad, m, v */
+        return 16 * n;
+    case MGPT_K_ATTENTION_DECODE:    /* kc, vc, q, out, att */
+        return 4 * (2 * T * C + 2 * C + H * T);
+    default:
+        return mgpt_kernel_cost(slot, s).bytes;
+    }
 }
 
 /* core's recording kernels (call_record.h) report every call here */
@@ -118,6 +163,13 @@ int roof_step_calls(mgpt_model *m, roof_call **out)
         free(r.v);
         return -1;
     }
+    /* the embeddings' rows: at most the vocabulary's, which their sizes do not carry */
+    for (int i = 0; i < r.n; i++)
+        if (r.v[i].slot == MGPT_K_EMBED_FORWARD || r.v[i].slot == MGPT_K_EMBED_BACKWARD) {
+            mgpt_call_sizes s = r.v[i].sizes;
+            s.V = m->cfg.vocab_size;
+            r.v[i].footprint = roof_footprint(r.v[i].slot, &s);
+        }
     *out = r.v;
     return r.n;
 }

@@ -171,11 +171,11 @@ static int measure_backend(roof_run *run, const mgpt_registry *r, const pick *pk
     }
     const mgpt_backend_desc *d = eng.be.entry->desc;
     snprintf(b->description, sizeof b->description, "%s", d->description ? d->description : "");
-    /* the read+write stream in the width of its code (the scalar backend's: the SSE2 the
+    /* the storing streams in the width of its code (the scalar backend's: the SSE2 the
      * compiler vectorises it to, roof_isa_of) */
     roof_isa code = roof_isa_of(d->required_features);
     int rc = roof_measure_ceilings(d->probes, &run->machine, run->threads,
-                                   code.lanes, run->ws, &run->timing,
+                                   &code, run->ws, &run->timing,
                                    pk->name, &b->c);
     if (rc == 0) {
         if (!b->c.has_probes)

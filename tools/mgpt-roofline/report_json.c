@@ -68,7 +68,7 @@ static json_t *curves_json(const roof_ceilings *c)
             json_array_append_new(a, json_pack("{s:i, s:s, s:s, s:o, s:o}", "threads",
                                                c->peak[s].threads, "stream",
                                                roof_stream_names[k], "isa",
-                                               k == ROOF_READ ? "backend probe" : c->stream_isa,
+                                               c->stream_isa[k] ? c->stream_isa[k] : "",
                                                "points", pts, "plateaus", pls));
         }
     return a;
@@ -165,6 +165,7 @@ static json_t *backend_json(const roof_backend_result *b)
             F(k->gflops), "gbs", F(k->gbs), "level", roof_level_names[k->level]);
         /* a kernel without FLOPs (zero) is placed against its level's bandwidth alone */
         int placed = k->ceiling_gflops > 0 || (k->flops == 0 && k->ceiling_gbs > 0);
+        json_object_set_new(kj, "footprint_bytes", json_real(F(k->footprint)));
         json_object_set_new(kj, "threads", json_integer(k->threads));
         json_object_set_new(kj, "ceiling_threads", json_integer(k->ceiling_threads));
         json_object_set_new(kj, "stream", json_string(roof_stream_names[k->stream]));

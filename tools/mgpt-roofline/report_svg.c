@@ -520,6 +520,12 @@ static const roof_stream *drawn_streams(const roof_backend_result *b)
     return b->c.stream[ceiling_set(b)];
 }
 
+/* each stream's line: solid for the read probe, a dash pattern of its own for the others */
+static const char *const stream_dash[ROOF_STREAMS] = {"", " stroke-dasharray=\"6,4\"",
+                                                      " stroke-dasharray=\"2,3\"",
+                                                      " stroke-dasharray=\"10,3,2,3\"",
+                                                      " stroke-dasharray=\"14,4\""};
+
 static void curves(FILE *f, const roof_run *run)
 {
     double xlo = INFINITY, xhi = 0, ylo = INFINITY, yhi = 0;
@@ -590,7 +596,7 @@ static void curves(FILE *f, const roof_run *run)
             for (int p = 0; p < c->n; p++)
                 fprintf(f, "%s%.1f,%.1f", p ? " L" : "M", CX(c->bytes[p]), CY(c->gbs[p]));
             fprintf(f, "\" stroke=\"%s\" stroke-width=\"2\"%s/>\n", palette[i % 8],
-                    k == ROOF_READ ? "" : " stroke-dasharray=\"6,4\"");
+                    stream_dash[k]);
             /* each plateau: a thick segment at its median over its sizes */
             for (int q = 0; q < st[k].n_plateaus; q++) {
                 const roof_plateau *pl = &st[k].plateau[q];
@@ -620,8 +626,7 @@ static void curves(FILE *f, const roof_run *run)
     y += 20;
     for (int k = 0; k < ROOF_STREAMS; k++, y += 18) {
         fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#333\" "
-                   "stroke-width=\"2\"%s/>\n", LX, y - 4, LX + 40, y - 4,
-                k == ROOF_READ ? "" : " stroke-dasharray=\"6,4\"");
+                   "stroke-width=\"2\"%s/>\n", LX, y - 4, LX + 40, y - 4, stream_dash[k]);
         fprintf(f, "<text x=\"%.1f\" y=\"%.1f\">%s stream</text>\n", LX + 50, y,
                 roof_stream_names[k]);
     }
@@ -697,7 +702,7 @@ int roof_write_svg(const roof_run *run, FILE *f)
     fputs("; each kernel placed against the ceilings of the threads it ran on (per backend "
           "below the curves)</text>\n", f);
     fprintf(f, "<text x=\"%.1f\" y=\"66\" font-size=\"13\" fill=\"#444\">ceilings measured "
-               "with each backend's own probes, median of %d; core clock %.2f GHz measured, "
+               "with each backend's own probes, fastest of %d; core clock %.2f GHz measured, "
                "libcpuid's nominal %.2f GHz</text>\n",
             PX0, run->timing.repeats, run->machine.measured_ghz,
             run->machine.libcpuid_os_mhz * 1e-3);

@@ -91,7 +91,7 @@ static void machine(const roof_run *run, FILE *f)
         fprintf(f, "%s %s %s | %s", l ? "," : "", roof_level_names[l], a, b);
     }
     fprintf(f, "\n           DRAM: %s\n", run->ws[0].dram_note);
-    fprintf(f, "timing     median of %d repeats of at least %g ms each, after an untimed warm-up; "
+    fprintf(f, "timing     fastest of %d repeats of at least %g ms each, after an untimed warm-up; "
                "the clock is measured before and after each probe\n",
             run->timing.repeats, run->timing.min_time * 1e3);
     if (m->busy_tasks > 0)
@@ -158,8 +158,10 @@ static void bandwidth_table(const roof_run *run, FILE *f)
                "to the DRAM size; its plateaus are the levels\n"
                "(runs of sizes within %.0f%% of their median; median GB/s, sizes, +- half the "
                "spread of their repeats). read: the backend's\n"
-               "stream_read probe; read+write: an in-place update in its vector width "
-               "(bytes read + written). Fastest level first.\n", 100 * ROOF_PLATEAU_TOL);
+               "stream_read probe (independent sums); in its vector width: read+write, an "
+               "in-place update; write, memset; 2 reads+write,\n"
+               "a[i] = b[i] * c[i]; 3 reads+2 writes, a[i] *= c[i], b[i] *= c[i]. GB/s count the bytes moved (read + written); sizes "
+               "the bytes touched. Fastest level first.\n", 100 * ROOF_PLATEAU_TOL);
     for (int i = 0; i < run->n_be; i++) {
         const roof_backend_result *b = &run->be[i];
         if (!b->measured || !b->c.has_probes)
@@ -186,10 +188,11 @@ static void kernel_table(const roof_run *run, FILE *f)
     if (!any)
         return;
     fprintf(f, "\nKernels, per training step: FLOPs and bytes are the engine's counts "
-               "(core/model/op_cost.c); time is the median per step; the ceiling is\n"
+               "(core/model/op_cost.c); time is the fastest repeat's per step; the ceiling is\n"
                "min(peak, AI x bandwidth), the bandwidth that of the plateau serving the "
-               "kernel's largest call per thread on the faster of the\n"
-               "two streams (its mix of reads and writes lies between them), with the "
+               "footprint (bytes touched) of the kernel's largest\n"
+               "call per thread on the fastest stream (zero, which only stores: the write "
+               "stream); GB/s are its bytes moved over its time; with the\n"
                "backend's 1-thread ceilings for a kernel that ran on\n"
                "1 thread, its all-cores ones for a kernel the engine split over more (calls "
                "below the split size stay on 1 thread, even with\n"
@@ -208,16 +211,19 @@ static void kernel_table(const roof_run *run, FILE *f)
                 char note[512];
                 roof_threads_note(b, cfg, note, sizeof note);
                 fprintf(f, "\n%s on %s (%s)\n", b->name, cfg, note);
-                fprintf(f, "%-23s %5s %7s %9s %9s %7s %10s %8s %8s %5s %-10s %-7s %10s %6s %6s\n",
-                        "kernel", "calls", "threads", "FLOP", "bytes", "AI", "time us",
-                        "GFLOP/s", "GB/s", "level", "stream", "bound", "ceiling", "%",
-                        "noise%");
-                rule(f, 144);
+                fprintf(f, "%-23s %5s %7s %9s %9s %9s %7s %10s %8s %8s %5s %-13s %-7s %10s %6s "
+                           "%6s\n",
+                        "kernel", "calls", "threads", "FLOP", "bytes", "footprint", "AI",
+                        "time us", "GFLOP/s", "GB/s", "level", "stream", "bound", "ceiling",
+                        "%", "noise%");
+                rule(f, 157);
             }
-            char name[40], fl[16], by[16], ai[16], us[16], gf[16], gb[16], ce[24], pc[16];
+            char name[40], fl[16], by[16], fp[16], ai[16], us[16], gf[16], gb[16], ce[24],
+                pc[16];
             snprintf(name, sizeof name, "%s%s", kr->name, kr->native ? "" : " *");
             roof_fmt_si(fl, sizeof fl, kr->flops);
             roof_fmt_si(by, sizeof by, kr->bytes);
+            roof_fmt_bytes(fp, sizeof fp, kr->footprint);
             fmt3(ai, sizeof ai, kr->ai);
             fmt3(us, sizeof us, kr->seconds * 1e6);
             fmt3(gf, sizeof gf, kr->gflops);
@@ -235,8 +241,9 @@ static void kernel_table(const roof_run *run, FILE *f)
                 snprintf(pc, sizeof pc, "%.1f", kr->percent);
             else
                 snprintf(pc, sizeof pc, "-");
-            fprintf(f, "%-23s %5d %7d %9s %9s %7s %10s %8s %8s %5s %-10s %-7s %10s %6s %6.1f\n",
-                    name, kr->calls, kr->threads, fl, by, ai, us, gf, gb,
+            fprintf(f, "%-23s %5d %7d %9s %9s %9s %7s %10s %8s %8s %5s %-13s %-7s %10s %6s "
+                       "%6.1f\n",
+                    name, kr->calls, kr->threads, fl, by, fp, ai, us, gf, gb,
                     roof_level_names[kr->level], roof_stream_names[kr->stream],
                     placed ? (kr->compute_bound ? "compute" : "memory") : "-", ce, pc,
                     100 * kr->noise);

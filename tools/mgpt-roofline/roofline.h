@@ -105,6 +105,8 @@ typedef struct roof_isa {
 /* The widest float ISA a backend requires (from its descriptor's required features): the
  * ISA of its code, kernels and probes alike. */
 roof_isa roof_isa_of(uint32_t required_features);
+/* 1 for the ISA of a backend that requires no feature (the scalar backend's plain C). */
+int roof_isa_is_plain_c(const roof_isa *isa);
 
 typedef struct roof_uarch {
     const char *name;       /* "Sapphire/Emerald Rapids (Golden/Raptor Cove)" or NULL */
@@ -170,8 +172,20 @@ int roof_plateau_for(const roof_plateau *p, int n, double bytes);
  * there are two or more). */
 void roof_plateau_levels(int n, int level[]);
 
-enum { ROOF_READ, ROOF_UPDATE, ROOF_STREAMS };
-extern const char *const roof_stream_names[ROOF_STREAMS];   /* "read", "read+write" */
+/* The streams of the curve. A level's ceiling is a stream's plateau there; the streams
+ * differ in their mix of loads and stores, which sets what a core moves per cycle inside
+ * the caches. Bytes are those moved (loads + stores), the working set the bytes touched. */
+enum {
+    ROOF_READ,          /* the backend's stream_read probe: loads */
+    ROOF_UPDATE,        /* a[i] = a[i] * 0.5 + 0.5: a load and a store, 8 bytes */
+    ROOF_WRITE,         /* memset: stores, 4 bytes an element (every backend's zero) */
+    ROOF_READ2_WRITE,   /* a[i] = b[i] * c[i]: two loads and a store, 12 bytes */
+    ROOF_READ3_WRITE2,  /* a[i] *= c[i], b[i] *= c[i]: three loads and two stores, 20 bytes */
+    ROOF_STREAMS
+};
+extern const char *const roof_stream_names[ROOF_STREAMS];
+                    /* "read", "read+write", "write", "2 reads+write",
+                     * "3 reads+2 writes" */
 
 typedef struct roof_stream {
     roof_curve curve;
@@ -179,14 +193,18 @@ typedef struct roof_stream {
     int n_plateaus;
 } roof_stream;
 
-/* --- stream_update.c: the read+write stream --------------------------------------------- */
+/* --- store_streams.c: the streams that store --------------------------------------------- */
 
-/* a[i] = a[i] * 0.5 + 0.5 over n floats (64-byte aligned), `passes` times: 8 bytes an
- * element a pass. */
-typedef void (*roof_update_fn)(float *a, size_t n, int passes);
-/* The stream in the vector width of `lanes` fp32 lanes (16: AVX-512, 8: AVX, else SSE2,
- * the width the compiler gives the scalar backend's plain C); *isa names it. */
-roof_update_fn roof_update_for(int lanes, const char **isa);
+/* Runs a stream over n floats (64-byte aligned, holding 1.0) `passes` times; the bytes
+ * moved. */
+typedef double (*roof_store_fn)(float *a, size_t n, int passes);
+/* The storing streams in the vector width of `isa` (16 lanes: AVX-512, 8: AVX, else SSE2,
+ * the width the compiler gives the scalar backend's plain C); the write stream is libc's
+ * memset, which every backend's zero runs, and the scalar backend's read+write stream
+ * libc's memcpy, which its writing accumulate calls; fn[ROOF_READ] is NULL (the backend's
+ * probe). name[] says what each stream is written in. */
+void roof_streams_for(const roof_isa *isa, roof_store_fn fn[ROOF_STREAMS],
+                      const char *name[ROOF_STREAMS]);
 
 /* --- ceilings.c: the backends' probes, timed ------------------------------------------- */
 
@@ -215,7 +233,7 @@ typedef struct roof_ceilings {
     roof_bw bw[2][ROOF_LEVELS];    /* [threads index][level]: the read stream's plateaus
                                     * (roof_plateau_levels); threads 0 = no such plateau */
     roof_stream stream[2][ROOF_STREAMS];   /* [threads index][read, read+write] */
-    const char *stream_isa;        /* the ISA the read+write stream is written in */
+    const char *stream_isa[ROOF_STREAMS];   /* what each stream is written in */
     int n_thread_sets;             /* 1 when all cores is 1 core */
 } roof_ceilings;
 
@@ -224,8 +242,9 @@ typedef struct roof_timing {
     double min_time;
 } roof_timing;
 
-/* lanes: the backend's vector width (roof_isa), for the read+write stream. */
-int roof_measure_ceilings(const mgpt_probes *p, const roof_machine *m, int threads, int lanes,
+/* isa: the backend's code (roof_isa_of), for the storing streams. */
+int roof_measure_ceilings(const mgpt_probes *p, const roof_machine *m, int threads,
+                          const roof_isa *isa,
                           const roof_worksets ws[2], const roof_timing *t, const char *label,
                           roof_ceilings *out);
 void roof_buffers_free(void);
@@ -251,7 +270,17 @@ typedef struct roof_call {
     size_t n;
     mgpt_call_sizes sizes;    /* the call's sizes, as the kernel list's formulas name them */
     mgpt_cost cost;           /* mgpt_kernel_cost(slot, &sizes) */
+    double footprint;         /* roof_footprint(slot, &sizes) */
 } roof_call;
+
+/* The bytes a call touches, each byte once however often it is read or written: the working
+ * set that picks the memory level serving it, where the cost's bytes (cost.bytes) count
+ * the traffic, an array both read and written twice (accumulate's dst, Adam's moments).
+ * embed's rows of wte/dwte count once per token, at most V (N when V is 0: the kernel
+ * list's sizes do not carry the vocabulary; roof_step_calls fills it in), wpe/dwpe's T
+ * rows once. A slot without a formula here
+ * (one added to the kernel list later) counts its traffic. */
+double roof_footprint(int slot, const mgpt_call_sizes *s);
 
 /* Every kernel call of one training step of m, in the step's order: the forward walk, the
  * backward walk node by node, the backward walk's zeroing, the optimizer step; then the
@@ -282,7 +311,10 @@ typedef struct roof_kernel {
     int native;                  /* the backend's own kernel, not the scalar reference */
     int calls;                   /* calls per step (roof_step_calls of that slot) */
     double flops, bytes;         /* per step, engine's counts */
-    double max_call_bytes;       /* the largest call's bytes: its working set */
+    double max_call_bytes;       /* the largest call's bytes (traffic) */
+    double footprint;            /* the largest call's footprint (roof_footprint): its
+                                  * working set, which picks the level */
+    int writes_only;             /* it only stores (zero): placed on the write stream */
     double seconds;              /* median time per step */
     double seconds_min, seconds_max;
     int repeats;
@@ -314,11 +346,14 @@ int roof_measure_kernels(const mgpt_engine *e, const char *config, const roof_ti
 
 /* Fills ai, gflops, gbs, level, bound, ceilings and percent from the kernel's counts and
  * time and the backend's ceilings for the threads it ran on: the compute peak, and the
- * bandwidth the curves give its working set (its largest call's bytes, split over
- * `threads`): for each stream (read-only, read+write) the plateau that serves that size
- * (roof_plateau_for), and of the two the faster, since a kernel's mix of reads and writes
- * lies between them. A kernel without FLOPs (zero) is memory-bound, placed against that
- * bandwidth alone. */
+ * bandwidth the curves give its working set (its largest call's footprint, split over
+ * `threads`; not its traffic, which counts re-read bytes again): for each stream the
+ * plateau that serves that size (roof_plateau_for), or a faster one at larger sizes (the
+ * curve rose: overhead at small sizes), and of them the fastest, since a
+ * kernel's mix of loads and stores may be any of theirs; a kernel that only stores
+ * (writes_only) on the write stream alone, when it was measured. Its achieved bandwidth is
+ * its traffic over its time. A kernel without FLOPs (zero) is memory-bound, placed against
+ * that bandwidth alone. */
 void roof_place(roof_kernel *k, double peak_gflops, const roof_stream streams[ROOF_STREAMS],
                 int threads);
 /* The threads of the ceilings a kernel that ran on `kernel_threads` is placed against: 1,
