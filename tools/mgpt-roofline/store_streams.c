@@ -17,7 +17,6 @@
  * The buffer holds 1.0 everywhere, which the vector streams keep (1 * 0.5 + 0.5, 1 * 1): no denormals, no
  * overflow; the libc streams (below) leave zeros or copies, which the others keep finite
  * too. Each returns the bytes it moved. */
-#include <immintrin.h>
 #include <string.h>
 #include "roofline.h"
 
@@ -28,129 +27,55 @@ static size_t third(size_t n)
     return n / 3 / 16 * 16;
 }
 
-__attribute__((target("avx512f"))) static double update16(float *a, size_t n, int passes)
-{
-    const __m512 h = _mm512_set1_ps(0.5f);
-    for (int p = 0; p < passes; p++) {
-        size_t i = 0;
-        for (; i + 64 <= n; i += 64)
-#pragma GCC unroll 4
-            for (int u = 0; u < 64; u += 16)
-                _mm512_store_ps(a + i + u,
-                                _mm512_add_ps(_mm512_mul_ps(_mm512_load_ps(a + i + u), h), h));
-        for (; i < n; i++)
-            a[i] = a[i] * 0.5f + 0.5f;
+/* One width's three streams, written once in GCC's vector extension: only the width and
+ * the target differ between the widths (the target attribute picks the instructions; W = 4
+ * is the baseline's SSE2). may_alias: the vectors are read from and stored to float arrays. */
+#define STORE_STREAMS(W, TARGET)                                                          \
+    typedef float vec##W __attribute__((vector_size(4 * (W)), may_alias));               \
+    TARGET static double update##W(float *a, size_t n, int passes)                       \
+    {                                                                                     \
+        for (int p = 0; p < passes; p++) {                                                \
+            size_t i = 0;                                                                 \
+            for (; i + 4 * (W) <= n; i += 4 * (W))                                        \
+                _Pragma("GCC unroll 4") for (int u = 0; u < 4 * (W); u += (W))            \
+                {                                                                         \
+                    vec##W *v = (vec##W *)(a + i + u);                                    \
+                    *v = *v * 0.5f + 0.5f;                                                \
+                }                                                                         \
+            for (; i < n; i++)                                                            \
+                a[i] = a[i] * 0.5f + 0.5f;                                                \
+        }                                                                                 \
+        return 8.0 * (double)n * passes;                                                  \
+    }                                                                                     \
+    TARGET static double mul##W(float *a, size_t n, int passes)                          \
+    {                                                                                     \
+        size_t m = third(n);                                                              \
+        const float *b = a + m, *c = a + 2 * m;                                           \
+        for (int p = 0; p < passes; p++)                                                  \
+            _Pragma("GCC unroll 4") for (size_t i = 0; i < m; i += (W))                   \
+                *(vec##W *)(a + i) = *(const vec##W *)(b + i) * *(const vec##W *)(c + i); \
+        return 12.0 * (double)m * passes;                                                 \
+    }                                                                                     \
+    TARGET static double accum##W(float *a, size_t n, int passes)                        \
+    {                                                                                     \
+        size_t m = third(n);                                                              \
+        float *b = a + m;                                                                 \
+        const float *c = a + 2 * m;                                                       \
+        for (int p = 0; p < passes; p++)                                                  \
+            _Pragma("GCC unroll 4") for (size_t i = 0; i < m; i += (W))                   \
+            {                                                                             \
+                vec##W cv = *(const vec##W *)(c + i);                                     \
+                *(vec##W *)(a + i) *= cv;                                                 \
+                *(vec##W *)(b + i) *= cv;                                                 \
+            }                                                                             \
+        return 20.0 * (double)m * passes;                                                 \
     }
-    return 8.0 * (double)n * passes;
-}
 
-__attribute__((target("avx512f"))) static double mul16(float *a, size_t n, int passes)
-{
-    size_t m = third(n);
-    const float *b = a + m, *c = a + 2 * m;
-    for (int p = 0; p < passes; p++)
-#pragma GCC unroll 4
-        for (size_t i = 0; i < m; i += 16)
-            _mm512_store_ps(a + i, _mm512_mul_ps(_mm512_load_ps(b + i), _mm512_load_ps(c + i)));
-    return 12.0 * (double)m * passes;
-}
-
-__attribute__((target("avx512f"))) static double accum16(float *a, size_t n, int passes)
-{
-    size_t m = third(n);
-    float *b = a + m;
-    const float *c = a + 2 * m;
-    for (int p = 0; p < passes; p++)
-#pragma GCC unroll 4
-        for (size_t i = 0; i < m; i += 16) {
-            _mm512_store_ps(a + i, _mm512_mul_ps(_mm512_load_ps(a + i), _mm512_load_ps(c + i)));
-            _mm512_store_ps(b + i, _mm512_mul_ps(_mm512_load_ps(b + i), _mm512_load_ps(c + i)));
-        }
-    return 20.0 * (double)m * passes;
-}
-
-__attribute__((target("avx"))) static double update8(float *a, size_t n, int passes)
-{
-    const __m256 h = _mm256_set1_ps(0.5f);
-    for (int p = 0; p < passes; p++) {
-        size_t i = 0;
-        for (; i + 32 <= n; i += 32)
-#pragma GCC unroll 4
-            for (int u = 0; u < 32; u += 8)
-                _mm256_store_ps(a + i + u,
-                                _mm256_add_ps(_mm256_mul_ps(_mm256_load_ps(a + i + u), h), h));
-        for (; i < n; i++)
-            a[i] = a[i] * 0.5f + 0.5f;
-    }
-    return 8.0 * (double)n * passes;
-}
-
-__attribute__((target("avx"))) static double mul8(float *a, size_t n, int passes)
-{
-    size_t m = third(n);
-    const float *b = a + m, *c = a + 2 * m;
-    for (int p = 0; p < passes; p++)
-#pragma GCC unroll 4
-        for (size_t i = 0; i < m; i += 8)
-            _mm256_store_ps(a + i, _mm256_mul_ps(_mm256_load_ps(b + i), _mm256_load_ps(c + i)));
-    return 12.0 * (double)m * passes;
-}
-
-__attribute__((target("avx"))) static double accum8(float *a, size_t n, int passes)
-{
-    size_t m = third(n);
-    float *b = a + m;
-    const float *c = a + 2 * m;
-    for (int p = 0; p < passes; p++)
-#pragma GCC unroll 4
-        for (size_t i = 0; i < m; i += 8) {
-            _mm256_store_ps(a + i, _mm256_mul_ps(_mm256_load_ps(a + i), _mm256_load_ps(c + i)));
-            _mm256_store_ps(b + i, _mm256_mul_ps(_mm256_load_ps(b + i), _mm256_load_ps(c + i)));
-        }
-    return 20.0 * (double)m * passes;
-}
-
+STORE_STREAMS(16, __attribute__((target("avx512f"))))
+STORE_STREAMS(8, __attribute__((target("avx"))))
 /* SSE: the sse backend's width, and the scalar backend's too, whose plain C the compiler
  * vectorises with the baseline's SSE2 */
-static double update4(float *a, size_t n, int passes)
-{
-    const __m128 h = _mm_set1_ps(0.5f);
-    for (int p = 0; p < passes; p++) {
-        size_t i = 0;
-        for (; i + 16 <= n; i += 16)
-#pragma GCC unroll 4
-            for (int u = 0; u < 16; u += 4)
-                _mm_store_ps(a + i + u, _mm_add_ps(_mm_mul_ps(_mm_load_ps(a + i + u), h), h));
-        for (; i < n; i++)
-            a[i] = a[i] * 0.5f + 0.5f;
-    }
-    return 8.0 * (double)n * passes;
-}
-
-static double mul4(float *a, size_t n, int passes)
-{
-    size_t m = third(n);
-    const float *b = a + m, *c = a + 2 * m;
-    for (int p = 0; p < passes; p++)
-#pragma GCC unroll 4
-        for (size_t i = 0; i < m; i += 4)
-            _mm_store_ps(a + i, _mm_mul_ps(_mm_load_ps(b + i), _mm_load_ps(c + i)));
-    return 12.0 * (double)m * passes;
-}
-
-static double accum4(float *a, size_t n, int passes)
-{
-    size_t m = third(n);
-    float *b = a + m;
-    const float *c = a + 2 * m;
-    for (int p = 0; p < passes; p++)
-#pragma GCC unroll 4
-        for (size_t i = 0; i < m; i += 4) {
-            _mm_store_ps(a + i, _mm_mul_ps(_mm_load_ps(a + i), _mm_load_ps(c + i)));
-            _mm_store_ps(b + i, _mm_mul_ps(_mm_load_ps(b + i), _mm_load_ps(c + i)));
-        }
-    return 20.0 * (double)m * passes;
-}
+STORE_STREAMS(4, )
 
 /* Every backend's zero is memset: the scalar one calls it, and GCC turns the SIMD
  * backends' loops of zero stores into a call to it (objdump shows the call). It is libc's
