@@ -108,7 +108,7 @@ TEST_P(Decode, LogitsEqualTheFullForwardAtEveryPosition)
         else
             EXPECT_LE(row_error(got, want, V), tol) << "position " << t;
     }
-    EXPECT_EQ(d->len, T);
+    EXPECT_EQ(d->len[0], T);
     mgpt_decoder_free(d);
 }
 
@@ -183,6 +183,118 @@ TEST_P(Decode, SameSamplesAsTheFullForwardSampler)
 
 INSTANTIATE_TEST_SUITE_P(AllBackends, Decode, ::testing::ValuesIn(mgpt_test::backend_names()),
                          mgpt_test::param_name);
+// Several sequences in one pass, at different positions, sliding at different times: each
+// sequence's logits are the bits it gets decoded alone, and a prefix fed as one pass of
+// many rows gives the bits of feeding it token by token.
+TEST_P(Decode, BatchAndFeedGiveEachSequenceTheBitsItGetsAlone)
+{
+    Registry reg;
+    Instance in(reg, GetParam().c_str());
+    if (!in.ok())
+        GTEST_SKIP() << in.why();
+    Trained tr(in.compute(), "e32_L2_b36_B2", 10);
+    ASSERT_TRUE(tr.ok()) << tr.why;
+    mgpt_model *m = tr.one;
+    int T = m->T, V = m->cfg.vocab_size, S = 5, steps = 3 * T + 3;
+    char err[256] = "";
+    mgpt_decoder *b = mgpt_decoder_create_batch(m, in.compute(), S, err, sizeof err);
+    mgpt_decoder *one = mgpt_decoder_create(m, in.compute(), err, sizeof err);
+    ASSERT_TRUE(b && one) << err;
+    std::vector<std::vector<int>> tok;
+    for (int s = 0; s < S; s++)
+        tok.push_back(document(steps, V, 100 + (unsigned)s));
+    // alone: every sequence's logits after each of its tokens
+    std::vector<std::vector<float>> alone((size_t)S);
+    for (int s = 0; s < S; s++) {
+        mgpt_decoder_reset(one);
+        for (int t = 0; t < steps; t++) {
+            const float *l = mgpt_decoder_step(one, tok[(size_t)s][(size_t)t]);
+            alone[(size_t)s].insert(alone[(size_t)s].end(), l, l + V);
+        }
+    }
+    // batched: sequence s sits out the passes where (pass + s) % 4 == 0, so the rows of a
+    // pass are at different positions and the windows slide in different passes
+    std::vector<int> next((size_t)S, 0);
+    for (int pass = 0, done = 0; done < S; pass++) {
+        std::vector<int> seq, id;
+        for (int s = 0; s < S; s++)
+            if (next[(size_t)s] < steps && (pass + s) % 4 != 0) {
+                seq.push_back(s);
+                id.push_back(tok[(size_t)s][(size_t)next[(size_t)s]]);
+            }
+        if (seq.empty())
+            continue;
+        const float *l = mgpt_decoder_step_batch(b, seq.data(), id.data(), (int)seq.size());
+        for (size_t i = 0; i < seq.size(); i++) {
+            int s = seq[i], t = next[(size_t)s]++;
+            ASSERT_EQ(0, memcmp(l + i * (size_t)V, &alone[(size_t)s][(size_t)t * V],
+                                (size_t)V * sizeof(float)))
+                << "sequence " << s << ", token " << t << ", pass " << pass;
+            ASSERT_LE(b->len[s], T);
+            done += next[(size_t)s] == steps;
+        }
+    }
+    // fed: a prefix past the block in one call, then a copy of that sequence stepped on
+    for (int cut : {1, T - 1, T, 2 * T + 5}) {
+        mgpt_decoder_reset(b);
+        const float *l = mgpt_decoder_feed(b, 2, tok[2].data(), cut);
+        ASSERT_EQ(0, memcmp(l, &alone[2][(size_t)(cut - 1) * V], (size_t)V * sizeof(float)))
+            << "fed " << cut << " tokens";
+        mgpt_decoder_copy(b, 4, 2);
+        int s4 = 4;
+        l = mgpt_decoder_step_batch(b, &s4, &tok[2][(size_t)cut], 1);
+        ASSERT_EQ(0, memcmp(l, &alone[2][(size_t)cut * V], (size_t)V * sizeof(float)))
+            << "the copy of a sequence fed " << cut << " tokens, one step on";
+    }
+    mgpt_decoder_free(b);
+    mgpt_decoder_free(one);
+}
+
+// A batch of samples: each sample's text is the one mgpt_generate gives alone with the
+// same random stream, prompt included.
+TEST_P(Decode, BatchOfSamplesGivesEachTheTextItGetsAlone)
+{
+    Registry reg;
+    Instance in(reg, GetParam().c_str());
+    if (!in.ok())
+        GTEST_SKIP() << in.why();
+    Trained tr(in.compute(), "e32_L2_b16_B4", 40);
+    ASSERT_TRUE(tr.ok()) << tr.why;
+    mgpt_test::NamesData &nd = mgpt_test::NamesData::get();
+    mgpt_model *m = tr.one;
+    const int S = 6;
+    char err[256] = "";
+    mgpt_decoder *b = mgpt_decoder_create_batch(m, in.compute(), S, err, sizeof err);
+    mgpt_decoder *one = mgpt_decoder_create(m, in.compute(), err, sizeof err);
+    ASSERT_TRUE(b && one) << err;
+    mgpt_sample_opts o;
+    mgpt_sample_defaults(&o, m);
+    o.temperature = 1.2f;   // long, varied samples, some past the block
+    int prompt[2] = {nd.vocab.id['a'], nd.vocab.id['l']};
+    for (int n_prompt : {0, 2}) {
+        std::vector<mgpt_rng> r((size_t)S);
+        for (int i = 0; i < S; i++)
+            mgpt_rng_seed(&r[(size_t)i], 7, MGPT_STREAM_SAMPLE + 10 * (uint64_t)i);
+        size_t cap = 60;
+        std::vector<char> out((size_t)S * cap);
+        std::vector<int> lens((size_t)S);
+        ASSERT_EQ(0, mgpt_generate_batch(b, &nd.vocab, r.data(), &o, prompt, n_prompt, 40, S,
+                                         out.data(), cap, lens.data()));
+        for (int i = 0; i < S; i++) {
+            mgpt_rng ri;
+            mgpt_rng_seed(&ri, 7, MGPT_STREAM_SAMPLE + 10 * (uint64_t)i);
+            std::vector<char> a(cap);
+            int na = mgpt_generate(one, &nd.vocab, &ri, &o, prompt, n_prompt, 40, a.data(), cap,
+                                   nullptr, nullptr);
+            EXPECT_EQ(na, lens[(size_t)i]);
+            EXPECT_STREQ(a.data(), out.data() + (size_t)i * cap)
+                << "sample " << i << ", prompt of " << n_prompt;
+        }
+    }
+    mgpt_decoder_free(b);
+    mgpt_decoder_free(one);
+}
+
 
 // Past the block: the cache never holds more than block_size positions, and after each
 // slide the logits are the full forward's over the window's tokens at positions 0.. (the
@@ -203,18 +315,18 @@ TEST(DecodeWindow, SlidesByHalfABlockAndMatchesAFullForwardOfTheWindow)
     int checked = 0;
     for (size_t i = 0; i < tok.size(); i++) {
         const float *got = mgpt_decoder_step(d, tok[i]);
-        ASSERT_GE(d->len, 1);
-        ASSERT_LE(d->len, T);
+        ASSERT_GE(d->len[0], 1);
+        ASSERT_LE(d->len[0], T);
         if (i < (size_t)T) {
-            EXPECT_EQ(d->len, (int)i + 1);
+            EXPECT_EQ(d->len[0], (int)i + 1);
         }
         // the window's tokens are the last len tokens fed, in order
-        for (int j = 0; j < d->len; j++)
-            ASSERT_EQ(d->window[j], tok[i + 1 - (size_t)d->len + (size_t)j]);
+        for (int j = 0; j < d->len[0]; j++)
+            ASSERT_EQ(d->window[j], tok[i + 1 - (size_t)d->len[0] + (size_t)j]);
         for (int j = 0; j < T; j++)
-            m->tokens[j] = j < d->len ? d->window[j] : MGPT_BOS;
+            m->tokens[j] = j < d->len[0] ? d->window[j] : MGPT_BOS;
         mgpt_model_forward(m);
-        const float *want = mgpt_model_logits(m, 0, d->len - 1);
+        const float *want = mgpt_model_logits(m, 0, d->len[0] - 1);
         for (int v = 0; v < V; v++)
             ASSERT_EQ(got[v], want[v]) << "token " << i << ", id " << v;
         checked++;
