@@ -541,9 +541,9 @@ TEST(BenchGenerate, PrintsTheTableAndWritesJsonWithEveryField)
 {
     std::string js = tmp_path("generate.json");
     Outcome r = bench("generate --config e16_L1_b8 --tokens 20 --repeats 1 --backend scalar "
-                      "--threads 1 --json " + quote(js));
+                      "--threads 1 --batch 1,3 --json " + quote(js));
     ASSERT_EQ(r.status, 0) << r.out;
-    for (const char *col : {"cached tok/s", "full tok/s", "speed-up", "train ms/pos", "ratio"})
+    for (const char *col : {"batch", "cached tok/s", "full tok/s", "speed-up", "train ms/pos", "ratio"})
         EXPECT_NE(r.out.find(col), std::string::npos) << col << "\n" << r.out;
     EXPECT_NE(r.out.find("scalar   e16_L1_b8"), std::string::npos) << r.out;
     json_error_t je;
@@ -556,9 +556,21 @@ TEST(BenchGenerate, PrintsTheTableAndWritesJsonWithEveryField)
     EXPECT_EQ(num(set, "tokens"), 20);
     EXPECT_EQ(num(set, "repeats"), 1);
     EXPECT_EQ(num(set, "threads"), 1);
+    json_t *sizes = json_object_get(set, "batch");
+    ASSERT_EQ(json_array_size(sizes), 2u);
+    EXPECT_EQ(json_integer_value(json_array_get(sizes, 1)), 3);
     json_t *res = json_object_get(root, "results");
-    ASSERT_EQ(json_array_size(res), 1u);
-    json_t *o = json_array_get(res, 0);
+    ASSERT_EQ(json_array_size(res), 2u);   // a result per batch size
+    json_t *o = json_array_get(res, 0), *o3 = json_array_get(res, 1);
+    EXPECT_EQ(num(o, "batch"), 1);
+    EXPECT_EQ(num(o3, "batch"), 3);
+    // the full-forward and training figures are shared; the cached ones are the batch's
+    EXPECT_EQ(num(o3, "full_ms_per_token"), num(o, "full_ms_per_token"));
+    EXPECT_EQ(num(o3, "train_ms_per_position"), num(o, "train_ms_per_position"));
+    EXPECT_GT(num(o3, "cached_ms_per_token"), 0);
+    EXPECT_NEAR(num(o3, "cached_vs_train_position"),
+                num(o3, "cached_ms_per_token") / num(o3, "train_ms_per_position"),
+                1e-9 * num(o3, "cached_vs_train_position"));
     EXPECT_STREQ(json_string_value(json_object_get(o, "backend")), "scalar");
     EXPECT_STREQ(json_string_value(json_object_get(o, "config")), "e16_L1_b8");
     EXPECT_EQ(num(o, "block_size"), 8);
@@ -601,6 +613,11 @@ TEST(BenchGenerate, BadOptionsExit2WithAMessage)
         {"generate --tokens x", "--tokens"},
         {"generate --repeats 0", "--repeats"},
         {"generate --full-time 0", "--full-time"},
+        {"generate --batch 0", "--batch"},
+        {"generate --batch 1,x", "--batch"},
+        {"generate --batch 257", "--batch"},
+        {"generate --batch ,", "--batch"},
+        {"generate --batch 1,2,3,4,5,6,7,8,9", "at most 8"},
         {"generate --threads 0", "--threads"},
         {"generate --config e16_L1", "config name"},
         {"generate --config e16_L1_b8_B4", "one document"},

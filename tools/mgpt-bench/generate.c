@@ -1,7 +1,9 @@
 /* `mgpt-bench generate`: the speed of generation, per config and backend, on a model of
  * random weights (seeded as `run` seeds its models), three ways in one run:
  *   cached        N tokens through the key/value cache (model/decode.h) from an empty
- *                 cache, the window's slides past the block included;
+ *                 cache, the window's slides past the block included; per --batch S, S
+ *                 sequences of N tokens at once (one pass per token of all S, as
+ *                 `mgpt sample` draws a batch of samples), per token = time / (S N);
  *   full forward  the method before the cache, as mgpt_sample runs it: one forward pass of
  *                 the inference model over the whole block (the window, cropped to its last
  *                 block_size tokens, then BOS padding) per token;
@@ -35,6 +37,8 @@ static const char *const CMD = "generate";
 #define GEN_STREAM_TOKENS 0x67656eull   /* "gen": the fed tokens, apart from init */
 #define GEN_TRAIN_TIME 0.05             /* seconds of training forwards per repeat, at least */
 #define GEN_MAX_FORWARDS 100000
+#define GEN_MAX_BATCHES 8
+#define GEN_MAX_BATCH 256
 
 static const char *const default_configs[] = {"e128_L4_b64", "e128_L4_b1024", NULL};
 
@@ -56,6 +60,9 @@ static void usage(void)
            "      --repeats=N      timed runs; the figures are their medians (default 5)\n"
            "      --full-time=SEC  at most about SEC seconds per repeat for the full-forward\n"
            "                       method: fewer tokens when N would take longer (default 2)\n"
+           "      --batch=S[,S...] sequences generated at once through the cache, 1..%d,\n"
+           "                       a row of the table each (default 1,16: one sample, and\n"
+           "                       a batch of samples as mgpt sample draws them)\n"
            "  -t, --threads=N      threads every backend runs on, 1..%d (default: one per\n"
            "                       physical core)\n"
            "      --json=FILE      write machine, settings and results as JSON\n"
@@ -65,11 +72,12 @@ static void usage(void)
            "Columns: cached and full tokens/s; 'full N' the tokens the full-forward method\n"
            "ran per repeat (marked * when fewer than --tokens); speed-up = full ms/token over\n"
            "cached ms/token; train ms/pos = a training block's forward / block_size; ratio =\n"
-           "cached ms/token over train ms/pos. A warm-up pass precedes the timed repeats.\n"
+           "cached ms/token over train ms/pos; with batch S, cached ms/token is a pass's\n"
+           "time over its S tokens. A warm-up pass precedes the timed repeats.\n"
            "\n"
            "Exit status: 0 on success; 1 if a measurement failed or a file could not be\n"
            "written; 2 on a bad command line.\n",
-           MGPT_MAX_THREADS);
+           GEN_MAX_BATCH, MGPT_MAX_THREADS);
 }
 
 /* --- the command line ------------------------------------------------------------------ */
@@ -77,6 +85,7 @@ static void usage(void)
 typedef struct gen_args {
     tool_names named, configs;
     int all, threads, tokens, repeats, quiet;
+    int batch[GEN_MAX_BATCHES], n_batch;
     double full_time;
     const char *json_path;
 } gen_args;
@@ -87,10 +96,34 @@ static void gen_args_free(gen_args *a)
     tool_names_free(&a->configs);
 }
 
+/* --batch's list into a->batch: 1..GEN_MAX_BATCHES sizes, each 1..GEN_MAX_BATCH. */
+static int parse_batches(const char *arg, gen_args *a)
+{
+    char buf[256], *save = NULL;
+    snprintf(buf, sizeof buf, "%s", arg);
+    a->n_batch = 0;
+    for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        if (a->n_batch == GEN_MAX_BATCHES) {
+            tool_error(CMD, "--batch: at most %d sizes", GEN_MAX_BATCHES);
+            tool_try_help(CMD);
+            return -1;
+        }
+        if (bench_parse_int(CMD, "batch", t, 1, GEN_MAX_BATCH, &a->batch[a->n_batch]) != 0)
+            return -1;
+        a->n_batch++;
+    }
+    if (a->n_batch == 0) {
+        tool_error(CMD, "--batch: give one size or more, 1..%d", GEN_MAX_BATCH);
+        tool_try_help(CMD);
+        return -1;
+    }
+    return 0;
+}
+
 /* 1 to run, else 0 with *rc the exit status; a is to be freed either way. */
 static int gen_parse(int argc, char **argv, gen_args *a, int *rc)
 {
-    enum { OPT_TOKENS = TOOL_OPT_OWN, OPT_FULL_TIME };
+    enum { OPT_TOKENS = TOOL_OPT_OWN, OPT_FULL_TIME, OPT_BATCH };
     static const struct option longopts[] = {
         {"backend", required_argument, NULL, 'b'},
         {"all-backends", no_argument, NULL, 'a'},
@@ -99,12 +132,14 @@ static int gen_parse(int argc, char **argv, gen_args *a, int *rc)
         {"repeats", required_argument, NULL, TOOL_OPT_REPEATS},
         {"tokens", required_argument, NULL, OPT_TOKENS},
         {"full-time", required_argument, NULL, OPT_FULL_TIME},
+        {"batch", required_argument, NULL, OPT_BATCH},
         {"json", required_argument, NULL, 'j'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    *a = (gen_args){.tokens = 512, .repeats = 5, .full_time = 2.0};
+    *a = (gen_args){.tokens = 512, .repeats = 5, .full_time = 2.0, .batch = {1, 16},
+                    .n_batch = 2};
     int c;
     *rc = BENCH_USAGE;
     optind = 0; /* glibc: a full restart of getopt */
@@ -136,6 +171,10 @@ static int gen_parse(int argc, char **argv, gen_args *a, int *rc)
             break;
         case OPT_FULL_TIME:
             if (bench_parse_double(CMD, "full-time", optarg, 0, 1, &a->full_time) != 0)
+                return 0;
+            break;
+        case OPT_BATCH:
+            if (parse_batches(optarg, a) != 0)
                 return 0;
             break;
         case 'j':
@@ -208,11 +247,13 @@ typedef struct gen_result {
     mgpt_config cfg;
     size_t params;
     int threads;
-    int tokens;                 /* generated through the cache per repeat */
+    int batch;                  /* sequences generated at once through the cache */
+    int tokens;                 /* generated through the cache per repeat and sequence */
     int full_tokens;            /* run by the full-forward method per repeat (<= tokens) */
     int train_forwards;         /* training forwards per repeat */
     long cached_positions;      /* positions the cache encoded for them, slides included */
-    double cached_ms, full_ms, train_ms;  /* medians: per token, per token, per block */
+    double cached_ms, full_ms, train_ms;  /* medians: per token (of a pass's batch of
+                                           * tokens), per token, per block */
     double cached_min, cached_max, full_min, full_max;
     double train_ms_per_position;
     double flops_full_forward;  /* the engine's count of one block's inference forward */
@@ -252,13 +293,19 @@ static long cached_positions(int n, int T)
     return p;
 }
 
-/* The n tokens through the cache from empty; the last logits' first value (to check). */
-static float run_cached(mgpt_decoder *d, const int *seq, int n)
+/* S sequences of n tokens (seq + s * n) through the cache from empty, one pass per token
+ * of all S; the last logits' first value (to check). */
+static float run_cached(mgpt_decoder *d, const int *seq, int n, int S, int *ids, int *tok)
 {
     const float *logits = NULL;
     mgpt_decoder_reset(d);
-    for (int i = 0; i < n; i++)
-        logits = mgpt_decoder_step(d, seq[i]);
+    for (int s = 0; s < S; s++)
+        ids[s] = s;
+    for (int i = 0; i < n; i++) {
+        for (int s = 0; s < S; s++)
+            tok[s] = seq[(size_t)s * n + i];
+        logits = mgpt_decoder_step_batch(d, ids, tok, S);
+    }
     return logits[0];
 }
 
@@ -295,95 +342,117 @@ static int fill(double budget, double dt, int max)
     return want < 1 ? 1 : want > max ? max : (int)want;
 }
 
+/* One config on one backend: a result per --batch size into r[0 .. a->n_batch), the
+ * full-forward and training figures the same in each. */
 static int measure(const char *backend, const mgpt_compute *c, const char *config,
                    const gen_args *a, int threads, const char *progress, gen_result *r)
 {
-    memset(r, 0, sizeof *r);
-    snprintf(r->backend, sizeof r->backend, "%s", backend);
-    snprintf(r->config, sizeof r->config, "%s", config);
     char err[512];
     mgpt_config cfg = {.vocab_size = 27};
-    int B, rc = -1, N = a->tokens, R = a->repeats;
+    int B, rc = -1, N = a->tokens, R = a->repeats, NB = a->n_batch, S = 1;
     if (mgpt_config_parse_name(config, &cfg, &B, err, sizeof err) != 0) {
         tool_error(CMD, "%s", err);
         return -1;
     }
+    for (int j = 0; j < NB; j++)
+        S = a->batch[j] > S ? a->batch[j] : S;
     int T = cfg.block_size, V = cfg.vocab_size;
     mgpt_model *train = mgpt_model_create(&cfg, 1, c, err, sizeof err), *infer = NULL;
     mgpt_decoder *d = NULL;
     if (train)
         infer = mgpt_model_create_for(&cfg, 1, T, MGPT_MODEL_INFER, c, err, sizeof err);
     if (infer)
-        d = mgpt_decoder_create(infer, c, err, sizeof err);
-    int *seq = malloc((size_t)N * sizeof *seq);
-    double *cached = malloc((size_t)R * sizeof *cached), *full = malloc((size_t)R * sizeof *full);
-    double *tr = malloc((size_t)R * sizeof *tr);
-    if (!d || !seq || !cached || !full || !tr) {
+        d = mgpt_decoder_create_batch(infer, c, S, err, sizeof err);
+    int *seq = malloc((size_t)S * N * sizeof *seq), *ids = malloc((size_t)S * sizeof *ids);
+    int *tok = malloc((size_t)S * sizeof *tok);
+    double *cached = malloc((size_t)NB * R * sizeof *cached);
+    double *full = malloc((size_t)R * sizeof *full), *tr = malloc((size_t)R * sizeof *tr);
+    if (!d || !seq || !ids || !tok || !cached || !full || !tr) {
         tool_error(CMD, "%s on %s: %s", config, backend, d ? "out of memory" : err);
         goto done;
     }
     mgpt_model_init(train, GEN_SEED);
     mgpt_model_copy_params(infer, train);
-    /* BOS, then pseudo-random tokens that are not BOS */
+    /* per sequence: BOS, then pseudo-random tokens that are not BOS */
     mgpt_rng rng;
     mgpt_rng_seed(&rng, GEN_SEED, GEN_STREAM_TOKENS);
-    seq[0] = MGPT_BOS;
-    for (int i = 1; i < N; i++)
-        seq[i] = 1 + (int)mgpt_rng_below(&rng, (uint64_t)(V - 1));
+    for (int s = 0; s < S; s++) {
+        seq[(size_t)s * N] = MGPT_BOS;
+        for (int i = 1; i < N; i++)
+            seq[(size_t)s * N + i] = 1 + (int)mgpt_rng_below(&rng, (uint64_t)(V - 1));
+    }
     /* the training block: the sequence's first T tokens (repeated if shorter), each
      * position's target the next one, all unmasked */
     for (int t = 0; t < T; t++) {
         train->tokens[t] = seq[t % N];
         train->targets[t] = seq[(t + 1) % N];
     }
-    r->cfg = cfg;
-    r->params = train->num_floats;
-    r->threads = threads;
-    r->tokens = N;
-    r->cached_positions = cached_positions(N, T);
-    r->flops_full_forward = mgpt_graph_cost(&infer->graph, 0).flops;
-    r->flops_train_position = mgpt_graph_cost(&train->graph, 0).flops / T;
+    gen_result r0;
+    memset(&r0, 0, sizeof r0);
+    snprintf(r0.backend, sizeof r0.backend, "%s", backend);
+    snprintf(r0.config, sizeof r0.config, "%s", config);
+    r0.cfg = cfg;
+    r0.params = train->num_floats;
+    r0.threads = threads;
+    r0.tokens = N;
+    r0.cached_positions = cached_positions(N, T);
+    r0.flops_full_forward = mgpt_graph_cost(&infer->graph, 0).flops;
+    r0.flops_train_position = mgpt_graph_cost(&train->graph, 0).flops / T;
 
-    /* warm-up: a cached pass; two full forwards and two training forwards, the second of
-     * each timed to size the repeats */
-    float check = run_cached(d, seq, N);
+    /* warm-up: a cached pass of the largest batch; two full forwards and two training
+     * forwards, the second of each timed to size the repeats */
+    float check = run_cached(d, seq, N, S, ids, tok);
     run_full(infer, seq, 1);
     double t0 = now();
     check += run_full(infer, seq, 1);
-    r->full_tokens = fill(a->full_time, now() - t0, N);
+    r0.full_tokens = fill(a->full_time, now() - t0, N);
     run_train(train, 1);
     t0 = now();
     check += run_train(train, 1);
-    r->train_forwards = fill(GEN_TRAIN_TIME, now() - t0, GEN_MAX_FORWARDS);
-    if (!a->quiet && progress)
-        bench_note("mgpt-bench: %s: %d repeat%s of %d tokens cached, %d full forward%s, "
-                   "%d training forward%s", progress, R, R == 1 ? "" : "s", N, r->full_tokens,
-                   r->full_tokens == 1 ? "" : "s", r->train_forwards,
-                   r->train_forwards == 1 ? "" : "s");
+    r0.train_forwards = fill(GEN_TRAIN_TIME, now() - t0, GEN_MAX_FORWARDS);
+    if (!a->quiet && progress) {
+        char sizes[GEN_MAX_BATCHES * 5] = "";
+        for (int j = 0, at = 0; j < NB; j++)
+            at += snprintf(sizes + at, sizeof sizes - (size_t)at, "%s%d", j ? "," : "",
+                           a->batch[j]);
+        bench_note("mgpt-bench: %s: %d repeat%s of %d tokens cached (batch %s), %d full "
+                   "forward%s, %d training forward%s", progress, R, R == 1 ? "" : "s", N,
+                   sizes, r0.full_tokens, r0.full_tokens == 1 ? "" : "s", r0.train_forwards,
+                   r0.train_forwards == 1 ? "" : "s");
+    }
 
     for (int i = 0; i < R; i++) {
+        for (int j = 0; j < NB; j++) {
+            t0 = now();
+            check += run_cached(d, seq, N, a->batch[j], ids, tok);
+            cached[(size_t)j * R + i] = 1e3 * (now() - t0) / ((double)N * a->batch[j]);
+        }
         t0 = now();
-        check += run_cached(d, seq, N);
-        cached[i] = 1e3 * (now() - t0) / N;
+        check += run_full(infer, seq, r0.full_tokens);
+        full[i] = 1e3 * (now() - t0) / r0.full_tokens;
         t0 = now();
-        check += run_full(infer, seq, r->full_tokens);
-        full[i] = 1e3 * (now() - t0) / r->full_tokens;
-        t0 = now();
-        check += run_train(train, r->train_forwards);
-        tr[i] = 1e3 * (now() - t0) / r->train_forwards;
+        check += run_train(train, r0.train_forwards);
+        tr[i] = 1e3 * (now() - t0) / r0.train_forwards;
     }
-    r->cached_ms = median_sorted(cached, R);
-    r->cached_min = cached[0], r->cached_max = cached[R - 1];
-    r->full_ms = median_sorted(full, R);
-    r->full_min = full[0], r->full_max = full[R - 1];
-    r->train_ms = median_sorted(tr, R);
-    r->train_ms_per_position = r->train_ms / T;
+    r0.full_ms = median_sorted(full, R);
+    r0.full_min = full[0], r0.full_max = full[R - 1];
+    r0.train_ms = median_sorted(tr, R);
+    r0.train_ms_per_position = r0.train_ms / T;
+    for (int j = 0; j < NB; j++) {
+        double *v = cached + (size_t)j * R;
+        r[j] = r0;
+        r[j].batch = a->batch[j];
+        r[j].cached_ms = median_sorted(v, R);
+        r[j].cached_min = v[0], r[j].cached_max = v[R - 1];
+    }
     if (!isfinite(check))
         tool_warn(CMD, "%s on %s: the logits or the loss are not finite: the backend computes "
                   "wrong numbers (timings kept)", config, backend);
     rc = 0;
 done:
     free(seq);
+    free(ids);
+    free(tok);
     free(cached);
     free(full);
     free(tr);
@@ -405,8 +474,8 @@ static void print_table(const gen_result *v, int n, int tokens)
         wb = b > wb ? b : wb;
         wc = c > wc ? c : wc;
     }
-    printf("%-*s  %-*s  %7s  %6s  %12s  %12s  %7s  %9s  %13s  %13s  %7s\n", wb, "backend", wc,
-           "config", "threads", "tokens", "cached tok/s", "full tok/s", "full N", "speed-up",
+    printf("%-*s  %-*s  %7s  %5s  %6s  %12s  %12s  %7s  %9s  %13s  %13s  %7s\n", wb, "backend",
+           wc, "config", "threads", "batch", "tokens", "cached tok/s", "full tok/s", "full N", "speed-up",
            "cached ms/tok", "train ms/pos", "ratio");
     for (int i = 0; i < n; i++) {
         const gen_result *r = &v[i];
@@ -419,8 +488,9 @@ static void print_table(const gen_result *v, int n, int tokens)
         snprintf(ra, sizeof ra, "%.2f", r->cached_ms / r->train_ms_per_position);
         snprintf(fn, sizeof fn, "%d%s", r->full_tokens, r->full_tokens < tokens ? "*" : "");
         fewer |= r->full_tokens < tokens;
-        printf("%-*s  %-*s  %7d  %6d  %12s  %12s  %7s  %9s  %13s  %13s  %7s\n", wb, r->backend,
-               wc, r->config, r->threads, r->tokens, ct, ft, fn, su, cm, tm, ra);
+        printf("%-*s  %-*s  %7d  %5d  %6d  %12s  %12s  %7s  %9s  %13s  %13s  %7s\n", wb,
+               r->backend, wc, r->config, r->threads, r->batch, r->tokens, ct, ft, fn, su, cm,
+               tm, ra);
     }
     if (fewer)
         printf("* the full-forward method ran fewer tokens than --tokens within --full-time; "
@@ -448,9 +518,12 @@ static int write_json(FILE *f, const gen_result *v, int n, const gen_args *a, in
     if (commit[0])
         json_object_set_new(root, "commit", json_string(commit));
     json_object_set_new(root, "machine", bench_machine_json());
-    json_object_set_new(root, "settings", json_pack("{s:i, s:i, s:i, s:f, s:i}", "tokens",
+    json_t *batches = json_array();
+    for (int j = 0; j < a->n_batch; j++)
+        json_array_append_new(batches, json_integer(a->batch[j]));
+    json_object_set_new(root, "settings", json_pack("{s:i, s:i, s:i, s:f, s:i, s:o}", "tokens",
         a->tokens, "repeats", a->repeats, "threads", threads, "full_time", a->full_time,
-        "seed", GEN_SEED));
+        "seed", GEN_SEED, "batch", batches));
     json_t *arr = json_array();
     for (int i = 0; i < n; i++) {
         const gen_result *r = &v[i];
@@ -464,6 +537,7 @@ static int write_json(FILE *f, const gen_result *v, int n, const gen_args *a, in
         json_object_set_new(o, "vocab_size", json_integer(r->cfg.vocab_size));
         json_object_set_new(o, "params", json_integer((json_int_t)r->params));
         json_object_set_new(o, "threads", json_integer(r->threads));
+        json_object_set_new(o, "batch", json_integer(r->batch));
         json_object_set_new(o, "tokens", json_integer(r->tokens));
         json_object_set_new(o, "full_tokens", json_integer(r->full_tokens));
         json_object_set_new(o, "train_forwards", json_integer(r->train_forwards));
@@ -519,7 +593,7 @@ int cmd_generate(int argc, char **argv)
         goto out;
     }
     int total = backends.n * a.configs.n, done = 0, threads = a.threads;
-    res = calloc((size_t)total + 1, sizeof *res);
+    res = calloc((size_t)total * a.n_batch + 1, sizeof *res);
     if (!res) {
         tool_error(CMD, "out of memory");
         rc = BENCH_FAIL;
@@ -544,7 +618,7 @@ int cmd_generate(int argc, char **argv)
                 failures++;
                 continue;
             }
-            n++;
+            n += a.n_batch;
         }
         mgpt_engine_close(&eng);
     }
