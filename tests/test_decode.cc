@@ -7,6 +7,7 @@
 // computes what a full forward over the window does.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -364,6 +365,68 @@ TEST(DecodeGenerate, PromptAndMoreTokensThanTheBlock)
     }
     EXPECT_GT(longest, m->T) << "no sample went past the block of " << m->T;
     mgpt_decoder_free(d);
+}
+
+// The draw walks ids in order of probability, highest first, lower id first on ties, and
+// keeps top-k / top-p of that order: checked against std::sort's order on a BPE-sized
+// vocabulary with many ties, for each of 2000 draws.
+TEST(SampleDraw, WalksIdsByProbabilityThenIdAndCutsTopKAndTopP)
+{
+    const int V = 700;
+    std::vector<float> logits((size_t)V);
+    unsigned seed = 9;
+    for (int i = 0; i < V; i++) {
+        seed = seed * 1103515245u + 12345u;
+        logits[(size_t)i] = (float)((seed >> 16) % 40) / 8.0f;   // 40 values: many ties
+    }
+    std::vector<double> p((size_t)V);
+    std::vector<int> idx((size_t)V);
+    for (int variant = 0; variant < 3; variant++) {
+        mgpt_sample_opts o = {};
+        o.temperature = 0.7f;
+        o.top_k = variant == 1 ? 50 : 0;
+        o.top_p = variant == 2 ? 0.6f : 1.0f;
+        // the reference: weights, the order by std::sort, the cut
+        double maxv = *std::max_element(logits.begin(), logits.end());
+        std::vector<double> w((size_t)V);
+        double sum = 0;
+        for (int i = 0; i < V; i++)
+            sum += w[(size_t)i] = std::exp((logits[(size_t)i] - maxv) / o.temperature);
+        std::vector<int> order((size_t)V);
+        for (int i = 0; i < V; i++)
+            order[(size_t)i] = i;
+        std::sort(order.begin(), order.end(), [&](int a, int b) {
+            return w[(size_t)a] > w[(size_t)b] || (w[(size_t)a] == w[(size_t)b] && a < b);
+        });
+        int keep = o.top_k ? o.top_k : V;
+        if (o.top_p < 1.0f) {
+            double cum = 0;
+            for (int i = 0; i < keep; i++)
+                if ((cum += w[(size_t)order[(size_t)i]] / sum) >= o.top_p) {
+                    keep = i + 1;
+                    break;
+                }
+        }
+        double kept = 0;
+        for (int i = 0; i < keep; i++)
+            kept += w[(size_t)order[(size_t)i]];
+        mgpt_rng r, ref;
+        mgpt_rng_seed(&r, 3, MGPT_STREAM_SAMPLE);
+        mgpt_rng_seed(&ref, 3, MGPT_STREAM_SAMPLE);
+        for (int d = 0; d < 2000; d++) {
+            int got = mgpt_sample_draw(logits.data(), V, &o, &r, p.data(), idx.data());
+            double u = mgpt_rng_uniform(&ref) * kept;
+            int want = order[(size_t)keep - 1];
+            for (int i = 0; i < keep; i++)
+                if ((u -= w[(size_t)order[(size_t)i]]) < 0) {
+                    want = order[(size_t)i];
+                    break;
+                }
+            ASSERT_EQ(got, want) << "draw " << d << ", variant " << variant;
+        }
+        for (int i = 0; i < V; i++)
+            ASSERT_EQ(idx[(size_t)i], order[(size_t)i]) << "place " << i;
+    }
 }
 
 }  // namespace
