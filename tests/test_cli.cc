@@ -514,6 +514,44 @@ TEST_F(Cli, SamplePromptsInteractiveAndPastTheBlock)
     EXPECT_NE(r.out.find("\nbo"), std::string::npos) << r.out;
 }
 
+// Samples decoded as a batch: sample i's text is the same at any --batch, streamed or
+// not, with a prompt, past the block, and as the first i+1 of a longer run; a bad --batch
+// is a usage error.
+TEST_F(Cli, SampleTextDoesNotDependOnTheBatch)
+{
+    train_checkpoint("p.st");
+    std::vector<std::string> base = {"sample", "--checkpoint", "p.st", "--prompt", "a",
+                                     "--max-new-tokens", "20", "--temperature", "1.5",
+                                     "--num-samples", "23"};
+    auto with = [&](std::vector<std::string> extra) {
+        std::vector<std::string> v = base;
+        v.insert(v.end(), extra.begin(), extra.end());
+        return v;
+    };
+    Result one = run(with({"--batch", "1"}));
+    ASSERT_EQ(one.status, 0) << one.err;
+    EXPECT_EQ(count_lines(one.out), 23) << one.out;
+    for (const char *b : {"2", "5", "16", "256"}) {
+        Result r = run(with({"--batch", b}));
+        ASSERT_EQ(r.status, 0) << r.err;
+        EXPECT_EQ(r.out, one.out) << "--batch " << b;
+    }
+    Result dflt = run(base);
+    EXPECT_EQ(dflt.out, one.out) << "the default batch";
+    Result streamed = run(with({"--stream"}));
+    EXPECT_EQ(streamed.out, one.out) << "--stream";
+    // the first 7 samples of 23 are the 7 samples of --num-samples 7
+    std::vector<std::string> seven = base;
+    seven.back() = "7";
+    Result few = run(seven);
+    ASSERT_EQ(few.status, 0) << few.err;
+    EXPECT_EQ(one.out.substr(0, few.out.size()), few.out);
+    for (const char *b : {"0", "257", "x", "-1"}) {
+        Result r = run({"sample", "--checkpoint", "p.st", "--batch", b});
+        EXPECT_FAILS(r, 2, "--batch");
+    }
+}
+
 TEST_F(Cli, FailingRunLeavesSaveTargetIntact)
 {
     const std::string precious = "precious bytes, not a checkpoint\n";

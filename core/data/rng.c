@@ -8,6 +8,11 @@ void mgpt_rng_seed(mgpt_rng *r, uint64_t seed, uint64_t stream)
     (void)mgpt_rng_u64(r); /* decorrelate nearby seeds */
 }
 
+void mgpt_rng_seed_sample(mgpt_rng *r, uint64_t seed, uint64_t i)
+{
+    mgpt_rng_seed(r, seed, MGPT_STREAM_SAMPLE + (i << 32));
+}
+
 uint64_t mgpt_rng_u64(mgpt_rng *r)
 {
     uint64_t z = (r->state += 0x9E3779B97F4A7C15ull);

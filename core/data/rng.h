@@ -14,6 +14,9 @@ enum { MGPT_STREAM_INIT = 1, MGPT_STREAM_SHUFFLE = 2, MGPT_STREAM_SAMPLE = 3,
        MGPT_STREAM_WINDOWS = 4 };
 
 void mgpt_rng_seed(mgpt_rng *r, uint64_t seed, uint64_t stream);
+/* Sample i's own stream of a seed (i = 0: MGPT_STREAM_SAMPLE itself): a sample's text does
+ * not depend on the samples drawn before it or beside it in a batch. */
+void mgpt_rng_seed_sample(mgpt_rng *r, uint64_t seed, uint64_t i);
 uint64_t mgpt_rng_u64(mgpt_rng *r);
 double mgpt_rng_uniform(mgpt_rng *r);          /* [0, 1) with 53 random bits */
 double mgpt_rng_normal(mgpt_rng *r);           /* N(0, 1), Box-Muller */

@@ -131,7 +131,6 @@ void train_print_samples(trainer *t)
     mgpt_sample_defaults(&so, m);
     so.temperature = (float)o->temperature;
     mgpt_rng r;
-    mgpt_rng_seed(&r, o->seed, MGPT_STREAM_SAMPLE);
     size_t cap = (size_t)m->T * mgpt_vocab_max_token_len(&t->vocab) + 1;
     char *buf = malloc(cap);
     if (!buf) {
@@ -142,6 +141,7 @@ void train_print_samples(trainer *t)
            o->num_samples == 1 ? "" : "s", o->temperature, (unsigned long long)o->seed);
     int w = o->num_samples >= 100 ? (o->num_samples >= 1000 ? 7 : 3) : 2;
     for (int i = 0; i < o->num_samples; i++) {
+        mgpt_rng_seed_sample(&r, o->seed, (uint64_t)i);   /* as mgpt sample draws sample i */
         mgpt_sample(m, &t->vocab, &r, &so, buf, cap, NULL, NULL);
         printf("sample %*d: %s\n", w, i + 1, buf);
         run_archive_sample(t->archive, buf);
