@@ -40,25 +40,19 @@ static int take_data(eval_opts *o, const char *cmd, const json_t *a)
 
 int eval_settings_apply(eval_opts *o, const char *cmd)
 {
-    char err[1200], *text;
+    char err[1200];
+    json_t *s;
     if (o->data.n > 0)
         return CLI_OK;
-    if (mgpt_checkpoint_meta_value(o->ckpt, TRAIN_SETTINGS_KEY, &text, err, sizeof err) != 0) {
+    if (train_settings_load(o->ckpt, &s, err, sizeof err) != 0) {
         tool_error(cmd, "%s", err);
         return CLI_USAGE;
     }
-    if (!text) {
+    if (!s) {
         tool_note(cmd, "checkpoint '%s' holds no training settings (written by an older "
                   "mgpt), so not the data of its run: evaluating on the embedded names data",
                   o->ckpt);
         return CLI_OK;
-    }
-    json_error_t jerr;
-    json_t *s = json_loads(text, 0, &jerr);
-    free(text);
-    if (!json_is_object(s)) {
-        json_decref(s);
-        return bad(cmd, o->ckpt, s ? "are not a JSON object" : "are not valid JSON");
     }
     o->ck_settings = s; /* owns the data paths taken below */
     const json_t *data = json_object_get(s, "data"), *stream = json_object_get(s, "stream"),

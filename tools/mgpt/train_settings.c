@@ -244,30 +244,44 @@ static int restore_validation(train_opts *o, const json_t *stored, const char *p
     return CLI_OK;
 }
 
+int train_settings_load(const char *path, json_t **settings, char *err, size_t errlen)
+{
+    char *text;
+    *settings = NULL;
+    if (mgpt_checkpoint_meta_value(path, TRAIN_SETTINGS_KEY, &text, err, errlen) != 0)
+        return -1;
+    if (!text)
+        return 0;
+    json_t *s = json_loads(text, 0, NULL);
+    free(text);
+    if (!json_is_object(s)) {
+        snprintf(err, errlen, "checkpoint '%s': its training settings (metadata \"%s\") are "
+                 "not %s", path, TRAIN_SETTINGS_KEY, s ? "a JSON object" : "valid JSON");
+        json_decref(s);
+        return -1;
+    }
+    *settings = s;
+    return 0;
+}
+
 int train_settings_restore(train_opts *o, const char *path, uint64_t ck_seed)
 {
-    char err[1200], *text;
+    char err[1200];
     o->restored = 1;
     if (!o->set_seed)
         o->seed = ck_seed;
     else if (o->seed != ck_seed)
         tool_note(C, "--seed %llu given; the checkpoint's run used %llu", (unsigned long long)o->seed,
              (unsigned long long)ck_seed);
-    if (mgpt_checkpoint_meta_value(path, TRAIN_SETTINGS_KEY, &text, err, sizeof err) != 0) {
+    json_t *stored;
+    if (train_settings_load(path, &stored, err, sizeof err) != 0) {
         tool_error(C, "--resume: %s", err);
         return CLI_USAGE;
     }
-    if (!text) {
+    if (!stored) {
         tool_note(C, "checkpoint '%s' holds no training settings (written by an older mgpt): options "
              "not given take their defaults, not the values of its run", path);
         return CLI_OK;
-    }
-    json_error_t jerr;
-    json_t *stored = json_loads(text, 0, &jerr);
-    free(text);
-    if (!json_is_object(stored)) {
-        json_decref(stored);
-        return bad(path, stored ? "are not a JSON object" : "are not valid JSON");
     }
     o->ck_settings = stored; /* owns the --data strings restored below */
 
@@ -332,12 +346,10 @@ void train_settings_free(train_opts *o)
 
 int train_settings_flag(const char *path, const char *opt)
 {
-    char err[1200], *text;
-    if (mgpt_checkpoint_meta_value(path, TRAIN_SETTINGS_KEY, &text, err, sizeof err) != 0 ||
-        !text)
+    char err[1200];
+    json_t *stored;
+    if (train_settings_load(path, &stored, err, sizeof err) != 0 || !stored)
         return 0;
-    json_t *stored = json_loads(text, 0, NULL);
-    free(text);
     int on = json_is_true(json_object_get(stored, opt));
     json_decref(stored);
     return on;

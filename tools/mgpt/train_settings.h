@@ -4,6 +4,8 @@
  * the run as it was configured. */
 #ifndef MGPT_TRAIN_SETTINGS_H
 #define MGPT_TRAIN_SETTINGS_H
+#include <stddef.h>
+#include <jansson.h>
 #include "train.h"
 
 #define TRAIN_SETTINGS_KEY "train"
@@ -24,6 +26,11 @@ int train_settings_restore(train_opts *o, const char *path, uint64_t ck_seed);
 /* 1 if the checkpoint at path stores flag setting opt (e.g. "stream") as true; 0 when it
  * is false, absent, or the checkpoint keeps no settings. */
 int train_settings_flag(const char *path, const char *opt);
+
+/* The stored settings of the checkpoint at path into *settings (a JSON object; NULL when
+ * the checkpoint keeps none: written by an older mgpt). 0, or -1 with err saying why (the
+ * metadata cannot be read, or is not a JSON object). */
+int train_settings_load(const char *path, json_t **settings, char *err, size_t errlen);
 
 /* Frees what train_settings_restore kept (o->ck_settings). */
 void train_settings_free(train_opts *o);
