@@ -216,6 +216,75 @@ TILE_BF16_INSTANCE(3)
 _Static_assert(BF16_NV == 3, "one tile_bf16 instance per vector count 1..BF16_NV");
 static const tile_bf16_fn tiles_bf16[BF16_NV] = {tile_bf16_1, tile_bf16_2, tile_bf16_3};
 
+/* One row of A against a row-major B read in place (a decode step, core/model/decode.c,
+ * multiplies one row by every weight matrix): packing B for it would round, interleave and
+ * store every weight to use it once, which cost a decode step more than its products. Here
+ * each pair of B is rounded and interleaved in registers by pairs_across, as pack_b does,
+ * and the lanes sum the pairs in the tiles' order 0..kp-1 with the same instruction, so
+ * the bits are the tiles'. ap: A's pairs (pack_row_pairs). nv is a compile-time constant
+ * in each call of gemv_bf16's switch, so acc[] lives in registers. */
+#define BF16_GEMV_NV 8
+SIMD_ALWAYS_INLINE void gemv_bf16_cols(const int nv, int last, int K, const uint32_t *ap,
+                                       const float *b, ptrdiff_t rsb, float *c, int accumulate)
+{
+    __m512 acc[BF16_GEMV_NV];
+#pragma GCC unroll 8
+    for (int v = 0; v < nv; v++)
+        acc[v] = !accumulate ? _mm512_setzero_ps()
+                 : v < nv - 1 || last == 16 ? _mm512_loadu_ps(c + v * 16)
+                                            : _mm512_maskz_loadu_ps(lanes(last), c + v * 16);
+    int full = K / 2;
+    for (int q = 0; q < full; q++) {
+        __m512i aq = _mm512_set1_epi32((int)ap[q]);
+        const float *x0 = b + (ptrdiff_t)2 * q * rsb, *x1 = x0 + rsb;
+#pragma GCC unroll 8
+        for (int v = 0; v < nv; v++)
+            acc[v] = _mm512_dpbf16_ps(acc[v], (__m512bh)aq,
+                                      (__m512bh)pairs_across(x0 + v * 16, x1 + v * 16,
+                                                             v < nv - 1 ? 16 : last));
+    }
+    if (K % 2) {                    /* the last pair: k = K-1 and a zero partner */
+        __m512i aq = _mm512_set1_epi32((int)ap[full]);
+        const float *x0 = b + (ptrdiff_t)(K - 1) * rsb;
+#pragma GCC unroll 8
+        for (int v = 0; v < nv; v++)
+            acc[v] = _mm512_dpbf16_ps(acc[v], (__m512bh)aq,
+                                      (__m512bh)pairs_across(x0 + v * 16, NULL,
+                                                             v < nv - 1 ? 16 : last));
+    }
+#pragma GCC unroll 8
+    for (int v = 0; v < nv; v++) {
+        if (v < nv - 1 || last == 16)
+            _mm512_storeu_ps(c + v * 16, acc[v]);
+        else
+            _mm512_mask_storeu_ps(c + v * 16, lanes(last), acc[v]);
+    }
+}
+
+/* c[0:N] (+)= a[0:K] @ B, B(k, j) = b[k*rsb + j]; ap: room for K/2 + 16 pairs. */
+static void gemv_bf16(int N, int K, const float *a, const float *b, ptrdiff_t rsb, float *c,
+                      int accumulate, uint32_t *ap)
+{
+    for (int k0 = 0; k0 < K; k0 += 32)   /* A's pairs, rounded as pack_a rounds them */
+        _mm512_storeu_si512(ap + k0 / 2, pairs_along(a + k0, K - k0 < 32 ? K - k0 : 32));
+    for (int j0 = 0; j0 < N; j0 += BF16_GEMV_NV * 16) {
+        int nv = (N - j0 + 15) / 16;
+        if (nv > BF16_GEMV_NV)
+            nv = BF16_GEMV_NV;
+        int last = N - j0 - (nv - 1) * 16;   /* lanes of the last vector, 1..16 */
+        if (last > 16)
+            last = 16;
+        switch (nv) {
+#define GEMV_CASE(n) \
+        case n: gemv_bf16_cols(n, last, K, ap, b + j0, rsb, c + j0, accumulate); break;
+        GEMV_CASE(1) GEMV_CASE(2) GEMV_CASE(3) GEMV_CASE(4)
+        GEMV_CASE(5) GEMV_CASE(6) GEMV_CASE(7) GEMV_CASE(8)
+#undef GEMV_CASE
+        }
+    }
+}
+_Static_assert(BF16_GEMV_NV == 8, "gemv_bf16's switch has a case for each count");
+
 size_t SIMD_FN(gemm_bf16_work_floats)(void)
 {
     return BF16_WORK_WORDS;         /* 32-bit pairs, one float's room each */
@@ -235,6 +304,10 @@ static void gemm_bf16(int M, int N, int K, const float *a, ptrdiff_t rsa, ptrdif
         if (!accumulate)
             for (int i = 0; i < M; i++)
                 memset(c + i * ldc, 0, (size_t)N * sizeof(float));
+        return;
+    }
+    if (M == 1 && csa == 1 && csb == 1 && (size_t)K / 2 + 16 <= BF16_WORK_WORDS) {
+        gemv_bf16(N, K, a, b, rsb, c, accumulate, (uint32_t *)work);
         return;
     }
     uint32_t *ap = (uint32_t *)work;                    /* BF16_MC x BF16_KC/2 pairs */
