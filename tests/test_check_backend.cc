@@ -8,6 +8,7 @@
 #include <mgpt/backend.h>
 
 #include <string>
+#include <unistd.h>
 
 #include "test_program.h"
 
@@ -141,6 +142,31 @@ TEST(CheckBackend, ModuleThisCpuCannotRun)
     EXPECT_EQ(r.status, 2) << r.out;
     EXPECT_TRUE(Has(r.out, "cannot run on this CPU")) << r.out;
     EXPECT_TRUE(Has(r.out, "MGPT_CPU_DISABLE")) << r.out;
+}
+
+// The amx backend's GEMM with its tiles emulated in C (backends/amx/amx_tiles.h): the
+// packing into tiles, the 32 x 32 blocks, the zero-padded edges of M, N and K, accumulating
+// and writing, thread splits and a training run, against the scalar reference within the
+// bf16 class's tolerances. What it cannot check is the hardware's own instructions: on a
+// CPU with AMX the real module goes through every backend test.
+TEST(CheckBackend, AmxWithEmulatedTilesPasses)
+{
+    std::string module = Dir("MGPT_TEST_MODULE_DIR") + "/mgpt_amxemu.so";
+    if (access(module.c_str(), R_OK) != 0)
+        GTEST_SKIP() << "not built: the compiler or assembler lacks AMX (configure's summary)";
+    Result r = Check(kQuick + module);
+    if (r.status == 2 && Has(r.out, "cannot run on this CPU"))
+        GTEST_SKIP() << "this CPU lacks AVX512-BF16, which the emulated module's packing uses";
+    EXPECT_EQ(r.status, 0) << r.out;
+    EXPECT_TRUE(Has(r.out, "precision:  bf16")) << r.out;
+    for (const char *slot : {"matmul_forward", "matmul_backward_dinp", "matmul_backward_dw"}) {
+        size_t at = r.out.find(std::string("\n") + slot + " ");
+        ASSERT_NE(at, std::string::npos) << slot << "\n" << r.out;
+        std::string line = r.out.substr(at + 1, r.out.find('\n', at + 1) - at - 1);
+        EXPECT_TRUE(Has(line, "native")) << line;
+        EXPECT_TRUE(Has(line, "pass")) << line;
+    }
+    EXPECT_TRUE(Has(r.out, "amxemu: passed")) << r.out;
 }
 
 TEST(CheckBackend, BadUsage)

@@ -413,6 +413,31 @@ TEST_F(Cli, MaskedBf16CannotRunForcedBackend)
     }
 }
 
+// The amx module needs AMX-TILE and AMX-BF16 (with the OS saving the tile state): masking
+// the tiles refuses it by name, exit 2, before any tile instruction could run (no SIGILL),
+// on a CPU with AMX as on one without; --precision=bf16 then takes another bf16 backend.
+TEST_F(Cli, AmxRefusedWithoutTiles)
+{
+    Result list = run({"backends"});
+    ASSERT_EQ(list.status, 0) << list.err;
+    if (list.out.find("  amx\n") == std::string::npos)
+        GTEST_SKIP() << "the amx module was not built (the compiler or assembler lacks AMX)";
+    const std::vector<std::string> mask = {"MGPT_CPU_DISABLE=amx_tile"};
+    Result r = run({"--backend=amx", "train", "--num-steps", "1"}, mask);
+    EXPECT_FAILS(r, 2, "amx", "cannot run", "needs amx_tile");
+    r = run({"backends"}, mask);
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.out.find("status:    not runnable: needs amx_tile"), std::string::npos)
+        << r.out;
+    if (list.out.find("  avx512bf16\n") != std::string::npos &&
+        list.out.find(" avx512_bf16") != std::string::npos) {
+        r = run({"--precision=bf16", "--verbose", "train", "--num-steps", "1",
+                 "--num-samples", "0"}, mask);
+        EXPECT_EQ(r.status, 0) << r.err;
+        EXPECT_NE(r.err.find("backend avx512bf16"), std::string::npos) << r.err;
+    }
+}
+
 TEST_F(Cli, EmptyPluginDirectory)
 {
     const std::string plugins = path("plugins");

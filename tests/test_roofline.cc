@@ -1497,6 +1497,13 @@ TEST(RooflineIsa, PortsAndLanes)
     EXPECT_EQ(a.dot, 1);
     EXPECT_EQ(roof_uarch_lookup("GenuineIntel", 6, 0x8F, &b).pipes, 2);
     EXPECT_EQ(roof_flops_per_cycle(&b, 2), 128);
+    // an AMX module: TDPBF16PS, 16 x 16 x 32 products in 16 cycles on Sapphire Rapids
+    roof_isa t = roof_isa_of(MGPT_CPU_SSE2 | MGPT_CPU_AVX | MGPT_CPU_AVX2 | MGPT_CPU_FMA |
+                             MGPT_CPU_AVX512F | MGPT_CPU_AVX512_BF16 | MGPT_CPU_AMX_TILE |
+                             MGPT_CPU_AMX_BF16);
+    EXPECT_STREQ(t.name, "amx_bf16");
+    u = roof_uarch_lookup("GenuineIntel", 6, 0x8F, &t);
+    EXPECT_EQ(roof_flops_per_cycle(&t, u.pipes), 1024);
 }
 
 // --- the program ---------------------------------------------------------------------------

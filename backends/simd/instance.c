@@ -1,7 +1,8 @@
 /* The instance of a SIMD backend (init and shutdown of its descriptor): one GEMM workspace
- * per thread that may call a kernel at once (in the bf16 module, large enough for either
- * GEMM's packing buffers). Compiled with the ISA's flags like the
- * kernels; the loader calls init only after its feature check. */
+ * per thread that may call a kernel at once (in the bf16 modules, large enough for either
+ * GEMM's packing buffers; the AMX module first asks for the permission to use tiles).
+ * Compiled with the ISA's flags like the kernels; the loader calls init only after its
+ * feature check. */
 #include <stdio.h>
 #include <stdlib.h>
 #include "simd/simd.h"
@@ -9,6 +10,10 @@
 int SIMD_FN(init)(const mgpt_backend_env *env, void **instance, char *err, size_t errlen)
 {
     int threads = env->num_threads > 0 ? env->num_threads : 1;
+#ifdef SIMD_AMX
+    if (SIMD_FN(amx_permission)(err, errlen) != 0)
+        return -1;
+#endif
     /* whole 64-byte lines (aligned_alloc's size is a multiple of its alignment), so no two
      * threads' workspaces share a line */
     size_t floats = SIMD_FN(gemm_work_floats)();

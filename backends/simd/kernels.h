@@ -6,6 +6,8 @@
  * MGPT_SIMD_AVX512BF16 is the AVX-512 build again (vec_avx512.h) under its own prefix, so
  * that the bf16 module carries its own copy of the fp32 kernels and an instance of its own;
  * it sets SIMD_BF16, which adds the bf16 GEMM slots (backends/avx512bf16/matmul_bf16.c).
+ * MGPT_SIMD_AMX is that build once more (prefix amx_) whose bf16 GEMM slots run on AMX
+ * tiles (backends/amx/matmul_amx.c); it sets SIMD_BF16 and SIMD_AMX.
  *
  * Plain C with no intrinsics: the descriptors include it while compiled WITHOUT ISA flags.
  *
@@ -36,6 +38,15 @@
 /* the bf16 GEMM's register tile, BF16_MR x BF16_NV*16 (checked in matmul_bf16.c) */
 #define BF16_TILE_ROWS 8
 #define BF16_TILE_COLS 48
+#elif defined(MGPT_SIMD_AMX)
+#define SIMD_FN(name) amx_##name
+#define SIMD_TILE_ROWS 8
+#define SIMD_TILE_COLS 48
+#define SIMD_BF16 1
+#define SIMD_AMX 1
+/* the AMX GEMM's micro-kernel block, 2 x 2 tiles of 16 x 16 (checked in matmul_amx.c) */
+#define BF16_TILE_ROWS 32
+#define BF16_TILE_COLS 32
 #elif defined(MGPT_SIMD_AVX2)
 #define SIMD_FN(name) avx2_##name
 #define SIMD_TILE_ROWS 4
@@ -107,6 +118,11 @@ mgpt_matmul_backward_dinp_fn SIMD_FN(matmul_backward_dinp_bf16);
 mgpt_matmul_backward_dw_fn SIMD_FN(matmul_backward_dw_bf16);
 size_t SIMD_FN(gemm_bf16_work_floats)(void);
 double SIMD_FN(peak_flops_bf16)(uint64_t iterations, float *sink);
+#endif
+#ifdef SIMD_AMX
+/* the AMX module (backends/amx): the bf16 slots above on tiles (matmul_amx.c, TDPBF16PS),
+ * and the process' permission to use them, asked for by init (permission.c) */
+int SIMD_FN(amx_permission)(char *err, size_t errlen);
 #endif
 #endif /* SIMD_FN */
 #endif

@@ -6,14 +6,14 @@
 #define MGPT_SIMD_H
 #include "simd/kernels.h"
 
-#if defined(MGPT_SIMD_AVX512) || defined(MGPT_SIMD_AVX512BF16)
+#if defined(MGPT_SIMD_AVX512) || defined(MGPT_SIMD_AVX512BF16) || defined(MGPT_SIMD_AMX)
 #include "simd/vec_avx512.h"
 #elif defined(MGPT_SIMD_AVX2)
 #include "simd/vec_avx2.h"
 #elif defined(MGPT_SIMD_SSE)
 #include "simd/vec_sse.h"
 #else
-#error "define one of MGPT_SIMD_SSE, MGPT_SIMD_AVX2, MGPT_SIMD_AVX512, MGPT_SIMD_AVX512BF16"
+#error "define one of MGPT_SIMD_SSE, MGPT_SIMD_AVX2, MGPT_SIMD_AVX512, MGPT_SIMD_AVX512BF16, MGPT_SIMD_AMX"
 #endif
 
 #define SIMD_ALWAYS_INLINE static inline __attribute__((always_inline))

@@ -101,7 +101,8 @@ static json_t *backend_json(const roof_backend_result *b)
         return o;
     }
     json_object_set_new(o, "isa", json_pack("{s:s, s:i, s:s}", "name", b->isa.name, "lanes",
-                                            b->isa.lanes, "op", b->isa.dot > 1 ? "bf16 dot"
+                                            b->isa.lanes, "op", b->isa.dot >= 16 ? "bf16 tile"
+                                            : b->isa.dot > 1 ? "bf16 dot"
                                             : b->isa.fma ? "fma" : "mul+add"));
     json_object_set_new(o, "has_probes", json_boolean(b->c.has_probes));
     json_object_set_new(o, "kernel_threads", json_integer(b->kernel_threads));

@@ -121,7 +121,7 @@ static void compute_table(const roof_run *run, FILE *f)
         }
         char isa[32], ports[40], clk[24];
         snprintf(isa, sizeof isa, "%s %s", b->isa.name,
-                 b->isa.dot > 1 ? "dot" : b->isa.fma ? "FMA" : "mul+add");
+                 b->isa.dot >= 16 ? "tile" : b->isa.dot > 1 ? "dot" : b->isa.fma ? "FMA" : "mul+add");
         if (strcmp(b->uarch.source, "table") == 0 && b->uarch.name)
             snprintf(ports, sizeof ports, "%g / %.2f", b->uarch.pipes, b->pipes_measured);
         else

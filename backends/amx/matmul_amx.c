@@ -1,0 +1,295 @@
+/* The projections on AMX tiles (AMX-TILE, AMX-BF16): the same three products as
+ * ../simd/matmul.c and ../avx512bf16/matmul_bf16.c,
+ *
+ *   matmul_forward:  out[N,OC]   = inp[N,C]   @ w[OC,C]^T   M=N,  N=OC, K=C   B = w^T
+ *   backward dinp:   dinp[N,C]  += dout[N,OC] @ w[OC,C]     M=N,  N=C,  K=OC  B = w
+ *   backward dw:     dw[OC,C]   += dout^T     @ inp[N,C]    M=OC, N=C,  K=N   A = dout^T
+ *
+ * with every element of A and B rounded to bf16 (nearest even) while it is packed, and the
+ * products summed in fp32 by TDPBF16PS: C tile (16 rows x 16 fp32) += A tile (16 rows x 16
+ * pairs along k) . B tile (16 pairs along k x 16 columns, each a pair). Packed layouts,
+ * both cut in chunks of 32 k (16 pairs: one tile) and zero-padded to whole tiles:
+ *  - A: panels of 16 rows; chunk t of panel p at ap + (p*kt + t)*256 words, row i at +16i,
+ *    word q = pair q of the chunk (bf16_pairs.h's pairs_along of the row);
+ *  - B: panels of 16 columns; chunk t of panel p at bp + (p*kt + t)*256, pair-row q at
+ *    +16q, word j = pair q of column j (pairs_across of two rows of B).
+ * So every tile load is 1 KiB in a row (stride 64 bytes).
+ *
+ * The micro-kernel holds a block of 32 x 32 of C in four tiles (tmm0-3), two A tiles
+ * (tmm4-5) and two B tiles (tmm6-7): per chunk 4 loads and 4 TDPBF16PS (16 x 16 x 32
+ * products each). C is loaded from memory (+=) or zeroed (=) before a k-block and stored
+ * after it; blocks at the matrix's edge go through a 32 x 32 scratch, zero-padded.
+ *
+ * Determinism: the k-blocks start at 0 and every chunk at a multiple of 32 whatever part of
+ * C is asked for, and each element of a C tile depends only on its row of A and column of
+ * B: the sum of an element is the same sequence of instructions for any block [n0,n1) x
+ * [o0,o1) of the output and any M (a decode step's one row gives the bits of that row in a
+ * full forward). Padding adds products of zero. Between k-blocks C goes through memory as
+ * fp32 (exact).
+ *
+ * Blocking (BLIS's loop nest, jc / pc / ic): B blocks of AMX_KC x AMX_NC, A blocks of
+ * AMX_MC x AMX_KC (untuned: set on a CPU without AMX; the plugin guide's sizes of a
+ * 2 MiB L2 of Sapphire Rapids: 128 KiB of A, 256 KiB of B).
+ */
+#include <string.h>
+#include "simd/simd.h"
+#include "avx512bf16/bf16_pairs.h"
+#include "amx/amx_tiles.h"
+
+#define AMX_TK 32       /* k per chunk: a tile row of 16 bf16 pairs */
+#define AMX_MR 32       /* rows of C per micro-kernel: two tiles */
+#define AMX_NR 32       /* columns of C per micro-kernel: two tiles */
+#define AMX_KC 512
+#define AMX_MC 128
+#define AMX_NC 256
+#define AMX_TILE_WORDS 256                                      /* 1 KiB */
+#define AMX_PACK_WORDS ((size_t)AMX_KC / 2 * (AMX_MC + AMX_NC))  /* 384 KiB */
+#define AMX_SCRATCH_FLOATS (AMX_MR * AMX_NR)                     /* 4 KiB */
+
+_Static_assert(AMX_KC % AMX_TK == 0 && AMX_MC % AMX_MR == 0 && AMX_NC % AMX_NR == 0,
+               "blocks of whole micro-kernels");
+_Static_assert(AMX_MR == BF16_TILE_ROWS && AMX_NR == BF16_TILE_COLS,
+               "BF16_TILE_ROWS x BF16_TILE_COLS (kernels.h) is the micro-kernel's block");
+
+/* Packs A[0:mc, 0:kc] (mc <= AMX_MC, kc <= AMX_KC) as panels of 16 rows in chunks of 32 k,
+ * kt = ceil(kc/32) chunks a panel; rows past mc and k past kc zero. */
+static void pack_a(uint32_t *ap, const float *a, ptrdiff_t rsa, ptrdiff_t csa, int mc, int kc)
+{
+    int kt = (kc + AMX_TK - 1) / AMX_TK;
+    for (int i0 = 0; i0 < mc; i0 += 16) {
+        int rows = mc - i0 < 16 ? mc - i0 : 16;
+        uint32_t *panel = ap + (size_t)(i0 / 16) * kt * AMX_TILE_WORDS;
+        for (int t = 0; t < kt; t++) {
+            int k0 = t * AMX_TK, n = kc - k0 < AMX_TK ? kc - k0 : AMX_TK;
+            uint32_t *tile = panel + (size_t)t * AMX_TILE_WORDS;
+            if (csa == 1) {         /* row-major (inp, dout): a row's 32 k are 16 pairs */
+                for (int i = 0; i < 16; i++)
+                    _mm512_store_si512(tile + i * 16,
+                                       i < rows ? pairs_along(a + (i0 + i) * rsa + k0, n)
+                                                : _mm512_setzero_si512());
+            } else {                /* column-major (dout^T): pairs across rows k, k+1 of
+                                     * dout hold 16 rows of A; transposed in registers */
+                vec r[16];
+#pragma GCC unroll 16
+                for (int q = 0; q < 16; q++) {
+                    int k = k0 + 2 * q;
+                    const float *x0 = a + k * csa + i0;
+                    r[q] = k < kc ? _mm512_castsi512_ps(pairs_across(
+                                        x0, k + 1 < kc ? x0 + csa : NULL, rows))
+                                  : v_zero();
+                }
+                v_transpose(r);     /* r[i]: the 16 pairs of row i0+i */
+                for (int i = 0; i < 16; i++)
+                    _mm512_store_si512(tile + i * 16, _mm512_castps_si512(r[i]));
+            }
+        }
+    }
+}
+
+/* Packs B[0:kc, 0:nc] as panels of 16 columns in chunks of 32 k; columns past nc and k
+ * past kc zero. */
+static void pack_b(uint32_t *bp, const float *b, ptrdiff_t rsb, ptrdiff_t csb, int kc, int nc)
+{
+    int kt = (kc + AMX_TK - 1) / AMX_TK;
+    for (int j0 = 0; j0 < nc; j0 += 16) {
+        int cols = nc - j0 < 16 ? nc - j0 : 16;
+        uint32_t *panel = bp + (size_t)(j0 / 16) * kt * AMX_TILE_WORDS;
+        for (int t = 0; t < kt; t++) {
+            int k0 = t * AMX_TK, n = kc - k0 < AMX_TK ? kc - k0 : AMX_TK;
+            uint32_t *tile = panel + (size_t)t * AMX_TILE_WORDS;
+            if (rsb == 1) {         /* B = w^T: column j is row j of w, along k; the 16
+                                     * columns' pairs transposed in registers */
+                vec r[16];
+#pragma GCC unroll 16
+                for (int j = 0; j < 16; j++)
+                    r[j] = j < cols ? _mm512_castsi512_ps(pairs_along(b + (j0 + j) * csb + k0, n))
+                                    : v_zero();
+                v_transpose(r);     /* r[q]: pair q of the 16 columns */
+                for (int q = 0; q < 16; q++)
+                    _mm512_store_si512(tile + q * 16, _mm512_castps_si512(r[q]));
+            } else {                /* row-major B: rows k and k+1 interleaved */
+                for (int q = 0; q < 16; q++) {
+                    int k = k0 + 2 * q;
+                    const float *x0 = b + k * rsb + j0;
+                    _mm512_store_si512(tile + q * 16,
+                                       k < kc ? pairs_across(x0, k + 1 < kc ? x0 + rsb : NULL,
+                                                             cols)
+                                              : _mm512_setzero_si512());
+                }
+            }
+        }
+    }
+}
+
+/* C[0:32, 0:32] (stride ldc floats; beta 1: +=, 0: =) over kt chunks: ap0/ap1 the panels of
+ * rows 0-15 and 16-31, bp0/bp1 those of columns 0-15 and 16-31. mt, nt (1 or 2): how many
+ * tile rows and columns hold any of C; the others are neither computed nor stored. The
+ * register numbers are literals: the instructions encode them. */
+SIMD_ALWAYS_INLINE void block_amx(amx_regs *r, const int mt, const int nt, int kt,
+                                  const uint32_t *ap0, const uint32_t *ap1,
+                                  const uint32_t *bp0, const uint32_t *bp1, float *c,
+                                  ptrdiff_t ldc, int beta)
+{
+    const ptrdiff_t sc = ldc * (ptrdiff_t)sizeof(float), st = 64;
+    if (beta) {
+        tile_load(r, 0, c, sc);
+        if (nt > 1)
+            tile_load(r, 1, c + 16, sc);
+        if (mt > 1)
+            tile_load(r, 2, c + 16 * ldc, sc);
+        if (mt > 1 && nt > 1)
+            tile_load(r, 3, c + 16 * ldc + 16, sc);
+    } else {
+        tile_zero(r, 0);
+        if (nt > 1)
+            tile_zero(r, 1);
+        if (mt > 1)
+            tile_zero(r, 2);
+        if (mt > 1 && nt > 1)
+            tile_zero(r, 3);
+    }
+    for (int t = 0; t < kt; t++) {
+        size_t o = (size_t)t * AMX_TILE_WORDS;
+        tile_load(r, 4, ap0 + o, st);
+        tile_load(r, 6, bp0 + o, st);
+        tile_dpbf16ps(r, 0, 4, 6);
+        if (nt > 1) {
+            tile_load(r, 7, bp1 + o, st);
+            tile_dpbf16ps(r, 1, 4, 7);
+        }
+        if (mt > 1) {
+            tile_load(r, 5, ap1 + o, st);
+            tile_dpbf16ps(r, 2, 5, 6);
+            if (nt > 1)
+                tile_dpbf16ps(r, 3, 5, 7);
+        }
+    }
+    tile_store(r, 0, c, sc);
+    if (nt > 1)
+        tile_store(r, 1, c + 16, sc);
+    if (mt > 1)
+        tile_store(r, 2, c + 16 * ldc, sc);
+    if (mt > 1 && nt > 1)
+        tile_store(r, 3, c + 16 * ldc + 16, sc);
+}
+
+/* One block of at most 32 x 32 of C (m rows, n columns): whole blocks in place, the edges
+ * through the scratch (C's rows copied in for +=, the block's part copied out after). */
+static void block(amx_regs *r, int kt, const uint32_t *ap, const uint32_t *bp, float *c,
+                  ptrdiff_t ldc, int m, int n, int beta, float *scratch)
+{
+    size_t panel = (size_t)kt * AMX_TILE_WORDS;
+    const uint32_t *ap1 = ap + panel, *bp1 = bp + panel;
+    int mt = m > 16 ? 2 : 1, nt = n > 16 ? 2 : 1;
+    if (m == AMX_MR && n == AMX_NR) {
+        block_amx(r, 2, 2, kt, ap, ap1, bp, bp1, c, ldc, beta);
+        return;
+    }
+    if (beta) {
+        memset(scratch, 0, AMX_SCRATCH_FLOATS * sizeof(float));
+        for (int i = 0; i < m; i++)
+            memcpy(scratch + i * AMX_NR, c + i * ldc, (size_t)n * sizeof(float));
+    }
+    /* each shape its own instance: the branches on mt and nt fold away */
+    if (mt == 2 && nt == 2)
+        block_amx(r, 2, 2, kt, ap, ap1, bp, bp1, scratch, AMX_NR, beta);
+    else if (mt == 2)
+        block_amx(r, 2, 1, kt, ap, ap1, bp, bp1, scratch, AMX_NR, beta);
+    else if (nt == 2)
+        block_amx(r, 1, 2, kt, ap, ap1, bp, bp1, scratch, AMX_NR, beta);
+    else
+        block_amx(r, 1, 1, kt, ap, ap1, bp, bp1, scratch, AMX_NR, beta);
+    for (int i = 0; i < m; i++)
+        memcpy(c + i * ldc, scratch + i * AMX_NR, (size_t)n * sizeof(float));
+}
+
+size_t SIMD_FN(gemm_bf16_work_floats)(void)
+{
+    return AMX_PACK_WORDS + AMX_SCRATCH_FLOATS;   /* 32-bit pairs, one float's room each */
+}
+
+/* C[M,N] = A[M,K] B[K,N] (accumulate 0: C stored, never loaded) or C += A B, with A(i,k) =
+ * a[i*rsa + k*csa] (csa == 1 or rsa == 1), B(k,j) = b[k*rsb + j*csb] (rsb == 1 or csb == 1)
+ * and C(i,j) = c[i*ldc + j]; inputs rounded to bf16, sums in fp32 (the header comment).
+ * work: gemm_bf16_work_floats() floats, 64-byte aligned, the calling thread's. */
+static void gemm_amx(int M, int N, int K, const float *a, ptrdiff_t rsa, ptrdiff_t csa,
+                     const float *b, ptrdiff_t rsb, ptrdiff_t csb, float *c, ptrdiff_t ldc,
+                     int accumulate, float *work)
+{
+    if (M <= 0 || N <= 0)
+        return;
+    if (K <= 0) {                   /* an empty sum */
+        if (!accumulate)
+            for (int i = 0; i < M; i++)
+                memset(c + i * ldc, 0, (size_t)N * sizeof(float));
+        return;
+    }
+    uint32_t *ap = (uint32_t *)work;                    /* AMX_MC x AMX_KC/2 pairs */
+    uint32_t *bp = ap + (size_t)AMX_KC / 2 * AMX_MC;    /* AMX_KC/2 x AMX_NC pairs */
+    float *scratch = work + AMX_PACK_WORDS;
+    amx_regs regs;
+    amx_tilecfg cfg;
+    amx_cfg_all_full(&cfg);
+    tile_config(&regs, &cfg);
+    for (int jc = 0; jc < N; jc += AMX_NC) {
+        int nc = N - jc < AMX_NC ? N - jc : AMX_NC;
+        for (int pc = 0; pc < K; pc += AMX_KC) {
+            int kc = K - pc < AMX_KC ? K - pc : AMX_KC, kt = (kc + AMX_TK - 1) / AMX_TK;
+            int beta = accumulate || pc > 0;
+            pack_b(bp, b + pc * rsb + jc * csb, rsb, csb, kc, nc);
+            for (int ic = 0; ic < M; ic += AMX_MC) {
+                int mc = M - ic < AMX_MC ? M - ic : AMX_MC;
+                pack_a(ap, a + ic * rsa + pc * csa, rsa, csa, mc, kc);
+                for (int jr = 0; jr < nc; jr += AMX_NR) {
+                    int n = nc - jr < AMX_NR ? nc - jr : AMX_NR;
+                    for (int ir = 0; ir < mc; ir += AMX_MR) {
+                        int m = mc - ir < AMX_MR ? mc - ir : AMX_MR;
+                        block(&regs, kt, ap + (size_t)(ir / 16) * kt * AMX_TILE_WORDS,
+                              bp + (size_t)(jr / 16) * kt * AMX_TILE_WORDS,
+                              c + (ic + ir) * ldc + jc + jr, ldc, m, n, beta, scratch);
+                    }
+                }
+            }
+        }
+    }
+    tile_release(&regs);             /* the tile state off again: cheaper context switches */
+}
+
+/* The slots: one block of each product's output, on the calling thread's workspace; the
+ * sizes are the whole call's, the block [n0,n1) x [o0,o1) (or [c0,c1)) of the output. The
+ * FLOP and byte counts are the kernel list's (fp32 operands: the bf16 copies live in the
+ * packing buffers only). */
+
+/* out[n0:n1, o0:o1] = bf16(inp[n0:n1, :]) @ bf16(w[o0:o1, :])^T; B(k, j) = w[j*C + k].
+ * flops 2*N*C*OC, bytes 4*(N*C + OC*C + N*OC) for the whole call */
+void SIMD_FN(matmul_forward_bf16)(const mgpt_ctx *ctx, float *out, const float *inp,
+                                  const float *w, int N, int C, int OC, int n0, int n1, int o0,
+                                  int o1)
+{
+    (void)N;
+    gemm_amx(n1 - n0, o1 - o0, C, inp + (size_t)n0 * C, C, 1, w + (size_t)o0 * C, 1, C,
+             out + (size_t)n0 * OC + o0, OC, 0, simd_work(ctx));
+}
+
+/* dinp[n0:n1, c0:c1] += (or =, MGPT_WRITE_DINP: stored, never loaded) bf16(dout[n0:n1, :])
+ * @ bf16(w[:, c0:c1]). flops 2*N*C*OC, bytes 4*(2*N*C + OC*C + N*OC), 4*N*C less writing
+ * dinp */
+void SIMD_FN(matmul_backward_dinp_bf16)(const mgpt_ctx *ctx, float *dinp, const float *dout,
+                                        const float *w, int N, int C, int OC, int n0, int n1,
+                                        int c0, int c1, unsigned write)
+{
+    (void)N;
+    gemm_amx(n1 - n0, c1 - c0, OC, dout + (size_t)n0 * OC, OC, 1, w + c0, C, 1,
+             dinp + (size_t)n0 * C + c0, C, !(write & MGPT_WRITE_DINP), simd_work(ctx));
+}
+
+/* dw[o0:o1, c0:c1] += (or =, MGPT_WRITE_DW) bf16(dout[:, o0:o1])^T @ bf16(inp[:, c0:c1]);
+ * A(i, k) = dout[k*OC + i]: column-major. flops 2*N*C*OC, bytes 4*(2*OC*C + N*C + N*OC),
+ * 4*OC*C less writing dw */
+void SIMD_FN(matmul_backward_dw_bf16)(const mgpt_ctx *ctx, float *dw, const float *dout,
+                                      const float *inp, int N, int C, int OC, int o0, int o1,
+                                      int c0, int c1, unsigned write)
+{
+    gemm_amx(o1 - o0, c1 - c0, N, dout + o0, 1, OC, inp + c0, C, 1, dw + (size_t)o0 * C + c0,
+             C, !(write & MGPT_WRITE_DW), simd_work(ctx));
+}
