@@ -517,9 +517,10 @@ TEST_F(Bench, SweepWritesEveryPointWithItsFigures)
         EXPECT_GT(num(p, "flops_per_step"), 0);
         EXPECT_NEAR(num(p, "gflops"), num(p, "flops_per_step") / num(p, "ms_per_step") * 1e-6,
                     1e-6 * num(p, "gflops"));
-        if (peak > 0)
+        if (peak > 0) {
             EXPECT_NEAR(num(p, "percent_of_peak"), 100 * num(p, "gflops") / peak,
                         1e-6 * num(p, "percent_of_peak"));
+        }
     }
     // more context, more FLOPs per step
     EXPECT_GT(num(json_array_get(pts, 4), "flops_per_step"), num(json_array_get(pts, 3), "flops_per_step"));

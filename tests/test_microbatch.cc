@@ -244,7 +244,7 @@ TEST(MicroBatch, OneMicroBatchIsTheBigBatchBitwise)
 
 TEST(MicroBatch, IsBitwiseRepeatable)
 {
-    const int V = 13, T = 8, B = 6;
+    const int V = 13, T = 8;
     mgpt_config cfg = make_config(V, 16, 4, 2, T);
     Batch b({3, 9, 1, 6, -1, 4}, V, T, 3);
     float l1 = 0, l2 = 0;

@@ -147,8 +147,9 @@ TEST_F(TrainMpi, CheckpointIsByteIdenticalOnOneToFourRanks)
         EXPECT_NE(m.out.find("micro-batches: 4 of 3 documents a step, gradients summed in a "
                              "fixed tree, on " + ranks + "(Open MPI)"), std::string::npos)
             << m.out;
-        if (np > 1)
+        if (np > 1) {
             EXPECT_NE(m.out.find("gradient exchange: "), std::string::npos) << m.out;
+        }
     }
 }
 
@@ -177,9 +178,10 @@ TEST_F(TrainMpi, GradClipIsByteIdenticalOnOneToThreeRanks)
         Result m = run(under_mpirun(np, train(o)));
         ASSERT_EQ(m.status, 0) << "-np " << np << ": " << m.err;
         EXPECT_TRUE(read_file(path(name)) == want) << "-np " << np << " differs from one process";
-        if (np > 1)
+        if (np > 1) {
             EXPECT_NE(m.out.find("the whole Adam on every rank (--grad-clip)"),
                       std::string::npos) << m.out;
+        }
     }
 }
 

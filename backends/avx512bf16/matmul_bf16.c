@@ -13,8 +13,9 @@
  * zero partner), and:
  *  - A: micro-panels of BF16_MR rows, ap[q*BF16_MR + i] = pair q of row i (one 32-bit
  *    broadcast per row and pair);
- *  - B: micro-panels of BF16_NR = BF16_NV*16 columns, bp[q*w + j] = pair q of column j
- *    (w = the panel's columns rounded up to 16: one 512-bit load per 16 columns and pair).
+ *  - B: micro-panels of BF16_NR = BF16_NV*16 columns (32 for the last 49..64: panel_cols),
+ *    bp[q*w + j] = pair q of column j (w = the panel's columns rounded up to 16: one 512-bit
+ *    load per 16 columns and pair).
  * The register tile is BF16_MR x BF16_NV vectors of fp32 sums (24 of the 32 zmm), each lane
  * one element of C, summed over the pairs in order 0..ceil(K/2)-1 from C (+=) or from +0
  * (=). Products of bf16 values are exact in fp32; the sums round to nearest even; the
@@ -73,13 +74,26 @@ static void pack_pairs_t(uint32_t *dst, ptrdiff_t ldd, int width, const float *s
     }
 }
 
-/* Packs B[0:kc, 0:nc] as micro-panels of BF16_NR columns: panel p at bp + p*BF16_NR*kp
- * (kp = (kc+1)/2 pairs) holds kp rows of w = round_up(columns, 16) pairs, zero-padded. */
+/* The width of the micro-panel of B (and of the tiles of C) at column j0 of a block of nc:
+ * BF16_NR, except that the last 49..64 columns go as 32 + 17..32, not 48 + 1..16. A tile of
+ * one vector has 8 chains of VDPBF16PS, too few to cover its latency, and a broadcast of A
+ * for each of them; a tile of two has 16 chains (N = 256 and 1024: the last 64 columns). */
+static int panel_cols(int nc, int j0)
+{
+    int left = nc - j0;
+    if (left > BF16_NR && left <= BF16_NR + 16)
+        return 32;
+    return left < BF16_NR ? left : BF16_NR;
+}
+
+/* Packs B[0:kc, 0:nc] as micro-panels of panel_cols columns: the panel at column j0 starts
+ * at bp + j0*kp (kp = (kc+1)/2 pairs; every panel before it is a multiple of 16 wide) and
+ * holds kp rows of w = round_up(columns, 16) pairs, zero-padded. */
 static void pack_b(uint32_t *bp, const float *b, ptrdiff_t rsb, ptrdiff_t csb, int kc, int nc)
 {
     int kp = (kc + 1) / 2;
-    for (int j0 = 0; j0 < nc; j0 += BF16_NR) {
-        int nr = nc - j0 < BF16_NR ? nc - j0 : BF16_NR;
+    for (int j0 = 0, nr; j0 < nc; j0 += nr) {
+        nr = panel_cols(nc, j0);
         int w = (nr + 15) / 16 * 16;
         uint32_t *dst = bp + (size_t)j0 * kp;
         if (rsb == 1) {             /* B = w^T: column j is row j of w, along k */
@@ -266,9 +280,9 @@ size_t SIMD_FN(gemm_bf16_work_floats)(void)
  * a[i*rsa + k*csa] (csa == 1 or rsa == 1), B(k,j) = b[k*rsb + j*csb] (rsb == 1 or csb == 1)
  * and C(i,j) = c[i*ldc + j]; inputs rounded to bf16, sums in fp32 (the header comment).
  * work: gemm_bf16_work_floats() floats, 64-byte aligned, the calling thread's. */
-static void gemm_bf16(int M, int N, int K, const float *a, ptrdiff_t rsa, ptrdiff_t csa,
-                      const float *b, ptrdiff_t rsb, ptrdiff_t csb, float *c, ptrdiff_t ldc,
-                      int accumulate, float *work)
+void SIMD_FN(gemm_bf16)(int M, int N, int K, const float *a, ptrdiff_t rsa, ptrdiff_t csa,
+                        const float *b, ptrdiff_t rsb, ptrdiff_t csb, float *c, ptrdiff_t ldc,
+                        int accumulate, float *work)
 {
     if (M <= 0 || N <= 0)
         return;
@@ -293,8 +307,8 @@ static void gemm_bf16(int M, int N, int K, const float *a, ptrdiff_t rsa, ptrdif
             for (int ic = 0; ic < M; ic += BF16_MC) {
                 int mc = M - ic < BF16_MC ? M - ic : BF16_MC;
                 pack_a(ap, a + ic * rsa + pc * csa, rsa, csa, mc, kc);
-                for (int jr = 0; jr < nc; jr += BF16_NR) {
-                    int nr = nc - jr < BF16_NR ? nc - jr : BF16_NR;
+                for (int jr = 0, nr; jr < nc; jr += nr) {
+                    nr = panel_cols(nc, jr);
                     int nv = (nr + 15) / 16, nlast = nr - (nv - 1) * 16;
                     for (int ir = 0; ir < mc; ir += BF16_MR) {
                         int m = mc - ir < BF16_MR ? mc - ir : BF16_MR;
@@ -312,43 +326,4 @@ static void gemm_bf16(int M, int N, int K, const float *a, ptrdiff_t rsa, ptrdif
             }
         }
     }
-}
-
-/* The slots: one block of each product's output, on the calling thread's workspace; the
- * sizes are the whole call's, the block [n0,n1) x [o0,o1) (or [c0,c1)) of the output. The
- * FLOP and byte counts are the kernel list's (fp32 operands: the bf16 copies live in the
- * packing buffers only). */
-
-/* out[n0:n1, o0:o1] = bf16(inp[n0:n1, :]) @ bf16(w[o0:o1, :])^T; B(k, j) = w[j*C + k].
- * flops 2*N*C*OC, bytes 4*(N*C + OC*C + N*OC) for the whole call */
-void SIMD_FN(matmul_forward_bf16)(const mgpt_ctx *ctx, float *out, const float *inp,
-                                  const float *w, int N, int C, int OC, int n0, int n1, int o0,
-                                  int o1)
-{
-    (void)N;
-    gemm_bf16(n1 - n0, o1 - o0, C, inp + (size_t)n0 * C, C, 1, w + (size_t)o0 * C, 1, C,
-              out + (size_t)n0 * OC + o0, OC, 0, simd_work(ctx));
-}
-
-/* dinp[n0:n1, c0:c1] += (or =, MGPT_WRITE_DINP: stored, never loaded) bf16(dout[n0:n1, :])
- * @ bf16(w[:, c0:c1]). flops 2*N*C*OC, bytes 4*(2*N*C + OC*C + N*OC), 4*N*C less writing
- * dinp */
-void SIMD_FN(matmul_backward_dinp_bf16)(const mgpt_ctx *ctx, float *dinp, const float *dout,
-                                        const float *w, int N, int C, int OC, int n0, int n1,
-                                        int c0, int c1, unsigned write)
-{
-    (void)N;
-    gemm_bf16(n1 - n0, c1 - c0, OC, dout + (size_t)n0 * OC, OC, 1, w + c0, C, 1,
-              dinp + (size_t)n0 * C + c0, C, !(write & MGPT_WRITE_DINP), simd_work(ctx));
-}
-
-/* dw[o0:o1, c0:c1] += (or =, MGPT_WRITE_DW) bf16(dout[:, o0:o1])^T @ bf16(inp[:, c0:c1]);
- * A(i, k) = dout[k*OC + i]: column-major. flops 2*N*C*OC, bytes 4*(2*OC*C + N*C + N*OC),
- * 4*OC*C less writing dw */
-void SIMD_FN(matmul_backward_dw_bf16)(const mgpt_ctx *ctx, float *dw, const float *dout,
-                                      const float *inp, int N, int C, int OC, int o0, int o1,
-                                      int c0, int c1, unsigned write)
-{
-    gemm_bf16(o1 - o0, c1 - c0, N, dout + o0, 1, OC, inp + c0, C, 1, dw + (size_t)o0 * C + c0,
-              C, !(write & MGPT_WRITE_DW), simd_work(ctx));
 }

@@ -5,7 +5,7 @@
  * MGPT_SIMD_AVX512BF16 is defined, so SIMD_FN(gemm) is avx2_gemm in the AVX2 library.
  * MGPT_SIMD_AVX512BF16 is the AVX-512 build again (vec_avx512.h) under its own prefix, so
  * that the bf16 module carries its own copy of the fp32 kernels and an instance of its own;
- * it sets SIMD_BF16, which adds the bf16 GEMM slots (backends/avx512bf16/matmul_bf16.c).
+ * it sets SIMD_BF16, which adds the bf16 GEMM slots (backends/avx512bf16/slots_bf16.c).
  * MGPT_SIMD_AMX is that build once more (prefix amx_) whose bf16 GEMM slots run on AMX
  * tiles (backends/amx/matmul_amx.c); it sets SIMD_BF16 and SIMD_AMX.
  *
@@ -108,7 +108,7 @@ void SIMD_FN(gemm)(int M, int N, int K, const float *a, ptrdiff_t rsa, ptrdiff_t
                    int accumulate, float *work);
 
 #ifdef SIMD_BF16
-/* ---- the bf16 module's GEMM slots (backends/avx512bf16/matmul_bf16.c): the same products
+/* ---- the bf16 module's GEMM slots (backends/avx512bf16/slots_bf16.c): the same products
  * as matmul_forward, matmul_backward_dinp and matmul_backward_dw, their inputs rounded to
  * bf16 (nearest even) and the products summed in fp32 by VDPBF16PS; and the peak probe of
  * that instruction (probes_bf16.c). Their packing buffers are the calling thread's
@@ -117,6 +117,12 @@ mgpt_matmul_forward_fn SIMD_FN(matmul_forward_bf16);
 mgpt_matmul_backward_dinp_fn SIMD_FN(matmul_backward_dinp_bf16);
 mgpt_matmul_backward_dw_fn SIMD_FN(matmul_backward_dw_bf16);
 size_t SIMD_FN(gemm_bf16_work_floats)(void);
+/* The module's bf16 GEMM behind those slots (../avx512bf16/slots_bf16.c): SIMD_FN(gemm)'s
+ * contract, every input rounded to bf16 and the sums in fp32 (VDPBF16PS register tiles in
+ * matmul_bf16.c; TDPBF16PS tiles in ../amx/matmul_amx.c); work: gemm_bf16_work_floats(). */
+void SIMD_FN(gemm_bf16)(int M, int N, int K, const float *a, ptrdiff_t rsa, ptrdiff_t csa,
+                        const float *b, ptrdiff_t rsb, ptrdiff_t csb, float *c, ptrdiff_t ldc,
+                        int accumulate, float *work);
 double SIMD_FN(peak_flops_bf16)(uint64_t iterations, float *sink);
 #endif
 #ifdef SIMD_AMX
