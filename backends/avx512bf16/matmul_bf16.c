@@ -22,9 +22,11 @@
  * instruction treats denormal inputs as zero and flushes denormal results.
  *
  * Blocking (BLIS's loop nest, jc / pc / ic): B blocks of BF16_KC k-steps x BF16_NC columns
- * packed once each; A blocks of BF16_MC rows x BF16_KC packed for each block of B (every A
- * element is converted N/BF16_NC times, against BF16_NC/16 dot-product instructions per
- * pair in the tiles: a few percent). BF16_KC is even, so no pair straddles two k-blocks,
+ * packed once each; A blocks of BF16_MC rows x BF16_KC packed for each block of B, so every
+ * A element is converted ceil(N/BF16_NC) times. Packing reads fp32 from memory and is
+ * bandwidth-bound: NC 1024 (a 1 MiB B block, in L2/L3 as BLIS keeps it) converts A once for
+ * every GEMM of the e256 model and at most 3 times at e768; NC 192 did so 2-16 times and
+ * cost 8-16% of the step (Zen 5). BF16_KC is even, so no pair straddles two k-blocks,
  * and the k-blocks start at 0 whatever part of C is asked for: the sum of each element is
  * the same sequence of operations for any block [n0,n1) x [o0,o1) of the output, and the
  * rounding of an input never depends on its neighbours. Between k-blocks C goes through
@@ -45,9 +47,9 @@
 /* k-steps per block (even: a pair never straddles two blocks). 256 pairs: a micro-panel of
  * B is 48 KiB, a panel of A 8 KiB. */
 #define BF16_KC 512
-#define BF16_NC 192
+#define BF16_NC 1024
 #define BF16_MC 192
-#define BF16_WORK_WORDS ((size_t)BF16_KC / 2 * (BF16_MC + BF16_NC))   /* 384 KiB */
+#define BF16_WORK_WORDS ((size_t)BF16_KC / 2 * (BF16_MC + BF16_NC))   /* 1.19 MiB */
 
 _Static_assert(BF16_KC % 2 == 0, "k-blocks of whole pairs");
 _Static_assert(BF16_MR == BF16_TILE_ROWS && BF16_NR == BF16_TILE_COLS,
