@@ -1906,6 +1906,17 @@ TEST_F(RooflineRun, BackendsAreLabelledWithTheirIsaAndKernelThreads)
     ASSERT_NE(j, nullptr) << je.text;
     json_t *b2 = json_array_get(json_object_get(j, "backends"), 0);
     EXPECT_EQ(json_integer_value(json_object_get(b2, "kernel_threads")), 2);
+    // the engine saw every core, though the tool binds its own thread to the first: its
+    // two threads on two processors, not both on the first (each parallel call then
+    // waited out a scheduler tick), unless an OpenMP variable asked the runtime to place
+    // them
+    json_t *pus = json_object_get(b2, "kernel_processors");
+    ASSERT_TRUE(json_is_array(pus));
+    if (!mgpt_thread_placement_variable()) {
+        ASSERT_EQ(json_array_size(pus), 2u);
+        EXPECT_NE(json_integer_value(json_array_get(pus, 0)),
+                  json_integer_value(json_array_get(pus, 1)));
+    }
     // each kernel against the ceilings of the threads it ran on, and the groups counted
     // in the JSON and in the table's heading (on standard error, the JSON taking stdout)
     std::map<std::pair<int, int>, int> groups;

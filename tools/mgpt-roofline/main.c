@@ -1,6 +1,7 @@
 /* mgpt-roofline: the machine, then for each backend its ceilings (measured with its own
  * probes, datasheet peaks beside them) and its kernels placed against them; a table on
  * standard output, JSON and SVG on request. */
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -163,12 +164,22 @@ static int measure_backend(roof_run *run, const mgpt_registry *r, const pick *pk
     memset(&eng, 0, sizeof eng);
     mgpt_engine_opts eo = {.backend = pk->forced, .threads = b->kernel_threads, .warn = NULL};
     char err[sizeof b->reason];
+    /* The engine reads the topology within this thread's mask and binds its team to those
+     * cores: opened from a thread bound to one core, it would see one core and run all its
+     * threads on it (each parallel call then waited out a scheduler tick, ~8 ms). So it is
+     * opened under the process' mask, and this thread goes back to the first core after. */
+    if (run->have_process_mask)
+        sched_setaffinity(0, sizeof run->process_mask, &run->process_mask);
     int erc = mgpt_engine_open(&eng, &eo, err, sizeof err);
+    if (run->machine.core_pu[0] >= 0)
+        mgpt_bind_thread_to_pu(run->machine.core_pu[0]);
     if (erc != MGPT_ENGINE_OK) {
         snprintf(b->reason, sizeof b->reason, "%s", err);
         tool_error(NULL, "backend %s: %s", pk->name, err);
         return erc == MGPT_ENGINE_USAGE ? ROOF_USAGE : ROOF_FAIL;
     }
+    b->n_kernel_pus = eng.threads > 1 ? eng.n_binding : 0;
+    memcpy(b->kernel_pus, eng.binding, (size_t)b->n_kernel_pus * sizeof *b->kernel_pus);
     const mgpt_backend_desc *d = eng.be.entry->desc;
     snprintf(b->description, sizeof b->description, "%s", d->description ? d->description : "");
     /* the storing streams in the width of its code (the scalar backend's: the SSE2 the
@@ -295,6 +306,7 @@ int main(int argc, char **argv)
     run.timing.repeats = run.opt.repeats;
     run.timing.min_time = run.opt.min_time;
     /* the main thread (calibration, kernels) runs on the first core */
+    run.have_process_mask = sched_getaffinity(0, sizeof run.process_mask, &run.process_mask) == 0;
     if (run.machine.core_pu[0] >= 0)
         mgpt_bind_thread_to_pu(run.machine.core_pu[0]);
 

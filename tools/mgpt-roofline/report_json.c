@@ -107,6 +107,14 @@ static json_t *backend_json(const roof_backend_result *b)
     json_object_set_new(o, "has_probes", json_boolean(b->c.has_probes));
     json_object_set_new(o, "kernel_threads", json_integer(b->kernel_threads));
     {
+        /* the processors the engine bound its threads to ([] when it left them to the OS
+         * or the OpenMP runtime) */
+        json_t *a = json_array();
+        for (int i = 0; i < b->n_kernel_pus; i++)
+            json_array_append_new(a, json_integer(b->kernel_pus[i]));
+        json_object_set_new(o, "kernel_processors", a);
+    }
+    {
         /* how many kernels ran on how many threads, against which ceilings */
         roof_thread_group g[8];
         int n = roof_thread_groups(b, NULL, g, 8);

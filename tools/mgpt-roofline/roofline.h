@@ -3,6 +3,7 @@
  * model config placed against them (likwid-bench and the Empirical Roofline Toolkit). */
 #ifndef MGPT_ROOFLINE_H
 #define MGPT_ROOFLINE_H
+#include <sched.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -377,6 +378,8 @@ typedef struct roof_backend_result {
     int n_kernels;
     int kernel_threads;          /* the engine's threads: --threads if given, else 1;
                                   * each kernel's own count is roof_kernel.threads */
+    int kernel_pus[MGPT_MAX_THREADS]; /* the processor of each engine thread it bound */
+    int n_kernel_pus;            /* 0: the OS or the OpenMP runtime placed them */
 } roof_backend_result;
 
 typedef struct roof_run {
@@ -389,6 +392,8 @@ typedef struct roof_run {
     int n_be;
     char timestamp[32];
     double seconds;              /* wall time of the run */
+    cpu_set_t process_mask;      /* the affinity before the main thread was bound */
+    int have_process_mask;
 } roof_run;
 
 /* --- threads_note.c: which threads and ceilings a backend's kernels had ------------------ */
