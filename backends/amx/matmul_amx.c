@@ -91,14 +91,14 @@ static void pack_a(uint32_t *ap, const float *a, ptrdiff_t rsa, ptrdiff_t csa, i
 static void pack_b(uint32_t *bp, const float *b, ptrdiff_t rsb, ptrdiff_t csb, int kc, int nc)
 {
     int kt = (kc + AMX_TK - 1) / AMX_TK;
-    for (int j0 = 0; j0 < nc; j0 += 16) {
-        int cols = nc - j0 < 16 ? nc - j0 : 16;
-        uint32_t *panel = bp + (size_t)(j0 / 16) * kt * AMX_TILE_WORDS;
-        for (int t = 0; t < kt; t++) {
-            int k0 = t * AMX_TK, n = kc - k0 < AMX_TK ? kc - k0 : AMX_TK;
-            uint32_t *tile = panel + (size_t)t * AMX_TILE_WORDS;
-            if (rsb == 1) {         /* B = w^T: column j is row j of w, along k; the 16
+    if (rsb == 1) {                 /* B = w^T: column j is row j of w, along k; the 16
                                      * columns' pairs transposed in registers */
+        for (int j0 = 0; j0 < nc; j0 += 16) {
+            int cols = nc - j0 < 16 ? nc - j0 : 16;
+            uint32_t *panel = bp + (size_t)(j0 / 16) * kt * AMX_TILE_WORDS;
+            for (int t = 0; t < kt; t++) {
+                int k0 = t * AMX_TK, n = kc - k0 < AMX_TK ? kc - k0 : AMX_TK;
+                uint32_t *tile = panel + (size_t)t * AMX_TILE_WORDS;
                 vec r[16];
 #pragma GCC unroll 16
                 for (int j = 0; j < 16; j++)
@@ -107,16 +107,22 @@ static void pack_b(uint32_t *bp, const float *b, ptrdiff_t rsb, ptrdiff_t csb, i
                 v_transpose(r);     /* r[q]: pair q of the 16 columns */
                 for (int q = 0; q < 16; q++)
                     _mm512_store_si512(tile + q * 16, _mm512_castps_si512(r[q]));
-            } else {                /* row-major B: rows k and k+1 interleaved */
-                for (int q = 0; q < 16; q++) {
-                    int k = k0 + 2 * q;
-                    const float *x0 = b + k * rsb + j0;
-                    _mm512_store_si512(tile + q * 16,
-                                       k < kc ? pairs_across(x0, k + 1 < kc ? x0 + rsb : NULL,
-                                                             cols)
-                                              : _mm512_setzero_si512());
-                }
             }
+        }
+        return;
+    }
+    /* row-major B: rows k and k+1 interleaved into row q = k % 32 / 2 of tile k / 32 of
+     * every panel, each pair of rows read once, left to right, as the avx512bf16 module's
+     * pack_b does (a panel of 16 columns at a time strode down all kc rows for one line of
+     * each; not yet timed on AMX hardware) */
+    for (int k = 0; k < kt * AMX_TK; k += 2) {
+        const float *x0 = b + k * rsb, *x1 = k + 1 < kc ? x0 + rsb : NULL;
+        uint32_t *row = bp + (size_t)(k / AMX_TK) * AMX_TILE_WORDS + (k % AMX_TK) / 2 * 16;
+        for (int j0 = 0; j0 < nc; j0 += 16) {
+            int cols = nc - j0 < 16 ? nc - j0 : 16;
+            _mm512_store_si512(row + (size_t)(j0 / 16) * kt * AMX_TILE_WORDS,
+                               k < kc ? pairs_across(x0 + j0, x1 ? x1 + j0 : NULL, cols)
+                                      : _mm512_setzero_si512());
         }
     }
 }
