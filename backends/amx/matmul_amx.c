@@ -116,13 +116,14 @@ static void pack_b(uint32_t *bp, const float *b, ptrdiff_t rsb, ptrdiff_t csb, i
      * pack_b does (a panel of 16 columns at a time strode down all kc rows for one line of
      * each; not yet timed on AMX hardware) */
     for (int k = 0; k < kt * AMX_TK; k += 2) {
-        const float *x0 = b + k * rsb, *x1 = k + 1 < kc ? x0 + rsb : NULL;
+        const float *x0 = k < kc ? b + k * rsb : NULL;   /* NULL: a zero row past kc */
+        const float *x1 = k + 1 < kc ? x0 + rsb : NULL;
         uint32_t *row = bp + (size_t)(k / AMX_TK) * AMX_TILE_WORDS + (k % AMX_TK) / 2 * 16;
         for (int j0 = 0; j0 < nc; j0 += 16) {
             int cols = nc - j0 < 16 ? nc - j0 : 16;
             _mm512_store_si512(row + (size_t)(j0 / 16) * kt * AMX_TILE_WORDS,
-                               k < kc ? pairs_across(x0 + j0, x1 ? x1 + j0 : NULL, cols)
-                                      : _mm512_setzero_si512());
+                               x0 ? pairs_across(x0 + j0, x1 ? x1 + j0 : NULL, cols)
+                                  : _mm512_setzero_si512());
         }
     }
 }

@@ -178,7 +178,7 @@ static int measure_backend(roof_run *run, const mgpt_registry *r, const pick *pk
         tool_error(NULL, "backend %s: %s", pk->name, err);
         return erc == MGPT_ENGINE_USAGE ? ROOF_USAGE : ROOF_FAIL;
     }
-    b->n_kernel_pus = eng.threads > 1 ? eng.n_binding : 0;
+    b->n_kernel_pus = eng.n_binding;   /* 0 for one thread: the engine binds none */
     memcpy(b->kernel_pus, eng.binding, (size_t)b->n_kernel_pus * sizeof *b->kernel_pus);
     const mgpt_backend_desc *d = eng.be.entry->desc;
     snprintf(b->description, sizeof b->description, "%s", d->description ? d->description : "");
