@@ -28,8 +28,15 @@
  * fp32 (exact).
  *
  * Blocking (BLIS's loop nest, jc / pc / ic): B blocks of AMX_KC x AMX_NC, A blocks of
- * AMX_MC x AMX_KC (untuned: set on a CPU without AMX; the plugin guide's sizes of a
- * 2 MiB L2 of Sapphire Rapids: 128 KiB of A, 256 KiB of B).
+ * AMX_MC x AMX_KC, both within the 2 MiB L2 of Sapphire Rapids (128 KiB of A, 1 MiB of
+ * B). Every A element is converted ceil(N/AMX_NC) times, and packing reads fp32 from
+ * memory, while the tiles multiply nominally 8x faster than VDPBF16PS (1024 FLOP a cycle
+ * against 2 x 64 on Sapphire Rapids): packing is a large share of an AMX GEMM. Timed on a
+ * CPU without AMX (AMD Zen 5) with the tiles taken out, the packing and loops of the
+ * e768_L4_b64_B16 step's projections took ~98 ms with NC 256 and no prefetch, ~62 with
+ * NC 1024 (as avx512bf16's BF16_NC), ~43 with the prefetches and dout^T groups below;
+ * the tiles' own 174 GFLOP take ~85 ms at the nominal rate and 2 GHz. NC 2048 and MC 256
+ * were within the noise.
  */
 #include <string.h>
 #include "simd/simd.h"
@@ -41,9 +48,14 @@
 #define AMX_NR 32       /* columns of C per micro-kernel: two tiles */
 #define AMX_KC 512
 #define AMX_MC 128
-#define AMX_NC 256
+#define AMX_NC 1024
+/* software prefetch distances of the packing (as ../avx512bf16/matmul_bf16.c's): along k
+ * for rows packed 32 k at a time, in rows for row-major B */
+#define AMX_PREFETCH_K 64
+#define AMX_PREFETCH_ROWS 4
+#define AMX_A_GROUP 64  /* rows of dout^T per chunk of dout: 4 panels, 4 lines of each row */
 #define AMX_TILE_WORDS 256                                      /* 1 KiB */
-#define AMX_PACK_WORDS ((size_t)AMX_KC / 2 * (AMX_MC + AMX_NC))  /* 384 KiB */
+#define AMX_PACK_WORDS ((size_t)AMX_KC / 2 * (AMX_MC + AMX_NC))  /* 1.13 MiB */
 #define AMX_SCRATCH_FLOATS (AMX_MR * AMX_NR)                     /* 4 KiB */
 
 _Static_assert(AMX_KC % AMX_TK == 0 && AMX_MC % AMX_MR == 0 && AMX_NC % AMX_NR == 0,
@@ -56,19 +68,40 @@ _Static_assert(AMX_MR == BF16_TILE_ROWS && AMX_NR == BF16_TILE_COLS,
 static void pack_a(uint32_t *ap, const float *a, ptrdiff_t rsa, ptrdiff_t csa, int mc, int kc)
 {
     int kt = (kc + AMX_TK - 1) / AMX_TK;
-    for (int i0 = 0; i0 < mc; i0 += 16) {
-        int rows = mc - i0 < 16 ? mc - i0 : 16;
-        uint32_t *panel = ap + (size_t)(i0 / 16) * kt * AMX_TILE_WORDS;
-        for (int t = 0; t < kt; t++) {
-            int k0 = t * AMX_TK, n = kc - k0 < AMX_TK ? kc - k0 : AMX_TK;
-            uint32_t *tile = panel + (size_t)t * AMX_TILE_WORDS;
-            if (csa == 1) {         /* row-major (inp, dout): a row's 32 k are 16 pairs */
+    if (csa == 1) {                 /* row-major (inp, dout): a row's 32 k are 16 pairs */
+        for (int i0 = 0; i0 < mc; i0 += 16) {
+            int rows = mc - i0 < 16 ? mc - i0 : 16;
+            uint32_t *panel = ap + (size_t)(i0 / 16) * kt * AMX_TILE_WORDS;
+            for (int t = 0; t < kt; t++) {
+                int k0 = t * AMX_TK, n = kc - k0 < AMX_TK ? kc - k0 : AMX_TK;
+                uint32_t *tile = panel + (size_t)t * AMX_TILE_WORDS;
+                if (k0 + AMX_PREFETCH_K + AMX_TK <= kc)
+                    for (int i = 0; i < rows; i++) {
+                        __builtin_prefetch(a + (i0 + i) * rsa + k0 + AMX_PREFETCH_K);
+                        __builtin_prefetch(a + (i0 + i) * rsa + k0 + AMX_PREFETCH_K + 16);
+                    }
                 for (int i = 0; i < 16; i++)
                     _mm512_store_si512(tile + i * 16,
                                        i < rows ? pairs_along(a + (i0 + i) * rsa + k0, n)
                                                 : _mm512_setzero_si512());
-            } else {                /* column-major (dout^T): pairs across rows k, k+1 of
-                                     * dout hold 16 rows of A; transposed in registers */
+            }
+        }
+        return;
+    }
+    /* column-major (dout^T): pairs across rows k, k+1 of dout hold 16 rows of A, transposed
+     * in registers. AMX_A_GROUP rows (4 panels) per chunk of 32 rows of dout: 4 lines of
+     * each row read together, where a panel at a time read one line of each */
+    for (int g0 = 0; g0 < mc; g0 += AMX_A_GROUP) {
+        int g1 = mc - g0 < AMX_A_GROUP ? mc : g0 + AMX_A_GROUP;
+        for (int t = 0; t < kt; t++) {
+            int k0 = t * AMX_TK;
+            if (k0 + 2 * AMX_TK <= kc)  /* the next chunk's 32 rows of dout */
+                for (int k = k0 + AMX_TK; k < k0 + 2 * AMX_TK; k++)
+                    for (int i = g0; i < g1; i += 16)
+                        __builtin_prefetch(a + k * csa + i);
+            for (int i0 = g0; i0 < g1; i0 += 16) {
+                int rows = mc - i0 < 16 ? mc - i0 : 16;
+                uint32_t *tile = ap + ((size_t)(i0 / 16) * kt + t) * AMX_TILE_WORDS;
                 vec r[16];
 #pragma GCC unroll 16
                 for (int q = 0; q < 16; q++) {
@@ -99,6 +132,11 @@ static void pack_b(uint32_t *bp, const float *b, ptrdiff_t rsb, ptrdiff_t csb, i
             for (int t = 0; t < kt; t++) {
                 int k0 = t * AMX_TK, n = kc - k0 < AMX_TK ? kc - k0 : AMX_TK;
                 uint32_t *tile = panel + (size_t)t * AMX_TILE_WORDS;
+                if (k0 + AMX_PREFETCH_K + AMX_TK <= kc)
+                    for (int j = 0; j < cols; j++) {
+                        __builtin_prefetch(b + (j0 + j) * csb + k0 + AMX_PREFETCH_K);
+                        __builtin_prefetch(b + (j0 + j) * csb + k0 + AMX_PREFETCH_K + 16);
+                    }
                 vec r[16];
 #pragma GCC unroll 16
                 for (int j = 0; j < 16; j++)
@@ -114,13 +152,19 @@ static void pack_b(uint32_t *bp, const float *b, ptrdiff_t rsb, ptrdiff_t csb, i
     /* row-major B: rows k and k+1 interleaved into row q = k % 32 / 2 of tile k / 32 of
      * every panel, each pair of rows read once, left to right, as the avx512bf16 module's
      * pack_b does (a panel of 16 columns at a time strode down all kc rows for one line of
-     * each; not yet timed on AMX hardware) */
+     * each) */
     for (int k = 0; k < kt * AMX_TK; k += 2) {
         const float *x0 = k < kc ? b + k * rsb : NULL;   /* NULL: a zero row past kc */
         const float *x1 = k + 1 < kc ? x0 + rsb : NULL;
+        const float *next = k + AMX_PREFETCH_ROWS + 1 < kc ? x0 + AMX_PREFETCH_ROWS * rsb
+                                                           : NULL;
         uint32_t *row = bp + (size_t)(k / AMX_TK) * AMX_TILE_WORDS + (k % AMX_TK) / 2 * 16;
         for (int j0 = 0; j0 < nc; j0 += 16) {
             int cols = nc - j0 < 16 ? nc - j0 : 16;
+            if (next) {
+                __builtin_prefetch(next + j0);
+                __builtin_prefetch(next + rsb + j0);
+            }
             _mm512_store_si512(row + (size_t)(j0 / 16) * kt * AMX_TILE_WORDS,
                                x0 ? pairs_across(x0 + j0, x1 ? x1 + j0 : NULL, cols)
                                   : _mm512_setzero_si512());
