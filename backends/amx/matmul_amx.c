@@ -63,29 +63,43 @@ _Static_assert(AMX_KC % AMX_TK == 0 && AMX_MC % AMX_MR == 0 && AMX_NC % AMX_NR =
 _Static_assert(AMX_MR == BF16_TILE_ROWS && AMX_NR == BF16_TILE_COLS,
                "BF16_TILE_ROWS x BF16_TILE_COLS (kernels.h) is the micro-kernel's block");
 
+/* Up to 16 sequences along k (src + r*lds for r < rows; zero sequences past rows) as kt =
+ * ceil(kc/32) tiles of 32 k, tile t at dst + t*AMX_TILE_WORDS: word r*16 + q = pair q of
+ * sequence r (transpose 0: the rows of an A tile), or word q*16 + r (transpose 1: the
+ * pair-rows of a B tile, its columns' pairs transposed in registers). */
+static void pack_sequences(uint32_t *dst, const float *src, ptrdiff_t lds, int rows, int kc,
+                           int transpose)
+{
+    int kt = (kc + AMX_TK - 1) / AMX_TK;
+    for (int t = 0; t < kt; t++) {
+        int k0 = t * AMX_TK, n = kc - k0 < AMX_TK ? kc - k0 : AMX_TK;
+        uint32_t *tile = dst + (size_t)t * AMX_TILE_WORDS;
+        if (k0 + AMX_PREFETCH_K + AMX_TK <= kc)
+            for (int i = 0; i < rows; i++) {
+                __builtin_prefetch(src + i * lds + k0 + AMX_PREFETCH_K);
+                __builtin_prefetch(src + i * lds + k0 + AMX_PREFETCH_K + 16);
+            }
+        vec r[16];
+#pragma GCC unroll 16
+        for (int i = 0; i < 16; i++)
+            r[i] = i < rows ? _mm512_castsi512_ps(pairs_along(src + i * lds + k0, n))
+                            : v_zero();
+        if (transpose)
+            v_transpose(r);         /* r[q]: pair q of the 16 sequences */
+        for (int i = 0; i < 16; i++)
+            _mm512_store_si512(tile + i * 16, _mm512_castps_si512(r[i]));
+    }
+}
+
 /* Packs A[0:mc, 0:kc] (mc <= AMX_MC, kc <= AMX_KC) as panels of 16 rows in chunks of 32 k,
  * kt = ceil(kc/32) chunks a panel; rows past mc and k past kc zero. */
 static void pack_a(uint32_t *ap, const float *a, ptrdiff_t rsa, ptrdiff_t csa, int mc, int kc)
 {
     int kt = (kc + AMX_TK - 1) / AMX_TK;
     if (csa == 1) {                 /* row-major (inp, dout): a row's 32 k are 16 pairs */
-        for (int i0 = 0; i0 < mc; i0 += 16) {
-            int rows = mc - i0 < 16 ? mc - i0 : 16;
-            uint32_t *panel = ap + (size_t)(i0 / 16) * kt * AMX_TILE_WORDS;
-            for (int t = 0; t < kt; t++) {
-                int k0 = t * AMX_TK, n = kc - k0 < AMX_TK ? kc - k0 : AMX_TK;
-                uint32_t *tile = panel + (size_t)t * AMX_TILE_WORDS;
-                if (k0 + AMX_PREFETCH_K + AMX_TK <= kc)
-                    for (int i = 0; i < rows; i++) {
-                        __builtin_prefetch(a + (i0 + i) * rsa + k0 + AMX_PREFETCH_K);
-                        __builtin_prefetch(a + (i0 + i) * rsa + k0 + AMX_PREFETCH_K + 16);
-                    }
-                for (int i = 0; i < 16; i++)
-                    _mm512_store_si512(tile + i * 16,
-                                       i < rows ? pairs_along(a + (i0 + i) * rsa + k0, n)
-                                                : _mm512_setzero_si512());
-            }
-        }
+        for (int i0 = 0; i0 < mc; i0 += 16)
+            pack_sequences(ap + (size_t)(i0 / 16) * kt * AMX_TILE_WORDS, a + i0 * rsa, rsa,
+                           mc - i0 < 16 ? mc - i0 : 16, kc, 0);
         return;
     }
     /* column-major (dout^T): pairs across rows k, k+1 of dout hold 16 rows of A, transposed
@@ -124,29 +138,10 @@ static void pack_a(uint32_t *ap, const float *a, ptrdiff_t rsa, ptrdiff_t csa, i
 static void pack_b(uint32_t *bp, const float *b, ptrdiff_t rsb, ptrdiff_t csb, int kc, int nc)
 {
     int kt = (kc + AMX_TK - 1) / AMX_TK;
-    if (rsb == 1) {                 /* B = w^T: column j is row j of w, along k; the 16
-                                     * columns' pairs transposed in registers */
-        for (int j0 = 0; j0 < nc; j0 += 16) {
-            int cols = nc - j0 < 16 ? nc - j0 : 16;
-            uint32_t *panel = bp + (size_t)(j0 / 16) * kt * AMX_TILE_WORDS;
-            for (int t = 0; t < kt; t++) {
-                int k0 = t * AMX_TK, n = kc - k0 < AMX_TK ? kc - k0 : AMX_TK;
-                uint32_t *tile = panel + (size_t)t * AMX_TILE_WORDS;
-                if (k0 + AMX_PREFETCH_K + AMX_TK <= kc)
-                    for (int j = 0; j < cols; j++) {
-                        __builtin_prefetch(b + (j0 + j) * csb + k0 + AMX_PREFETCH_K);
-                        __builtin_prefetch(b + (j0 + j) * csb + k0 + AMX_PREFETCH_K + 16);
-                    }
-                vec r[16];
-#pragma GCC unroll 16
-                for (int j = 0; j < 16; j++)
-                    r[j] = j < cols ? _mm512_castsi512_ps(pairs_along(b + (j0 + j) * csb + k0, n))
-                                    : v_zero();
-                v_transpose(r);     /* r[q]: pair q of the 16 columns */
-                for (int q = 0; q < 16; q++)
-                    _mm512_store_si512(tile + q * 16, _mm512_castps_si512(r[q]));
-            }
-        }
+    if (rsb == 1) {                 /* B = w^T: column j is row j of w, along k */
+        for (int j0 = 0; j0 < nc; j0 += 16)
+            pack_sequences(bp + (size_t)(j0 / 16) * kt * AMX_TILE_WORDS, b + j0 * csb, csb,
+                           nc - j0 < 16 ? nc - j0 : 16, kc, 1);
         return;
     }
     /* row-major B: rows k and k+1 interleaved into row q = k % 32 / 2 of tile k / 32 of
