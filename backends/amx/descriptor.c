@@ -3,14 +3,15 @@
  * (AMX-TILE and AMX-BF16 with the OS saving the tile state) before any tile instruction
  * can run. The kernels, init (which asks Linux for the tile state) and shutdown are in
  * libsimd_amx.la: the AVX-512 kernels of ../simd for every slot but the three GEMMs, which
- * are matmul_amx.c's (bf16 products on tiles, fp32 sums). */
-#include "simd/kernel_table.h"   /* kernels (the GEMM slots: SIMD_GEMM_FN), probes */
+ * are matmul_amx.c's (bf16 products on tiles, fp32 sums), and attention, the avx512bf16
+ * module's (VDPBF16PS; long heads on the tiles). */
+#include "simd/kernel_table.h"   /* kernels (the bf16 slots: SIMD_BF16_FN), probes */
 
 const mgpt_backend_desc mgpt_backend_amx = {
     MGPT_BACKEND_DESC_HEADER,
     .name = "amx",
     .description = "AVX-512 kernels; the matmuls on AMX tiles, bf16 inputs with fp32 "
-                   "accumulation (AMX-BF16 TDPBF16PS)",
+                   "accumulation (AMX-BF16 TDPBF16PS); attention's products in bf16 too",
     .required_features = MGPT_CPU_SSE2 | MGPT_CPU_SSE3 | MGPT_CPU_SSSE3 | MGPT_CPU_SSE41 |
                          MGPT_CPU_SSE42 | MGPT_CPU_AVX | MGPT_CPU_FMA | MGPT_CPU_AVX2 |
                          MGPT_CPU_AVX512F | MGPT_CPU_AVX512BW | MGPT_CPU_AVX512VL |

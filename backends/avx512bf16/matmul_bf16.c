@@ -53,8 +53,8 @@
 /* Packing reads fp32 from wherever the step left it, often DRAM (e256's activations are
  * ~20 MiB a layer), at 2-3 Gelem/s on Zen 5 with the hardware prefetchers alone, 3.5-4.7
  * with these software prefetches (of 2 lines per row of B, 2 k-chunks ahead, in the
- * transposed packing; of the rows 4 ahead in the row-major; 16 ahead in dout^T). */
-#define BF16_PREFETCH_K 64
+ * transposed packing, bf16_pairs.h's pack_pairs_t: BF16_PREFETCH_K; of the rows 4 ahead in
+ * the row-major; 16 ahead in dout^T). */
 #define BF16_PREFETCH_ROWS 4
 #define BF16_PREFETCH_A_ROWS 16
 #define BF16_A_GROUP 64          /* rows of dout^T per pass: 8 panels, 8 lines per L1 set */
@@ -63,31 +63,6 @@ _Static_assert(BF16_KC % 2 == 0, "k-blocks of whole pairs");
 _Static_assert(BF16_MR == BF16_TILE_ROWS && BF16_NR == BF16_TILE_COLS,
                "BF16_TILE_ROWS x BF16_TILE_COLS (kernels.h) is the register tile");
 _Static_assert(BF16_MC % 16 == 0, "A packs 2 panels of 8 rows per 16-lane vector");
-
-/* Sequences along k, src[r*lds + k] for r < rows (<= 16), k < kc, as pairs transposed:
- * dst[q*ldd + r] = pair q of sequence r for r < width (zero for r >= rows), q < (kc+1)/2.
- * 32 k-steps of 16 sequences at a time: 16 x 16 pairs, transposed in registers. */
-static void pack_pairs_t(uint32_t *dst, ptrdiff_t ldd, int width, const float *src,
-                         ptrdiff_t lds, int rows, int kc)
-{
-    __mmask16 wmask = lanes(width);
-    for (int k0 = 0; k0 < kc; k0 += 32) {
-        int n = kc - k0 < 32 ? kc - k0 : 32;
-        vec r[16];
-        if (k0 + BF16_PREFETCH_K + 32 <= kc)     /* 16 streams: more than the hardware follows */
-            for (int i = 0; i < rows; i++) {
-                __builtin_prefetch(src + i * lds + k0 + BF16_PREFETCH_K);
-                __builtin_prefetch(src + i * lds + k0 + BF16_PREFETCH_K + 16);
-            }
-#pragma GCC unroll 16
-        for (int i = 0; i < 16; i++)
-            r[i] = i < rows ? _mm512_castsi512_ps(pairs_along(src + i * lds + k0, n)) : v_zero();
-        v_transpose(r);             /* r[q]: pair q of the 16 sequences */
-        uint32_t *d = dst + (size_t)(k0 / 2) * ldd;
-        for (int q = 0; q < (n + 1) / 2; q++)
-            _mm512_mask_storeu_epi32(d + q * ldd, wmask, _mm512_castps_si512(r[q]));
-    }
-}
 
 /* The width of the micro-panel of B (and of the tiles of C) at column j0 of a block of nc:
  * BF16_NR, except that the last 49..64 columns go as 32 + 17..32, not 48 + 1..16. A tile of

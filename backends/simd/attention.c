@@ -19,13 +19,8 @@ static void attention_forward_gemm(float *out, float *a, const float *q, const f
                                    float scale, float *work)
 {
     SIMD_FN(gemm)(T, T, hd, q, C3, 1, k, 1, C3, a, T, 0, work);
-    for (int t = 0; t < T; t++) {
-        float *row = a + (size_t)t * T;
-        /* rounding is monotonic, so max(s*scale) = max(s)*scale exactly */
-        simd_softmax(row, row, t + 1, scale, simd_max(row, t + 1) * scale);
-        for (int j = t + 1; j < T; j++)
-            row[j] = 0.0f;
-    }
+    for (int t = 0; t < T; t++)
+        causal_softmax_row(a + (size_t)t * T, t, T, scale);
     SIMD_FN(gemm)(T, hd, T, a, T, 1, v, C3, 1, out, C, 0, work);
 }
 
@@ -42,22 +37,8 @@ static void attention_backward_gemm(float *dq, float *dk, float *dv, float *da, 
 {
     SIMD_FN(gemm)(T, T, hd, dy, C, 1, v, 1, C3, da, T, 0, work);
     SIMD_FN(gemm)(T, hd, T, a, 1, T, dy, C, 1, dv, C3, add, work);    /* A(j, t) = att[t, j] */
-    vec vs = v_set1(scale);
-    for (int t = 0; t < T; t++) {
-        const float *ar = a + (size_t)t * T;
-        float *dr = da + (size_t)t * T;
-        vec dsum = v_set1(simd_dot(ar, dr, t + 1));
-        int j = 0;
-        for (; j + SIMD_W <= t + 1; j += SIMD_W)
-            v_store(dr + j, v_mul(v_mul(v_load(ar + j), v_sub(v_load(dr + j), dsum)), vs));
-        if (j < t + 1) {
-            int r = t + 1 - j;
-            vec g = v_mul(v_load_part(ar + j, r), v_sub(v_load_part(dr + j, r), dsum));
-            v_store_part(dr + j, v_mul(g, vs), r);
-        }
-        for (j = t + 1; j < T; j++)
-            dr[j] = 0.0f;
-    }
+    for (int t = 0; t < T; t++)
+        causal_dpre_row(da + (size_t)t * T, a + (size_t)t * T, t, T, scale);
     SIMD_FN(gemm)(T, hd, T, da, T, 1, k, C3, 1, dq, C3, add, work);
     SIMD_FN(gemm)(T, hd, T, da, 1, T, q, C3, 1, dk, C3, add, work);   /* A(j, t) = dpre[t, j] */
 }

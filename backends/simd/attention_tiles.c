@@ -337,7 +337,7 @@ SIMD_ALWAYS_INLINE void softmax_rows(const int G, float *att, float *s, int t0, 
 /* att row t = softmax(s[t][0..t] * scale), zeros up to T: simd_max's max and simd_softmax's
  * arithmetic (the GEMM path's) on the padded rows of s, which keep e between the passes
  * over whole vectors. flops ~20*T*T/2, bytes ~16*T*T/2 */
-static void causal_softmax(float *att, float *s, int T, int Tp, float scale)
+void SIMD_FN(causal_softmax)(float *att, float *s, int T, int Tp, float scale)
 {
     int t = 0;
     for (; t + ATT_G <= T; t += ATT_G)
@@ -379,7 +379,8 @@ static void dpre_rows(float *d, float *ap, const float *att, int t0, int t1, int
 /* d[t][:] = dpre row t = att_t * (datt_t - dot(att_t, datt_t)) * scale up to t, zeros up
  * to Tp, in place over datt in d, and ap = att with rows padded to Tp (zeros past t): the
  * GEMM path's arithmetic (simd_dot). flops ~5*T*T/2, bytes ~20*T*T/2 */
-static void causal_dpre(float *d, float *ap, const float *att, int T, int Tp, float scale)
+void SIMD_FN(causal_dpre)(float *d, float *ap, const float *att, int T, int Tp,
+                           float scale)
 {
     for (int t0 = 0; t0 < T; t0 += ATT_DROWS)
         dpre_rows(d, ap, att, t0, T - t0 < ATT_DROWS ? T : t0 + ATT_DROWS, T, Tp, scale);
@@ -396,7 +397,7 @@ void SIMD_FN(attention_forward_tiles)(float *out, float *a, const float *q, cons
     float *s = kt + (size_t)hd * Tp;
     transpose_head(kt, Tp, k, C3, T, hd);
     causal_scores(s, q, C3, kt, T, Tp, hd);
-    causal_softmax(a, s, T, Tp, scale);
+    SIMD_FN(causal_softmax)(a, s, T, Tp, scale);
     causal_product(0, T, hd, a, T, v, C3, out, C, 0);
 }
 
@@ -413,7 +414,7 @@ void SIMD_FN(attention_backward_tiles)(float *dq, float *dk, float *dv, const fl
     float *d = vt + (size_t)hd * Tp, *ap = d + (size_t)T * Tp;
     transpose_head(vt, Tp, v, C3, T, hd);
     causal_scores(d, dy, C, vt, T, Tp, hd);
-    causal_dpre(d, ap, a, T, Tp, scale);
+    SIMD_FN(causal_dpre)(d, ap, a, T, Tp, scale);
     causal_product(1, T, hd, ap, Tp, dy, C, dv, C3, add);
     causal_product(0, T, hd, d, Tp, k, C3, dq, C3, add);
     causal_product(1, T, hd, d, Tp, q, C3, dk, C3, add);

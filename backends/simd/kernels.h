@@ -124,6 +124,9 @@ void SIMD_FN(gemm_bf16)(int M, int N, int K, const float *a, ptrdiff_t rsa, ptrd
                         const float *b, ptrdiff_t rsb, ptrdiff_t csb, float *c, ptrdiff_t ldc,
                         int accumulate, float *work);
 double SIMD_FN(peak_flops_bf16)(uint64_t iterations, float *sink);
+/* The attention slots with bf16 products (../avx512bf16/attention_bf16.c, on gemm_bf16) */
+mgpt_attention_forward_fn SIMD_FN(attention_forward_bf16);
+mgpt_attention_backward_fn SIMD_FN(attention_backward_bf16);
 #endif
 #ifdef SIMD_AMX
 /* the AMX module (backends/amx): the bf16 slots above on tiles (matmul_amx.c, TDPBF16PS),
