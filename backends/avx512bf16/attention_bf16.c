@@ -12,10 +12,10 @@
  *    dY, dpre^T Q) in pairs. Past the diagonal att and dpre are 0: a tile's rows that run
  *    past their own diagonal add exact zeros. Softmax and dpre are the fp32 tile path's
  *    (causal_softmax, causal_dpre: rows side by side) over scores in scratch.
- *  - GEMM (heads whose pairs do not fit the workspace: T of several hundred and more): the
- *    module's bf16 GEMM (VDPBF16PS tiles in avx512bf16, TDPBF16PS in amx) on blocks of
- *    ATT_BF16_ROWS rows, the scores built in att (forward) and datt (backward), softmax
- *    and dpre a row at a time (causal_softmax_row, causal_dpre_row).
+ *  - GEMM (heads whose pairs do not fit the workspace: T of about 800 and more): the fp32
+ *    modules' GEMM path (../simd/attention.c: the whole T x T square, the scores built in
+ *    att and datt) over the module's bf16 GEMM (VDPBF16PS tiles in avx512bf16, TDPBF16PS
+ *    in amx).
  *
  * VDPBF16PS sums pairs along k (bf16_pairs.h): a row of A is read as pairs along it (Q's
  * dims, att's and dpre's keys), or, for A^T, as pairs across two of its rows; B likewise
@@ -28,7 +28,6 @@
 
 #define ATT_R 8         /* rows of a register tile */
 #define ATT_NV 3        /* vectors of 16 columns per tile: 24 chains */
-#define ATT_BF16_ROWS 64
 #define ATT_PREFETCH_ROWS 4
 _Static_assert(SIMD_W == 16, "Tp: T in whole vectors of the softmax's, and of pairs");
 
@@ -119,10 +118,10 @@ static void tiles_causal(int atr, int scores, int T, int ncols, const uint32_t *
         int diag = ((r1 - 1) / 16 + 1) * 16;   /* through the vector of row r1-1's diagonal */
         int cols = scores && diag < ncols ? diag : ncols;
         int p0 = scores ? 0 : atr ? r0 / 2 : 0, p1 = scores || atr ? np : (r1 + 1) / 2;
-        int nvec = (cols + 15) / 16, nch = (nvec + ATT_NV - 1) / ATT_NV;
+        struct chunks ch = chunk_vectors((cols + 15) / 16, ATT_NV);
         const uint32_t *at = atr ? a + r0 : a + r0 * lda;
-        for (int ch = 0, v0 = 0, nv; ch < nch; ch++, v0 += nv) {
-            nv = nvec / nch + (ch < nvec % nch);
+        for (int i = 0, v0 = 0, nv; i < ch.nch; i++, v0 += nv) {
+            nv = ch.base + (i < ch.extra);
             int nlast = cols - (v0 + nv - 1) * 16;
             tiles[atr][nv - 1](m, p0, p1, at, lda, b + v0 * 16, ldb, c + r0 * ldc + v0 * 16,
                                ldc, nlast < 16 ? nlast : 16, beta);
@@ -255,49 +254,6 @@ static void backward_tiles(float *dq, float *dk, float *dv, const float *q, cons
     tiles_causal(1, 0, T, hd, dt, s.Tp, q2, s.hdp, s.th, dk, C3, add);
 }
 
-/* forward of one head on the GEMM, by blocks of rows [r0, r1): their scores against keys
- * [0, r1) in att's rows (past each row's diagonal then overwritten by the softmax's
- * zeros), out's rows summing att over those r1 keys (exact zeros past the diagonal).
- * flops 2*T*r1*hd per block and product */
-static void forward_gemm(float *out, float *a, const float *q, const float *k, const float *v,
-                         ptrdiff_t C3, ptrdiff_t C, int T, int hd, float scale, float *work)
-{
-    for (int r0 = 0; r0 < T; r0 += ATT_BF16_ROWS) {
-        int r1 = T - r0 < ATT_BF16_ROWS ? T : r0 + ATT_BF16_ROWS, m = r1 - r0;
-        float *ab = a + (size_t)r0 * T;
-        SIMD_FN(gemm_bf16)(m, r1, hd, q + r0 * C3, C3, 1, k, 1, C3, ab, T, 0, work);
-        for (int t = r0; t < r1; t++)
-            causal_softmax_row(a + (size_t)t * T, t, T, scale);
-        SIMD_FN(gemm_bf16)(m, hd, r1, ab, T, 1, v, C3, 1, out + r0 * C, C, 0, work);
-    }
-}
-
-/* backward of one head on the GEMM: datt (da) and dQ by blocks of rows, then dV and dK by
- * blocks of their rows j over t >= j0 (A(j, t) = att[t][j], dpre[t][j]: column-major;
- * att and dpre are 0 for t < j). add 0: each block's rows stored by one call. */
-static void backward_gemm(float *dq, float *dk, float *dv, float *da, const float *q,
-                          const float *k, const float *v, const float *dy, const float *a,
-                          ptrdiff_t C3, ptrdiff_t C, int T, int hd, float scale, int add,
-                          float *work)
-{
-    for (int r0 = 0; r0 < T; r0 += ATT_BF16_ROWS) {
-        int r1 = T - r0 < ATT_BF16_ROWS ? T : r0 + ATT_BF16_ROWS, m = r1 - r0;
-        float *db = da + (size_t)r0 * T;
-        SIMD_FN(gemm_bf16)(m, r1, hd, dy + r0 * C, C, 1, v, 1, C3, db, T, 0, work);
-        for (int t = r0; t < r1; t++)
-            causal_dpre_row(da + (size_t)t * T, a + (size_t)t * T, t, T, scale);
-        SIMD_FN(gemm_bf16)(m, hd, r1, db, T, 1, k, C3, 1, dq + r0 * C3, C3, add, work);
-    }
-    for (int j0 = 0; j0 < T; j0 += ATT_BF16_ROWS) {
-        int j1 = T - j0 < ATT_BF16_ROWS ? T : j0 + ATT_BF16_ROWS, m = j1 - j0;
-        size_t d = (size_t)j0 * T + j0;     /* att[j0][j0], dpre[j0][j0] */
-        SIMD_FN(gemm_bf16)(m, hd, T - j0, a + d, 1, T, dy + j0 * C, C, 1, dv + j0 * C3, C3,
-                           add, work);
-        SIMD_FN(gemm_bf16)(m, hd, T - j0, da + d, 1, T, q + j0 * C3, C3, 1, dk + j0 * C3, C3,
-                           add, work);
-    }
-}
-
 /* The slots, as ../simd/attention.c's: the (document, head) pairs bh in [bh0, bh1), on the
  * calling thread's workspace.
  * forward: flops pairs*(4*hd + 5), bytes 4*(3*N*C + B*H*T*T + N*C) for the whole call
@@ -320,7 +276,8 @@ void SIMD_FN(attention_forward_bf16)(const mgpt_ctx *ctx, float *out, float *att
         if (tiled)
             forward_tiles(o, a, q, q + C, q + 2 * C, C3, C, s, scale, (uint32_t *)work);
         else
-            forward_gemm(o, a, q, q + C, q + 2 * C, C3, C, T, hd, scale, work);
+            SIMD_FN(attention_forward_gemm)(o, a, q, q + C, q + 2 * C, C3, C, T, hd, scale,
+                                            SIMD_FN(gemm_bf16), work);
     }
 }
 
@@ -346,7 +303,8 @@ void SIMD_FN(attention_backward_bf16)(const mgpt_ctx *ctx, float *dqkv, float *d
             backward_tiles(dq, dq + C, dq + 2 * C, q, q + C, q + 2 * C, dy, att + ao, C3, C,
                            s, scale, add, (uint32_t *)work);
         else
-            backward_gemm(dq, dq + C, dq + 2 * C, datt + ao, q, q + C, q + 2 * C, dy,
-                          att + ao, C3, C, T, hd, scale, add, work);
+            SIMD_FN(attention_backward_gemm)(dq, dq + C, dq + 2 * C, datt + ao, q, q + C,
+                                             q + 2 * C, dy, att + ao, C3, C, T, hd, scale, add,
+                                             SIMD_FN(gemm_bf16), work);
     }
 }

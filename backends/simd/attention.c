@@ -14,14 +14,19 @@
  *   out = att V (the zeros above the diagonal add exact zeros)
  * Every element is the same FMA chain, in the same order, as a loop over j <= t would give.
  * flops 4*T*T*hd + ~10*T*T/2 (the triangle costs what the square does, at GEMM speed) */
-static void attention_forward_gemm(float *out, float *a, const float *q, const float *k,
-                                   const float *v, ptrdiff_t C3, ptrdiff_t C, int T, int hd,
-                                   float scale, float *work)
+void SIMD_FN(attention_forward_gemm)(float *out, float *a, const float *q, const float *k,
+                                     const float *v, ptrdiff_t C3, ptrdiff_t C, int T, int hd,
+                                     float scale, simd_gemm_fn gemm, float *work)
 {
-    SIMD_FN(gemm)(T, T, hd, q, C3, 1, k, 1, C3, a, T, 0, work);
-    for (int t = 0; t < T; t++)
-        causal_softmax_row(a + (size_t)t * T, t, T, scale);
-    SIMD_FN(gemm)(T, hd, T, a, T, 1, v, C3, 1, out, C, 0, work);
+    gemm(T, T, hd, q, C3, 1, k, 1, C3, a, T, 0, work);
+    for (int t = 0; t < T; t++) {
+        float *row = a + (size_t)t * T;
+        /* rounding is monotonic, so max(s*scale) = max(s)*scale exactly */
+        simd_softmax(row, row, t + 1, scale, simd_max(row, t + 1) * scale);
+        for (int j = t + 1; j < T; j++)
+            row[j] = 0.0f;
+    }
+    gemm(T, hd, T, a, T, 1, v, C3, 1, out, C, 0, work);
 }
 
 /* The backward of attention_forward_gemm, with dpre = att * (datt - rowsum(att * datt)) /
@@ -30,17 +35,32 @@ static void attention_forward_gemm(float *out, float *a, const float *q, const f
  * With add == 0 the three products are stored (=) instead: each is the only contribution
  * to its T x hd slice, so the GEMMs write it on their first k-block and never read it.
  * flops ~8*T*T*hd + ~6*T*T/2 */
-static void attention_backward_gemm(float *dq, float *dk, float *dv, float *da, const float *q,
-                                    const float *k, const float *v, const float *dy,
-                                    const float *a, ptrdiff_t C3, ptrdiff_t C, int T, int hd,
-                                    float scale, int add, float *work)
+void SIMD_FN(attention_backward_gemm)(float *dq, float *dk, float *dv, float *da,
+                                      const float *q, const float *k, const float *v,
+                                      const float *dy, const float *a, ptrdiff_t C3,
+                                      ptrdiff_t C, int T, int hd, float scale, int add,
+                                      simd_gemm_fn gemm, float *work)
 {
-    SIMD_FN(gemm)(T, T, hd, dy, C, 1, v, 1, C3, da, T, 0, work);
-    SIMD_FN(gemm)(T, hd, T, a, 1, T, dy, C, 1, dv, C3, add, work);    /* A(j, t) = att[t, j] */
-    for (int t = 0; t < T; t++)
-        causal_dpre_row(da + (size_t)t * T, a + (size_t)t * T, t, T, scale);
-    SIMD_FN(gemm)(T, hd, T, da, T, 1, k, C3, 1, dq, C3, add, work);
-    SIMD_FN(gemm)(T, hd, T, da, 1, T, q, C3, 1, dk, C3, add, work);   /* A(j, t) = dpre[t, j] */
+    gemm(T, T, hd, dy, C, 1, v, 1, C3, da, T, 0, work);
+    gemm(T, hd, T, a, 1, T, dy, C, 1, dv, C3, add, work);    /* A(j, t) = att[t, j] */
+    vec vs = v_set1(scale);
+    for (int t = 0; t < T; t++) {
+        const float *ar = a + (size_t)t * T;
+        float *dr = da + (size_t)t * T;
+        vec dsum = v_set1(simd_dot(ar, dr, t + 1));
+        int j = 0;
+        for (; j + SIMD_W <= t + 1; j += SIMD_W)
+            v_store(dr + j, v_mul(v_mul(v_load(ar + j), v_sub(v_load(dr + j), dsum)), vs));
+        if (j < t + 1) {
+            int r = t + 1 - j;
+            vec g = v_mul(v_load_part(ar + j, r), v_sub(v_load_part(dr + j, r), dsum));
+            v_store_part(dr + j, v_mul(g, vs), r);
+        }
+        for (j = t + 1; j < T; j++)
+            dr[j] = 0.0f;
+    }
+    gemm(T, hd, T, da, T, 1, k, C3, 1, dq, C3, add, work);
+    gemm(T, hd, T, da, 1, T, q, C3, 1, dk, C3, add, work);   /* A(j, t) = dpre[t, j] */
 }
 
 /* The registers' path while a head fits in a vector both ways and T*T*hd is below 16^3:
@@ -68,7 +88,8 @@ static void attention_forward_bh(float *out, float *att, const float *qkv, int b
     else if (scratch)
         SIMD_FN(attention_forward_tiles)(o, a, q, k, v, C3, C, T, hd, scale, scratch);
     else
-        attention_forward_gemm(o, a, q, k, v, C3, C, T, hd, scale, work);
+        SIMD_FN(attention_forward_gemm)(o, a, q, k, v, C3, C, T, hd, scale, SIMD_FN(gemm),
+                                        work);
 }
 
 static void attention_backward_bh(float *dqkv, float *datt, const float *dout, const float *qkv,
@@ -89,8 +110,9 @@ static void attention_backward_bh(float *dqkv, float *datt, const float *dout, c
         SIMD_FN(attention_backward_tiles)(dq, dk, dv, q, k, v, dy, a, C3, C, T, hd, scale, add,
                                           scratch);
     else
-        attention_backward_gemm(dq, dk, dv, datt + ((size_t)b * H + h) * T * T, q, k, v, dy, a,
-                                C3, C, T, hd, scale, add, work);
+        SIMD_FN(attention_backward_gemm)(dq, dk, dv, datt + ((size_t)b * H + h) * T * T, q, k,
+                                         v, dy, a, C3, C, T, hd, scale, add, SIMD_FN(gemm),
+                                         work);
 }
 
 /* The slots: the (document, head) pairs bh in [bh0, bh1), b = bh / H, h = bh % H, on the

@@ -23,33 +23,16 @@ static inline void store_row(float *p, vec v, int n)
         v_store_part(p, v, n);
 }
 
-/* Row t of a causal T x T block of scores (its first t+1 written): att row t =
- * softmax(row[0..t] * scale) in place, zeros up to T. The GEMM paths' softmax (attention.c,
- * ../avx512bf16/attention_bf16.c). */
-static inline void causal_softmax_row(float *row, int t, int T, float scale)
+/* n vectors in nch = ceil(n / max) near-equal chunks: the first `extra` have base + 1, the
+ * others base (a 4-vector row as 2 + 2, not 3 + 1, whose 1-vector tile has too few
+ * chains and a load per FMA) */
+struct chunks {
+    int nch, base, extra;
+};
+static inline struct chunks chunk_vectors(int n, int max)
 {
-    /* rounding is monotonic, so max(s*scale) = max(s)*scale exactly */
-    simd_softmax(row, row, t + 1, scale, simd_max(row, t + 1) * scale);
-    for (int j = t + 1; j < T; j++)
-        row[j] = 0.0f;
-}
-
-/* Row t of the softmax's backward, in place over datt's row dr (its first t+1 written):
- * dpre = att * (datt - dot(att, datt)) * scale up to t (ar: att's row t), zeros up to T.
- * The GEMM paths' (the tile path pads its rows to whole vectors instead). */
-static inline void causal_dpre_row(float *dr, const float *ar, int t, int T, float scale)
-{
-    vec vs = v_set1(scale), dsum = v_set1(simd_dot(ar, dr, t + 1));
-    int j = 0;
-    for (; j + SIMD_W <= t + 1; j += SIMD_W)
-        v_store(dr + j, v_mul(v_mul(v_load(ar + j), v_sub(v_load(dr + j), dsum)), vs));
-    if (j < t + 1) {
-        int r = t + 1 - j;
-        vec g = v_mul(v_load_part(ar + j, r), v_sub(v_load_part(dr + j, r), dsum));
-        v_store_part(dr + j, v_mul(g, vs), r);
-    }
-    for (j = t + 1; j < T; j++)
-        dr[j] = 0.0f;
+    int nch = (n + max - 1) / max;
+    return (struct chunks){ nch, n / nch, n % nch };
 }
 
 /* One head: its T x hd slices of q, k, v (rows C3 = 3C apart), of out and dy (rows C apart),
@@ -84,6 +67,21 @@ void SIMD_FN(attention_backward_tiles)(float *dq, float *dk, float *dv, const fl
                                        const float *k, const float *v, const float *dy,
                                        const float *a, ptrdiff_t C3, ptrdiff_t C, int T,
                                        int hd, float scale, int add, float *vt);
+/* attention.c: heads too long for the tile path's scratch, by GEMM calls (gemm: the
+ * module's SIMD_FN(gemm), or the bf16 modules' gemm_bf16; work: its workspace); the
+ * scores are built in a (forward) and da (backward: the head's datt). */
+typedef void (*simd_gemm_fn)(int M, int N, int K, const float *a, ptrdiff_t rsa, ptrdiff_t csa,
+                             const float *b, ptrdiff_t rsb, ptrdiff_t csb, float *c,
+                             ptrdiff_t ldc, int accumulate, float *work);
+void SIMD_FN(attention_forward_gemm)(float *out, float *a, const float *q, const float *k,
+                                     const float *v, ptrdiff_t C3, ptrdiff_t C, int T, int hd,
+                                     float scale, simd_gemm_fn gemm, float *work);
+void SIMD_FN(attention_backward_gemm)(float *dq, float *dk, float *dv, float *da,
+                                      const float *q, const float *k, const float *v,
+                                      const float *dy, const float *a, ptrdiff_t C3,
+                                      ptrdiff_t C, int T, int hd, float scale, int add,
+                                      simd_gemm_fn gemm, float *work);
+
 /* attention_tiles.c's softmax and its backward over scores in rows of Tp = T rounded up to
  * whole vectors (s, d: T x Tp, written up to each row's diagonal vector), several rows side
  * by side; also the bf16 modules' tile path (../avx512bf16/attention_bf16.c):

@@ -179,18 +179,6 @@ static const att_tile_fn att_ptiles[ATT_NV][2][3] = {
 #endif
 };
 
-/* n vectors in nch = ceil(n / max) near-equal chunks: the first `extra` have base + 1, the
- * others base (a 4-vector row as 2 + 2, not 3 + 1, whose 1-vector tile has too few
- * chains and a load per FMA) */
-struct chunks {
-    int nch, base, extra;
-};
-static inline struct chunks chunk_vectors(int n, int max)
-{
-    int nch = (n + max - 1) / max;
-    return (struct chunks){ nch, n / nch, n % nch };
-}
-
 /* dst[i*ldd + j] = src[j*lds + i] for i < hd, j < round_up(T, SIMD_W) (0 for j >= T):
  * SIMD_W x SIMD_W transposes, whole blocks without the edge tests. flops 0, bytes 8*T*hd */
 static void transpose_head(float *dst, ptrdiff_t ldd, const float *src, ptrdiff_t lds, int T,
