@@ -8,6 +8,8 @@
 #include <cstdlib>
 #include <string>
 
+#include <unistd.h>
+
 #include <jansson.h>
 #ifdef HAVE_LIBXML
 #include <libxml/parser.h>
@@ -661,7 +663,65 @@ TEST(BenchBaseline, CommittedBaselineAndItsPicker)
     EXPECT_EQ(st, 0) << out;
     EXPECT_NE(out.find("no baseline for this CPU ('Some Xeon'"), std::string::npos) << out;
     EXPECT_NE(out.find("baseline-zen5.json"), std::string::npos) << out;
+    // AMD family 25 is Zen 3 or Zen 4 by its model number: Zen 4 has no baseline yet, and
+    // the hint names the file to record
+    write_text(cpu, "vendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: 17\n"
+                    "model name\t: AMD EPYC 9654\n");
+    st = mgpt_test::run_shell(quote(std::string(top) + "/bench/compare-baseline") + " " +
+                              quote(exe()) + " " + quote(cpu) + " 2>&1", &out);
+    EXPECT_EQ(st, 0) << out;
+    EXPECT_NE(out.find("no baseline for this CPU ('AMD EPYC 9654'"), std::string::npos) << out;
+    EXPECT_NE(out.find("--json bench/baseline-zen4.json"), std::string::npos) << out;
     remove(cpu.c_str());
+    for (const char *kind : {"zen3", "zen5"}) {
+        b = std::string(top) + "/bench/baseline-" + kind + ".json";
+        r = bench("compare " + quote(b) + " " + quote(b));
+        EXPECT_EQ(r.status, 0) << kind << ": " << r.out;
+        EXPECT_NE(r.out.find("0 regressions"), std::string::npos) << kind << ": " << r.out;
+    }
+}
+
+// bench/peer-report (Python): interleaved rounds of mgpt-bench over the named backends, a
+// markdown table of medians with the ratios to the baseline backend, a backend this CPU
+// cannot run (here masked) named with the reason; a bad command line exits 2. (PyTorch is
+// not run here: the timings of the peer are the issue notes', not a test's.)
+TEST(BenchPeerReport, TablesTheBackendsAndNamesTheSkipped)
+{
+    const char *top = getenv("MGPT_TOP_SRCDIR");
+    ASSERT_NE(top, nullptr);
+    if (access("/usr/bin/python3", X_OK) != 0)
+        GTEST_SKIP() << "no /usr/bin/python3 to run bench/peer-report";
+    std::string build = exe();
+    const std::string tail = "/tools/mgpt-bench/mgpt-bench";
+    ASSERT_GT(build.size(), tail.size());
+    build.erase(build.size() - tail.size());
+    const std::string md = tmp_path("peer.md");
+    const std::string cmd = quote(std::string(top) + "/bench/peer-report") + " --build " +
+                            quote(build);
+    std::string out;
+    int st = mgpt_test::run_shell(
+        "MGPT_CPU_DISABLE=avx2 " + cmd +
+            " --backends scalar,sse,avx2 --configs e16_L1_b8,e32_L1_b8 --threads 1"
+            " --rounds 2 --repeats 1 --min-time 0.01 --markdown " + quote(md) + " 2>&1",
+        &out);
+    ASSERT_EQ(st, 0) << out;
+    EXPECT_NE(out.find("round 2/2: e32_L1_b8, 1 thread(s)"), std::string::npos) << out;
+    EXPECT_NE(out.find("| config | threads | scalar ms (GFLOP/s) | sse ms (GFLOP/s) | "
+                       "sse / scalar |"), std::string::npos) << out;
+    for (const char *config : {"| e16_L1_b8 | 1 | ", "| e32_L1_b8 | 1 | "})
+        EXPECT_NE(out.find(config), std::string::npos) << config << "\n" << out;
+    EXPECT_NE(out.find("x |\n"), std::string::npos) << "no ratio ends a row\n" << out;
+    EXPECT_NE(out.find("skipped avx2: "), std::string::npos) << out;
+    std::string written = read_text(md);
+    EXPECT_NE(written.find("| e32_L1_b8 | 1 | "), std::string::npos) << written;
+    remove(md.c_str());
+    for (const char *bad : {" --backends scalar,sse --baseline avx2",
+                            " --backends scalar --threads one", " --backends scalar --rounds 0",
+                            " --backends scalar --build /nonexistent"}) {
+        st = mgpt_test::run_shell(cmd + bad + " 2>&1", &out);
+        EXPECT_EQ(st, 2) << bad << ": " << out;
+        EXPECT_NE(out.find("error: "), std::string::npos) << bad << ": " << out;
+    }
 }
 
 TEST(BenchCli, HelpAndVersion)
