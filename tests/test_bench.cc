@@ -717,6 +717,7 @@ TEST(BenchPeerReport, TablesTheBackendsAndNamesTheSkipped)
     remove(md.c_str());
     for (const char *bad : {" --backends scalar,sse --baseline avx2",
                             " --backends scalar --threads one", " --backends scalar --rounds 0",
+                            " --backends scalar --torch-modes fp64",
                             " --backends scalar --build /nonexistent"}) {
         st = mgpt_test::run_shell(cmd + bad + " 2>&1", &out);
         EXPECT_EQ(st, 2) << bad << ": " << out;
