@@ -49,6 +49,8 @@
  * AVX-512, +12-16% AVX2, +9% SSE; C = 64-65 +18-53%; lm_head's 27 rows +10%; C = 256
  * -4% AVX-512, +1-7% AVX2; C = 768 with rows 3072 floats apart 0.47x. */
 #define GEMM_ACOL_N 128
+/* rows of dout^T's packing copied per pass: see pack_a */
+#define GEMM_APACK_K 4
 
 /* Packs B[0:kc, 0:nc] as micro-panels of GEMM_NR columns: micro-panel p holds kc rows of
  * w = round_up(columns, SIMD_W) floats, zero-padded, at bp + p*GEMM_NR*kc. */
@@ -99,12 +101,28 @@ static void pack_b(float *bp, const float *b, ptrdiff_t rsb, ptrdiff_t csb, int 
 static void pack_a(float *ap, const float *a, ptrdiff_t rsa, ptrdiff_t csa, int mc, int kc)
 {
     int full = rsa == 1 ? mc / GEMM_MR * GEMM_MR : 0;
-    if (full) {     /* dout^T: row k of dout holds A(0:mc, k) contiguously; copy it in pieces */
-        for (int k = 0; k < kc; k++) {
+    /* dout^T: row k of dout holds A(0:mc, k) contiguously; copy it in pieces of GEMM_MR,
+     * GEMM_APACK_K rows of dout at a time, so that each panel gets whole 64-byte lines
+     * (4 x 4 floats for AVX2 and SSE, 4 x 8 for AVX-512). One row at a time wrote
+     * GEMM_MR floats to each panel, panels kc*GEMM_MR floats apart (4-8 KiB: the same L1
+     * set for all), and each line was evicted before it was full. Measured on AMD Zen 3,
+     * avx2, dw at N = 1024 tokens: the packing's share of the call 17% -> 8% at C = 256,
+     * OC = 1024 (57.4 -> 65.7 GFLOP/s), 6.2% -> 3.9% at C = 768, OC = 3072 (64.9 -> 74.8). */
+    int k = 0;
+    if (full)
+        for (; k + GEMM_APACK_K <= kc; k += GEMM_APACK_K) {
             const float *src = a + k * csa;
-            for (int i0 = 0; i0 < full; i0 += GEMM_MR)
-                memcpy(ap + (size_t)i0 * kc + k * GEMM_MR, src + i0, GEMM_MR * sizeof(float));
+            for (int i0 = 0; i0 < full; i0 += GEMM_MR) {
+                float *dst = ap + (size_t)i0 * kc + k * GEMM_MR;
+#pragma GCC unroll 4
+                for (int q = 0; q < GEMM_APACK_K; q++)
+                    memcpy(dst + q * GEMM_MR, src + q * csa + i0, GEMM_MR * sizeof(float));
+            }
         }
+    for (; full && k < kc; k++) {  /* the last kc % GEMM_APACK_K rows of dout */
+        const float *src = a + k * csa;
+        for (int i0 = 0; i0 < full; i0 += GEMM_MR)
+            memcpy(ap + (size_t)i0 * kc + k * GEMM_MR, src + i0, GEMM_MR * sizeof(float));
     }
     for (int i0 = full; i0 < mc; i0 += GEMM_MR) {
         int m = mc - i0 < GEMM_MR ? mc - i0 : GEMM_MR;
