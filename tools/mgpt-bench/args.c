@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <string.h>
 #include "bench.h"
+#include "model/model.h"
 
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -74,4 +75,44 @@ int bench_names_add_list(tool_names *l, const char *cmd, const char *opt, const 
         }
     }
     return 0;
+}
+
+int bench_check_selection(const char *cmd, int all, const tool_names *named,
+                          tool_names *configs, const char *const *defaults, int one_document)
+{
+    if (all && named->n) {
+        tool_error(cmd, "--all-backends and --backend exclude each other (give one)");
+        tool_try_help(cmd);
+        return BENCH_USAGE;
+    }
+    if (configs->n == 0)
+        for (const char *const *p = defaults; *p; p++)
+            if (tool_names_add(configs, *p) != 0) {
+                tool_error(cmd, "out of memory");
+                return BENCH_FAIL;
+            }
+    for (int i = 0; i < configs->n; i++) {
+        mgpt_config cfg = {.vocab_size = 27};
+        int B;
+        char err[512];
+        mgpt_model_plan plan;
+        if (mgpt_config_parse_name(configs->v[i], &cfg, &B, err, sizeof err) != 0) {
+            tool_error(cmd, "%s", err);
+            return BENCH_USAGE;
+        }
+        if (one_document && B != 1) {
+            tool_error(cmd, "config %s: generation runs one document (drop _B%d)",
+                       configs->v[i], B);
+            return BENCH_USAGE;
+        }
+        /* a training step of it must fit (with one document, the training model of a
+         * block is the largest of generation's three): refused before anything runs */
+        if (mgpt_model_plan_for(&cfg, B, cfg.block_size, MGPT_MODEL_TRAIN, &plan, err,
+                                sizeof err) != 0 ||
+            mgpt_model_budget(&plan, err, sizeof err) != 0) {
+            tool_error(cmd, "config %s: %s", configs->v[i], err);
+            return BENCH_USAGE;
+        }
+    }
+    return BENCH_OK;
 }

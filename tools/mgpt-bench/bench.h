@@ -52,6 +52,13 @@ int bench_parse_double(const char *cmd, const char *opt, const char *arg, double
 /* Appends the comma-separated entries of arg (backends, configs), skipping repeats. -1
  * after printing what is wrong (an empty entry, out of memory). */
 int bench_names_add_list(tool_names *l, const char *cmd, const char *opt, const char *arg);
+/* What run and generate measure, checked before anything runs: --all-backends and
+ * --backend exclude each other; no --config means the defaults (a NULL-ended list); each
+ * config name parses and a training step of its model fits the memory budget (with
+ * one_document, a config must name batch 1). BENCH_OK, or the exit status after a
+ * message. */
+int bench_check_selection(const char *cmd, int all, const tool_names *named,
+                          tool_names *configs, const char *const *defaults, int one_document);
 
 /* run.c: the backends to measure: named ones (each must exist), every module (-a, slowest
  * first), or the default one. BENCH_OK or the exit status, after a message. */

@@ -194,42 +194,8 @@ static int gen_parse(int argc, char **argv, gen_args *a, int *rc)
     }
     if (tool_no_operands(CMD, argc, argv, optind) != 0)
         return 0;
-    if (a->all && a->named.n) {
-        tool_error(CMD, "--all-backends and --backend exclude each other (give one)");
-        tool_try_help(CMD);
-        return 0;
-    }
-    if (a->configs.n == 0)
-        for (const char *const *p = default_configs; *p; p++)
-            if (tool_names_add(&a->configs, *p) != 0) {
-                tool_error(CMD, "out of memory");
-                *rc = BENCH_FAIL;
-                return 0;
-            }
-    for (int i = 0; i < a->configs.n; i++) {
-        mgpt_config cfg = {.vocab_size = 27};
-        int B;
-        char err[512];
-        mgpt_model_plan plan;
-        if (mgpt_config_parse_name(a->configs.v[i], &cfg, &B, err, sizeof err) != 0) {
-            tool_error(CMD, "%s", err);
-            return 0;
-        }
-        if (B != 1) {
-            tool_error(CMD, "config %s: generation runs one document (drop _B%d)",
-                       a->configs.v[i], B);
-            return 0;
-        }
-        /* the training model of a block at batch 1 is the largest of the three */
-        if (mgpt_model_plan_for(&cfg, 1, cfg.block_size, MGPT_MODEL_TRAIN, &plan, err,
-                                sizeof err) != 0 ||
-            mgpt_model_budget(&plan, err, sizeof err) != 0) {
-            tool_error(CMD, "config %s: %s", a->configs.v[i], err);
-            return 0;
-        }
-    }
-    *rc = BENCH_OK;
-    return 1;
+    *rc = bench_check_selection(CMD, a->all, &a->named, &a->configs, default_configs, 1);
+    return *rc == BENCH_OK;
 }
 
 int bench_generate_parse(int argc, char **argv, int *status)

@@ -327,34 +327,8 @@ static int run_parse(int argc, char **argv, run_args *a, int *rc)
     }
     if (tool_no_operands(CMD, argc, argv, optind) != 0)
         return 0;
-    if (a->all && a->named.n) {
-        tool_error(CMD, "--all-backends and --backend exclude each other (give one)");
-        tool_try_help(CMD);
-        return 0;
-    }
-    if (a->configs.n == 0)
-        for (const char *const *p = mgpt_seed_configs; *p; p++)
-            if (tool_names_add(&a->configs, *p) != 0)
-                goto oom;
-    for (int i = 0; i < a->configs.n; i++) {
-        mgpt_config cfg = {.vocab_size = 27};
-        int B;
-        char err[512];
-        mgpt_model_plan plan;
-        if (mgpt_config_parse_name(a->configs.v[i], &cfg, &B, err, sizeof err) != 0) {
-            tool_error(CMD, "%s", err);
-            return 0;
-        }
-        /* a step of it must fit: refused here, before anything is measured */
-        if (mgpt_model_plan_for(&cfg, B, cfg.block_size, MGPT_MODEL_TRAIN, &plan, err,
-                                sizeof err) != 0 ||
-            mgpt_model_budget(&plan, err, sizeof err) != 0) {
-            tool_error(CMD, "config %s: %s", a->configs.v[i], err);
-            return 0;
-        }
-    }
-    *rc = BENCH_OK;
-    return 1;
+    *rc = bench_check_selection(CMD, a->all, &a->named, &a->configs, mgpt_seed_configs, 0);
+    return *rc == BENCH_OK;
 oom:
     tool_error(CMD, "out of memory");
     *rc = BENCH_FAIL;
