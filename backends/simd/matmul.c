@@ -12,8 +12,9 @@
  * is the scalar reference's exact sequence of roundings).
  *
  * Cache blocking: B is packed into contiguous zero-padded micro-panels of GEMM_NR =
- * GEMM_NV*SIMD_W columns (w is transposed on the way, SIMD_W x SIMD_W at a time); a
- * micro-panel is reused by every register tile down the rows of A.
+ * GEMM_NV*SIMD_W columns, at a block's right edge what is left (panel_cols); w is
+ * transposed on the way, SIMD_W x SIMD_W at a time. A micro-panel is reused by every
+ * register tile down the rows of A.
  *  - Row-major A (inp, dout: csa == 1) is read in place, one pointer per row. B blocks of
  *    GEMM_KC x GEMM_NC are packed once each (loops jc, pc, ic). GEMM_KC is long: every
  *    k-block costs each tile a load and a store of its C, and those cost more than a
